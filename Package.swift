@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Lumen",
+    products: [
+        .library(name: "Lumen", targets: ["Lumen"]),
+        .executable(name: "lumen", targets: ["lumen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The only code that calls OpenCL and CLBlast.
+        .target(
+            name: "CLShim",
+            cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120")],
+            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast")]
+        ),
+        // Build-time tool that turns Kernels/*.cl into Swift string literals.
+        .executableTarget(name: "embed-kernels"),
+        .plugin(
+            name: "EmbedKernelsPlugin",
+            capability: .buildTool(),
+            dependencies: ["embed-kernels"],
+            path: "Sources/EmbedKernelsPlugin"
+        ),
+        .target(
+            name: "Lumen",
+            dependencies: ["CLShim"],
+            plugins: ["EmbedKernelsPlugin"]
+        ),
+        .executableTarget(
+            name: "lumen",
+            dependencies: [
+                "Lumen",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LumenTests", dependencies: ["Lumen", "CLShim"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,155 @@
+import CLShim
+import Foundation
+
+/// One OpenCL device opened for work: a context, one in-order queue, and the kernels
+/// built for it. There is one `Device` per OpenCL device in a process (see `open`), so
+/// each program is compiled once per device and process.
+public final class Device: @unchecked Sendable {
+    /// What the device is.
+    public let info: DeviceInfo
+    let handle: OpaquePointer
+    private let programs: ProgramCache
+    private let lock = NSLock()
+    private var kernels: [String: Kernel] = [:]
+    private var builtPrograms: [String: OpaquePointer] = [:]
+    var gemmSelfCheck: GemmSelfCheck.Outcome?
+
+    private init(info: DeviceInfo) throws {
+        var handle: OpaquePointer?
+        try check(lm_device_open(Int32(info.index), &handle), "opening OpenCL device \(info.label)")
+        self.info = info
+        self.handle = handle!
+        self.programs = ProgramCache(directory: ProgramCache.defaultDirectory())
+    }
+
+    deinit {
+        for kernel in kernels.values { lm_kernel_release(kernel.handle) }
+        for program in builtPrograms.values { lm_program_release(program) }
+        lm_device_close(handle)
+    }
+
+    private static let registryLock = NSLock()
+    nonisolated(unsafe) private static var opened: [Int: Device] = [:]
+
+    /// The process-wide `Device` for `info`, opened on first use.
+    public static func open(_ info: DeviceInfo) throws -> Device {
+        registryLock.lock()
+        defer { registryLock.unlock() }
+        if let device = opened[info.index] { return device }
+        let device = try Device(info: info)
+        opened[info.index] = device
+        return device
+    }
+
+    /// Resolves `selector` among all devices and opens the one it picks.
+    public static func open(_ selector: DeviceSelector) throws -> Device {
+        try open(selector.resolve(in: DeviceInfo.all()))
+    }
+
+    /// Waits until every queued command has finished.
+    public func synchronize() throws {
+        try check(lm_device_finish(handle), "waiting for \(info.name)")
+    }
+
+    // MARK: - Kernels
+
+    /// Build options, fixed per device.
+    var buildOptions: String {
+        info.openCLCVersion.contains("OpenCL C 1.0") || info.openCLCVersion.contains("OpenCL C 1.1")
+            ? "" : "-cl-std=CL1.2"
+    }
+
+    /// The kernel `name` from the embedded program `program` (a `Kernels/<program>.cl` file),
+    /// building the program on first use.
+    func kernel(_ program: String, _ name: String) throws -> Kernel {
+        let key = program + "/" + name
+        lock.lock()
+        defer { lock.unlock() }
+        if let kernel = kernels[key] { return kernel }
+        let built: OpaquePointer
+        if let existing = builtPrograms[program] {
+            built = existing
+        } else {
+            guard let source = EmbeddedKernels.sources[program] else {
+                throw LumenError.unknownKernelProgram(program)
+            }
+            built = try programs.build(name: program, source: source, options: buildOptions, on: self)
+            builtPrograms[program] = built
+        }
+        var handle: OpaquePointer?
+        try check(lm_kernel_create(built, name, &handle), "creating kernel \(key)")
+        var maxGroup = 0
+        let status = lm_kernel_max_work_group(self.handle, handle, &maxGroup)
+        if status != 0 { lm_kernel_release(handle) }
+        try check(status, "querying the work-group limit of kernel \(key)")
+        let kernel = Kernel(handle: handle!, name: key, maxWorkGroupSize: max(1, maxGroup))
+        kernels[key] = kernel
+        return kernel
+    }
+
+    /// Sets the arguments of `kernel` and enqueues it over `global` work-items (1 or 2
+    /// dimensions). Work-group sizes respect the kernel's queried limit; the global size
+    /// is rounded up to whole groups, so kernels must bounds-check their ids.
+    func launch(_ program: String, _ name: String, global: [Int], _ arguments: [KernelArgument]) throws {
+        let kernel = try kernel(program, name)
+        let local = Device.workGroup(for: global, limit: kernel.maxWorkGroupSize)
+        let rounded = zip(global, local).map { size, group in (max(size, 1) + group - 1) / group * group }
+        lock.lock()
+        defer { lock.unlock() }
+        for (position, argument) in arguments.enumerated() {
+            try argument.set(on: kernel, at: position)
+        }
+        try check(
+            lm_kernel_launch(handle, kernel.handle, UInt32(global.count), rounded, local),
+            "launching \(kernel.name) over \(global)")
+    }
+
+    /// A work-group shape for `global`: up to 256 work-items, within `limit`.
+    static func workGroup(for global: [Int], limit: Int) -> [Int] {
+        let budget = max(1, min(256, limit))
+        switch global.count {
+        case 1:
+            return [budget]
+        default:
+            var first = 1
+            while first * 2 <= min(16, budget) { first *= 2 }
+            let second = max(1, budget / first)
+            return [first, min(second, 16)] + Array(repeating: 1, count: global.count - 2)
+        }
+    }
+}
+
+/// A compiled kernel and its work-group limit on its device.
+struct Kernel {
+    let handle: OpaquePointer
+    let name: String
+    let maxWorkGroupSize: Int
+}
+
+/// One argument of a kernel launch.
+enum KernelArgument {
+    case tensor(Tensor)
+    case float(Float)
+    case int(Int32)
+
+    func set(on kernel: Kernel, at index: Int) throws {
+        let status: Int32
+        switch self {
+        case .tensor(let tensor):
+            var memory: OpaquePointer? = try tensor.liveMemory()
+            status = lm_kernel_set_arg(kernel.handle, UInt32(index), MemoryLayout<OpaquePointer?>.size, &memory)
+        case .float(let value):
+            var value = value
+            status = lm_kernel_set_arg(kernel.handle, UInt32(index), MemoryLayout<Float>.size, &value)
+        case .int(let value):
+            var value = value
+            status = lm_kernel_set_arg(kernel.handle, UInt32(index), MemoryLayout<Int32>.size, &value)
+        }
+        try check(status, "setting argument \(index) of \(kernel.name)")
+    }
+}
+
+extension KernelArgument {
+    /// An integer argument; kernels take sizes as `int`.
+    static func size(_ value: Int) -> KernelArgument { .int(Int32(value)) }
+}

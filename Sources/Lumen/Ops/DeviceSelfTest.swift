@@ -1,0 +1,26 @@
+import Foundation
+
+/// The check behind `lumen self-test`: open a device, run and verify a first kernel, then
+/// run the CLBlast GEMM self-check, timing each step.
+public struct DeviceSelfTest: Encodable {
+    public let device: DeviceInfo
+    /// Seconds from `start` until a first kernel ran and its result was read back.
+    public let firstKernelSeconds: Double
+    /// Seconds the GEMM self-check took, compile included.
+    public let gemmCheckSeconds: Double
+
+    /// Throws when the kernel result is wrong or CLBlast fails its check.
+    public static func run(_ selector: DeviceSelector, since start: Date) throws -> DeviceSelfTest {
+        let device = try Device.open(selector)
+        let probe = try Tensor(on: device, shape: [1000], repeating: 0.5)
+        let values = try probe.toArray()
+        guard values.allSatisfy({ $0 == 0.5 }) else {
+            throw LumenError.shapeMismatch("the fill kernel on \(device.info.name) wrote wrong values")
+        }
+        let firstKernel = Date().timeIntervalSince(start)
+        let gemmStart = Date()
+        try GemmSelfCheck.require(on: device)
+        return DeviceSelfTest(device: device.info, firstKernelSeconds: firstKernel,
+                              gemmCheckSeconds: Date().timeIntervalSince(gemmStart))
+    }
+}

@@ -1,0 +1,21 @@
+/// Reductions: the twin of `Kernels/reduce.cl`.
+public enum Reduce {
+    /// The sum over `axis`, which is removed from the shape.
+    ///
+    ///     x: [d0, ..., d(axis), ..., dk]  ->  [d0, ..., dk] without d(axis)
+    public static func sum(_ x: Tensor, axis: Int) throws -> Tensor {
+        guard axis >= 0, axis < x.shape.count else {
+            throw LumenError.shapeMismatch("sum over axis \(axis) of a \(x.shape) tensor")
+        }
+        let outer = x.shape[..<axis].reduce(1, *)
+        let length = x.shape[axis]
+        let inner = x.shape[(axis + 1)...].reduce(1, *)
+        var shape = x.shape
+        shape.remove(at: axis)
+        let y = try Tensor(uninitializedOn: x.device, shape: shape)
+        guard y.count > 0 else { return y }
+        try x.device.launch("reduce", "sum_axis", global: [inner, outer],
+                            [.tensor(x), .tensor(y), .size(outer), .size(length), .size(inner)])
+        return y
+    }
+}

@@ -1,0 +1,33 @@
+/// Errors a user can act on. Each description is one line that says what was
+/// expected and, where there is one, what to do.
+public enum LumenError: Error, CustomStringConvertible, Equatable {
+    /// No OpenCL platform is installed at all.
+    case noOpenCLPlatform
+    /// `--device` matched nothing; `available` lists what exists.
+    case noMatchingDevice(selector: String, available: [String])
+    /// A kernel program failed to compile; the log was written to `logFile`.
+    case kernelBuildFailed(program: String, device: String, logFile: String)
+    /// CLBlast returned a wrong SGEMM on this device.
+    case gemmSelfCheckFailed(device: String, maxError: Float)
+    /// Tensor shapes or sizes do not fit the operation.
+    case shapeMismatch(String)
+    /// A kernel source that is not embedded in the binary was asked for.
+    case unknownKernelProgram(String)
+
+    public var description: String {
+        switch self {
+        case .noOpenCLPlatform:
+            return "no OpenCL platform found; install one, e.g. `sudo apt-get install pocl-opencl-icd` to run on the CPU"
+        case .noMatchingDevice(let selector, let available):
+            return "no OpenCL device matches --device '\(selector)'; devices: \(available.joined(separator: "; "))"
+        case .kernelBuildFailed(let program, let device, let logFile):
+            return "kernel program '\(program)' failed to build on \(device); build log: \(logFile)"
+        case .gemmSelfCheckFailed(let device, let maxError):
+            return "CLBlast computed a wrong SGEMM on \(device) (max error \(maxError)); Lumen will not train on it. Choose another device with --device"
+        case .shapeMismatch(let what):
+            return "shape mismatch: \(what)"
+        case .unknownKernelProgram(let name):
+            return "no kernel program named '\(name)' is built into lumen"
+        }
+    }
+}

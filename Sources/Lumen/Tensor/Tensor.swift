@@ -1,0 +1,93 @@
+import CLShim
+
+/// A float32 tensor in device memory, NCHW for images.
+///
+/// The tensor owns its buffer and releases it when the last reference goes (Swift's
+/// reference counting makes that deterministic), or earlier through `release()`.
+public final class Tensor {
+    /// The device the buffer lives on.
+    public let device: Device
+    /// Dimensions, outermost first: `[N, C, H, W]` for image batches.
+    public let shape: [Int]
+    /// Number of elements: the product of `shape`.
+    public let count: Int
+    private(set) var memory: OpaquePointer?
+
+    /// A tensor whose contents are undefined until written. Kernels that fill every
+    /// element use it for their output; nothing may read it before that.
+    init(uninitializedOn device: Device, shape: [Int]) throws {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw LumenError.shapeMismatch("negative dimension in \(shape)")
+        }
+        let count = shape.reduce(1, *)
+        let bytes = max(count, 1) * MemoryLayout<Float>.size
+        var memory: OpaquePointer?
+        try check(lm_buffer_alloc(device.handle, bytes, &memory),
+                  "allocating \(bytes) bytes for a \(shape) tensor on \(device.info.name)")
+        self.device = device
+        self.shape = shape
+        self.count = count
+        self.memory = memory
+    }
+
+    /// A tensor holding `values` in row-major order.
+    public convenience init(on device: Device, shape: [Int], values: [Float]) throws {
+        try self.init(uninitializedOn: device, shape: shape)
+        guard values.count == count else {
+            throw LumenError.shapeMismatch("\(values.count) values for shape \(shape) (\(count) elements)")
+        }
+        try write(values)
+    }
+
+    /// A tensor with every element set to `value`.
+    public convenience init(on device: Device, shape: [Int], repeating value: Float) throws {
+        try self.init(uninitializedOn: device, shape: shape)
+        try Elementwise.fill(self, with: value)
+    }
+
+    /// A tensor of zeros.
+    public static func zeros(on device: Device, shape: [Int]) throws -> Tensor {
+        try Tensor(on: device, shape: shape, repeating: 0)
+    }
+
+    deinit { release() }
+
+    /// Frees the device buffer now. Any later use of the tensor throws.
+    public func release() {
+        if let memory { lm_buffer_free(memory) }
+        memory = nil
+    }
+
+    /// The buffer, or an error when the tensor was released.
+    func liveMemory() throws -> OpaquePointer {
+        guard let memory else { throw CLError(status: CL_INVALID_MEM_OBJECT, operation: "using a released \(shape) tensor") }
+        return memory
+    }
+
+    /// Replaces the contents with `values` (row-major, `count` of them).
+    public func write(_ values: [Float]) throws {
+        guard values.count == count else {
+            throw LumenError.shapeMismatch("\(values.count) values for shape \(shape)")
+        }
+        let memory = try liveMemory()
+        try values.withUnsafeBytes { bytes in
+            try check(lm_buffer_write(device.handle, memory, 0, bytes.count, bytes.baseAddress),
+                      "copying \(bytes.count) bytes to \(device.info.name)")
+        }
+    }
+
+    /// The contents, row-major. Waits for queued work on the tensor to finish.
+    public func toArray() throws -> [Float] {
+        let memory = try liveMemory()
+        var values = [Float](repeating: 0, count: count)
+        try values.withUnsafeMutableBytes { bytes in
+            try check(lm_buffer_read(device.handle, memory, 0, bytes.count, bytes.baseAddress),
+                      "copying \(bytes.count) bytes from \(device.info.name)")
+        }
+        return values
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String { "Tensor\(shape) on \(device.info.name)" }
+}

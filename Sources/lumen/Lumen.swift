@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Lumen
+
+@main
+struct LumenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lumen",
+        abstract: "Train and evaluate image classifiers on any OpenCL device.",
+        subcommands: [Devices.self, SelfTest.self]
+    )
+}
+
+/// `--device`, shared by every subcommand that runs kernels.
+struct DeviceOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Device: auto, cpu, gpu, gpu:N, an index from `lumen devices`, or part of a device name. Defaults to $LUMEN_DEVICE, then auto.",
+        valueName: "selector"))
+    var device: String?
+
+    var selector: DeviceSelector { DeviceSelector.resolveFlag(device) }
+}
+
+/// Runs `body`; a Lumen or OpenCL error becomes one line on stderr and exit status 1.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as LumenError {
+        fail(error.description)
+    } catch let error as CLError {
+        fail(error.description)
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("lumen: error: \(message)\n".utf8))
+    exit(1)
+}

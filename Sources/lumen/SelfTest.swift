@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import Lumen
+
+struct SelfTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "self-test",
+        abstract: "Run a first kernel and CLBlast's GEMM self-check on a device, with timings.")
+
+    @OptionGroup var deviceOption: DeviceOption
+    @Flag(help: "Print the timings as JSON.") var json = false
+
+    func run() throws {
+        let start = Date()
+        try reportingErrors {
+            let report = try DeviceSelfTest.run(deviceOption.selector, since: start)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print("device:       \(report.device.label)")
+                print(String(format: "first kernel: %.2f s after start (fill + read back, checked)", report.firstKernelSeconds))
+                print(String(format: "GEMM check:   %.2f s, CLBlast SGEMM matches the host product", report.gemmCheckSeconds))
+                print("self-test passed")
+            }
+        }
+    }
+}
