@@ -1,0 +1,130 @@
+import Testing
+@testable import Lumen
+
+/// One GEMM case: shape, transposes, and whether operands start at an offset inside a
+/// larger buffer with padded rows.
+struct GemmCase: CustomTestStringConvertible, Sendable {
+    let m: Int, n: Int, k: Int
+    let transposeA: Bool, transposeB: Bool
+    let padded: Bool
+
+    var testDescription: String {
+        "\(m)x\(n)x\(k) \(transposeA ? "T" : "N")\(transposeB ? "T" : "N")\(padded ? " offset" : "")"
+    }
+
+    static let all: [GemmCase] = {
+        var cases: [GemmCase] = []
+        for (m, n, k) in [(1, 1, 1), (17, 33, 65), (300, 1, 7)] {
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    for padded in [false, true] {
+                        cases.append(GemmCase(m: m, n: n, k: k, transposeA: transposeA,
+                                              transposeB: transposeB, padded: padded))
+                    }
+                }
+            }
+        }
+        return cases
+    }()
+}
+
+@Suite struct GemmTests {
+    @Test(arguments: GemmCase.all)
+    func sgemmMatchesHost(_ test: GemmCase) throws {
+        let (m, n, k) = (test.m, test.n, test.k)
+        // Stored shapes of A and B as row-major matrices.
+        let aRows = test.transposeA ? k : m, aCols = test.transposeA ? m : k
+        let bRows = test.transposeB ? n : k, bCols = test.transposeB ? k : n
+        let pad = test.padded ? 3 : 0
+        let lda = aCols + pad, ldb = bCols + pad, ldc = n + pad
+        let aOffset = test.padded ? 5 : 0, bOffset = test.padded ? 7 : 0, cOffset = test.padded ? 11 : 0
+        let a = randomValues(aOffset + aRows * lda, seed: 100)
+        let b = randomValues(bOffset + bRows * ldb, seed: 200)
+        var expected = randomValues(cOffset + m * ldc, seed: 300)
+        let alpha: Float = 0.5, beta: Float = test.padded ? 2 : 0
+
+        let c = try Tensor(on: testDevice, shape: [expected.count], values: expected)
+        try Gemm.multiply(
+            transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, alpha: alpha,
+            MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a), offset: aOffset, leadingDimension: lda),
+            MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b), offset: bOffset, leadingDimension: ldb),
+            beta: beta, into: MatrixOperand(c, offset: cOffset, leadingDimension: ldc))
+        HostReference.gemm(transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k,
+                           alpha: alpha, a: a, aOffset: aOffset, lda: lda, b: b, bOffset: bOffset, ldb: ldb,
+                           beta: beta, c: &expected, cOffset: cOffset, ldc: ldc)
+        // Entries outside the m x n window (offset, row padding) must be left untouched,
+        // so the whole buffer is compared.
+        let difference = maxRelativeDifference("sgemm \(test.testDescription)", try c.toArray(), expected,
+                                               floor: Float(k))
+        #expect(difference <= 1e-6)
+    }
+
+    @Test func sgemmWithCallerTemporaryBufferMatchesHost() throws {
+        // Large enough for CLBlast's indirect path, which is the one that uses scratch.
+        let (m, n, k) = (96, 130, 70)
+        let a = randomValues(m * k, seed: 1), b = randomValues(n * k, seed: 2)
+        let at = try Tensor(on: testDevice, shape: [m, k], values: a)
+        let bt = try Tensor(on: testDevice, shape: [n, k], values: b)
+        let c = try Tensor(uninitializedOn: testDevice, shape: [m, n])
+        let floats = try Gemm.temporaryFloats(transposeB: true, m: m, n: n, k: k,
+                                              MatrixOperand(at), MatrixOperand(bt), into: MatrixOperand(c))
+        let temp = try Tensor(uninitializedOn: testDevice, shape: [max(floats, 1)])
+        try Gemm.multiply(transposeB: true, m: m, n: n, k: k, MatrixOperand(at), MatrixOperand(bt),
+                          into: MatrixOperand(c), temp: temp)
+        var expected = [Float](repeating: 0, count: m * n)
+        HostReference.gemm(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1, a: a, aOffset: 0,
+                           lda: k, b: b, bOffset: 0, ldb: k, beta: 0, c: &expected, cOffset: 0, ldc: n)
+        #expect(maxRelativeDifference("sgemm temp", try c.toArray(), expected, floor: Float(k)) <= 1e-6)
+    }
+
+    @Test(arguments: [false, true])
+    func stridedBatchedMatchesHost(transposeA: Bool) throws {
+        let (m, n, k, batch) = (17, 33, 65, 3)
+        let strideA = m * k + 4, strideB = k * n + 2, strideC = m * n + 1, offset = 3
+        let a = randomValues(offset + batch * strideA, seed: 7)
+        let b = randomValues(offset + batch * strideB, seed: 8)
+        var expected = randomValues(offset + batch * strideC, seed: 9)
+        let c = try Tensor(on: testDevice, shape: [expected.count], values: expected)
+        try Gemm.multiplyBatched(
+            transposeA: transposeA, m: m, n: n, k: k,
+            MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a), offset: offset), strideA: strideA,
+            MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b), offset: offset), strideB: strideB,
+            into: MatrixOperand(c, offset: offset), strideC: strideC, batch: batch)
+        for i in 0..<batch {
+            HostReference.gemm(transposeA: transposeA, transposeB: false, m: m, n: n, k: k, alpha: 1,
+                               a: a, aOffset: offset + i * strideA, lda: transposeA ? m : k,
+                               b: b, bOffset: offset + i * strideB, ldb: n, beta: 0,
+                               c: &expected, cOffset: offset + i * strideC, ldc: n)
+        }
+        #expect(maxRelativeDifference("batched sgemm", try c.toArray(), expected, floor: Float(k)) <= 1e-6)
+    }
+
+    @Test func matmulOfTensors() throws {
+        let a = randomValues(6 * 4, seed: 11), b = randomValues(4 * 5, seed: 12)
+        let c = try Gemm.matmul(Tensor(on: testDevice, shape: [6, 4], values: a),
+                                Tensor(on: testDevice, shape: [4, 5], values: b))
+        #expect(c.shape == [6, 5])
+        var expected = [Float](repeating: 0, count: 30)
+        HostReference.gemm(transposeA: false, transposeB: false, m: 6, n: 5, k: 4, alpha: 1, a: a, aOffset: 0,
+                           lda: 4, b: b, bOffset: 0, ldb: 5, beta: 0, c: &expected, cOffset: 0, ldc: 5)
+        #expect(maxRelativeDifference("matmul", try c.toArray(), expected, floor: 4) <= 1e-6)
+        #expect(throws: LumenError.self) { try Gemm.matmul(c, c) }
+    }
+
+    @Test func selfCheckPassesOnTheTestDevice() throws {
+        if case .failed(let error) = try GemmSelfCheck.run(on: testDevice) {
+            Issue.record("CLBlast self-check failed on \(testDevice.info.name), max error \(error)")
+        }
+    }
+
+    @Test func tooSmallBufferIsANamedCLBlastError() throws {
+        let a = try Tensor.zeros(on: testDevice, shape: [4])
+        let c = try Tensor.zeros(on: testDevice, shape: [100])
+        do {
+            try Gemm.multiply(m: 10, n: 10, k: 10, MatrixOperand(a), MatrixOperand(c), into: MatrixOperand(c))
+            Issue.record("a 4-float A for a 10x10x10 GEMM was accepted")
+        } catch let error as CLError {
+            #expect(error.name == "CLBlastInsufficientMemoryA")
+        }
+    }
+}

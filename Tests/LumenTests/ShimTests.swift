@@ -1,0 +1,129 @@
+import CLShim
+import Foundation
+import Testing
+@testable import Lumen
+
+@Suite struct StatusNameTests {
+    @Test(arguments: [
+        (Int32(0), "CL_SUCCESS"), (-5, "CL_OUT_OF_RESOURCES"), (-11, "CL_BUILD_PROGRAM_FAILURE"),
+        (-54, "CL_INVALID_WORK_GROUP_SIZE"), (-1001, "CL_PLATFORM_NOT_FOUND_KHR"),
+        (-2050, "CLBlastInsufficientMemoryTemp"), (-1017, "CLBlastInvalidDimension"), (12345, "UNKNOWN_STATUS"),
+    ])
+    func statusHasItsName(status: Int32, name: String) {
+        #expect(CLError.name(of: status) == name)
+        #expect(CLError(status: status, operation: "x").description == "x failed: \(name)")
+    }
+}
+
+@Suite struct TensorTests {
+    @Test func roundTripKeepsValues() throws {
+        let values = randomValues(2 * 3 * 4 * 5, seed: 42)
+        let x = try Tensor(on: testDevice, shape: [2, 3, 4, 5], values: values)
+        #expect(x.count == 120)
+        #expect(try x.toArray() == values)
+        try x.write(values.map { -$0 })
+        #expect(try x.toArray() == values.map { -$0 })
+    }
+
+    @Test func wrongValueCountIsRefused() {
+        #expect(throws: LumenError.self) { try Tensor(on: testDevice, shape: [2, 2], values: [1, 2, 3]) }
+    }
+
+    @Test func releasedTensorIsAnError() throws {
+        let x = try Tensor.zeros(on: testDevice, shape: [8])
+        x.release()
+        #expect(throws: CLError.self) { try x.toArray() }
+        x.release()  // twice is harmless
+    }
+
+    @Test func emptyTensorWorks() throws {
+        let x = try Tensor.zeros(on: testDevice, shape: [0, 3])
+        #expect(x.count == 0)
+        #expect(try x.toArray().isEmpty)
+    }
+}
+
+@Suite struct ObjectAccountingTests {
+    /// Every buffer is released when its tensor goes. Other suites allocate in parallel,
+    /// so the check allows their churn (a few hundred objects) but not a leak of 2000.
+    @Test func tensorsReleaseTheirBuffers() throws {
+        let before = lm_live_objects()
+        for _ in 0..<2000 { _ = try Tensor.zeros(on: testDevice, shape: [64]) }
+        let grown = lm_live_objects() - before
+        print("live OpenCL objects grew by \(grown) over 2000 allocations")
+        #expect(grown < 500)
+    }
+}
+
+@Suite struct ProgramCacheTests {
+    let source = "__kernel void twice(__global float *x) { x[get_global_id(0)] *= 2.0f; }\n"
+
+    private func buildAndRelease(_ cache: ProgramCache) throws {
+        let program = try cache.build(name: "twice", source: source, options: testDevice.buildOptions, on: testDevice)
+        lm_program_release(program)
+    }
+
+    @Test func secondBuildLoadsTheCachedBinary() throws {
+        let folder = try TemporaryFolder()
+        let cache = ProgramCache(directory: folder.url)
+        let entry = cache.entryURL(source: source, options: testDevice.buildOptions, device: testDevice.info)
+        try buildAndRelease(cache)
+        let first = try Data(contentsOf: entry)
+        #expect(first.starts(with: Array("LUMENPRG".utf8)))
+        try buildAndRelease(cache)
+        #expect(try Data(contentsOf: entry) == first)
+    }
+
+    @Test(arguments: ["truncated", "garbage", "flipped"])
+    func corruptEntryIsRebuilt(damage: String) throws {
+        let folder = try TemporaryFolder()
+        let cache = ProgramCache(directory: folder.url)
+        let entry = cache.entryURL(source: source, options: testDevice.buildOptions, device: testDevice.info)
+        try buildAndRelease(cache)
+        let good = try Data(contentsOf: entry)
+        var bad = good
+        switch damage {
+        case "truncated": bad = good.prefix(good.count / 2)
+        case "garbage": bad = Data("not a program".utf8)
+        default: bad[bad.count - 10] ^= 0xFF
+        }
+        try bad.write(to: entry)
+        try buildAndRelease(cache)
+        #expect(try Data(contentsOf: entry) == good)
+    }
+
+    @Test func keyChangesWithSourceOptionsAndDriver() throws {
+        let cache = ProgramCache(directory: URL(fileURLWithPath: "/tmp"))
+        let info = testDevice.info
+        let base = cache.entryURL(source: source, options: "", device: info)
+        #expect(cache.entryURL(source: source + " ", options: "", device: info) != base)
+        #expect(cache.entryURL(source: source, options: "-cl-std=CL1.2", device: info) != base)
+        let updated = DeviceInfo(index: info.index, platform: info.platform, name: info.name, kind: info.kind,
+                                 vendor: info.vendor, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
+                                 globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
+                                 maxWorkGroupSize: info.maxWorkGroupSize, openCLCVersion: info.openCLCVersion,
+                                 deviceVersion: info.deviceVersion, driverVersion: info.driverVersion + "-new",
+                                 available: true)
+        #expect(cache.entryURL(source: source, options: "", device: updated) != base)
+    }
+
+    @Test func brokenKernelNamesItsBuildLog() throws {
+        let folder = try TemporaryFolder()
+        let cache = ProgramCache(directory: folder.url)
+        do {
+            _ = try cache.build(name: "broken", source: "__kernel void k(__global float *x) { x[0] = undeclared; }",
+                                options: "", on: testDevice)
+            Issue.record("a kernel using an undeclared name built")
+        } catch let LumenError.kernelBuildFailed(program, _, logFile) {
+            #expect(program == "broken")
+            let log = try String(contentsOfFile: logFile, encoding: .utf8)
+            #expect(log.contains("undeclared"))
+        }
+    }
+
+    @Test func defaultDirectoryHonoursOverrides() {
+        #expect(ProgramCache.defaultDirectory(environment: ["LUMEN_CACHE_DIR": "/x/y", "HOME": "/h"]).path == "/x/y")
+        #expect(ProgramCache.defaultDirectory(environment: ["HOME": "/h"]).path == "/h/.cache/lumen")
+        #expect(ProgramCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/c", "HOME": "/h"]).path == "/c/lumen")
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+@testable import Lumen
+
+/// The one device the whole test run shares, so each program compiles once.
+/// `LUMEN_DEVICE` picks it, as for the CLI; CI leaves it unset and gets PoCL's CPU.
+let testDevice: Device = {
+    do {
+        return try Device.open(DeviceSelector.resolveFlag(nil))
+    } catch {
+        fatalError("tests need an OpenCL device: \(error)")
+    }
+}()
+
+/// Seeded values in [-1, 1).
+func randomValues(_ count: Int, seed: UInt64) -> [Float] {
+    var generator = SplitMix64(seed: seed)
+    return (0..<count).map { _ in generator.nextFloat(in: -1..<1) }
+}
+
+/// The largest |a - b| / (|b| + floor) over two arrays, printed with its label.
+@discardableResult
+func maxRelativeDifference(_ label: String, _ actual: [Float], _ expected: [Float], floor: Float = 1) -> Float {
+    precondition(actual.count == expected.count, "\(label): \(actual.count) vs \(expected.count) values")
+    var worst: Float = 0
+    for (a, e) in zip(actual, expected) {
+        let difference = abs(a - e) / (abs(e) + floor)
+        if !(difference <= worst) { worst = difference.isNaN ? .infinity : difference }
+    }
+    print("\(label): maxdiff \(worst)")
+    return worst
+}
+
+/// A temporary folder removed when the test ends.
+final class TemporaryFolder {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("lumen-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
