@@ -1,0 +1,86 @@
+// Batch normalisation over [N, C, P] (P = H*W, or 1 after Dense). One work-item per
+// channel computes statistics in a fixed order; elementwise kernels apply them.
+// Host twin: Sources/Lumen/Ops/BatchNorm.swift.
+
+// mean[c], var[c]: biased batch statistics over N and P.   x: [N, C, P]
+__kernel void bn_statistics(__global const float *x, __global float *mean, __global float *variance,
+                            const int N, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float total = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *row = x + ((size_t)n * C + c) * P;
+        for (int i = 0; i < P; i++) total += row[i];
+    }
+    const float m = total / (float)(N * P);
+    float squares = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *row = x + ((size_t)n * C + c) * P;
+        for (int i = 0; i < P; i++) { const float d = row[i] - m; squares += d * d; }
+    }
+    mean[c] = m;
+    variance[c] = squares / (float)(N * P);
+}
+
+// y = gamma[c] * (x - mean[c]) / sqrt(var[c] + eps) + beta[c]; gamma is 1 when has_gamma is 0.
+//   x, y: [N, C, P]   gamma, beta, mean, variance: [C]
+__kernel void bn_normalize(__global const float *x, __global float *y,
+                           __global const float *gamma, __global const float *beta,
+                           __global const float *mean, __global const float *variance,
+                           const float eps, const int has_gamma, const int C, const int P, const int total) {
+    const int i = get_global_id(0);
+    if (i >= total) return;
+    const int c = (i / P) % C;
+    const float scale = (has_gamma ? gamma[c] : 1.0f) * rsqrt(variance[c] + eps);
+    y[i] = (x[i] - mean[c]) * scale + beta[c];
+}
+
+// running = momentum * running + (1 - momentum) * batch (Keras' convention).   all: [C]
+__kernel void bn_update_running(__global float *running_mean, __global float *running_var,
+                                __global const float *mean, __global const float *variance,
+                                const float momentum, const int C) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    running_mean[c] = momentum * running_mean[c] + (1.0f - momentum) * mean[c];
+    running_var[c] = momentum * running_var[c] + (1.0f - momentum) * variance[c];
+}
+
+// dbeta[c] = sum dy, dgamma[c] = sum dy * xhat.   x, dy: [N, C, P]   others: [C]
+__kernel void bn_backward_reduce(__global const float *x, __global const float *dy,
+                                 __global const float *mean, __global const float *variance,
+                                 __global float *dgamma, __global float *dbeta,
+                                 const float eps, const int N, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const float inv = rsqrt(variance[c] + eps);
+    float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
+    for (int n = 0; n < N; n++) {
+        const size_t base = ((size_t)n * C + c) * P;
+        for (int i = 0; i < P; i++) {
+            sum_dy += dy[base + i];
+            sum_dy_xhat += dy[base + i] * (x[base + i] - mean[c]) * inv;
+        }
+    }
+    dbeta[c] = sum_dy;
+    dgamma[c] = sum_dy_xhat;
+}
+
+// Training-mode input gradient:
+//   dx = gamma * inv / M * (M * dy - dbeta - xhat * dgamma), M = N * P.
+// Inference-mode (frozen) input gradient, when training is 0: dx = gamma * inv * dy.
+//   x, dy, dx: [N, C, P]   others: [C]
+__kernel void bn_backward_data(__global const float *x, __global const float *dy, __global float *dx,
+                               __global const float *gamma, __global const float *mean,
+                               __global const float *variance, __global const float *dgamma,
+                               __global const float *dbeta, const float eps, const int has_gamma,
+                               const int training, const int N, const int C, const int P) {
+    const int i = get_global_id(0);
+    if (i >= N * C * P) return;
+    const int c = (i / P) % C;
+    const float inv = rsqrt(variance[c] + eps);
+    const float g = has_gamma ? gamma[c] : 1.0f;
+    if (!training) { dx[i] = g * inv * dy[i]; return; }
+    const float M = (float)(N * P);
+    const float xhat = (x[i] - mean[c]) * inv;
+    dx[i] = g * inv / M * (M * dy[i] - dbeta[c] - xhat * dgamma[c]);
+}

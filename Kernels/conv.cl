@@ -1,0 +1,140 @@
+// Convolution by im2col + GEMM, and the depthwise convolution MobileNet uses.
+// Padding is given as (top, left); bottom and right follow from the output size, which
+// is how Keras' asymmetric "same" padding at stride 2 is expressed.
+// Host twin: Sources/Lumen/Ops/Convolution.swift.
+
+// cols[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, oh*S - PT + kh, ow*S - PL + kw], 0 outside
+//   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
+__kernel void im2col(__global const float *x, __global float *cols,
+                     const int N, const int C, const int H, const int W,
+                     const int KH, const int KW, const int S, const int PT, const int PL,
+                     const int OH, const int OW) {
+    const int p = get_global_id(0);          // oh*OW + ow
+    const int nr = get_global_id(1);         // n*C*KH*KW + row
+    const int rows = C * KH * KW;
+    if (p >= OH * OW || nr >= N * rows) return;
+    const int n = nr / rows, row = nr - n * rows;
+    const int c = row / (KH * KW), kk = row - c * KH * KW;
+    const int kh = kk / KW, kw = kk - kh * KW;
+    const int oh = p / OW, ow = p - oh * OW;
+    const int h = oh * S - PT + kh, w = ow * S - PL + kw;
+    float value = 0.0f;
+    if (h >= 0 && h < H && w >= 0 && w < W) value = x[(((size_t)n * C + c) * H + h) * W + w];
+    cols[(size_t)nr * OH * OW + p] = value;
+}
+
+// The adjoint of im2col: each input pixel gathers every column entry it was copied to.
+//   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
+__kernel void col2im(__global const float *cols, __global float *dx,
+                     const int N, const int C, const int H, const int W,
+                     const int KH, const int KW, const int S, const int PT, const int PL,
+                     const int OH, const int OW) {
+    const int hw = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (hw >= H * W || nc >= N * C) return;
+    const int h = hw / W, w = hw - h * W;
+    const int n = nc / C, c = nc - n * C;
+    __global const float *base = cols + ((size_t)n * C + c) * KH * KW * OH * OW;
+    float total = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        const int th = h + PT - kh;
+        if (th < 0 || th % S != 0) continue;
+        const int oh = th / S;
+        if (oh >= OH) continue;
+        for (int kw = 0; kw < KW; kw++) {
+            const int tw = w + PL - kw;
+            if (tw < 0 || tw % S != 0) continue;
+            const int ow = tw / S;
+            if (ow >= OW) continue;
+            total += base[((size_t)(kh * KW + kw)) * OH * OW + oh * OW + ow];
+        }
+    }
+    dx[(size_t)nc * H * W + hw] = total;
+}
+
+// y[n, c, p] += bias[c]                          y: [N, C, P]   bias: [C]
+__kernel void add_channel_bias(__global float *y, __global const float *bias,
+                               const int C, const int P, const int total) {
+    const int i = get_global_id(0);
+    if (i < total) y[i] += bias[(i / P) % C];
+}
+
+// Depthwise: output channel o = c*M + m reads only input channel c.
+//   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]
+__kernel void depthwise_forward(__global const float *x, __global const float *weight, __global float *y,
+                                const int N, const int C, const int H, const int W, const int M,
+                                const int KH, const int KW, const int S, const int PT, const int PL,
+                                const int OH, const int OW) {
+    const int p = get_global_id(0);
+    const int no = get_global_id(1);
+    if (p >= OH * OW || no >= N * C * M) return;
+    const int n = no / (C * M), o = no - n * C * M, c = o / M;
+    const int oh = p / OW, ow = p - oh * OW;
+    __global const float *plane = x + ((size_t)n * C + c) * H * W;
+    __global const float *k = weight + (size_t)o * KH * KW;
+    float total = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        const int h = oh * S - PT + kh;
+        if (h < 0 || h >= H) continue;
+        for (int kw = 0; kw < KW; kw++) {
+            const int w = ow * S - PL + kw;
+            if (w < 0 || w >= W) continue;
+            total += plane[h * W + w] * k[kh * KW + kw];
+        }
+    }
+    y[(size_t)no * OH * OW + p] = total;
+}
+
+//   dy: [N, C*M, OH, OW]   weight: [C*M, 1, KH, KW]   dx: [N, C, H, W]
+__kernel void depthwise_backward_data(__global const float *dy, __global const float *weight, __global float *dx,
+                                      const int N, const int C, const int H, const int W, const int M,
+                                      const int KH, const int KW, const int S, const int PT, const int PL,
+                                      const int OH, const int OW) {
+    const int hw = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (hw >= H * W || nc >= N * C) return;
+    const int h = hw / W, w = hw - h * W;
+    const int n = nc / C, c = nc - n * C;
+    float total = 0.0f;
+    for (int m = 0; m < M; m++) {
+        const int o = c * M + m;
+        __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
+        __global const float *k = weight + (size_t)o * KH * KW;
+        for (int kh = 0; kh < KH; kh++) {
+            const int th = h + PT - kh;
+            if (th < 0 || th % S != 0 || th / S >= OH) continue;
+            for (int kw = 0; kw < KW; kw++) {
+                const int tw = w + PL - kw;
+                if (tw < 0 || tw % S != 0 || tw / S >= OW) continue;
+                total += g[(th / S) * OW + tw / S] * k[kh * KW + kw];
+            }
+        }
+    }
+    dx[(size_t)nc * H * W + hw] = total;
+}
+
+//   x: [N, C, H, W]   dy: [N, C*M, OH, OW]   dweight: [C*M, 1, KH, KW]
+__kernel void depthwise_backward_filter(__global const float *x, __global const float *dy, __global float *dweight,
+                                        const int N, const int C, const int H, const int W, const int M,
+                                        const int KH, const int KW, const int S, const int PT, const int PL,
+                                        const int OH, const int OW) {
+    const int kk = get_global_id(0);
+    const int o = get_global_id(1);
+    if (kk >= KH * KW || o >= C * M) return;
+    const int kh = kk / KW, kw = kk - kh * KW, c = o / M;
+    float total = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *plane = x + ((size_t)n * C + c) * H * W;
+        __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const int h = oh * S - PT + kh;
+            if (h < 0 || h >= H) continue;
+            for (int ow = 0; ow < OW; ow++) {
+                const int w = ow * S - PL + kw;
+                if (w < 0 || w >= W) continue;
+                total += plane[h * W + w] * g[oh * OW + ow];
+            }
+        }
+    }
+    dweight[(size_t)o * KH * KW + kk] = total;
+}

@@ -1,0 +1,122 @@
+// Max and average pooling over [N, C, H, W], and their global forms. Windows that reach
+// into "same" padding skip the padded cells: max ignores them and the average divides by
+// the cells inside the image, as Keras does. Backward passes gather per input pixel, so
+// no atomics are needed and results are deterministic.
+// Host twin: Sources/Lumen/Ops/Pooling.swift.
+
+// y[nc, oh, ow] = max over the window; argmax keeps the winning h*W + w (exact as float).
+//   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
+__kernel void maxpool_forward(__global const float *x, __global float *y, __global float *argmax,
+                              const int NC, const int H, const int W, const int K, const int S,
+                              const int PT, const int PL, const int OH, const int OW) {
+    const int p = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (p >= OH * OW || nc >= NC) return;
+    const int oh = p / OW, ow = p - oh * OW;
+    __global const float *plane = x + (size_t)nc * H * W;
+    float best = -INFINITY;
+    int where = -1;
+    for (int kh = 0; kh < K; kh++) {
+        const int h = oh * S - PT + kh;
+        if (h < 0 || h >= H) continue;
+        for (int kw = 0; kw < K; kw++) {
+            const int w = ow * S - PL + kw;
+            if (w < 0 || w >= W) continue;
+            const float v = plane[h * W + w];
+            if (where < 0 || v > best) { best = v; where = h * W + w; }
+        }
+    }
+    y[(size_t)nc * OH * OW + p] = best;
+    argmax[(size_t)nc * OH * OW + p] = (float)where;
+}
+
+//   dy, argmax: [N*C, OH, OW]   dx: [N*C, H, W]
+__kernel void maxpool_backward(__global const float *dy, __global const float *argmax, __global float *dx,
+                               const int NC, const int H, const int W, const int K, const int S,
+                               const int PT, const int PL, const int OH, const int OW) {
+    const int hw = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (hw >= H * W || nc >= NC) return;
+    const int h = hw / W, w = hw - h * W;
+    float total = 0.0f;
+    // Output rows whose window covers h: oh*S - PT <= h <= oh*S - PT + K - 1.
+    const int oh_lo = max(0, (h + PT - K + S) / S), oh_hi = min(OH - 1, (h + PT) / S);
+    const int ow_lo = max(0, (w + PL - K + S) / S), ow_hi = min(OW - 1, (w + PL) / S);
+    for (int oh = oh_lo; oh <= oh_hi; oh++) {
+        for (int ow = ow_lo; ow <= ow_hi; ow++) {
+            const size_t o = (size_t)nc * OH * OW + oh * OW + ow;
+            if ((int)argmax[o] == hw) total += dy[o];
+        }
+    }
+    dx[(size_t)nc * H * W + hw] = total;
+}
+
+// y = mean over the window's cells inside the image.    x: [N*C, H, W]   y: [N*C, OH, OW]
+__kernel void avgpool_forward(__global const float *x, __global float *y,
+                              const int NC, const int H, const int W, const int K, const int S,
+                              const int PT, const int PL, const int OH, const int OW) {
+    const int p = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (p >= OH * OW || nc >= NC) return;
+    const int oh = p / OW, ow = p - oh * OW;
+    const int h0 = max(oh * S - PT, 0), h1 = min(oh * S - PT + K, H);
+    const int w0 = max(ow * S - PL, 0), w1 = min(ow * S - PL + K, W);
+    __global const float *plane = x + (size_t)nc * H * W;
+    float total = 0.0f;
+    for (int h = h0; h < h1; h++)
+        for (int w = w0; w < w1; w++) total += plane[h * W + w];
+    y[(size_t)nc * OH * OW + p] = total / (float)((h1 - h0) * (w1 - w0));
+}
+
+//   dy: [N*C, OH, OW]   dx: [N*C, H, W]
+__kernel void avgpool_backward(__global const float *dy, __global float *dx,
+                               const int NC, const int H, const int W, const int K, const int S,
+                               const int PT, const int PL, const int OH, const int OW) {
+    const int hw = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (hw >= H * W || nc >= NC) return;
+    const int h = hw / W, w = hw - h * W;
+    const int oh_lo = max(0, (h + PT - K + S) / S), oh_hi = min(OH - 1, (h + PT) / S);
+    const int ow_lo = max(0, (w + PL - K + S) / S), ow_hi = min(OW - 1, (w + PL) / S);
+    float total = 0.0f;
+    for (int oh = oh_lo; oh <= oh_hi; oh++) {
+        const int rows = min(oh * S - PT + K, H) - max(oh * S - PT, 0);
+        for (int ow = ow_lo; ow <= ow_hi; ow++) {
+            const int cols = min(ow * S - PL + K, W) - max(ow * S - PL, 0);
+            total += dy[(size_t)nc * OH * OW + oh * OW + ow] / (float)(rows * cols);
+        }
+    }
+    dx[(size_t)nc * H * W + hw] = total;
+}
+
+// Global max: y[nc] = max over the plane, argmax its position.   x: [N*C, P]   y, argmax: [N*C]
+__kernel void global_maxpool_forward(__global const float *x, __global float *y, __global float *argmax,
+                                     const int NC, const int P) {
+    const int nc = get_global_id(0);
+    if (nc >= NC) return;
+    __global const float *plane = x + (size_t)nc * P;
+    float best = plane[0];
+    int where = 0;
+    for (int i = 1; i < P; i++) if (plane[i] > best) { best = plane[i]; where = i; }
+    y[nc] = best;
+    argmax[nc] = (float)where;
+}
+
+//   dy, argmax: [N*C]   dx: [N*C, P]
+__kernel void global_maxpool_backward(__global const float *dy, __global const float *argmax, __global float *dx,
+                                      const int NC, const int P) {
+    const int i = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (i >= P || nc >= NC) return;
+    dx[(size_t)nc * P + i] = ((int)argmax[nc] == i) ? dy[nc] : 0.0f;
+}
+
+// dx[nc, i] = scale * dy[nc]: the backward of a global average (scale = 1/P).
+//   dy: [N*C]   dx: [N*C, P]
+__kernel void broadcast_plane(__global const float *dy, __global float *dx, const float scale,
+                              const int NC, const int P) {
+    const int i = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (i >= P || nc >= NC) return;
+    dx[(size_t)nc * P + i] = scale * dy[nc];
+}
