@@ -11,6 +11,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     case gemmSelfCheckFailed(device: String, maxError: Float)
     /// Tensor shapes or sizes do not fit the operation.
     case shapeMismatch(String)
+    /// A model spec that cannot be built.
+    case invalidModelSpec(String)
     /// A kernel source that is not embedded in the binary was asked for.
     case unknownKernelProgram(String)
 
@@ -26,6 +28,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "CLBlast computed a wrong SGEMM on \(device) (max error \(maxError)); Lumen will not train on it. Choose another device with --device"
         case .shapeMismatch(let what):
             return "shape mismatch: \(what)"
+        case .invalidModelSpec(let what):
+            return "invalid model: \(what)"
         case .unknownKernelProgram(let name):
             return "no kernel program named '\(name)' is built into lumen"
         }

@@ -11,7 +11,8 @@ public final class Tensor {
     public let shape: [Int]
     /// Number of elements: the product of `shape`.
     public let count: Int
-    private(set) var memory: OpaquePointer?
+    /// The device memory, shared by reshaped views of the same tensor.
+    let storage: DeviceBuffer
 
     /// A tensor whose contents are undefined until written. Kernels that fill every
     /// element use it for their output; nothing may read it before that.
@@ -20,14 +21,37 @@ public final class Tensor {
             throw LumenError.shapeMismatch("negative dimension in \(shape)")
         }
         let count = shape.reduce(1, *)
-        let bytes = max(count, 1) * MemoryLayout<Float>.size
-        var memory: OpaquePointer?
-        try check(lm_buffer_alloc(device.handle, bytes, &memory),
-                  "allocating \(bytes) bytes for a \(shape) tensor on \(device.info.name)")
         self.device = device
         self.shape = shape
         self.count = count
-        self.memory = memory
+        self.storage = try DeviceBuffer(device: device, bytes: max(count, 1) * MemoryLayout<Float>.size,
+                                        purpose: "a \(shape) tensor")
+    }
+
+    private init(viewing storage: DeviceBuffer, device: Device, shape: [Int]) {
+        self.device = device
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.storage = storage
+    }
+
+    /// The same elements under another shape with as many elements; no copy is made.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        guard newShape.reduce(1, *) == count, newShape.allSatisfy({ $0 >= 0 }) else {
+            throw LumenError.shapeMismatch("cannot view \(shape) as \(newShape)")
+        }
+        return Tensor(viewing: storage, device: device, shape: newShape)
+    }
+
+    /// Frees the device buffer now, for this tensor and every view of it. Any later use throws.
+    public func release() { storage.release() }
+
+    /// The buffer, or an error when the tensor was released.
+    func liveMemory() throws -> OpaquePointer {
+        guard let memory = storage.memory else {
+            throw CLError(status: CL_INVALID_MEM_OBJECT, operation: "using a released \(shape) tensor")
+        }
+        return memory
     }
 
     /// A tensor holding `values` in row-major order.
@@ -48,20 +72,6 @@ public final class Tensor {
     /// A tensor of zeros.
     public static func zeros(on device: Device, shape: [Int]) throws -> Tensor {
         try Tensor(on: device, shape: shape, repeating: 0)
-    }
-
-    deinit { release() }
-
-    /// Frees the device buffer now. Any later use of the tensor throws.
-    public func release() {
-        if let memory { lm_buffer_free(memory) }
-        memory = nil
-    }
-
-    /// The buffer, or an error when the tensor was released.
-    func liveMemory() throws -> OpaquePointer {
-        guard let memory else { throw CLError(status: CL_INVALID_MEM_OBJECT, operation: "using a released \(shape) tensor") }
-        return memory
     }
 
     /// Replaces the contents with `values` (row-major, `count` of them).
@@ -90,4 +100,25 @@ public final class Tensor {
 
 extension Tensor: CustomStringConvertible {
     public var description: String { "Tensor\(shape) on \(device.info.name)" }
+}
+
+/// One device allocation, released when the last tensor viewing it goes.
+final class DeviceBuffer {
+    private(set) var memory: OpaquePointer?
+    let bytes: Int
+
+    init(device: Device, bytes: Int, purpose: @autoclosure () -> String) throws {
+        var memory: OpaquePointer?
+        try check(lm_buffer_alloc(device.handle, bytes, &memory),
+                  "allocating \(bytes) bytes for \(purpose()) on \(device.info.name)")
+        self.memory = memory
+        self.bytes = bytes
+    }
+
+    deinit { release() }
+
+    func release() {
+        if let memory { lm_buffer_free(memory) }
+        memory = nil
+    }
 }

@@ -1,0 +1,76 @@
+/// Keras' `BatchNormalization` over the channel axis (axis 1 in NCHW).
+///
+/// Training uses the batch's biased statistics and moves the running ones by
+/// `running = momentum·running + (1 − momentum)·batch` (Keras' convention; PyTorch's
+/// momentum is 1 − this). Inference, and any frozen layer, uses the running statistics.
+/// `scale: false` drops gamma, as InceptionV3 needs.
+public final class BatchNormalization: Layer {
+    public let momentum: Float, epsilon: Float
+    public let scale: Bool
+    public private(set) var gamma: Parameter?
+    public private(set) var beta: Parameter!
+    public private(set) var runningMean: Parameter!
+    public private(set) var runningVariance: Parameter!
+    private var cache: (x: Tensor, mean: Tensor, variance: Tensor, batchStatistics: Bool)?
+
+    public init(name: String, momentum: Float = 0.99, epsilon: Float = 1e-3, scale: Bool = true) {
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.scale = scale
+        super.init(name: name)
+    }
+
+    public override var typeName: String { "BatchNormalization" }
+
+    public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
+        let c = input[0]
+        if scale { gamma = Parameter(name: "\(name).weight", value: try Tensor(on: device, shape: [c], repeating: 1)) }
+        beta = Parameter(name: "\(name).bias", value: try Tensor.zeros(on: device, shape: [c]))
+        runningMean = Parameter(name: "\(name).running_mean", value: try Tensor.zeros(on: device, shape: [c]),
+                                isStatistic: true)
+        runningVariance = Parameter(name: "\(name).running_var", value: try Tensor(on: device, shape: [c], repeating: 1),
+                                    isStatistic: true)
+    }
+
+    public override var parameters: [Parameter] { [gamma, beta, runningMean, runningVariance].compactMap { $0 } }
+
+    public override var spec: LayerSpec {
+        var spec = LayerSpec(type: typeName, name: name)
+        spec.momentum = momentum
+        spec.epsilon = epsilon
+        spec.scale = scale
+        return spec
+    }
+
+    /// Whether forward uses batch statistics: in training, unless the layer is frozen.
+    private func usesBatchStatistics(training: Bool) -> Bool { training && beta.trainable }
+
+    // x: [N, C, …]  ->  same
+    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+        let mean: Tensor, variance: Tensor
+        let batchStatistics = usesBatchStatistics(training: training)
+        if batchStatistics {
+            (mean, variance) = try BatchNormOps.statistics(x)
+            try BatchNormOps.updateRunning(mean: runningMean.value, variance: runningVariance.value,
+                                           batchMean: mean, batchVariance: variance, momentum: momentum)
+        } else {
+            (mean, variance) = (runningMean.value, runningVariance.value)
+        }
+        let y = try BatchNormOps.normalize(x, gamma: gamma?.value, beta: beta.value, mean: mean, variance: variance,
+                                           epsilon: epsilon)
+        cache = training ? (x, mean, variance, batchStatistics) : nil
+        return y
+    }
+
+    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+        guard let cache else { throw missingCache() }
+        let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: cache.x, gamma: gamma?.value, mean: cache.mean,
+                                                             variance: cache.variance, epsilon: epsilon,
+                                                             training: cache.batchStatistics)
+        gamma?.gradient = gamma?.trainable == true ? dgamma : nil
+        beta.gradient = beta.trainable ? dbeta : nil
+        return needsInputGradient ? dx : nil
+    }
+
+    public override func clearCache() { super.clearCache(); cache = nil }
+}

@@ -1,0 +1,94 @@
+/// Keras' `MaxPooling2D` and `AveragePooling2D`: square windows, stride defaulting to
+/// the pool size.
+public final class Pooling2D: Layer {
+    public enum Mode: String, Sendable { case max, average }
+    public let mode: Mode
+    public let poolSize: Int, stride: Int
+    public let padding: Padding
+    private var cache: (geometry: WindowGeometry, argmax: Tensor?)?
+
+    public init(name: String, mode: Mode, poolSize: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
+        self.mode = mode
+        self.poolSize = poolSize
+        self.stride = stride ?? poolSize
+        self.padding = padding
+        super.init(name: name)
+    }
+
+    public override var typeName: String { mode == .max ? "MaxPooling2D" : "AveragePooling2D" }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        let g = try WindowGeometry(input: [1] + input, kernel: (poolSize, poolSize), stride: stride, padding: padding)
+        return [input[0], g.outHeight, g.outWidth]
+    }
+
+    public override var spec: LayerSpec {
+        var spec = LayerSpec(type: typeName, name: name)
+        spec.poolSize = poolSize
+        spec.strides = stride
+        spec.padding = padding
+        return spec
+    }
+
+    // x: [N, C, H, W]  ->  [N, C, OH, OW]
+    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+        let g = try WindowGeometry(input: x.shape, kernel: (poolSize, poolSize), stride: stride, padding: padding)
+        switch mode {
+        case .max:
+            let (y, argmax) = try Pooling.maxForward(x, g)
+            cache = training ? (g, argmax) : nil
+            return y
+        case .average:
+            cache = training ? (g, nil) : nil
+            return try Pooling.averageForward(x, g)
+        }
+    }
+
+    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+        guard let cache else { throw missingCache() }
+        guard needsInputGradient else { return nil }
+        if let argmax = cache.argmax { return try Pooling.maxBackward(dy, argmax: argmax, cache.geometry) }
+        return try Pooling.averageBackward(dy, cache.geometry)
+    }
+
+    public override func clearCache() { super.clearCache(); cache = nil }
+}
+
+/// Keras' `GlobalAveragePooling2D` and `GlobalMaxPooling2D`: [N, C, H, W] -> [N, C].
+public final class GlobalPooling2D: Layer {
+    public let mode: Pooling2D.Mode
+    private var cache: (shape: [Int], argmax: Tensor?)?
+
+    public init(name: String, mode: Pooling2D.Mode) {
+        self.mode = mode
+        super.init(name: name)
+    }
+
+    public override var typeName: String { mode == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.count == 3 else { throw LumenError.shapeMismatch("\(name) needs [C, H, W] inputs, got \(input)") }
+        return [input[0]]
+    }
+
+    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+        switch mode {
+        case .max:
+            let (y, argmax) = try Pooling.globalMaxForward(x)
+            cache = training ? (x.shape, argmax) : nil
+            return y
+        case .average:
+            cache = training ? (x.shape, nil) : nil
+            return try Pooling.globalAverageForward(x)
+        }
+    }
+
+    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+        guard let cache else { throw missingCache() }
+        guard needsInputGradient else { return nil }
+        if let argmax = cache.argmax { return try Pooling.globalMaxBackward(dy, argmax: argmax, inputShape: cache.shape) }
+        return try Pooling.globalAverageBackward(dy, inputShape: cache.shape)
+    }
+
+    public override func clearCache() { super.clearCache(); cache = nil }
+}

@@ -1,0 +1,84 @@
+/// Keras' `Flatten`: [N, C, H, W] -> [N, C·H·W] in NCHW order (PyTorch's order; Keras
+/// flattens channels-last, which matters only when importing Keras Dense weights).
+public final class Flatten: Layer {
+    private var inputShape: [Int]?
+
+    public override var typeName: String { "Flatten" }
+
+    public init(name: String) { super.init(name: name) }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
+
+    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+        inputShape = x.shape
+        return try x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])
+    }
+
+    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+        guard let inputShape else { throw missingCache() }
+        return needsInputGradient ? try dy.reshaped(inputShape) : nil
+    }
+}
+
+/// Keras' `Dropout`: inverted, seeded. Each training step draws a new mask from
+/// (seed, step), so runs repeat exactly; inference passes inputs through.
+public final class Dropout: Layer {
+    public let rate: Float
+    public let seed: UInt32
+    private var step: UInt32 = 0
+    private var mask: Tensor?
+
+    public init(name: String, rate: Float, seed: UInt32 = 0) {
+        self.rate = rate
+        self.seed = seed
+        super.init(name: name)
+    }
+
+    public override var typeName: String { "Dropout" }
+
+    public override var spec: LayerSpec {
+        var spec = LayerSpec(type: typeName, name: name)
+        spec.rate = rate
+        spec.seed = Int(seed)
+        return spec
+    }
+
+    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard training, rate > 0 else { mask = nil; return x }
+        step &+= 1
+        let (y, mask) = try DropoutOps.forward(x, rate: rate, seed: DropoutOps.mix32(seed &+ DropoutOps.mix32(step)))
+        self.mask = mask
+        return y
+    }
+
+    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+        guard needsInputGradient else { return nil }
+        guard let mask else { return dy }
+        return try DropoutOps.backward(dy, mask: mask)
+    }
+
+    public override func clearCache() { super.clearCache(); mask = nil }
+}
+
+/// A standalone activation: Keras' `Activation`, `ReLU`, `LeakyReLU`, `Softmax`.
+public final class ActivationLayer: Layer {
+    public init(name: String, kind: ActivationKind, alpha: Float = 0.3) {
+        super.init(name: name, activation: kind, activationAlpha: alpha)
+    }
+
+    public override var typeName: String {
+        switch activation {
+        case .relu: return "ReLU"
+        case .leakyRelu: return "LeakyReLU"
+        case .softmax: return "Softmax"
+        default: return "Activation"
+        }
+    }
+
+    public override var spec: LayerSpec {
+        var spec = LayerSpec(type: "Activation", name: name)
+        spec.activation = activation
+        if activation == .leakyRelu { spec.alpha = activationAlpha }
+        return spec
+    }
+}

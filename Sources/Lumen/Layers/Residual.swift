@@ -1,0 +1,74 @@
+/// A residual block: y = activation(main(x) + shortcut(x)), the shortcut being the
+/// identity when it has no layers (ResNet, MobileNetV2).
+public final class Residual: Layer {
+    public let main: [Layer]
+    public let shortcut: [Layer]
+
+    public init(name: String, main: [Layer], shortcut: [Layer] = [], activation: ActivationKind = .linear) {
+        self.main = main
+        self.shortcut = shortcut
+        super.init(name: name, activation: activation)
+    }
+
+    public override var typeName: String { "Residual" }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        let mainShape = try main.reduce(input) { try $1.outputShape(for: $0) }
+        let shortcutShape = try shortcut.reduce(input) { try $1.outputShape(for: $0) }
+        guard mainShape == shortcutShape else {
+            throw LumenError.shapeMismatch("\(name): the main path gives \(mainShape) but the shortcut \(shortcutShape)")
+        }
+        return mainShape
+    }
+
+    public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
+        for path in [main, shortcut] {
+            var shape = input
+            for layer in path {
+                try layer.build(input: shape, device: device, random: &random)
+                shape = try layer.outputShape(for: shape)
+            }
+        }
+    }
+
+    public override var parameters: [Parameter] { (main + shortcut).flatMap(\.parameters) }
+
+    public override var trainable: Bool {
+        get { (main + shortcut).contains { $0.trainable } }
+        set { for layer in main + shortcut { layer.trainable = newValue } }
+    }
+
+    public override var spec: LayerSpec {
+        var spec = LayerSpec(type: typeName, name: name)
+        spec.layers = main.map(\.spec)
+        spec.shortcut = shortcut.isEmpty ? nil : shortcut.map(\.spec)
+        spec.activation = activation
+        return spec
+    }
+
+    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+        let a = try main.reduce(x) { try $1.forward($0, training: training) }
+        let b = try shortcut.reduce(x) { try $1.forward($0, training: training) }
+        return try Elementwise.add(a, b)
+    }
+
+    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+        var mainGradient: Tensor? = dy
+        for layer in main.reversed() {
+            guard let g = mainGradient else { break }
+            mainGradient = try layer.backward(g)
+        }
+        var shortcutGradient: Tensor? = dy
+        for layer in shortcut.reversed() {
+            guard let g = shortcutGradient else { break }
+            shortcutGradient = try layer.backward(g)
+        }
+        guard needsInputGradient, let mainGradient, let shortcutGradient else { return nil }
+        return try Elementwise.add(mainGradient, shortcutGradient)
+    }
+
+    public override func clearCache() {
+        super.clearCache()
+        for layer in main + shortcut { layer.clearCache() }
+    }
+}

@@ -1,0 +1,58 @@
+/// The architectures Lumen ships, by the names `--model` takes.
+public enum BuiltinModel: String, CaseIterable, Sendable {
+    /// The chest X-ray tutorial's CNN: four [Conv 3×3 → ReLU → MaxPool 2 → BatchNorm]
+    /// blocks of 64, 128, 256 and 256 filters, then Dense 128 → Dropout 0.2 → Dense 64 →
+    /// Dropout 0.2 → Dense sigmoid. 150×150×3 and 2 classes by default.
+    case xrayCNN = "xray-cnn"
+    /// A small Fashion-MNIST CNN: Conv 32 → pool → Conv 64 → pool → Dense 128 → softmax.
+    case fashionCNN = "fashion-cnn"
+
+    /// The default input (height, width, channels).
+    public var defaultInput: (size: Int, channels: Int) {
+        switch self {
+        case .xrayCNN: return (150, 3)
+        case .fashionCNN: return (28, 1)
+        }
+    }
+
+    /// The spec for `classes` outputs and a square input.
+    public func spec(classes: Int, inputSize: Int? = nil, channels: Int? = nil) -> ModelSpec {
+        let size = inputSize ?? defaultInput.size
+        let input = [size, size, channels ?? defaultInput.channels]
+        func conv(_ filters: Int) -> LayerSpec {
+            var spec = LayerSpec(type: "Conv2D")
+            spec.filters = filters
+            spec.kernelSize = 3
+            spec.activation = .relu
+            return spec
+        }
+        func pool() -> LayerSpec {
+            var spec = LayerSpec(type: "MaxPooling2D")
+            spec.poolSize = 2
+            return spec
+        }
+        func dense(_ units: Int, _ activation: ActivationKind) -> LayerSpec {
+            var spec = LayerSpec(type: "Dense")
+            spec.units = units
+            spec.activation = activation
+            return spec
+        }
+        func dropout(_ rate: Float) -> LayerSpec {
+            var spec = LayerSpec(type: "Dropout")
+            spec.rate = rate
+            return spec
+        }
+        switch self {
+        case .xrayCNN:
+            let blocks = [64, 128, 256, 256].flatMap { [conv($0), pool(), LayerSpec(type: "BatchNormalization")] }
+            let head = [LayerSpec(type: "Flatten"), dense(128, .relu), dropout(0.2), dense(64, .relu), dropout(0.2),
+                        dense(classes, .sigmoid)]
+            return ModelSpec(name: rawValue, inputShape: input, layers: blocks + head)
+        case .fashionCNN:
+            return ModelSpec(name: rawValue, inputShape: input, layers: [
+                conv(32), pool(), conv(64), pool(), LayerSpec(type: "Flatten"), dense(128, .relu),
+                dense(classes, .softmax),
+            ])
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// A Sequential model on one device: Keras' `Sequential`, trained from logits.
+///
+/// When the last layer ends in a sigmoid or softmax, `logits` skips it and the loss
+/// applies it (binary or categorical cross-entropy from logits), which is stable;
+/// `predict` applies it.
+public final class Sequential {
+    /// The spec, every layer named.
+    public let spec: ModelSpec
+    public let device: Device
+    public let layers: [Layer]
+    /// Per-sample output shape of each layer, [C, H, W] or [F].
+    public let outputShapes: [[Int]]
+
+    /// Builds and initialises the model from `spec`; `seed` fixes every initial weight
+    /// and dropout mask.
+    public init(spec: ModelSpec, device: Device, seed: UInt64 = 0) throws {
+        guard spec.inputShape.count == 3, spec.inputShape.allSatisfy({ $0 > 0 }) else {
+            throw LumenError.invalidModelSpec("input_shape must be [height, width, channels], got \(spec.inputShape)")
+        }
+        guard !spec.layers.isEmpty else { throw LumenError.invalidModelSpec("the model has no layers") }
+        var factory = LayerFactory(seed: seed)
+        var named: [LayerSpec] = []
+        var layers: [Layer] = []
+        for layerSpec in spec.layers {
+            let (s, layer) = try factory.make(layerSpec)
+            named.append(s)
+            layers.append(layer)
+        }
+        var random = SplitMix64(seed: seed)
+        var shape = spec.channelsFirstInput
+        var shapes: [[Int]] = []
+        for layer in layers {
+            try layer.build(input: shape, device: device, random: &random)
+            shape = try layer.outputShape(for: shape)
+            shapes.append(shape)
+        }
+        layers.first?.needsInputGradient = false
+        self.spec = ModelSpec(name: spec.name, inputShape: spec.inputShape, layers: named)
+        self.device = device
+        self.layers = layers
+        self.outputShapes = shapes
+    }
+
+    /// Every stored tensor, in layer order.
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    /// The last layer's activation, which `logits` leaves to the loss.
+    public var outputActivation: ActivationKind { layers.last?.activation ?? .linear }
+
+    /// The loss that matches the output: binary cross-entropy after a sigmoid,
+    /// categorical cross-entropy otherwise.
+    public var defaultLoss: LossKind { outputActivation == .sigmoid ? .binaryCrossentropy : .categoricalCrossentropy }
+
+    /// Number of model outputs (classes, or 1 for a single sigmoid).
+    public var outputCount: Int { outputShapes.last?.reduce(1, *) ?? 0 }
+
+    /// Pre-activation outputs.                      x: [N, C, H, W]  ->  [N, outputs]
+    public func logits(_ x: Tensor, training: Bool) throws -> Tensor {
+        try checkInput(x)
+        let last = layers.last!
+        last.skipsActivation = last.activation == .sigmoid || last.activation == .softmax
+        defer { last.skipsActivation = false }
+        return try layers.reduce(x) { try $1.forward($0, training: training) }
+    }
+
+    /// Class probabilities in inference mode.       x: [N, C, H, W]  ->  [N, outputs]
+    public func predict(_ x: Tensor) throws -> Tensor {
+        try checkInput(x)
+        let y = try layers.reduce(x) { try $1.forward($0, training: false) }
+        return y
+    }
+
+    /// Back-propagates the gradient of the loss with respect to the logits, setting
+    /// every trainable parameter's gradient.
+    public func backward(fromLogits gradient: Tensor) throws {
+        let last = layers.last!
+        last.skipsActivation = last.activation == .sigmoid || last.activation == .softmax
+        defer { last.skipsActivation = false }
+        var g: Tensor? = gradient
+        for layer in layers.reversed() {
+            guard let current = g else { break }
+            g = try layer.backward(current)
+        }
+    }
+
+    /// One training step: forward from logits, loss, backward, optimizer update.
+    /// Returns the batch loss and the logits.
+    @discardableResult
+    public func trainStep(_ x: Tensor, labels: [Int], loss: Loss, optimizer: Optimizer) throws -> (loss: Float, logits: Tensor) {
+        let z = try logits(x, training: true)
+        let (value, gradient) = try loss.evaluate(logits: z, labels: labels)
+        try backward(fromLogits: gradient)
+        try optimizer.step(parameters)
+        for layer in layers { layer.clearCache() }
+        return (value, z)
+    }
+
+    /// Freezes every layer but the last `count` (Keras' `layer.trainable = False` on the rest).
+    public func setTrainable(last count: Int) {
+        for (index, layer) in layers.enumerated() { layer.trainable = index >= layers.count - count }
+    }
+
+    private func checkInput(_ x: Tensor) throws {
+        let expected = spec.channelsFirstInput
+        guard x.shape.count == 4, Array(x.shape.dropFirst()) == expected else {
+            throw LumenError.shapeMismatch("\(spec.name) expects inputs [N, \(expected.map(String.init).joined(separator: ", "))], got \(x.shape)")
+        }
+    }
+}

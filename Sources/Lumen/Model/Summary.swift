@@ -1,0 +1,68 @@
+import Foundation
+
+extension Sequential {
+    /// Parameter counts as Keras reports them: running statistics count as non-trainable.
+    public var parameterCounts: (total: Int, trainable: Int, nonTrainable: Int) {
+        let all = parameters
+        let trainable = all.filter(\.trainable).reduce(0) { $0 + $1.value.count }
+        let total = all.reduce(0) { $0 + $1.value.count }
+        return (total, trainable, total - trainable)
+    }
+
+    /// A Keras-style summary table: one row per layer with its output shape (Keras'
+    /// channels-last order), parameter count and whether it trains, then the totals.
+    public func summary() -> String {
+        let headers = ["Layer (type)", "Output Shape", "Param #", "Trainable"]
+        var rows: [[String]] = []
+        func add(_ layer: Layer, shape: [Int], indent: String) {
+            let count = layer.parameters.reduce(0) { $0 + $1.value.count }
+            rows.append(["\(indent)\(layer.name) (\(layer.typeName))", Sequential.kerasShape(shape),
+                         Sequential.grouped(count), layer.trainable ? "Y" : "N"])
+        }
+        for (layer, shape) in zip(layers, outputShapes) {
+            add(layer, shape: shape, indent: "")
+            if let block = layer as? Residual {
+                var inner = shape
+                for sub in block.main { add(sub, shape: inner, indent: "  ") ; inner = (try? sub.outputShape(for: inner)) ?? inner }
+            }
+        }
+        let widths = (0..<headers.count).map { column in
+            max(headers[column].count, rows.map { $0[column].count }.max() ?? 0) + 2
+        }
+        let lineWidth = widths.reduce(0, +)
+        func format(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
+                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        let counts = parameterCounts
+        var lines = ["Model: \"\(spec.name)\"", String(repeating: "_", count: lineWidth), format(headers),
+                     String(repeating: "=", count: lineWidth)]
+        for (index, row) in rows.enumerated() {
+            lines.append(format(row))
+            if index < rows.count - 1 { lines.append(String(repeating: "_", count: lineWidth)) }
+        }
+        lines += [String(repeating: "=", count: lineWidth),
+                  "Total params: \(Sequential.grouped(counts.total))",
+                  "Trainable params: \(Sequential.grouped(counts.trainable))",
+                  "Non-trainable params: \(Sequential.grouped(counts.nonTrainable))",
+                  String(repeating: "_", count: lineWidth)]
+        return lines.joined(separator: "\n")
+    }
+
+    /// "(None, 148, 148, 64)" for a per-sample [64, 148, 148].
+    static func kerasShape(_ shape: [Int]) -> String {
+        let ordered = shape.count == 3 ? [shape[1], shape[2], shape[0]] : shape
+        return "(None, " + ordered.map(String.init).joined(separator: ", ") + ")"
+    }
+
+    /// 2577858 -> "2,577,858".
+    static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        var result = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { result += "," }
+            result.append(digit)
+        }
+        return result
+    }
+}

@@ -1,0 +1,58 @@
+/// Batch normalisation: the twin of `Kernels/batchnorm.cl`. Tensors are viewed as
+/// [N, C, P], P being H·W for images and 1 after a Dense layer.
+public enum BatchNormOps {
+    /// Biased batch mean and variance per channel.  x: [N, C, …]  ->  mean, variance: [C]
+    public static func statistics(_ x: Tensor) throws -> (mean: Tensor, variance: Tensor) {
+        let (n, c, p) = dims(x)
+        let mean = try Tensor(uninitializedOn: x.device, shape: [c])
+        let variance = try Tensor(uninitializedOn: x.device, shape: [c])
+        try x.device.launch("batchnorm", "bn_statistics", global: [c],
+                            [.tensor(x), .tensor(mean), .tensor(variance), .size(n), .size(c), .size(p)])
+        return (mean, variance)
+    }
+
+    /// y = gamma·(x − mean)/sqrt(var + eps) + beta. gamma nil means 1.   x: [N, C, …]  ->  same
+    public static func normalize(_ x: Tensor, gamma: Tensor?, beta: Tensor, mean: Tensor, variance: Tensor,
+                                 epsilon: Float) throws -> Tensor {
+        let (_, c, p) = dims(x)
+        let y = try Tensor(uninitializedOn: x.device, shape: x.shape)
+        guard y.count > 0 else { return y }
+        try x.device.launch("batchnorm", "bn_normalize", global: [x.count],
+                            [.tensor(x), .tensor(y), .tensor(gamma ?? beta), .tensor(beta), .tensor(mean), .tensor(variance),
+                             .float(epsilon), .size(gamma == nil ? 0 : 1), .size(c), .size(p), .size(x.count)])
+        return y
+    }
+
+    /// running = momentum·running + (1 − momentum)·batch.   all: [C]
+    public static func updateRunning(mean runningMean: Tensor, variance runningVariance: Tensor,
+                                     batchMean: Tensor, batchVariance: Tensor, momentum: Float) throws {
+        try runningMean.device.launch("batchnorm", "bn_update_running", global: [runningMean.count],
+                                      [.tensor(runningMean), .tensor(runningVariance), .tensor(batchMean),
+                                       .tensor(batchVariance), .float(momentum), .size(runningMean.count)])
+    }
+
+    /// Gradients. With `training` false the statistics are constants (a frozen layer).
+    ///     x, dy: [N, C, …]   mean, variance: the statistics used forward
+    ///     ->  dx: same as x,  dgamma, dbeta: [C]
+    public static func backward(_ dy: Tensor, x: Tensor, gamma: Tensor?, mean: Tensor, variance: Tensor,
+                                epsilon: Float, training: Bool) throws -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
+        let (n, c, p) = dims(x)
+        let dgamma = try Tensor(uninitializedOn: x.device, shape: [c])
+        let dbeta = try Tensor(uninitializedOn: x.device, shape: [c])
+        try x.device.launch("batchnorm", "bn_backward_reduce", global: [c],
+                            [.tensor(x), .tensor(dy), .tensor(mean), .tensor(variance), .tensor(dgamma), .tensor(dbeta),
+                             .float(epsilon), .size(n), .size(c), .size(p)])
+        let dx = try Tensor(uninitializedOn: x.device, shape: x.shape)
+        if dx.count > 0 {
+            try x.device.launch("batchnorm", "bn_backward_data", global: [x.count],
+                                [.tensor(x), .tensor(dy), .tensor(dx), .tensor(gamma ?? mean), .tensor(mean),
+                                 .tensor(variance), .tensor(dgamma), .tensor(dbeta), .float(epsilon),
+                                 .size(gamma == nil ? 0 : 1), .size(training ? 1 : 0), .size(n), .size(c), .size(p)])
+        }
+        return (dx, dgamma, dbeta)
+    }
+
+    private static func dims(_ x: Tensor) -> (Int, Int, Int) {
+        (x.shape[0], x.shape.count > 1 ? x.shape[1] : 1, x.shape.dropFirst(2).reduce(1, *))
+    }
+}

@@ -1,0 +1,160 @@
+/// Keras padding modes.
+public enum Padding: String, Codable, Sendable {
+    /// No padding; the output shrinks by kernel − 1.
+    case valid
+    /// Output size ceil(input / stride); the extra row or column goes at the bottom or right.
+    case same
+}
+
+/// The sizes of one 2-D window operation (convolution or pooling) on an NCHW batch.
+public struct WindowGeometry: Equatable, Sendable {
+    public let batch: Int, channels: Int, height: Int, width: Int
+    public let kernelHeight: Int, kernelWidth: Int, stride: Int
+    public let padTop: Int, padLeft: Int
+    public let outHeight: Int, outWidth: Int
+
+    /// Geometry for input `[N, C, H, W]`, following Keras for `same` padding:
+    /// total = max((out − 1)·stride + kernel − size, 0), with total/2 before and the rest after.
+    public init(input: [Int], kernel: (Int, Int), stride: Int, padding: Padding) throws {
+        guard input.count == 4 else { throw LumenError.shapeMismatch("a window op needs [N, C, H, W], got \(input)") }
+        guard stride >= 1, kernel.0 >= 1, kernel.1 >= 1 else {
+            throw LumenError.shapeMismatch("kernel \(kernel) and stride \(stride) must be positive")
+        }
+        (batch, channels, height, width) = (input[0], input[1], input[2], input[3])
+        (kernelHeight, kernelWidth) = kernel
+        self.stride = stride
+        func along(_ size: Int, _ k: Int) throws -> (out: Int, before: Int) {
+            switch padding {
+            case .valid:
+                guard size >= k else {
+                    throw LumenError.shapeMismatch("a \(k)-wide window does not fit an input of size \(size) with valid padding")
+                }
+                return ((size - k) / stride + 1, 0)
+            case .same:
+                let out = (size + stride - 1) / stride
+                return (out, max((out - 1) * stride + k - size, 0) / 2)
+            }
+        }
+        (outHeight, padTop) = try along(height, kernelHeight)
+        (outWidth, padLeft) = try along(width, kernelWidth)
+    }
+
+    var outputPlane: Int { outHeight * outWidth }
+    var inputPlane: Int { height * width }
+
+    /// The integer arguments shared by the window kernels after N and C:
+    /// H, W, KH, KW, S, PT, PL, OH, OW.
+    var kernelArguments: [KernelArgument] {
+        [height, width, kernelHeight, kernelWidth, stride, padTop, padLeft, outHeight, outWidth].map { .size($0) }
+    }
+}
+
+/// Convolution: the twin of `Kernels/conv.cl`, im2col + CLBlast GEMM.
+public enum Convolution {
+    /// The im2col matrix of a batch.                x: [N, C, H, W]  ->  cols: [N, C·KH·KW, OH·OW]
+    public static func im2col(_ x: Tensor, _ g: WindowGeometry) throws -> Tensor {
+        let rows = g.channels * g.kernelHeight * g.kernelWidth
+        let cols = try Tensor(uninitializedOn: x.device, shape: [g.batch, rows, g.outputPlane])
+        guard cols.count > 0 else { return cols }
+        try x.device.launch("conv", "im2col", global: [g.outputPlane, g.batch * rows],
+                            [.tensor(x), .tensor(cols), .size(g.batch), .size(g.channels)] + g.kernelArguments)
+        return cols
+    }
+
+    /// The adjoint of im2col.                       cols: [N, C·KH·KW, OH·OW]  ->  dx: [N, C, H, W]
+    public static func col2im(_ cols: Tensor, _ g: WindowGeometry) throws -> Tensor {
+        let dx = try Tensor(uninitializedOn: cols.device, shape: [g.batch, g.channels, g.height, g.width])
+        guard dx.count > 0 else { return dx }
+        try cols.device.launch("conv", "col2im", global: [g.inputPlane, g.batch * g.channels],
+                               [.tensor(cols), .tensor(dx), .size(g.batch), .size(g.channels)] + g.kernelArguments)
+        return dx
+    }
+
+    /// y[n, c, …] += bias[c].                       y: [N, C, …]  bias: [C]
+    public static func addChannelBias(_ y: Tensor, _ bias: Tensor) throws {
+        let channels = y.shape[1]
+        let plane = y.shape.dropFirst(2).reduce(1, *)
+        guard bias.count == channels else { throw LumenError.shapeMismatch("bias \(bias.shape) for \(y.shape)") }
+        guard y.count > 0 else { return }
+        try y.device.launch("conv", "add_channel_bias", global: [y.count],
+                            [.tensor(y), .tensor(bias), .size(channels), .size(plane), .size(y.count)])
+    }
+
+    /// Σ over N and the plane of dy: the bias gradient.   dy: [N, C, …]  ->  [C]
+    public static func channelSums(_ dy: Tensor) throws -> Tensor {
+        let flat = try dy.reshaped([dy.shape[0], dy.shape[1], dy.shape.dropFirst(2).reduce(1, *)])
+        return try Reduce.sum(Reduce.sum(flat, axis: 2), axis: 0)
+    }
+
+    /// Forward.                                     x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
+    ///                                              ->  y: [N, O, OH, OW], cols (kept for backward)
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry) throws -> (y: Tensor, cols: Tensor) {
+        let outChannels = weight.shape[0]
+        let rows = g.channels * g.kernelHeight * g.kernelWidth
+        let cols = try im2col(x, g)
+        let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
+        guard y.count > 0 else { return (y, cols) }
+        // y_n[O, P] = W[O, rows] · cols_n[rows, P], the weight shared across the batch.
+        try Gemm.multiplyBatched(m: outChannels, n: g.outputPlane, k: rows,
+                                 MatrixOperand(weight), strideA: 0, MatrixOperand(cols), strideB: rows * g.outputPlane,
+                                 into: MatrixOperand(y), strideC: outChannels * g.outputPlane, batch: g.batch)
+        if let bias { try addChannelBias(y, bias) }
+        return (y, cols)
+    }
+
+    /// Backward: the input gradient (when asked) and the weight gradient.
+    ///                                              dy: [N, O, OH, OW]  cols: from forward
+    ///                                              ->  dx: [N, C, H, W], dweight: [O, C, KH, KW]
+    public static func backward(_ dy: Tensor, cols: Tensor, weight: Tensor, _ g: WindowGeometry,
+                                needInputGradient: Bool) throws -> (dx: Tensor?, dweight: Tensor) {
+        let outChannels = weight.shape[0]
+        let rows = g.channels * g.kernelHeight * g.kernelWidth
+        let plane = g.outputPlane
+        let dweight = try Tensor(uninitializedOn: dy.device, shape: weight.shape)
+        // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T
+        for n in 0..<g.batch {
+            try Gemm.multiply(transposeB: true, m: outChannels, n: rows, k: plane,
+                              MatrixOperand(dy, offset: n * outChannels * plane), MatrixOperand(cols, offset: n * rows * plane),
+                              beta: n == 0 ? 0 : 1, into: MatrixOperand(dweight))
+        }
+        if g.batch == 0 { try Elementwise.fill(dweight, with: 0) }
+        guard needInputGradient else { return (nil, dweight) }
+        // dcols_n[rows, P] = W[O, rows]^T · dy_n[O, P]
+        let dcols = try Tensor(uninitializedOn: dy.device, shape: cols.shape)
+        try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,
+                                 MatrixOperand(weight), strideA: 0, MatrixOperand(dy), strideB: outChannels * plane,
+                                 into: MatrixOperand(dcols), strideC: rows * plane, batch: g.batch)
+        return (try col2im(dcols, g), dweight)
+    }
+
+    // MARK: - Depthwise
+
+    /// Depthwise forward with multiplier M.         x: [N, C, H, W]  weight: [C·M, 1, KH, KW]  ->  [N, C·M, OH, OW]
+    public static func depthwiseForward(_ x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry) throws -> Tensor {
+        let outChannels = g.channels * multiplier
+        let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
+        guard y.count > 0 else { return y }
+        try x.device.launch("conv", "depthwise_forward", global: [g.outputPlane, g.batch * outChannels],
+                            [.tensor(x), .tensor(weight), .tensor(y), .size(g.batch), .size(g.channels),
+                             .size(g.height), .size(g.width), .size(multiplier)] + Array(g.kernelArguments.dropFirst(2)))
+        return y
+    }
+
+    /// Depthwise backward.                          dy: [N, C·M, OH, OW]  ->  dx: [N, C, H, W], dweight: [C·M, 1, KH, KW]
+    public static func depthwiseBackward(_ dy: Tensor, x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry,
+                                         needInputGradient: Bool) throws -> (dx: Tensor?, dweight: Tensor) {
+        let shared: [KernelArgument] = [.size(g.batch), .size(g.channels), .size(g.height), .size(g.width), .size(multiplier)]
+            + Array(g.kernelArguments.dropFirst(2))
+        let dweight = try Tensor(uninitializedOn: dy.device, shape: weight.shape)
+        try dy.device.launch("conv", "depthwise_backward_filter",
+                             global: [g.kernelHeight * g.kernelWidth, g.channels * multiplier],
+                             [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
+        guard needInputGradient else { return (nil, dweight) }
+        let dx = try Tensor(uninitializedOn: dy.device, shape: x.shape)
+        if dx.count > 0 {
+            try dy.device.launch("conv", "depthwise_backward_data", global: [g.inputPlane, g.batch * g.channels],
+                                 [.tensor(dy), .tensor(weight), .tensor(dx)] + shared)
+        }
+        return (dx, dweight)
+    }
+}

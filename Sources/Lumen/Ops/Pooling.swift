@@ -1,0 +1,90 @@
+/// Pooling: the twin of `Kernels/pool.cl`.
+public enum Pooling {
+    /// Max pooling.                                 x: [N, C, H, W]  ->  y, argmax: [N, C, OH, OW]
+    public static func maxForward(_ x: Tensor, _ g: WindowGeometry) throws -> (y: Tensor, argmax: Tensor) {
+        let shape = [g.batch, g.channels, g.outHeight, g.outWidth]
+        let y = try Tensor(uninitializedOn: x.device, shape: shape)
+        let argmax = try Tensor(uninitializedOn: x.device, shape: shape)
+        guard y.count > 0 else { return (y, argmax) }
+        try x.device.launch("pool", "maxpool_forward", global: [g.outputPlane, g.batch * g.channels],
+                            [.tensor(x), .tensor(y), .tensor(argmax), .size(g.batch * g.channels)] + windowArguments(g))
+        return (y, argmax)
+    }
+
+    /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]
+    public static func maxBackward(_ dy: Tensor, argmax: Tensor, _ g: WindowGeometry) throws -> Tensor {
+        let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
+        guard dx.count > 0 else { return dx }
+        try dy.device.launch("pool", "maxpool_backward", global: [g.inputPlane, g.batch * g.channels],
+                             [.tensor(dy), .tensor(argmax), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g))
+        return dx
+    }
+
+    /// Average pooling over cells inside the image. x: [N, C, H, W]  ->  [N, C, OH, OW]
+    public static func averageForward(_ x: Tensor, _ g: WindowGeometry) throws -> Tensor {
+        let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.channels, g.outHeight, g.outWidth])
+        guard y.count > 0 else { return y }
+        try x.device.launch("pool", "avgpool_forward", global: [g.outputPlane, g.batch * g.channels],
+                            [.tensor(x), .tensor(y), .size(g.batch * g.channels)] + windowArguments(g))
+        return y
+    }
+
+    /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]
+    public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry) throws -> Tensor {
+        let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
+        guard dx.count > 0 else { return dx }
+        try dy.device.launch("pool", "avgpool_backward", global: [g.inputPlane, g.batch * g.channels],
+                             [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g))
+        return dx
+    }
+
+    /// Global average.                              x: [N, C, H, W]  ->  [N, C]
+    public static func globalAverageForward(_ x: Tensor) throws -> Tensor {
+        let plane = x.shape[2] * x.shape[3]
+        let sums = try Reduce.sum(x.reshaped([x.shape[0], x.shape[1], plane]), axis: 2)
+        try Elementwise.scale(sums, by: 1 / Float(plane), into: sums)
+        return sums
+    }
+
+    /// dy: [N, C]  ->  dx: [N, C, H, W]
+    public static func globalAverageBackward(_ dy: Tensor, inputShape: [Int]) throws -> Tensor {
+        let plane = inputShape[2] * inputShape[3]
+        return try broadcastPlane(dy, inputShape: inputShape, scale: 1 / Float(plane))
+    }
+
+    /// Global max.                                  x: [N, C, H, W]  ->  y, argmax: [N, C]
+    public static func globalMaxForward(_ x: Tensor) throws -> (y: Tensor, argmax: Tensor) {
+        let planes = x.shape[0] * x.shape[1], plane = x.shape[2] * x.shape[3]
+        guard plane > 0 else { throw LumenError.shapeMismatch("global max pooling of an empty plane \(x.shape)") }
+        let y = try Tensor(uninitializedOn: x.device, shape: [x.shape[0], x.shape[1]])
+        let argmax = try Tensor(uninitializedOn: x.device, shape: y.shape)
+        guard planes > 0 else { return (y, argmax) }
+        try x.device.launch("pool", "global_maxpool_forward", global: [planes],
+                            [.tensor(x), .tensor(y), .tensor(argmax), .size(planes), .size(plane)])
+        return (y, argmax)
+    }
+
+    /// dy, argmax: [N, C]  ->  dx: [N, C, H, W]
+    public static func globalMaxBackward(_ dy: Tensor, argmax: Tensor, inputShape: [Int]) throws -> Tensor {
+        let planes = inputShape[0] * inputShape[1], plane = inputShape[2] * inputShape[3]
+        let dx = try Tensor(uninitializedOn: dy.device, shape: inputShape)
+        guard dx.count > 0 else { return dx }
+        try dy.device.launch("pool", "global_maxpool_backward", global: [plane, planes],
+                             [.tensor(dy), .tensor(argmax), .tensor(dx), .size(planes), .size(plane)])
+        return dx
+    }
+
+    static func broadcastPlane(_ dy: Tensor, inputShape: [Int], scale: Float) throws -> Tensor {
+        let planes = inputShape[0] * inputShape[1], plane = inputShape[2] * inputShape[3]
+        let dx = try Tensor(uninitializedOn: dy.device, shape: inputShape)
+        guard dx.count > 0 else { return dx }
+        try dy.device.launch("pool", "broadcast_plane", global: [plane, planes],
+                             [.tensor(dy), .tensor(dx), .float(scale), .size(planes), .size(plane)])
+        return dx
+    }
+
+    /// H, W, K, S, PT, PL, OH, OW: pooling windows are square.
+    private static func windowArguments(_ g: WindowGeometry) -> [KernelArgument] {
+        [g.height, g.width, g.kernelHeight, g.stride, g.padTop, g.padLeft, g.outHeight, g.outWidth].map { .size($0) }
+    }
+}
