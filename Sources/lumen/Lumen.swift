@@ -7,7 +7,7 @@ struct LumenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lumen",
         abstract: "Train and evaluate image classifiers on any OpenCL device.",
-        subcommands: [Devices.self, SelfTest.self]
+        subcommands: [Devices.self, SelfTest.self, Init.self, Summary.self]
     )
 }
 
@@ -28,6 +28,10 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let error as LumenError {
         fail(error.description)
     } catch let error as CLError {
+        fail(error.description)
+    } catch let error as SafeTensors.FormatError {
+        fail(error.description)
+    } catch let error as CheckpointError {
         fail(error.description)
     }
 }

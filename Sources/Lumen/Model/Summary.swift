@@ -56,6 +56,8 @@ extension Sequential {
     }
 
     /// 2577858 -> "2,577,858".
+    public static func groupedCount(_ value: Int) -> String { grouped(value) }
+
     static func grouped(_ value: Int) -> String {
         let digits = Array(String(value))
         var result = ""

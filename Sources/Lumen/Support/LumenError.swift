@@ -11,6 +11,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     case gemmSelfCheckFailed(device: String, maxError: Float)
     /// Tensor shapes or sizes do not fit the operation.
     case shapeMismatch(String)
+    /// Weights that do not fit a model: every missing, unexpected and mis-shaped tensor.
+    case weightsMismatch(source: String, problems: [String])
     /// A model spec that cannot be built.
     case invalidModelSpec(String)
     /// A kernel source that is not embedded in the binary was asked for.
@@ -28,6 +30,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "CLBlast computed a wrong SGEMM on \(device) (max error \(maxError)); Lumen will not train on it. Choose another device with --device"
         case .shapeMismatch(let what):
             return "shape mismatch: \(what)"
+        case .weightsMismatch(let source, let problems):
+            return "the \(source) does not fit the model: " + problems.joined(separator: "; ")
         case .invalidModelSpec(let what):
             return "invalid model: \(what)"
         case .unknownKernelProgram(let name):
