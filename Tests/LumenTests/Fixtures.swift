@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import Lumen
+
+/// A PyTorch parity fixture written by Scripts/make-torch-fixtures.py.
+struct TorchFixture {
+    let name: String
+    let tensors: [String: SafeTensors.Entry]
+    let config: [String: Any]
+
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/torch", isDirectory: true)
+
+    init(_ name: String) throws {
+        self.name = name
+        let file = try SafeTensors(contentsOf: TorchFixture.folder.appendingPathComponent(name + ".safetensors"))
+        tensors = file.tensors
+        config = (try JSONSerialization.jsonObject(with: Data((file.metadata["config"] ?? "{}").utf8))) as? [String: Any] ?? [:]
+    }
+
+    subscript(key: String) -> SafeTensors.Entry {
+        guard let entry = tensors[key] else { fatalError("\(name) has no tensor \(key)") }
+        return entry
+    }
+
+    func tensor(_ key: String) throws -> Tensor {
+        try Tensor(on: testDevice, shape: self[key].shape, values: self[key].values)
+    }
+
+    func int(_ key: String) -> Int { (config[key] as? NSNumber)?.intValue ?? 0 }
+    func float(_ key: String) -> Float { (config[key] as? NSNumber)?.floatValue ?? 0 }
+    func bool(_ key: String) -> Bool { (config[key] as? Bool) ?? ((config[key] as? NSNumber)?.boolValue ?? false) }
+    func string(_ key: String) -> String { config[key] as? String ?? "" }
+
+    /// Fixture names starting with `prefix`.
+    static func names(_ prefix: String) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".safetensors") }
+            .map { String($0.dropLast(".safetensors".count)) }.sorted()
+    }
+}
+
+/// max |actual − expected| / max |expected|: the difference relative to the tensor's scale.
+func scaledDifference(_ actual: [Float], _ expected: [Float]) -> Float {
+    guard actual.count == expected.count else { return .infinity }
+    let scale = max(expected.map { abs($0) }.max() ?? 0, 1e-6)
+    var worst: Float = 0
+    for (a, e) in zip(actual, expected) {
+        let d = abs(a - e)
+        if !(d <= worst) { worst = d.isNaN ? .infinity : d }
+    }
+    return worst / scale
+}
+
+/// Expects `actual` to match the fixture tensor `key` within 1e-4 of its scale, and
+/// prints the difference seen.
+func expectMatches(_ actual: Tensor?, _ fixture: TorchFixture, _ key: String, tolerance: Float = 1e-4,
+                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+    guard let actual else {
+        Issue.record("\(fixture.name): no tensor for \(key)", sourceLocation: sourceLocation)
+        return
+    }
+    let expected = fixture[key]
+    #expect(actual.count == expected.values.count, "\(fixture.name) \(key): shape \(actual.shape) vs \(expected.shape)",
+            sourceLocation: sourceLocation)
+    let difference = scaledDifference(try actual.toArray(), expected.values)
+    print("\(fixture.name) \(key): maxdiff \(difference) of scale")
+    #expect(difference <= tolerance, "\(fixture.name) \(key): \(difference)", sourceLocation: sourceLocation)
+}
