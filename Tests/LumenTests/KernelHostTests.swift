@@ -1,0 +1,110 @@
+import Testing
+@testable import Lumen
+
+/// The layer kernels against the plain-Swift references in HostReferenceLayers.swift.
+@Suite struct KernelHostTests {
+    static let windows: [(kernel: Int, stride: Int, padding: Padding)] = [
+        (3, 1, .valid), (3, 2, .same), (1, 2, .same), (5, 1, .same), (7, 2, .same), (2, 2, .valid),
+    ]
+
+    @Test(arguments: windows.indices)
+    func im2colAndConvolutionMatchHost(_ index: Int) throws {
+        let (k, s, padding) = KernelHostTests.windows[index]
+        let shape = [2, 3, 10, 9]
+        let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
+        let x = randomValues(shape.reduce(1, *), seed: 30)
+        let xt = try Tensor(on: testDevice, shape: shape, values: x)
+        #expect(try Convolution.im2col(xt, g).toArray() == HostReference.im2col(x, g))
+
+        let weight = randomValues(4 * 3 * k * k, seed: 31), bias = randomValues(4, seed: 32)
+        let (y, _) = try Convolution.forward(xt, weight: try Tensor(on: testDevice, shape: [4, 3, k, k], values: weight),
+                                             bias: try Tensor(on: testDevice, shape: [4], values: bias), g)
+        let expected = HostReference.conv2d(x, weight: weight, bias: bias, outChannels: 4, g)
+        #expect(maxRelativeDifference("conv k\(k) s\(s) \(padding)", try y.toArray(), expected, floor: Float(3 * k * k)) <= 1e-6)
+    }
+
+    /// col2im is im2col's adjoint: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩.
+    @Test(arguments: windows.indices)
+    func col2imIsTheAdjointOfIm2col(_ index: Int) throws {
+        let (k, s, padding) = KernelHostTests.windows[index]
+        let shape = [2, 2, 8, 7]
+        let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
+        let x = randomValues(shape.reduce(1, *), seed: 40)
+        let cols = HostReference.im2col(x, g)
+        let c = randomValues(cols.count, seed: 41)
+        let back = try Convolution.col2im(try Tensor(on: testDevice, shape: [g.batch, 2 * k * k, g.outHeight * g.outWidth], values: c), g)
+        let left = zip(cols, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let right = zip(x, try back.toArray()).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        print("col2im adjoint k\(k) s\(s): \(left) vs \(right)")
+        #expect(abs(left - right) <= 1e-4 * max(abs(left), 1))
+    }
+
+    @Test(arguments: [(3, 1, Padding.same, 1), (3, 2, .same, 2), (5, 2, .valid, 1)])
+    func depthwiseMatchesHost(k: Int, s: Int, padding: Padding, m: Int) throws {
+        let shape = [2, 3, 9, 8]
+        let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
+        let x = randomValues(shape.reduce(1, *), seed: 50), weight = randomValues(3 * m * k * k, seed: 51)
+        let y = try Convolution.depthwiseForward(try Tensor(on: testDevice, shape: shape, values: x),
+                                                 weight: try Tensor(on: testDevice, shape: [3 * m, 1, k, k], values: weight),
+                                                 multiplier: m, g)
+        let expected = HostReference.depthwise(x, weight: weight, multiplier: m, g)
+        #expect(maxRelativeDifference("depthwise", try y.toArray(), expected, floor: Float(k * k)) <= 1e-6)
+    }
+
+    @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (2, 2, .same), (3, 3, .same)])
+    func poolingMatchesHost(k: Int, s: Int, padding: Padding) throws {
+        let shape = [2, 3, 7, 9]
+        let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
+        let x = randomValues(shape.reduce(1, *), seed: 60)
+        let xt = try Tensor(on: testDevice, shape: shape, values: x)
+        #expect(try Pooling.maxForward(xt, g).y.toArray() == HostReference.pool(x, max: true, g))
+        #expect(maxRelativeDifference("avgpool", try Pooling.averageForward(xt, g).toArray(),
+                                      HostReference.pool(x, max: false, g)) <= 1e-6)
+    }
+
+    @Test func batchStatisticsMatchHost() throws {
+        let x = randomValues(4 * 5 * 6, seed: 70).map { $0 * 3 + 1 }
+        let (mean, variance) = try BatchNormOps.statistics(try Tensor(on: testDevice, shape: [4, 5, 2, 3], values: x))
+        let expected = HostReference.channelStatistics(x, n: 4, c: 5, p: 6)
+        #expect(maxRelativeDifference("bn mean", try mean.toArray(), expected.mean) <= 1e-6)
+        #expect(maxRelativeDifference("bn variance", try variance.toArray(), expected.variance) <= 1e-6)
+    }
+
+    @Test(arguments: ActivationKind.allCases)
+    func activationMatchesHost(kind: ActivationKind) throws {
+        let x = randomValues(5 * 8, seed: 80).map { $0 * 8 }
+        let y = try ActivationOps.forward(try Tensor(on: testDevice, shape: [5, 8], values: x), kind, alpha: 0.2)
+        let expected = HostReference.activation(x, kind, alpha: 0.2, cols: 8)
+        #expect(maxRelativeDifference("activation \(kind)", try y.toArray(), expected) <= 1e-6)
+    }
+
+    @Test func dropoutMaskMatchesHostAndRate() throws {
+        let x = [Float](repeating: 1, count: 20_000)
+        let (y, mask) = try DropoutOps.forward(try Tensor(on: testDevice, shape: [20_000], values: x), rate: 0.3, seed: 1234)
+        let expected = HostReference.dropoutMask(count: 20_000, rate: 0.3, seed: 1234)
+        #expect(try mask.toArray() == expected)
+        #expect(try y.toArray() == expected)
+        let dropped = Double(expected.filter { $0 == 0 }.count) / 20_000
+        #expect(abs(dropped - 0.3) < 0.02, "dropped \(dropped)")
+    }
+
+    @Test(arguments: [LossKind.binaryCrossentropy, .categoricalCrossentropy])
+    func lossMatchesHost(kind: LossKind) throws {
+        let logits = randomValues(6 * 3, seed: 90).map { $0 * 5 }
+        let labels = [0, 1, 2, 2, 1, 0]
+        let loss = Loss(kind, labelSmoothing: 0.1, classWeights: [0.5, 1, 3])
+        let value = try loss.evaluate(logits: try Tensor(on: testDevice, shape: [6, 3], values: logits), labels: labels).loss
+        let expected = HostReference.loss(kind, logits: logits, outputs: 3, labels: labels, smoothing: 0.1, weights: [0.5, 1, 3])
+        print("loss \(kind): \(value) vs host \(expected)")
+        #expect(abs(Double(value) - expected) <= 1e-5 * max(expected, 1))
+    }
+
+    @Test func windowGeometryFollowsKerasSamePadding() throws {
+        // 10 wide, kernel 3, stride 2: out 5, total pad 1, all of it after.
+        let g = try WindowGeometry(input: [1, 1, 10, 9], kernel: (3, 3), stride: 2, padding: .same)
+        #expect((g.outHeight, g.padTop, g.outWidth, g.padLeft) == (5, 0, 5, 1))
+        let valid = try WindowGeometry(input: [1, 1, 150, 150], kernel: (3, 3), stride: 1, padding: .valid)
+        #expect(valid.outHeight == 148)
+        #expect(throws: LumenError.self) { try WindowGeometry(input: [1, 1, 2, 2], kernel: (3, 3), stride: 1, padding: .valid) }
+    }
+}
