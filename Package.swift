@@ -15,7 +15,7 @@ let package = Package(
         .target(
             name: "CLShim",
             cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120")],
-            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast")]
+            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png")]
         ),
         // Build-time tool that turns Kernels/*.cl into Swift string literals.
         .executableTarget(name: "embed-kernels"),
@@ -37,7 +37,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LumenTests", dependencies: ["Lumen", "CLShim"]),
+        .testTarget(name: "LumenTests", dependencies: ["Lumen", "CLShim"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

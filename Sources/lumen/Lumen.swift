@@ -7,7 +7,7 @@ struct LumenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lumen",
         abstract: "Train and evaluate image classifiers on any OpenCL device.",
-        subcommands: [Devices.self, SelfTest.self, Init.self, Summary.self]
+        subcommands: [Devices.self, SelfTest.self, Init.self, Summary.self, Predict.self]
     )
 }
 
@@ -32,6 +32,8 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let error as SafeTensors.FormatError {
         fail(error.description)
     } catch let error as CheckpointError {
+        fail(error.description)
+    } catch let error as ImageError {
         fail(error.description)
     }
 }

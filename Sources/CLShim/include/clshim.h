@@ -1,4 +1,5 @@
-// CLShim: the only code in Lumen that calls OpenCL and CLBlast.
+// CLShim: the only code in Lumen that calls OpenCL and CLBlast (and, in imageio.h,
+// libjpeg and libpng).
 //
 // Small, flat functions. Every function that can fail returns a status code: an
 // OpenCL status (CL_SUCCESS = 0, negative on error) or a CLBlast status, both of which
@@ -13,6 +14,8 @@
 #include <CL/cl.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "imageio.h"
 
 #ifdef __cplusplus
 extern "C" {

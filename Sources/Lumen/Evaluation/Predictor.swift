@@ -1,0 +1,78 @@
+import Foundation
+
+/// One file's prediction: the fields `lumen predict` prints.
+public struct Prediction: Codable, Equatable {
+    public let file: String
+    public let predicted: String
+    /// Class name → probability, in the checkpoint's class order when listed.
+    public let probabilities: [String: Float]
+    /// The probabilities in class order.
+    public let ordered: [Float]
+
+    enum CodingKeys: String, CodingKey { case file, predicted, probabilities }
+
+    public init(file: String, predicted: String, probabilities: [String: Float], ordered: [Float]) {
+        self.file = file
+        self.predicted = predicted
+        self.probabilities = probabilities
+        self.ordered = ordered
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        file = try container.decode(String.self, forKey: .file)
+        predicted = try container.decode(String.self, forKey: .predicted)
+        probabilities = try container.decode([String: Float].self, forKey: .probabilities)
+        ordered = []
+    }
+}
+
+/// Runs a checkpoint on image files: decode, resize to the model's input, preprocess as
+/// the checkpoint says, predict in batches.
+public final class Predictor {
+    public let model: Sequential
+    public let classes: [String]
+    public let preprocessing: Preprocessing
+    public var interpolation: Interpolation = .nearest
+
+    public init(checkpoint: Checkpoint, device: Device) throws {
+        model = try checkpoint.makeModel(on: device)
+        let outputs = model.outputCount
+        let expected = outputs == 1 ? 2 : outputs
+        classes = checkpoint.classes.count == expected ? checkpoint.classes : (0..<expected).map { "class_\($0)" }
+        preprocessing = checkpoint.preprocessing
+    }
+
+    /// Class probabilities for each file. Files that cannot be decoded are passed to
+    /// `skipped` and left out.
+    public func predict(_ files: [URL], batchSize: Int = 32, skipped: (ImageError) -> Void = { _ in }) throws -> [Prediction] {
+        let input = model.spec.inputShape  // [H, W, C]
+        var results: [Prediction] = []
+        var index = 0
+        while index < files.count {
+            var batch: [(URL, Image)] = []
+            while batch.count < batchSize, index < files.count {
+                let file = files[index]
+                index += 1
+                do {
+                    let image = try ImageDecoder.decode(file, channels: input[2])
+                    batch.append((file, image.resized(width: input[1], height: input[0], interpolation)))
+                } catch let error as ImageError {
+                    skipped(error)
+                }
+            }
+            guard !batch.isEmpty else { continue }
+            let output = try model.predict(try preprocessing.tensor(batch.map(\.1), on: model.device)).toArray()
+            let width = model.outputCount
+            for (row, (file, _)) in batch.enumerated() {
+                var probabilities = Array(output[(row * width)..<((row + 1) * width)])
+                if width == 1 { probabilities = [1 - probabilities[0], probabilities[0]] }
+                let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
+                results.append(Prediction(file: file.path, predicted: classes[best],
+                                          probabilities: Dictionary(uniqueKeysWithValues: zip(classes, probabilities)),
+                                          ordered: probabilities))
+            }
+        }
+        return results
+    }
+}
