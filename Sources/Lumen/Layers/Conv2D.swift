@@ -46,6 +46,7 @@ public final class Conv2D: Layer {
         spec.padding = padding
         spec.useBias = useBias
         spec.activation = activation
+        if kernelInitializer != .glorotUniform { spec.kernelInitializer = kernelInitializer }
         return spec
     }
 

@@ -2,13 +2,16 @@
 public final class Dense: Layer {
     public let units: Int
     public let useBias: Bool
+    public let kernelInitializer: Initializer
     public private(set) var weight: Parameter!
     public private(set) var bias: Parameter?
     private var cachedInput: Tensor?
 
-    public init(name: String, units: Int, activation: ActivationKind = .linear, useBias: Bool = true) {
+    public init(name: String, units: Int, activation: ActivationKind = .linear, useBias: Bool = true,
+                kernelInitializer: Initializer = .glorotUniform) {
         self.units = units
         self.useBias = useBias
+        self.kernelInitializer = kernelInitializer
         super.init(name: name, activation: activation)
     }
 
@@ -22,7 +25,7 @@ public final class Dense: Layer {
     }
 
     public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
-        let values = Initializer.glorotUniform.values(count: units * input[0], fanIn: input[0], fanOut: units, random: &random)
+        let values = kernelInitializer.values(count: units * input[0], fanIn: input[0], fanOut: units, random: &random)
         weight = Parameter(name: "\(name).weight", value: try Tensor(on: device, shape: [units, input[0]], values: values))
         if useBias { bias = Parameter(name: "\(name).bias", value: try Tensor.zeros(on: device, shape: [units])) }
     }
@@ -34,6 +37,7 @@ public final class Dense: Layer {
         spec.units = units
         spec.useBias = useBias
         spec.activation = activation
+        if kernelInitializer != .glorotUniform { spec.kernelInitializer = kernelInitializer }
         return spec
     }
 

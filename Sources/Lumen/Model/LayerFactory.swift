@@ -67,7 +67,8 @@ struct LayerFactory {
         case "Conv2D":
             return Conv2D(name: name, filters: try required(spec.filters, "filters"),
                           kernelSize: try required(spec.kernelSize, "kernel_size"), stride: spec.strides ?? 1,
-                          padding: spec.padding ?? .valid, useBias: spec.useBias ?? true, activation: activation)
+                          padding: spec.padding ?? .valid, useBias: spec.useBias ?? true, activation: activation,
+                          kernelInitializer: spec.kernelInitializer ?? .glorotUniform)
         case "DepthwiseConv2D":
             return DepthwiseConv2D(name: name, kernelSize: try required(spec.kernelSize, "kernel_size"),
                                    stride: spec.strides ?? 1, padding: spec.padding ?? .valid,
@@ -85,7 +86,7 @@ struct LayerFactory {
                                       scale: spec.scale ?? true)
         case "Dense":
             return Dense(name: name, units: try required(spec.units, "units"), activation: activation,
-                         useBias: spec.useBias ?? true)
+                         useBias: spec.useBias ?? true, kernelInitializer: spec.kernelInitializer ?? .glorotUniform)
         case "Dropout":
             let seed = spec.seed.map { UInt32(truncatingIfNeeded: $0) }
                 ?? DropoutOps.mix32(UInt32(truncatingIfNeeded: self.seed) &+ UInt32(position))

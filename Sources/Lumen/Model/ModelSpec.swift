@@ -21,6 +21,8 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var scale: Bool?
     public var depthMultiplier: Int?
     public var alpha: Float?
+    /// glorot_uniform (Keras' default) or he_normal, for Conv2D and Dense kernels.
+    public var kernelInitializer: Initializer?
     /// A Residual block's main path and shortcut.
     public var layers: [LayerSpec]?
     public var shortcut: [LayerSpec]?
@@ -33,7 +35,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case type, name, filters, units, rate, seed, padding, activation, momentum, epsilon, scale, alpha, layers, shortcut
         case kernelSize = "kernel_size", strides, useBias = "use_bias", poolSize = "pool_size"
-        case depthMultiplier = "depth_multiplier"
+        case depthMultiplier = "depth_multiplier", kernelInitializer = "kernel_initializer"
     }
 }
 
