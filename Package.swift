@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // The only code that calls OpenCL and CLBlast.
@@ -27,7 +28,7 @@ let package = Package(
         ),
         .target(
             name: "Lumen",
-            dependencies: ["CLShim"],
+            dependencies: ["CLShim", .product(name: "Yams", package: "Yams")],
             plugins: ["EmbedKernelsPlugin"]
         ),
         .executableTarget(

@@ -185,3 +185,35 @@ void lm_image_free(lm_image *image) {
     free(image->pixels);
     image->pixels = NULL;
 }
+
+int lm_image_encode_png(const unsigned char *pixels, int width, int height, int channels,
+                        unsigned char **out, size_t *size, char *message, size_t capacity) {
+    *out = NULL;
+    *size = 0;
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = (png_uint_32)width;
+    image.height = (png_uint_32)height;
+    image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    size_t bytes = 0;
+    if (!png_image_write_to_memory(&image, NULL, &bytes, 0, pixels, 0, NULL)) {
+        set_message(message, capacity, image.message);
+        return LM_IMAGE_CORRUPT;
+    }
+    unsigned char *buffer = malloc(bytes);
+    if (!buffer) {
+        set_message(message, capacity, "out of memory");
+        return LM_IMAGE_NO_MEMORY;
+    }
+    if (!png_image_write_to_memory(&image, buffer, &bytes, 0, pixels, 0, NULL)) {
+        set_message(message, capacity, image.message);
+        free(buffer);
+        return LM_IMAGE_CORRUPT;
+    }
+    *out = buffer;
+    *size = bytes;
+    return LM_IMAGE_OK;
+}
+
+void lm_buffer_release(void *buffer) { free(buffer); }

@@ -7,7 +7,7 @@ struct LumenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lumen",
         abstract: "Train and evaluate image classifiers on any OpenCL device.",
-        subcommands: [Devices.self, SelfTest.self, Init.self, Summary.self, Predict.self]
+        subcommands: [Devices.self, SelfTest.self, Init.self, Summary.self, Predict.self, PreviewAugment.self]
     )
 }
 
@@ -35,10 +35,17 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         fail(error.description)
     } catch let error as ImageError {
         fail(error.description)
+    } catch let error as DataError {
+        fail(error.description)
     }
 }
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("lumen: error: \(message)\n".utf8))
     exit(1)
+}
+
+/// One warning line on stderr.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("lumen: warning: \(message)\n".utf8))
 }

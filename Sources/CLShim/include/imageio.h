@@ -37,6 +37,13 @@ int lm_image_decode(const unsigned char *data, size_t size, int channels, uint64
 
 void lm_image_free(lm_image *image);
 
+/// Encodes 8-bit HWC pixels (1 or 3 channels) as PNG into a malloc'd buffer that the
+/// caller frees with lm_buffer_release. Returns LM_IMAGE_OK or LM_IMAGE_CORRUPT.
+int lm_image_encode_png(const unsigned char *pixels, int width, int height, int channels,
+                        unsigned char **out, size_t *size, char *message, size_t message_capacity);
+
+void lm_buffer_release(void *buffer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -168,3 +168,28 @@ enum ExifOrientation {
         return nil
     }
 }
+
+extension Image {
+    /// The image as PNG bytes, through libpng.
+    public func pngData() throws -> Data {
+        var buffer: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = pixels.withUnsafeBufferPointer { pixels in
+            lm_image_encode_png(pixels.baseAddress, Int32(width), Int32(height), Int32(channels), &buffer, &size,
+                                &message, message.count)
+        }
+        defer { lm_buffer_release(buffer) }
+        guard status == LM_IMAGE_OK, let buffer else {
+            throw ImageError(file: "<png>", reason: "cannot encode: " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return Data(bytes: buffer, count: size)
+    }
+}
+
+extension FloatImage {
+    /// Rounded and clipped to bytes.
+    public var bytes: Image {
+        Image(width: width, height: height, channels: channels, pixels: pixels.map { UInt8(max(0, min(255, $0.rounded()))) })
+    }
+}

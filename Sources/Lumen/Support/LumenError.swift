@@ -13,6 +13,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(String)
     /// Weights that do not fit a model: every missing, unexpected and mis-shaped tensor.
     case weightsMismatch(source: String, problems: [String])
+    /// Augmentation parameters out of range.
+    case invalidAugmentation(String)
     /// A model spec that cannot be built.
     case invalidModelSpec(String)
     /// A kernel source that is not embedded in the binary was asked for.
@@ -32,6 +34,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "shape mismatch: \(what)"
         case .weightsMismatch(let source, let problems):
             return "the \(source) does not fit the model: " + problems.joined(separator: "; ")
+        case .invalidAugmentation(let what):
+            return "invalid augmentation: \(what)"
         case .invalidModelSpec(let what):
             return "invalid model: \(what)"
         case .unknownKernelProgram(let name):

@@ -1,0 +1,260 @@
+import Foundation
+
+/// One batch, ready to copy to the device.
+public struct Batch: Sendable {
+    /// Model inputs, [N, C, H, W] row-major.
+    public let inputs: [Float]
+    public let shape: [Int]
+    public let labels: [Int]
+    public let files: [URL]
+}
+
+/// How a `BatchLoader` turns files into batches.
+public struct LoaderOptions: Sendable {
+    public var height: Int
+    public var width: Int
+    /// 3 for RGB (grayscale images are expanded), 1 for grayscale.
+    public var channels: Int
+    public var interpolation: Interpolation = .nearest
+    public var augmentation: Augmentation?
+    public var preprocessing: Preprocessing = .rescale
+    public var batchSize = 32
+    public var shuffle = true
+    public var seed: UInt64 = 0
+    /// Decoding threads; defaults to the machine's cores.
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Batches prepared ahead of the consumer.
+    public var prefetch = 2
+    /// Stop at the first bad file instead of skipping it.
+    public var strict = false
+    /// Keep the last, smaller batch (Keras does).
+    public var keepPartialBatch = true
+
+    public init(height: Int, width: Int, channels: Int) {
+        self.height = height
+        self.width = width
+        self.channels = channels
+    }
+}
+
+/// Decodes, resizes, augments and preprocesses an `ImageFolder` into batches on a pool
+/// of worker threads, a bounded number of batches ahead of the consumer.
+///
+/// Each epoch shuffles from (seed, epoch). A file that cannot be decoded is reported
+/// once through `badFile`, dropped from its batch and skipped in later epochs; with
+/// `strict` the epoch stops with an error naming it.
+public final class BatchLoader: @unchecked Sendable {
+    public let folder: ImageFolder
+    public let options: LoaderOptions
+    /// Called once for each file that cannot be used, from a worker thread.
+    public var badFile: (@Sendable (ImageError) -> Void)?
+    private let lock = NSLock()
+    private var bad: Set<String> = []
+
+    public init(folder: ImageFolder, options: LoaderOptions) throws {
+        guard options.batchSize > 0 else { throw DataError(path: folder.root.path, reason: "batch size must be positive") }
+        guard [1, 3].contains(options.channels) else {
+            throw DataError(path: folder.root.path, reason: "models take 1 or 3 channels, not \(options.channels)")
+        }
+        try options.augmentation?.validate()
+        self.folder = folder
+        self.options = options
+    }
+
+    /// Files found unusable so far.
+    public var badFiles: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return bad.sorted()
+    }
+
+    public var batchesPerEpoch: Int {
+        let n = folder.samples.count, size = options.batchSize
+        return options.keepPartialBatch ? (n + size - 1) / size : n / size
+    }
+
+    /// The sample order of `epoch`: shuffled from (seed, epoch), or folder order.
+    public func order(epoch: Int) -> [Int] {
+        var indices = Array(folder.samples.indices)
+        guard options.shuffle else { return indices }
+        var random = SplitMix64(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        for i in stride(from: indices.count - 1, to: 0, by: -1) {
+            indices.swapAt(i, Int(random.next() % UInt64(i + 1)))
+        }
+        return indices
+    }
+
+    /// The batches of one epoch, prepared in the background.
+    public func epoch(_ epoch: Int) -> BatchStream {
+        let order = self.order(epoch: epoch)
+        var groups = stride(from: 0, to: order.count, by: options.batchSize).map { Array(order[$0..<min($0 + options.batchSize, order.count)]) }
+        if !options.keepPartialBatch, let last = groups.last, last.count < options.batchSize { groups.removeLast() }
+        return BatchStream(loader: self, groups: groups, epoch: epoch)
+    }
+
+    /// One sample as model input, [C, H, W] floats.
+    public func load(sample index: Int, epoch: Int) throws -> [Float] {
+        let sample = folder.samples[index]
+        let image = try ImageDecoder.decode(sample.url, channels: options.channels)
+        var pixels = FloatImage(image.resized(width: options.width, height: options.height, options.interpolation))
+        if let augmentation = options.augmentation, !augmentation.isIdentity {
+            let transform = augmentation.transform(seed: options.seed, epoch: epoch, index: index,
+                                                   height: options.height, width: options.width)
+            pixels = augmentation.apply(transform, to: pixels)
+        }
+        return options.preprocessing.channelsFirst(pixels)
+    }
+
+    /// Builds one batch from sample indices on `workers` threads.
+    func makeBatch(_ indices: [Int], epoch: Int) throws -> Batch? {
+        let c = options.channels, h = options.height, w = options.width
+        var results = [[Float]?](repeating: nil, count: indices.count)
+        var errors = [ImageError?](repeating: nil, count: indices.count)
+        let skip = Set(badFiles)
+        let workers = max(1, min(options.workers, indices.count))
+        results.withUnsafeMutableBufferPointer { results in
+            errors.withUnsafeMutableBufferPointer { errors in
+                let resultBase = results, errorBase = errors
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for position in stride(from: worker, to: indices.count, by: workers) {
+                        let index = indices[position]
+                        guard !skip.contains(folder.samples[index].url.path) else { continue }
+                        do {
+                            resultBase[position] = try load(sample: index, epoch: epoch)
+                        } catch let error as ImageError {
+                            errorBase[position] = error
+                        } catch {
+                            errorBase[position] = ImageError(file: folder.samples[index].url.path, reason: "\(error)")
+                        }
+                    }
+                }
+            }
+        }
+        for error in errors.compactMap({ $0 }) {
+            if options.strict { throw error }
+            lock.lock()
+            let isNew = bad.insert(error.file).inserted
+            lock.unlock()
+            if isNew { badFile?(error) }
+        }
+        var inputs: [Float] = []
+        inputs.reserveCapacity(indices.count * c * h * w)
+        var labels: [Int] = [], files: [URL] = []
+        for (position, index) in indices.enumerated() {
+            guard let values = results[position] else { continue }
+            inputs += values
+            labels.append(folder.samples[index].label)
+            files.append(folder.samples[index].url)
+        }
+        guard !labels.isEmpty else { return nil }
+        return Batch(inputs: inputs, shape: [labels.count, c, h, w], labels: labels, files: files)
+    }
+}
+
+/// The batches of one epoch. A background thread keeps up to `prefetch` batches ready;
+/// dropping the stream (or `cancel()`) stops it.
+public final class BatchStream: @unchecked Sendable {
+    private let state: PrefetchState
+
+    init(loader: BatchLoader, groups: [[Int]], epoch: Int) {
+        let state = PrefetchState(total: groups.count, depth: max(1, loader.options.prefetch))
+        self.state = state
+        count = groups.count
+        // The thread holds the state and the loader, never the stream, so dropping the
+        // stream cancels the work.
+        let thread = Thread {
+            state.produce { index in try loader.makeBatch(groups[index], epoch: epoch) }
+        }
+        thread.name = "lumen-batch-loader"
+        thread.start()
+    }
+
+    deinit { state.cancel() }
+
+    /// Batches in this epoch (some may come back smaller when files are bad).
+    public let count: Int
+
+    /// The next batch, nil at the end of the epoch. Throws the first bad file under `strict`.
+    public func next() throws -> Batch? {
+        while let result = state.take() {
+            switch result {
+            case .failure(let error):
+                state.cancel()
+                throw error
+            case .success(let batch?):
+                return batch
+            case .success(nil):
+                continue  // every file of this batch was bad
+            }
+        }
+        return nil
+    }
+
+    /// Stops the background thread.
+    public func cancel() { state.cancel() }
+}
+
+/// An ordered, bounded hand-over of results from one producer to one consumer.
+final class PrefetchState: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let total: Int, depth: Int
+    private var ready: [Int: Result<Batch?, Error>] = [:]
+    private var produced = 0, consumed = 0
+    private var cancelled = false
+
+    init(total: Int, depth: Int) {
+        self.total = total
+        self.depth = depth
+    }
+
+    func produce(_ make: (Int) throws -> Batch?) {
+        while true {
+            condition.lock()
+            while !cancelled && produced - consumed >= depth { condition.wait() }
+            if cancelled || produced >= total {
+                condition.unlock()
+                return
+            }
+            let index = produced
+            condition.unlock()
+            let result = Result { try make(index) }
+            condition.lock()
+            ready[index] = result
+            produced += 1
+            condition.broadcast()
+            condition.unlock()
+            if case .failure = result { return }
+        }
+    }
+
+    /// The next result in order, waiting for it; nil at the end or after cancel.
+    func take() -> Result<Batch?, Error>? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !cancelled && consumed < total && ready[consumed] == nil { condition.wait() }
+        guard !cancelled, consumed < total, let result = ready.removeValue(forKey: consumed) else { return nil }
+        consumed += 1
+        condition.broadcast()
+        return result
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+extension Preprocessing {
+    /// HWC 0–255 floats to CHW model inputs.
+    public func channelsFirst(_ image: FloatImage) -> [Float] {
+        let plane = image.width * image.height, c = image.channels
+        var out = [Float](repeating: 0, count: plane * c)
+        for channel in 0..<c {
+            let mean = self.mean?[channel] ?? 0, std = self.std?[channel] ?? 1
+            for i in 0..<plane { out[channel * plane + i] = (image.pixels[i * c + channel] * scale + offset - mean) / std }
+        }
+        return out
+    }
+}
