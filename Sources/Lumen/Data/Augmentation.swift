@@ -257,8 +257,12 @@ public struct FloatImage: Equatable, Sendable {
     }
 }
 
-/// The 2×3 matrix mapping output (row, col) to input (row, col), built as Keras does:
-/// rotation · shift · shear · zoom, about the image centre (h/2 + 0.5, w/2 + 0.5).
+/// The 2×3 matrix mapping output (row, col) to input (row, col), built as Keras 3's
+/// `apply_affine_transform` does: M = rotation · shift · shear · zoom, moved to the centre
+/// (h/2 − 0.5, w/2 − 0.5) in M's own (x, y) frame, then conjugated by the swap of the two
+/// axes (M' = P·M·P). One consequence Keras users already live with: `tx`, drawn from
+/// height_shift_range, moves columns, and on a non-square image the centre of rotation
+/// is the transposed centre.
 struct AffineMatrix: Equatable {
     var a: Float, b: Float, c: Float, d: Float, e: Float, f: Float
 
@@ -273,9 +277,10 @@ struct AffineMatrix: Equatable {
         m = multiply(m, [[1, 0, Double(t.tx)], [0, 1, Double(t.ty)], [0, 0, 1]])
         m = multiply(m, [[1, -sin(shear), 0], [0, cos(shear), 0], [0, 0, 1]])
         m = multiply(m, [[Double(t.zx), 0, 0], [0, Double(t.zy), 0], [0, 0, 1]])
-        let ox = Double(height) / 2 + 0.5, oy = Double(width) / 2 + 0.5
+        let ox = Double(height) / 2 - 0.5, oy = Double(width) / 2 - 0.5
         m = multiply(multiply([[1, 0, ox], [0, 1, oy], [0, 0, 1]], m), [[1, 0, -ox], [0, 1, -oy], [0, 0, 1]])
-        return AffineMatrix(a: Float(m[0][0]), b: Float(m[0][1]), c: Float(m[0][2]),
-                            d: Float(m[1][0]), e: Float(m[1][1]), f: Float(m[1][2]))
+        // P·M·P with P swapping the first two axes.
+        return AffineMatrix(a: Float(m[1][1]), b: Float(m[1][0]), c: Float(m[1][2]),
+                            d: Float(m[0][1]), e: Float(m[0][0]), f: Float(m[0][2]))
     }
 }
