@@ -84,12 +84,13 @@ public final class BatchLoader: @unchecked Sendable {
         return indices
     }
 
-    /// The batches of one epoch, prepared in the background.
-    public func epoch(_ epoch: Int) -> BatchStream {
+    /// The batches of one epoch, prepared in the background; `skipping` leaves out the
+    /// first batches (a resumed epoch).
+    public func epoch(_ epoch: Int, skipping: Int = 0) -> BatchStream {
         let order = self.order(epoch: epoch)
         var groups = stride(from: 0, to: order.count, by: options.batchSize).map { Array(order[$0..<min($0 + options.batchSize, order.count)]) }
         if !options.keepPartialBatch, let last = groups.last, last.count < options.batchSize { groups.removeLast() }
-        return BatchStream(loader: self, groups: groups, epoch: epoch)
+        return BatchStream(loader: self, groups: Array(groups.dropFirst(skipping)), epoch: epoch)
     }
 
     /// One sample as model input, [C, H, W] floats.

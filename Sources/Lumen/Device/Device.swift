@@ -28,6 +28,9 @@ public final class Device: @unchecked Sendable {
         lm_device_close(handle)
     }
 
+    /// Told when a slow first-use step starts (compiling kernels), for progress output.
+    nonisolated(unsafe) public static var buildObserver: ((String) -> Void)?
+
     private static let registryLock = NSLock()
     nonisolated(unsafe) private static var opened: [Int: Device] = [:]
 

@@ -47,6 +47,7 @@ struct ProgramCache {
             if status == 0, let program { return program }
             // A binary the driver rejects is stale: fall through and rebuild.
         }
+        Device.buildObserver?("compiling the '\(name)' kernels for \(device.info.name) (first use; cached afterwards)")
         var program: OpaquePointer?
         var log = [CChar](repeating: 0, count: 64 * 1024)
         let status = lm_program_build_source(device.handle, source, options, &program, &log, log.count)

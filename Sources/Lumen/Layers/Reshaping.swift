@@ -25,7 +25,8 @@ public final class Flatten: Layer {
 public final class Dropout: Layer {
     public let rate: Float
     public let seed: UInt32
-    private var step: UInt32 = 0
+    /// Training steps taken; the mask of a step depends on (seed, step). Set on resume.
+    var step: UInt32 = 0
     private var mask: Tensor?
 
     public init(name: String, rate: Float, seed: UInt32 = 0) {

@@ -97,6 +97,16 @@ public final class Sequential {
         return (value, z)
     }
 
+    /// Sets every Dropout layer's step counter, so a resumed run draws the masks an
+    /// uninterrupted one would.
+    public func setDropoutStep(_ step: Int) {
+        func visit(_ layer: Layer) {
+            if let dropout = layer as? Dropout { dropout.step = UInt32(truncatingIfNeeded: step) }
+            if let block = layer as? Residual { (block.main + block.shortcut).forEach(visit) }
+        }
+        layers.forEach(visit)
+    }
+
     /// Freezes every layer but the last `count` (Keras' `layer.trainable = False` on the rest).
     public func setTrainable(last count: Int) {
         for (index, layer) in layers.enumerated() { layer.trainable = index >= layers.count - count }

@@ -18,7 +18,12 @@ public enum GemmSelfCheck {
         lock.lock()
         defer { lock.unlock() }
         if device.gemmSelfCheck == nil {
+            let started = Date()
             device.gemmSelfCheck = try run(on: device)
+            let seconds = Date().timeIntervalSince(started)
+            if seconds > 2 {
+                Device.buildObserver?(String(format: "compiled and checked CLBlast's GEMM kernels on %@ in %.0f s (first use; cached afterwards)", device.info.name, seconds))
+            }
         }
         if case .failed(let maxError) = device.gemmSelfCheck! {
             throw LumenError.gemmSelfCheckFailed(device: device.info.name, maxError: maxError)

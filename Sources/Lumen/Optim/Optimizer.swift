@@ -10,6 +10,8 @@ public protocol Optimizer: AnyObject {
     func step(_ parameters: [Parameter]) throws
     /// The optimizer's per-parameter state, named `<parameter>.<slot>`, for checkpoints.
     func stateTensors() -> [(name: String, tensor: Tensor)]
+    /// Puts back state saved by `stateTensors` and the step count, for `--resume`.
+    func restore(_ state: [String: SafeTensors.Entry], iterations: Int, on device: Device) throws
 }
 
 /// SGD as in Keras: momentum, optional Nesterov, decoupled weight decay.
@@ -43,6 +45,14 @@ public final class SGD: Optimizer {
 
     public func stateTensors() -> [(name: String, tensor: Tensor)] {
         velocity.keys.sorted().map { ("\($0).momentum", velocity[$0]!) }
+    }
+
+    public func restore(_ state: [String: SafeTensors.Entry], iterations: Int, on device: Device) throws {
+        velocity = [:]
+        for (key, entry) in state where key.hasSuffix(".momentum") {
+            velocity[String(key.dropLast(".momentum".count))] = try Tensor(on: device, shape: entry.shape, values: entry.values)
+        }
+        self.iterations = iterations
     }
 }
 
@@ -88,6 +98,19 @@ public final class Adam: Optimizer {
 
     public func stateTensors() -> [(name: String, tensor: Tensor)] {
         moments.keys.sorted().flatMap { [("\($0).m", moments[$0]!.m), ("\($0).v", moments[$0]!.v)] }
+    }
+
+    public func restore(_ state: [String: SafeTensors.Entry], iterations: Int, on device: Device) throws {
+        moments = [:]
+        for (key, m) in state where key.hasSuffix(".m") {
+            let name = String(key.dropLast(2))
+            guard let v = state[name + ".v"] else {
+                throw LumenError.shapeMismatch("optimizer state has \(key) but no \(name).v")
+            }
+            moments[name] = (try Tensor(on: device, shape: m.shape, values: m.values),
+                             try Tensor(on: device, shape: v.shape, values: v.values))
+        }
+        self.iterations = iterations
     }
 }
 

@@ -35,6 +35,9 @@ public struct Checkpoint {
     public var tensors: [String: SafeTensors.Entry]
     /// Other metadata (training state for resumable checkpoints).
     public var extra: [String: String]
+    /// Tensors that are not model parameters, named with a `/` (`optimizer/conv2d.weight.m`):
+    /// the state a resumable checkpoint carries.
+    public var extraTensors: [String: SafeTensors.Entry] = [:]
 
     /// Captures a model's current parameters.
     public init(model: Sequential, classes: [String], preprocessing: Preprocessing = .rescale,
@@ -58,7 +61,7 @@ public struct Checkpoint {
         metadata["model"] = try Checkpoint.json(spec)
         metadata["classes"] = try Checkpoint.json(classes)
         metadata["preprocessing"] = try Checkpoint.json(preprocessing)
-        try SafeTensors(tensors: tensors, metadata: metadata).write(to: url)
+        try SafeTensors(tensors: tensors.merging(extraTensors) { a, _ in a }, metadata: metadata).write(to: url)
     }
 
     /// Reads a checkpoint, rejecting files that are not Lumen checkpoints with the reason.
@@ -80,7 +83,8 @@ public struct Checkpoint {
         classes = file.metadata["classes"].flatMap { try? decoder.decode([String].self, from: Data($0.utf8)) } ?? []
         preprocessing = file.metadata["preprocessing"].flatMap { try? decoder.decode(Preprocessing.self, from: Data($0.utf8)) }
             ?? .rescale
-        tensors = file.tensors
+        tensors = file.tensors.filter { !$0.key.contains("/") }
+        extraTensors = file.tensors.filter { $0.key.contains("/") }
         extra = file.metadata.filter { !["format", "format_version", "model", "classes", "preprocessing"].contains($0.key) }
     }
 

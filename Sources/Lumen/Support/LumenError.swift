@@ -13,6 +13,10 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(String)
     /// Weights that do not fit a model: every missing, unexpected and mis-shaped tensor.
     case weightsMismatch(source: String, problems: [String])
+    /// Class weights that do not fit the classes.
+    case invalidClassWeight(String)
+    /// A callback configured wrongly.
+    case invalidCallback(String)
     /// Augmentation parameters out of range.
     case invalidAugmentation(String)
     /// A model spec that cannot be built.
@@ -34,6 +38,10 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "shape mismatch: \(what)"
         case .weightsMismatch(let source, let problems):
             return "the \(source) does not fit the model: " + problems.joined(separator: "; ")
+        case .invalidClassWeight(let what):
+            return "class weights: \(what)"
+        case .invalidCallback(let what):
+            return "callback: \(what)"
         case .invalidAugmentation(let what):
             return "invalid augmentation: \(what)"
         case .invalidModelSpec(let what):

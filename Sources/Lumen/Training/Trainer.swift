@@ -1,0 +1,271 @@
+import Foundation
+
+/// Progress of a `fit`, for the CLI to show. Library code prints nothing itself.
+public protocol TrainingReporter: AnyObject {
+    func epochBegan(_ epoch: Int, of epochs: Int, steps: Int)
+    func stepEnded(_ step: Int, of steps: Int, loss: Double, accuracy: Double)
+    func epochEnded(_ epoch: Int, of epochs: Int, logs: [String: Double])
+    func message(_ text: String)
+}
+
+/// Why training stopped before its last epoch, other than a callback.
+public enum TrainingStop: Error, CustomStringConvertible, Equatable {
+    /// Ctrl-C: a resumable checkpoint was written to `checkpoint`.
+    case interrupted(checkpoint: String, epoch: Int, step: Int)
+    /// The loss or a gradient was NaN or infinite at a step (1-based, across the run).
+    case nonFinite(what: String, epoch: Int, step: Int, checkpoint: String?)
+
+    public var description: String {
+        switch self {
+        case .interrupted(let checkpoint, let epoch, let step):
+            return "interrupted in epoch \(epoch + 1) after step \(step); saved \(checkpoint). Continue with the same command and --resume"
+        case .nonFinite(let what, let epoch, let step, let checkpoint):
+            let kept = checkpoint.map { "; the last good checkpoint is \($0)" } ?? ""
+            return "\(what) became NaN or infinite at step \(step) (epoch \(epoch + 1)); stopped\(kept). Try a lower --lr"
+        }
+    }
+}
+
+/// Keras' `fit`: epochs of training steps over a `BatchLoader`, a validation pass,
+/// logs, callbacks, and a resumable checkpoint after every epoch.
+public final class Trainer {
+    public let model: Sequential
+    public let optimizer: Optimizer
+    public let loss: Loss
+    public let training: BatchLoader
+    public let validation: BatchLoader?
+    public let callbacks: [Callback]
+    public let runDirectory: URL
+    public let classes: [String]
+    public let preprocessing: Preprocessing
+    /// Settings recorded in checkpoints, for people reading them later.
+    public var configuration: [String: String] = [:]
+    public weak var reporter: TrainingReporter?
+    public private(set) var history = History()
+    private var startEpoch = 0
+    private var startBatch = 0
+    private var partial = PartialEpoch()
+    private let stopLock = NSLock()
+    private var stopRequested = false
+
+    /// The resumable checkpoint of the run, rewritten after every epoch.
+    public var resumeURL: URL { runDirectory.appendingPathComponent("last.safetensors") }
+    /// The model at the end of training (after EarlyStopping's restore, if any).
+    public var finalURL: URL { runDirectory.appendingPathComponent("final.safetensors") }
+
+    public init(model: Sequential, optimizer: Optimizer, loss: Loss, training: BatchLoader, validation: BatchLoader?,
+                callbacks: [Callback], runDirectory: URL, classes: [String], preprocessing: Preprocessing) throws {
+        self.model = model
+        self.optimizer = optimizer
+        self.loss = loss
+        self.training = training
+        self.validation = validation
+        self.callbacks = callbacks
+        self.runDirectory = runDirectory
+        self.classes = classes
+        self.preprocessing = preprocessing
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        Trainer.removeStrayTemporaryFiles(in: runDirectory)
+    }
+
+    /// Asks training to stop after the current step and write a resumable checkpoint.
+    /// Safe to call from a signal handler's queue.
+    public func requestStop() {
+        stopLock.lock()
+        stopRequested = true
+        stopLock.unlock()
+    }
+
+    private var shouldStop: Bool {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return stopRequested
+    }
+
+    /// Files a crash left half-written (`.<name>.tmp-…`); removed at the start of a run.
+    static func removeStrayTemporaryFiles(in folder: URL) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
+    }
+
+    // MARK: - Fit
+
+    /// Trains until `epochs` epochs are done or a callback stops it. Returns the history.
+    @discardableResult
+    public func fit(epochs: Int) throws -> History {
+        let context = TrainingContext(model: model, optimizer: optimizer, saveModel: { [unowned self] url in
+            try self.checkpoint(resumable: false).write(to: url)
+        }, report: { [weak self] in self?.reporter?.message($0) })
+        for callback in callbacks { try callback.trainBegan(context) }
+        let steps = training.batchesPerEpoch
+        var epoch = startEpoch
+        while epoch < epochs && !context.stopTraining {
+            reporter?.epochBegan(epoch, of: epochs, steps: steps)
+            let began = Date()
+            var logs = try trainEpoch(epoch, steps: steps)
+            if let validation { logs.merge(try evaluate(validation, epoch: epoch)) { $1 } }
+            let seconds = Date().timeIntervalSince(began)
+            logs["learning_rate"] = Double(optimizer.learningRate)
+            logs["epoch_time"] = seconds
+            logs["images_per_second"] = Double(training.folder.samples.count - training.badFiles.count) / max(seconds, 1e-9)
+            history.epochs.append(logs)
+            try history.write(csv: runDirectory.appendingPathComponent("history.csv"),
+                              json: runDirectory.appendingPathComponent("history.json"))
+            reporter?.epochEnded(epoch, of: epochs, logs: logs)
+            for callback in callbacks { try callback.epochEnded(epoch, logs: logs, context) }
+            epoch += 1
+            startBatch = 0
+            partial = PartialEpoch()
+            try saveResumable(epoch: epoch, batch: 0)
+        }
+        for callback in callbacks { try callback.trainEnded(context) }
+        try checkpoint(resumable: false).write(to: finalURL)
+        return history
+    }
+
+    /// Running sums of a training epoch, kept across an interrupt.
+    struct PartialEpoch: Codable {
+        var lossSum = 0.0, samples = 0, correct = 0, counted = 0
+        var scores: [Float] = [], labels: [Int] = []
+    }
+
+    private func trainEpoch(_ epoch: Int, steps: Int) throws -> [String: Double] {
+        let stream = training.epoch(epoch, skipping: startBatch)
+        var step = startBatch
+        let k = model.outputCount
+        let activation = model.outputActivation
+        while let batch = try stream.next() {
+            model.setDropoutStep(optimizer.iterations)
+            let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
+            let (value, logits) = try model.trainStep(x, labels: batch.labels, loss: loss, optimizer: optimizer)
+            step += 1
+            guard value.isFinite else {
+                let kept = FileManager.default.fileExists(atPath: resumeURL.path) ? resumeURL.path : nil
+                throw TrainingStop.nonFinite(what: "the loss", epoch: epoch, step: optimizer.iterations, checkpoint: kept)
+            }
+            let values = try logits.toArray()
+            let (correct, counted) = Metrics.accuracyCounts(logits: values, outputs: k, labels: batch.labels, activation: activation)
+            partial.lossSum += Double(value) * Double(batch.labels.count)
+            partial.samples += batch.labels.count
+            partial.correct += correct
+            partial.counted += counted
+            if classes.count == 2 {
+                partial.scores += Metrics.positiveScores(logits: values, outputs: k, activation: activation)
+                partial.labels += batch.labels
+            }
+            reporter?.stepEnded(step, of: steps, loss: partial.lossSum / Double(partial.samples),
+                                accuracy: Double(partial.correct) / Double(max(partial.counted, 1)))
+            if shouldStop {
+                stream.cancel()
+                try saveResumable(epoch: epoch, batch: step)
+                throw TrainingStop.interrupted(checkpoint: resumeURL.path, epoch: epoch, step: step)
+            }
+        }
+        var logs = ["loss": partial.lossSum / Double(max(partial.samples, 1)),
+                    "accuracy": Double(partial.correct) / Double(max(partial.counted, 1))]
+        if let auc = Metrics.rocAUC(scores: partial.scores, labels: partial.labels) { logs["auc"] = auc }
+        return logs
+    }
+
+    /// Loss (without class weights, as Keras' validation), accuracy and, for two
+    /// classes, AUC over a loader in inference mode.
+    public func evaluate(_ loader: BatchLoader, epoch: Int, prefix: String = "val_") throws -> [String: Double] {
+        let plain = Loss(loss.kind, labelSmoothing: loss.labelSmoothing)
+        let stream = loader.epoch(epoch)
+        let k = model.outputCount
+        var lossSum = 0.0, samples = 0, correct = 0, counted = 0
+        var scores: [Float] = [], labels: [Int] = []
+        while let batch = try stream.next() {
+            let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
+            let logits = try model.logits(x, training: false)
+            let (value, _) = try plain.evaluate(logits: logits, labels: batch.labels)
+            let values = try logits.toArray()
+            let (c, n) = Metrics.accuracyCounts(logits: values, outputs: k, labels: batch.labels, activation: model.outputActivation)
+            lossSum += Double(value) * Double(batch.labels.count)
+            samples += batch.labels.count
+            correct += c
+            counted += n
+            if classes.count == 2 {
+                scores += Metrics.positiveScores(logits: values, outputs: k, activation: model.outputActivation)
+                labels += batch.labels
+            }
+        }
+        var logs = [prefix + "loss": lossSum / Double(max(samples, 1)), prefix + "accuracy": Double(correct) / Double(max(counted, 1))]
+        if let auc = Metrics.rocAUC(scores: scores, labels: labels) { logs[prefix + "auc"] = auc }
+        return logs
+    }
+
+    // MARK: - Checkpoints and resume
+
+    func checkpoint(resumable: Bool) throws -> Checkpoint {
+        var extra = configuration.isEmpty ? [:] : ["config": try Checkpoint.json(configuration)]
+        var checkpoint = try Checkpoint(model: model, classes: classes, preprocessing: preprocessing)
+        guard resumable else {
+            checkpoint.extra = extra
+            return checkpoint
+        }
+        var tensors: [String: SafeTensors.Entry] = [:]
+        for (name, tensor) in optimizer.stateTensors() {
+            tensors["optimizer/" + name] = SafeTensors.Entry(shape: tensor.shape, values: try tensor.toArray())
+        }
+        var callbackStates: [String: [String: Double]] = [:]
+        for callback in callbacks {
+            callbackStates[callback.name] = callback.state
+            for (name, entry) in callback.stateTensors { tensors["callback/\(callback.name)/\(name)"] = entry }
+        }
+        extra["training"] = try Checkpoint.json(ResumeState(
+            epoch: startEpoch, batch: startBatch, iterations: optimizer.iterations,
+            learningRate: optimizer.learningRate, callbacks: callbackStates, history: history, partial: partial))
+        checkpoint.extra = extra
+        checkpoint.extraTensors = tensors
+        return checkpoint
+    }
+
+    private func saveResumable(epoch: Int, batch: Int) throws {
+        startEpoch = epoch
+        startBatch = batch
+        try checkpoint(resumable: true).write(to: resumeURL)
+    }
+
+    struct ResumeState: Codable {
+        var epoch: Int, batch: Int, iterations: Int
+        var learningRate: Float
+        var callbacks: [String: [String: Double]]
+        var history: History
+        var partial: PartialEpoch
+    }
+
+    /// Continues from the run's resumable checkpoint when there is one. Returns the
+    /// epoch (0-based) and step training will continue from, or nil for a fresh start.
+    @discardableResult
+    public func resumeIfPossible() throws -> (epoch: Int, step: Int)? {
+        guard FileManager.default.fileExists(atPath: resumeURL.path) else { return nil }
+        let saved = try Checkpoint(contentsOf: resumeURL)
+        guard let text = saved.extra["training"],
+              let state = try? JSONDecoder().decode(ResumeState.self, from: Data(text.utf8)) else {
+            throw CheckpointError(file: resumeURL.path, defect: "has no training state to resume from")
+        }
+        guard saved.spec == model.spec else {
+            throw CheckpointError(file: resumeURL.path, defect: "was written for a different model (\(saved.spec.name)); use another --out or delete it")
+        }
+        try Checkpoint.load(saved.tensors, into: model, source: "resumable checkpoint")
+        var optimizerState: [String: SafeTensors.Entry] = [:]
+        for (key, entry) in saved.extraTensors where key.hasPrefix("optimizer/") { optimizerState[String(key.dropFirst(10))] = entry }
+        try optimizer.restore(optimizerState, iterations: state.iterations, on: model.device)
+        optimizer.learningRate = state.learningRate
+        for callback in callbacks {
+            callback.restore(state.callbacks[callback.name] ?? [:])
+            let prefix = "callback/\(callback.name)/"
+            var tensors: [String: SafeTensors.Entry] = [:]
+            for (key, entry) in saved.extraTensors where key.hasPrefix(prefix) { tensors[String(key.dropFirst(prefix.count))] = entry }
+            callback.restore(tensors: tensors)
+        }
+        history = state.history
+        startEpoch = state.epoch
+        startBatch = state.batch
+        partial = state.partial
+        return (state.epoch, state.batch)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Lumen
+
+/// Shows training progress: a live bar on a terminal, plain lines in logs.
+final class ProgressReporter: TrainingReporter {
+    private let interactive = isatty(STDOUT_FILENO) != 0
+    private var epochStart = Date()
+    private var lastPlainLine = Date.distantPast
+    private var epochs = 0
+
+    func epochBegan(_ epoch: Int, of epochs: Int, steps: Int) {
+        self.epochs = epochs
+        epochStart = Date()
+        if !interactive { print("Epoch \(epoch + 1)/\(epochs): \(steps) steps"); fflush(stdout) }
+    }
+
+    func stepEnded(_ step: Int, of steps: Int, loss: Double, accuracy: Double) {
+        let elapsed = Date().timeIntervalSince(epochStart)
+        let eta = step > 0 ? elapsed / Double(step) * Double(max(steps - step, 0)) : 0
+        let numbers = String(format: "loss %.4f  accuracy %.4f", loss, accuracy)
+        if interactive {
+            let width = 30
+            let filled = steps > 0 ? min(width, step * width / steps) : width
+            let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+            print("\r  \(step)/\(steps) [\(bar)] ETA \(ProgressReporter.clock(eta))  \(numbers)\u{1B}[K", terminator: "")
+            fflush(stdout)
+        } else if Date().timeIntervalSince(lastPlainLine) >= 10 || step == steps {
+            lastPlainLine = Date()
+            print("  step \(step)/\(steps), \(ProgressReporter.clock(elapsed)) elapsed, ETA \(ProgressReporter.clock(eta)), \(numbers)")
+            fflush(stdout)
+        }
+    }
+
+    func epochEnded(_ epoch: Int, of epochs: Int, logs: [String: Double]) {
+        if interactive { print("\r\u{1B}[K", terminator: "") }
+        let order = ["loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc"]
+        let metrics = order.compactMap { key in logs[key].map { String(format: "%@ %.4f", key, $0) } }.joined(separator: "  ")
+        print(String(format: "Epoch %d/%d  %@  lr %.2e  %.1f s  %.1f img/s", epoch + 1, epochs, metrics,
+                     logs["learning_rate"] ?? 0, logs["epoch_time"] ?? 0, logs["images_per_second"] ?? 0))
+        fflush(stdout)
+    }
+
+    func message(_ text: String) {
+        if interactive { print("\r\u{1B}[K", terminator: "") }
+        print(text)
+        fflush(stdout)
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// Turns Ctrl-C into a request to stop after the current step; a second Ctrl-C quits.
+final class InterruptHandler {
+    private let source: DispatchSourceSignal
+    private var count = 0
+
+    init(_ onInterrupt: @escaping () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue.global())
+        source.setEventHandler { [unowned self] in
+            self.count += 1
+            if self.count > 1 {
+                FileHandle.standardError.write(Data("\nlumen: interrupted again; quitting without a checkpoint\n".utf8))
+                exit(130)
+            }
+            FileHandle.standardError.write(Data("\nlumen: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n".utf8))
+            onInterrupt()
+        }
+        source.resume()
+    }
+
+    deinit {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+}
