@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Lumen
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a checkpoint on a labelled image folder: loss, accuracy, confusion matrix, classification report.")
+
+    @Option(help: "A checkpoint from `lumen train`.") var model: String
+    @Option(help: "A folder with one subfolder per class.") var data: String
+    @Option(help: "For two classes: predict class 1 when its probability is at least this.") var threshold: Double?
+    @Option(help: "Decimals in the classification report.") var digits: Int = 2
+    @Option(help: "Write predictions.csv and metrics.json here.") var out: String?
+    @Option(help: "Images per batch.") var batchSize: Int = 32
+    @Flag(help: "Print everything as JSON.") var json = false
+    @OptionGroup var deviceOption: DeviceOption
+
+    func validate() throws {
+        if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1, got \(threshold)") }
+        if digits < 0 || digits > 10 { throw ValidationError("--digits must be between 0 and 10, got \(digits)") }
+        if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
+            let device = try Device.open(deviceOption.selector)
+            let network = try checkpoint.makeModel(on: device)
+            let folder = try ImageFolder(root: URL(fileURLWithPath: data), classes: checkpoint.classes)
+            for line in folder.warnings { warn(line) }
+            let result = try Evaluation.run(model: network, classes: checkpoint.classes, preprocessing: checkpoint.preprocessing,
+                                            folder: folder, threshold: threshold, batchSize: batchSize,
+                                            badFile: { warn("skipped \($0)") })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            if let out {
+                let folderURL = URL(fileURLWithPath: out, isDirectory: true)
+                try AtomicFile.write(Data(result.predictionsCSV().utf8), to: folderURL.appendingPathComponent("predictions.csv"))
+                try AtomicFile.write(try encoder.encode(result), to: folderURL.appendingPathComponent("metrics.json"))
+            }
+            if json {
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                return
+            }
+            print(String(format: "loss %.4f  accuracy %.4f  (%d images)", result.loss, result.accuracy, result.items.count))
+            print("\nConfusion matrix (rows: true, columns: predicted)\n" + result.confusion.table())
+            print("\nNormalised by row\n" + result.confusion.table(normalized: true))
+            print("\n" + result.report.text(digits: digits), terminator: "")
+            if let binary = result.binary {
+                print(String(format: "\nsensitivity (%@) %.4f  specificity (%@) %.4f  ROC AUC %@", result.classes[1], binary.sensitivity,
+                             result.classes[0], binary.specificity, binary.rocAUC.map { String(format: "%.4f", $0) } ?? "n/a"))
+            }
+            if let out { print("\nwrote \(out)/predictions.csv and \(out)/metrics.json") }
+        }
+    }
+}
