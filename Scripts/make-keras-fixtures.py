@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes Keras augmentation fixtures to Tests/LumenTests/Fixtures/keras/augment.safetensors.
+"""Writes Keras fixtures under Tests/LumenTests/Fixtures/keras/: augment.safetensors and
+callbacks.json.
 
 Needs keras (PyPI) with a backend that imports without a GPU, scipy and Pillow:
     pip install keras jax pillow scipy
@@ -63,6 +64,55 @@ def main():
         tensors[key] = apply_brightness_shift(image, factor)
         cases.append({"key": key, "kind": "brightness", "factor": factor})
     save(os.path.join(OUT, "augment.safetensors"), tensors, {"cases": json.dumps(cases)})
+    callbacks()
+
+
+def callbacks():
+    """Replays metric sequences through Keras' own ModelCheckpoint, ReduceLROnPlateau and
+    EarlyStopping and records, per epoch, the learning rate, whether training stops and
+    whether a checkpoint is written."""
+    import tempfile
+    import keras
+    loss = [0.9, 0.8, 0.85, 0.81, 0.8, 0.79, 0.795, 0.80, 0.82, 0.78, 0.78, 0.7799, 0.80, 0.81, 0.82, 0.83]
+    accuracy = [0.5, 0.6, 0.62, 0.615, 0.63, 0.70, 0.705, 0.71, 0.69, 0.74, 0.745, 0.74, 0.80, 0.81, 0.805, 0.80]
+    scenarios = [
+        ("reduce_seed", "ReduceLROnPlateau", dict(monitor="val_loss", factor=0.2, patience=3, mode="min", min_lr=1e-5)),
+        ("reduce_acc_cooldown", "ReduceLROnPlateau", dict(monitor="val_accuracy", mode="max", factor=0.5, patience=1, cooldown=2, min_delta=0.01)),
+        ("reduce_min_lr", "ReduceLROnPlateau", dict(monitor="val_loss", factor=0.1, patience=1, min_lr=2e-5)),
+        ("stop_seed", "EarlyStopping", dict(monitor="val_loss", min_delta=1e-10, patience=3, restore_best_weights=True)),
+        ("stop_baseline", "EarlyStopping", dict(monitor="val_accuracy", mode="max", patience=2, baseline=0.72)),
+        ("stop_delta", "EarlyStopping", dict(monitor="val_loss", patience=2, min_delta=0.015, start_from_epoch=2)),
+        ("checkpoint_best_loss", "ModelCheckpoint", dict(monitor="val_loss", save_best_only=True)),
+        ("checkpoint_best_acc", "ModelCheckpoint", dict(monitor="val_accuracy", save_best_only=True, mode="max")),
+        ("checkpoint_every", "ModelCheckpoint", dict(monitor="val_loss", save_best_only=False)),
+        ("checkpoint_threshold", "ModelCheckpoint", dict(monitor="val_loss", save_best_only=True, initial_value_threshold=0.8)),
+    ]
+    results = []
+    for name, kind, args in scenarios:
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        folder = tempfile.mkdtemp()
+        if kind == "ModelCheckpoint":
+            callback = keras.callbacks.ModelCheckpoint(os.path.join(folder, "{epoch}.weights.h5"), save_weights_only=True, **args)
+        else:
+            callback = getattr(keras.callbacks, kind)(**args)
+        callback.set_model(model)
+        callback.on_train_begin()
+        epochs = []
+        for epoch, (l, a) in enumerate(zip(loss, accuracy)):
+            callback.on_epoch_end(epoch, {"loss": l + 0.1, "val_loss": l, "val_accuracy": a})
+            saved = os.path.exists(os.path.join(folder, "%d.weights.h5" % (epoch + 1)))
+            epochs.append({"learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+                           "stop": bool(model.stop_training), "saved": saved})
+            if model.stop_training:
+                break
+        callback.on_train_end()
+        result = {"name": name, "kind": kind, "args": args, "epochs": epochs}
+        if kind == "EarlyStopping":
+            result["best_epoch"] = int(callback.best_epoch)
+        results.append(result)
+    with open(os.path.join(OUT, "callbacks.json"), "w") as f:
+        json.dump({"val_loss": loss, "val_accuracy": accuracy, "scenarios": results}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -217,3 +217,41 @@ int lm_image_encode_png(const unsigned char *pixels, int width, int height, int 
 }
 
 void lm_buffer_release(void *buffer) { free(buffer); }
+
+int lm_image_encode_jpeg(const unsigned char *pixels, int width, int height, int channels, int quality,
+                         unsigned char **out, size_t *size, char *message, size_t capacity) {
+    *out = NULL;
+    *size = 0;
+    struct jpeg_compress_struct info;
+    struct jpeg_failure failure;
+    unsigned char *volatile buffer = NULL;
+    unsigned long length = 0;
+    info.err = jpeg_std_error(&failure.manager);
+    failure.manager.error_exit = jpeg_fail;
+    if (setjmp(failure.jump)) {
+        set_message(message, capacity, failure.text);
+        jpeg_destroy_compress(&info);
+        free(buffer);
+        return LM_IMAGE_CORRUPT;
+    }
+    jpeg_create_compress(&info);
+    unsigned char *target = NULL;
+    jpeg_mem_dest(&info, &target, &length);
+    info.image_width = (JDIMENSION)width;
+    info.image_height = (JDIMENSION)height;
+    info.input_components = channels;
+    info.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&info);
+    jpeg_set_quality(&info, quality, TRUE);
+    jpeg_start_compress(&info, TRUE);
+    while (info.next_scanline < info.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)info.next_scanline * width * channels);
+        jpeg_write_scanlines(&info, &row, 1);
+    }
+    jpeg_finish_compress(&info);
+    buffer = target;
+    jpeg_destroy_compress(&info);
+    *out = buffer;
+    *size = length;
+    return LM_IMAGE_OK;
+}

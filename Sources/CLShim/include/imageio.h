@@ -42,6 +42,10 @@ void lm_image_free(lm_image *image);
 int lm_image_encode_png(const unsigned char *pixels, int width, int height, int channels,
                         unsigned char **out, size_t *size, char *message, size_t message_capacity);
 
+/// Encodes 8-bit HWC pixels (1 or 3 channels) as baseline JPEG at `quality` (1–100).
+int lm_image_encode_jpeg(const unsigned char *pixels, int width, int height, int channels, int quality,
+                         unsigned char **out, size_t *size, char *message, size_t message_capacity);
+
 void lm_buffer_release(void *buffer);
 
 #ifdef __cplusplus

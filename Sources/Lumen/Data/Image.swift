@@ -187,6 +187,24 @@ extension Image {
     }
 }
 
+extension Image {
+    /// The image as JPEG bytes at `quality`, through libjpeg.
+    public func jpegData(quality: Int = 90) throws -> Data {
+        var buffer: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = pixels.withUnsafeBufferPointer { pixels in
+            lm_image_encode_jpeg(pixels.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(quality),
+                                 &buffer, &size, &message, message.count)
+        }
+        defer { lm_buffer_release(buffer) }
+        guard status == LM_IMAGE_OK, let buffer else {
+            throw ImageError(file: "<jpeg>", reason: "cannot encode: " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return Data(bytes: buffer, count: size)
+    }
+}
+
 extension FloatImage {
     /// Rounded and clipped to bytes.
     public var bytes: Image {
