@@ -30,9 +30,9 @@ public enum ModelReference {
             return try Checkpoint(contentsOf: url).spec
         case .specFile(let url):
             do {
-                return try JSONDecoder().decode(ModelSpec.self, from: Data(contentsOf: url))
-            } catch {
-                throw LumenError.invalidModelSpec("\(url.path) is not a readable model spec: \(error)")
+                return try ConfigFile.decode(ModelSpec.self, from: url)
+            } catch let error as DataError {
+                throw LumenError.invalidModelSpec("\(error.path) is not a readable model spec: \(error.reason)")
             }
         }
     }

@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+@testable import Lumen
+
+/// Writes three visually separable classes (mostly red, green or blue, with noise and a
+/// random bright square), half JPEG and half PNG.
+func writeColourDataset(_ root: URL, perClass: Int, seed: UInt64, size: Int = 20) throws {
+    var random = SplitMix64(seed: seed)
+    for (label, name) in ["blue", "green", "red"].enumerated() {
+        let folder = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let channel = 2 - label  // blue → 2, green → 1, red → 0
+        for i in 0..<perClass {
+            var pixels = [UInt8](repeating: 0, count: size * size * 3)
+            let (sx, sy) = (Int(random.next() % UInt64(size - 6)), Int(random.next() % UInt64(size - 6)))
+            for y in 0..<size {
+                for x in 0..<size {
+                    for c in 0..<3 {
+                        let base: Float = c == channel ? 170 : 60
+                        let square: Float = (sx..<(sx + 6)).contains(x) && (sy..<(sy + 6)).contains(y) ? 60 : 0
+                        pixels[(y * size + x) * 3 + c] = UInt8(max(0, min(255, base + square + random.nextFloat(in: -40..<40))))
+                    }
+                }
+            }
+            let image = Image(width: size, height: size, channels: 3, pixels: pixels)
+            if i % 2 == 0 {
+                try image.jpegData(quality: 92).write(to: folder.appendingPathComponent(String(format: "%03d.jpg", i)))
+            } else {
+                try image.pngData().write(to: folder.appendingPathComponent(String(format: "%03d.png", i)))
+            }
+        }
+    }
+}
+
+/// A small CNN for 20×20 RGB inputs, as a user's YAML spec would give it.
+func smallSpecFile(_ url: URL) throws {
+    try """
+    name: small-cnn
+    input_shape: [20, 20, 3]
+    layers:
+      - {type: Conv2D, filters: 8, kernel_size: 3, activation: relu}
+      - {type: MaxPooling2D, pool_size: 2}
+      - {type: BatchNormalization}
+      - {type: Conv2D, filters: 8, kernel_size: 3, padding: same, activation: relu}
+      - {type: GlobalAveragePooling2D}
+      - {type: Dropout, rate: 0.1}
+      - {type: Dense, units: 3, activation: softmax}
+    """.write(to: url, atomically: true, encoding: .utf8)
+}
+
+@Suite(.serialized) struct TrainingTests {
+    func config(_ folder: URL, out: String, epochs: Int) -> TrainingConfig {
+        var c = TrainingConfig()
+        c.data = folder.appendingPathComponent("train").path
+        c.val = folder.appendingPathComponent("val").path
+        c.model = folder.appendingPathComponent("small.yaml").path
+        c.epochs = epochs
+        c.batchSize = 8
+        c.learningRate = 1e-2
+        c.seed = 7
+        c.out = folder.appendingPathComponent(out).path
+        c.workers = 2
+        var augmentation = Augmentation()
+        augmentation.horizontalFlip = true
+        augmentation.rotationRange = 10
+        c.augmentation = augmentation
+        return c
+    }
+
+    func dataset() throws -> TemporaryFolder {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 24, seed: 1)
+        try writeColourDataset(folder.url.appendingPathComponent("val"), perClass: 8, seed: 2)
+        try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
+        return folder
+    }
+
+    func weights(_ model: Sequential) throws -> [String: [Float]] {
+        var all: [String: [Float]] = [:]
+        for p in model.parameters { all[p.name] = try p.value.toArray() }
+        return all
+    }
+
+    @Test func trainsToHighValidationAccuracyAndPredictAgrees() throws {
+        let folder = try dataset()
+        let run = try TrainingRun(config: config(folder.url, out: "run", epochs: 4), device: testDevice)
+        let history = try run.trainer.fit(epochs: run.epochs)
+        let accuracy = history.epochs.last?["val_accuracy"] ?? 0
+        print("validation accuracy by epoch: \(history.values("val_accuracy"))")
+        #expect(accuracy >= 0.95)
+        for name in ["best.safetensors", "last.safetensors", "final.safetensors", "history.csv", "history.json"] {
+            #expect(FileManager.default.fileExists(atPath: run.trainer.runDirectory.appendingPathComponent(name).path), "\(name)")
+        }
+        let csv = try String(contentsOf: run.trainer.runDirectory.appendingPathComponent("history.csv"), encoding: .utf8)
+        #expect(csv.hasPrefix("epoch,accuracy,epoch_time,images_per_second,learning_rate,loss,val_accuracy,val_loss\n"))
+        #expect(csv.split(separator: "\n").count == 5)
+
+        // lumen predict on the final checkpoint gives the in-memory model's probabilities.
+        let image = folder.url.appendingPathComponent("val/red/000.jpg")
+        let result = try LumenProcess.run(["predict", "--model", run.trainer.finalURL.path, "--input", image.path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let entries = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+        let printed = entries.first?["probabilities"] as? [String: Double] ?? [:]
+        let decoded = FloatImage(try ImageDecoder.decode(image, channels: 3))
+        let x = try Tensor(on: testDevice, shape: [1, 3, 20, 20], values: Preprocessing.rescale.channelsFirst(decoded))
+        let inMemory = try run.trainer.model.predict(x).toArray()
+        for (index, name) in run.trainingFolder.classes.enumerated() {
+            #expect(abs((printed[name] ?? -1) - Double(inMemory[index])) < 1e-5, "\(name)")
+        }
+        #expect(entries.first?["predicted"] as? String == "red")
+    }
+
+    @Test func sameSeedGivesBitIdenticalWeights() throws {
+        let folder = try dataset()
+        let a = try TrainingRun(config: config(folder.url, out: "a", epochs: 2), device: testDevice)
+        try a.trainer.fit(epochs: 2)
+        let b = try TrainingRun(config: config(folder.url, out: "b", epochs: 2), device: testDevice)
+        try b.trainer.fit(epochs: 2)
+        #expect(try weights(a.trainer.model) == weights(b.trainer.model))
+    }
+
+    @Test func resumingGivesTheWeightsOfAnUninterruptedRun() throws {
+        let folder = try dataset()
+        let straight = try TrainingRun(config: config(folder.url, out: "straight", epochs: 4), device: testDevice)
+        try straight.trainer.fit(epochs: 4)
+
+        // 2 epochs, then a new process-like run that resumes for 2 more.
+        let first = try TrainingRun(config: config(folder.url, out: "split", epochs: 2), device: testDevice)
+        try first.trainer.fit(epochs: 2)
+        let second = try TrainingRun(config: config(folder.url, out: "split", epochs: 4), device: testDevice)
+        #expect(try second.trainer.resumeIfPossible()?.epoch == 2)
+        try second.trainer.fit(epochs: 4)
+        #expect(try weights(second.trainer.model) == weights(straight.trainer.model))
+        #expect(second.trainer.history.epochs.count == 4)
+        #expect(second.trainer.history.epochs.map { $0["val_loss"]! } == straight.trainer.history.epochs.map { $0["val_loss"]! })
+    }
+
+    @Test func interruptMidEpochSavesAndResumesExactly() throws {
+        let folder = try dataset()
+        let straight = try TrainingRun(config: config(folder.url, out: "straight", epochs: 2), device: testDevice)
+        try straight.trainer.fit(epochs: 2)
+
+        let interrupted = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
+        let stopper = StopAfter(steps: 13, trainer: interrupted.trainer)  // epoch 2, step 4 of 9
+        interrupted.trainer.reporter = stopper
+        do {
+            try interrupted.trainer.fit(epochs: 2)
+            Issue.record("training did not stop")
+        } catch let stop as TrainingStop {
+            #expect(stop.description.contains("--resume"))
+        }
+        let resumed = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
+        let position = try resumed.trainer.resumeIfPossible()
+        #expect(position?.epoch == 1 && position?.step == 4)
+        try resumed.trainer.fit(epochs: 2)
+        #expect(try weights(resumed.trainer.model) == weights(straight.trainer.model))
+    }
+
+    @Test func strayTemporaryFilesAreRemovedAtStart() throws {
+        let folder = try dataset()
+        let out = folder.url.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let stray = out.appendingPathComponent(".last.safetensors.tmp-123-456")
+        try Data("half".utf8).write(to: stray)
+        _ = try TrainingRun(config: config(folder.url, out: "run", epochs: 1), device: testDevice)
+        #expect(!FileManager.default.fileExists(atPath: stray.path))
+    }
+}
+
+/// Requests a stop after a number of training steps, as Ctrl-C would.
+final class StopAfter: TrainingReporter {
+    let steps: Int
+    weak var trainer: Trainer?
+    private var seen = 0
+
+    init(steps: Int, trainer: Trainer) {
+        self.steps = steps
+        self.trainer = trainer
+    }
+
+    func epochBegan(_ epoch: Int, of epochs: Int, steps: Int) {}
+    func stepEnded(_ step: Int, of steps: Int, loss: Double, accuracy: Double) {
+        seen += 1
+        if seen == self.steps { trainer?.requestStop() }
+    }
+    func epochEnded(_ epoch: Int, of epochs: Int, logs: [String: Double]) {}
+    func message(_ text: String) {}
+}
