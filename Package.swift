@@ -16,7 +16,7 @@ let package = Package(
         .target(
             name: "CLShim",
             cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120")],
-            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png")]
+            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("cairo")]
         ),
         // Build-time tool that turns Kernels/*.cl into Swift string literals.
         .executableTarget(name: "embed-kernels"),

@@ -305,6 +305,33 @@ def xray_step(name, n=2, size=64):
     save(name, tensors, {"batch": n, "size": size, "lr": lr})
 
 
+def gradcam_case(name):
+    """Grad-CAM on a small CNN in inference mode, by autograd: the fixture model is
+    Conv2D 6 (relu) -> MaxPool 2 -> BatchNorm -> Conv2D 8 same (relu) -> Flatten -> Dense 3
+    softmax, Lumen's names; the map is taken at conv2d_1 for the predicted class."""
+    w = {
+        "conv2d.weight": torch.randn(6, 3, 3, 3) * 0.4, "conv2d.bias": torch.randn(6) * 0.1,
+        "batch_normalization.weight": torch.rand(6) + 0.5, "batch_normalization.bias": torch.randn(6) * 0.1,
+        "batch_normalization.running_mean": torch.rand(6) * 0.3, "batch_normalization.running_var": torch.rand(6) + 0.5,
+        "conv2d_1.weight": torch.randn(8, 6, 3, 3) * 0.3, "conv2d_1.bias": torch.randn(8) * 0.1,
+        "dense.weight": torch.randn(3, 8 * 7 * 7) * 0.1, "dense.bias": torch.randn(3) * 0.1,
+    }
+    x = torch.rand(1, 3, 16, 16)
+    h = F.max_pool2d(F.relu(F.conv2d(x, w["conv2d.weight"], w["conv2d.bias"])), 2)
+    h = F.batch_norm(h, w["batch_normalization.running_mean"], w["batch_normalization.running_var"],
+                     w["batch_normalization.weight"], w["batch_normalization.bias"], training=False, eps=1e-3)
+    a = F.relu(F.conv2d(h, w["conv2d_1.weight"], w["conv2d_1.bias"], padding=1)).detach().requires_grad_(True)
+    logits = F.linear(a.reshape(1, -1), w["dense.weight"], w["dense.bias"])
+    chosen = int(logits.argmax())
+    logits[0, chosen].backward()
+    weights = a.grad.mean(dim=(2, 3))
+    cam = F.relu((weights[:, :, None, None] * a).sum(dim=1))[0]
+    cam = cam / cam.max()
+    tensors = dict(w)
+    tensors.update({"x": x, "cam": cam.detach(), "class": torch.tensor([float(chosen)])})
+    save(name, tensors, {"layer": "conv2d_1"})
+
+
 def main():
     conv_case("conv_k3_s1_valid", 2, 3, 9, 9, 4, 3, 1, "valid", True)
     conv_case("conv_k3_s1_same", 2, 3, 9, 9, 4, 3, 1, "same", True)
@@ -343,6 +370,7 @@ def main():
     optimizer_case("optim_adam", "adam", lr=1e-3)
     optimizer_case("optim_adamw", "adam", lr=3e-3, weight_decay=0.004)
     xray_step("xray_cnn_adam_step")
+    gradcam_case("gradcam_small_cnn")
 
 
 if __name__ == "__main__":

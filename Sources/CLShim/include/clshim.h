@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "imageio.h"
+#include "canvas.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -58,7 +58,7 @@ public final class BatchNormalization: Layer {
         }
         let y = try BatchNormOps.normalize(x, gamma: gamma?.value, beta: beta.value, mean: mean, variance: variance,
                                            epsilon: epsilon)
-        cache = training ? (x, mean, variance, batchStatistics) : nil
+        cache = training || recordsForBackward ? (x, mean, variance, batchStatistics) : nil
         return y
     }
 

@@ -54,7 +54,7 @@ public final class Conv2D: Layer {
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
         let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
         let (y, cols) = try Convolution.forward(x, weight: weight.value, bias: bias?.value, g)
-        cache = training ? (x.shape, cols, g) : nil
+        cache = training || recordsForBackward ? (x.shape, cols, g) : nil
         return y
     }
 
@@ -127,7 +127,7 @@ public final class DepthwiseConv2D: Layer {
         let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
         let y = try Convolution.depthwiseForward(x, weight: weight.value, multiplier: depthMultiplier, g)
         if let bias { try Convolution.addChannelBias(y, bias.value) }
-        cache = training ? (x, g) : nil
+        cache = training || recordsForBackward ? (x, g) : nil
         return y
     }
 

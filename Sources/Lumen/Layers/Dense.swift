@@ -50,7 +50,7 @@ public final class Dense: Layer {
                               into: MatrixOperand(y))
             if let bias { try Convolution.addChannelBias(y, bias.value) }
         }
-        cachedInput = training ? x : nil
+        cachedInput = training || recordsForBackward ? x : nil
         return y
     }
 

@@ -38,6 +38,9 @@ open class Layer {
     var skipsActivation = false
     /// False for the first layer, whose input gradient nobody needs.
     var needsInputGradient = true
+    /// Keep what backward needs even in inference mode (Grad-CAM takes gradients of a
+    /// model running on its running statistics, without dropout).
+    var recordsForBackward = false
     private var activated: Tensor?
 
     init(name: String, activation: ActivationKind = .linear, activationAlpha: Float = 0.3) {
@@ -77,7 +80,7 @@ open class Layer {
         let z = try forwardCore(x, training: training)
         if activation == .linear || skipsActivation { return z }
         let y = try ActivationOps.forward(z, activation, alpha: activationAlpha)
-        activated = training ? y : nil
+        activated = training || recordsForBackward ? y : nil
         return y
     }
 

@@ -36,10 +36,10 @@ public final class Pooling2D: Layer {
         switch mode {
         case .max:
             let (y, argmax) = try Pooling.maxForward(x, g)
-            cache = training ? (g, argmax) : nil
+            cache = training || recordsForBackward ? (g, argmax) : nil
             return y
         case .average:
-            cache = training ? (g, nil) : nil
+            cache = training || recordsForBackward ? (g, nil) : nil
             return try Pooling.averageForward(x, g)
         }
     }
@@ -75,10 +75,10 @@ public final class GlobalPooling2D: Layer {
         switch mode {
         case .max:
             let (y, argmax) = try Pooling.globalMaxForward(x)
-            cache = training ? (x.shape, argmax) : nil
+            cache = training || recordsForBackward ? (x.shape, argmax) : nil
             return y
         case .average:
-            cache = training ? (x.shape, nil) : nil
+            cache = training || recordsForBackward ? (x.shape, nil) : nil
             return try Pooling.globalAverageForward(x)
         }
     }
