@@ -38,6 +38,8 @@ struct Evaluate: ParsableCommand {
                 try AtomicFile.write(Data(result.predictionsCSV().utf8), to: folderURL.appendingPathComponent("predictions.csv"))
                 try AtomicFile.write(try encoder.encode(result), to: folderURL.appendingPathComponent("metrics.json"))
                 try EvaluationFiles.writeImages(result, to: folderURL)
+                try EvaluationFiles.writeReport(checkpoint: checkpoint, checkpointURL: URL(fileURLWithPath: model), model: network,
+                                                evaluation: result, to: folderURL.appendingPathComponent("report.html"))
             }
             if json {
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
@@ -51,7 +53,7 @@ struct Evaluate: ParsableCommand {
                 print(String(format: "\nsensitivity (%@) %.4f  specificity (%@) %.4f  ROC AUC %@", result.classes[1], binary.sensitivity,
                              result.classes[0], binary.specificity, binary.rocAUC.map { String(format: "%.4f", $0) } ?? "n/a"))
             }
-            if let out { print("\nwrote predictions.csv, metrics.json and the charts to \(out)") }
+            if let out { print("\nwrote predictions.csv, metrics.json, the charts and report.html to \(out)") }
         }
     }
 }

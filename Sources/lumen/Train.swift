@@ -136,7 +136,17 @@ struct Train: ParsableCommand {
             } catch let stop as TrainingStop {
                 fail(stop.description)
             }
-            print("saved \(trainer.finalURL.path); history in \(trainer.runDirectory.appendingPathComponent("history.csv").path)")
+            try AtomicFile.write(try Charts.trainingCurves(trainer.history),
+                                 to: trainer.runDirectory.appendingPathComponent("training_curves.png"))
+            let reportURL = trainer.runDirectory.appendingPathComponent("report.html")
+            var evaluation: Evaluation?
+            if let validation = run.validationFolder {
+                evaluation = try Evaluation.run(model: trainer.model, classes: trainer.classes, preprocessing: trainer.preprocessing,
+                                                folder: validation, batchSize: config.batchSize ?? 32)
+            }
+            try EvaluationFiles.writeReport(checkpoint: try Checkpoint(contentsOf: trainer.finalURL), checkpointURL: trainer.finalURL,
+                                            model: trainer.model, evaluation: evaluation, history: trainer.history, to: reportURL)
+            print("saved \(trainer.finalURL.path), training_curves.png and report.html; history in \(trainer.runDirectory.appendingPathComponent("history.csv").path)")
         }
     }
 }

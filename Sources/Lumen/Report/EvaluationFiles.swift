@@ -13,4 +13,24 @@ public enum EvaluationFiles {
                                  to: folder.appendingPathComponent("roc_curve.png"))
         }
     }
+
+    /// report.html for a checkpoint: its run's configuration and history (when
+    /// history.json sits beside it), the evaluation, and Grad-CAM of the worst mistakes.
+    public static func writeReport(checkpoint: Checkpoint, checkpointURL: URL, model: Sequential, evaluation: Evaluation?,
+                                   history: History? = nil, to url: URL) throws {
+        var report = HTMLReport(title: "Lumen report: \(checkpoint.spec.name), \(checkpointURL.lastPathComponent)")
+        if let text = checkpoint.extra["config"],
+           let config = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) {
+            report.configuration = config
+        }
+        report.configuration["classes"] = checkpoint.classes.joined(separator: ", ")
+        report.configuration["checkpoint"] = checkpointURL.path
+        let historyURL = checkpointURL.deletingLastPathComponent().appendingPathComponent("history.json")
+        report.history = history ?? (try? JSONDecoder().decode(History.self, from: Data(contentsOf: historyURL)))
+        report.evaluation = evaluation
+        if evaluation != nil, GradCAM.defaultLayer(of: model) != nil {
+            try report.addMistakes(model: model, preprocessing: checkpoint.preprocessing)
+        }
+        try report.write(to: url)
+    }
 }
