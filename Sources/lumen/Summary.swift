@@ -10,6 +10,8 @@ struct Summary: ParsableCommand {
     @Option(help: "Number of classes for a built-in architecture.") var classes: Int = 2
     @Option(help: "Square input size for a built-in architecture.") var inputSize: Int?
     @Option(help: "Input channels for a built-in architecture.") var channels: Int?
+    @Option(help: "Show the model with only its last N layers trainable.") var trainableLast: Int?
+    @Option(help: "Show the model with the layers up to this one frozen.") var freezeUntil: String?
     @OptionGroup var deviceOption: DeviceOption
 
     func validate() throws {
@@ -20,7 +22,10 @@ struct Summary: ParsableCommand {
         try reportingErrors {
             let spec = try ModelReference(model).spec(classes: classes, inputSize: inputSize, channels: channels)
             let device = try Device.open(deviceOption.selector)
-            print(try Sequential(spec: spec, device: device).summary())
+            let network = try Sequential(spec: spec, device: device)
+            if let trainableLast { try network.setTrainable(last: trainableLast) }
+            if let freezeUntil { try network.freeze(until: freezeUntil) }
+            print(network.summary())
         }
     }
 }

@@ -35,6 +35,9 @@ struct Train: ParsableCommand {
     @Option(help: "ReduceLROnPlateau lower bound.") var minLr: Double?
     @Option(help: "Enable EarlyStopping with this patience.") var earlyStoppingPatience: Int?
     @Flag(help: "EarlyStopping restores the best epoch's weights at the end.") var restoreBestWeights = false
+    @Option(name: .customLong("init"), help: "Start from this checkpoint's weights (transfer learning).") var initFrom: String?
+    @Option(help: "Train only the last N layers, counted as in `lumen summary`.") var trainableLast: Int?
+    @Option(help: "Freeze the layers up to and including this one.") var freezeUntil: String?
     @Flag(help: "Continue from RUN_DIR/last.safetensors when it exists.") var resume = false
     @Flag(help: "Stop at the first unreadable image instead of skipping it.") var strict = false
     @OptionGroup var deviceOption: DeviceOption
@@ -50,6 +53,9 @@ struct Train: ParsableCommand {
         }
         if validationSplit != nil && val != nil { throw ValidationError("use either --val or --validation-split, not both") }
         if let workers, workers <= 0 { throw ValidationError("--workers must be at least 1, got \(workers)") }
+        if let trainableLast, trainableLast < 0 { throw ValidationError("--trainable-last must not be negative, got \(trainableLast)") }
+        if trainableLast != nil && freezeUntil != nil { throw ValidationError("use either --trainable-last or --freeze-until, not both") }
+        if let initFrom, !FileManager.default.fileExists(atPath: initFrom) { throw ValidationError("--init: no checkpoint at \(initFrom)") }
         if let model, BuiltinModel(rawValue: model) == nil, !FileManager.default.fileExists(atPath: model) {
             throw ValidationError("--model '\(model)' is not a built-in architecture (\(BuiltinModel.allCases.map(\.rawValue).joined(separator: ", "))) or an existing file")
         }
@@ -78,6 +84,9 @@ struct Train: ParsableCommand {
         if let color = image.color { c.color = color.rawValue }
         if image.interpolation != .nearest { c.interpolation = image.interpolation }
         if strict { c.strict = true }
+        if let initFrom { c.initFrom = initFrom }
+        if let trainableLast { c.trainableLast = trainableLast }
+        if let freezeUntil { c.freezeUntil = freezeUntil }
         c.augmentation = try augmentationOptions.augmentation(base: c.augmentation)
         var callbacks = c.callbacks ?? CallbackSettings()
         if checkpointPath != nil || saveEveryEpoch || monitor != nil {

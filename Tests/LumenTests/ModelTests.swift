@@ -72,7 +72,7 @@ import Testing
 
     @Test func setTrainableFreezesAllButTheLast() throws {
         let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice)
-        model.setTrainable(last: 5)
+        try model.setTrainable(last: 5)
         #expect(model.layers.suffix(5).allSatisfy { $0.trainable })
         #expect(model.layers.dropLast(5).filter { !$0.parameters.isEmpty }.allSatisfy { !$0.trainable })
         #expect(model.summary().contains("conv2d (Conv2D)"))

@@ -156,6 +156,36 @@ func smallSpecFile(_ url: URL) throws {
         #expect(try weights(resumed.trainer.model) == weights(straight.trainer.model))
     }
 
+    /// The tutorials' transfer: load a trained model, freeze all but the last layers,
+    /// fine-tune on augmented data. Frozen tensors (BatchNorm statistics included) stay
+    /// bit-identical; the trainable ones move.
+    @Test func fineTuningLeavesFrozenTensorsBitIdentical() throws {
+        let folder = try dataset()
+        let base = try TrainingRun(config: config(folder.url, out: "base", epochs: 1), device: testDevice)
+        try base.trainer.fit(epochs: 1)
+        let before = try weights(base.trainer.model)
+
+        var tune = config(folder.url, out: "tune", epochs: 2)
+        tune.model = nil
+        tune.initFrom = base.trainer.finalURL.path
+        tune.trainableLast = 2
+        tune.augmentation?.zoomRange = [0.8, 1.2]
+        let run = try TrainingRun(config: tune, device: testDevice)
+        #expect(try weights(run.trainer.model) == before)  // --init loaded every tensor
+        try run.trainer.fit(epochs: 2)
+        let after = try weights(run.trainer.model)
+        let trainable = Set(run.trainer.model.layers.suffix(2).flatMap(\.parameters).filter { !$0.isStatistic }.map(\.name))
+        #expect(trainable == ["dense.weight", "dense.bias"])
+        for (name, values) in before {
+            if trainable.contains(name) {
+                #expect(after[name] != values, "\(name) did not train")
+            } else {
+                #expect(after[name] == values, "\(name) changed while frozen")
+            }
+        }
+        #expect(throws: LumenError.self) { try run.trainer.model.freeze(until: "no_such_layer") }
+    }
+
     @Test func strayTemporaryFilesAreRemovedAtStart() throws {
         let folder = try dataset()
         let out = folder.url.appendingPathComponent("run")

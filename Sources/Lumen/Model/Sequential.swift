@@ -107,9 +107,21 @@ public final class Sequential {
         layers.forEach(visit)
     }
 
-    /// Freezes every layer but the last `count` (Keras' `layer.trainable = False` on the rest).
-    public func setTrainable(last count: Int) {
+    /// Freezes every layer but the last `count` (Keras' `layer.trainable = False` on the
+    /// rest), counting the rows of `summary()`'s top level.
+    public func setTrainable(last count: Int) throws {
+        guard count >= 0, count <= layers.count else {
+            throw LumenError.invalidModelSpec("--trainable-last \(count): the model has \(layers.count) layers")
+        }
         for (index, layer) in layers.enumerated() { layer.trainable = index >= layers.count - count }
+    }
+
+    /// Freezes the layers up to and including `name`; the rest stay trainable.
+    public func freeze(until name: String) throws {
+        guard let last = layers.firstIndex(where: { $0.name == name }) else {
+            throw LumenError.invalidModelSpec("--freeze-until '\(name)': no such layer; layers are \(layers.map(\.name).joined(separator: ", "))")
+        }
+        for (index, layer) in layers.enumerated() { layer.trainable = index > last }
     }
 
     private func checkInput(_ x: Tensor) throws {

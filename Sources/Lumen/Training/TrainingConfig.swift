@@ -26,6 +26,12 @@ public struct TrainingConfig: Codable, Equatable {
     public var callbacks: CallbackSettings?
     public var strict: Bool?
     public var workers: Int?
+    /// A checkpoint whose weights start the run (transfer learning).
+    public var initFrom: String?
+    /// Train only the last N layers.
+    public var trainableLast: Int?
+    /// Freeze the layers up to and including this one.
+    public var freezeUntil: String?
 
     public init() {}
 
@@ -34,7 +40,8 @@ public struct TrainingConfig: Codable, Equatable {
         case augmentation, callbacks, strict, workers
         case validationSplit = "validation_split", batchSize = "batch_size", learningRate = "learning_rate"
         case weightDecay = "weight_decay", inputSize = "input_size", classWeight = "class_weight"
-        case labelSmoothing = "label_smoothing"
+        case labelSmoothing = "label_smoothing", initFrom = "init", trainableLast = "trainable_last"
+        case freezeUntil = "freeze_until"
     }
 
     public static func load(_ url: URL) throws -> TrainingConfig { try ConfigFile.decode(TrainingConfig.self, from: url) }

@@ -13,7 +13,7 @@ public struct TrainingRun {
     public init(config: TrainingConfig, device: Device) throws {
         guard let data = config.data else { throw LumenError.invalidModelSpec("no training data: pass --data DIR or set data: in the config") }
         guard let out = config.out else { throw LumenError.invalidModelSpec("no run folder: pass --out RUN_DIR or set out: in the config") }
-        let modelName = config.model ?? "xray-cnn"
+        let modelName = config.model ?? config.initFrom ?? "xray-cnn"
         var training = try ImageFolder(root: URL(fileURLWithPath: data))
         var validation: ImageFolder?
         if let val = config.val {
@@ -37,6 +37,12 @@ public struct TrainingRun {
         if case .checkpoint(let url) = reference {
             try Checkpoint.load(try Checkpoint(contentsOf: url).tensors, into: model, source: "checkpoint \(url.path)")
         }
+        if let initFrom = config.initFrom, initFrom != modelName {
+            try Checkpoint.load(try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom)).tensors, into: model,
+                                source: "checkpoint \(initFrom)")
+        }
+        if let last = config.trainableLast { try model.setTrainable(last: last) }
+        if let name = config.freezeUntil { try model.freeze(until: name) }
 
         let preprocessing: Preprocessing
         switch config.preprocessing ?? "rescale" {
