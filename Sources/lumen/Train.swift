@@ -40,6 +40,7 @@ struct Train: ParsableCommand {
     @Option(help: "Freeze the layers up to and including this one.") var freezeUntil: String?
     @Flag(help: "Continue from RUN_DIR/last.safetensors when it exists.") var resume = false
     @Flag(help: "Stop at the first unreadable image instead of skipping it.") var strict = false
+    @Flag(help: "On a NaN or infinite loss, name the first layer where it appeared; check gradients every step.") var detectAnomaly = false
     @OptionGroup var deviceOption: DeviceOption
     @OptionGroup var image: ImageOptions
     @OptionGroup var augmentationOptions: AugmentationOptions
@@ -124,6 +125,7 @@ struct Train: ParsableCommand {
             let run = try TrainingRun(config: config, device: device)
             let trainer = run.trainer
             trainer.reporter = reporter
+            trainer.detectAnomaly = detectAnomaly
             for line in run.trainingFolder.warnings + (run.validationFolder?.warnings ?? []) { warn(line) }
             trainer.training.badFile = { warn("skipped \($0)") }
             trainer.validation?.badFile = { warn("skipped \($0)") }

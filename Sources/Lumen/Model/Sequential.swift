@@ -97,6 +97,27 @@ public final class Sequential {
         return (value, z)
     }
 
+    /// The first layer whose output holds a NaN or infinity on `x` (training mode), for
+    /// `--detect-anomaly`; nil when every output is finite.
+    public func firstNonFiniteLayer(_ x: Tensor) throws -> String? {
+        if try x.toArray().contains(where: { !$0.isFinite }) { return "the input batch" }
+        var current = x
+        defer { for layer in layers { layer.clearCache() } }
+        for layer in layers {
+            current = try layer.forward(current, training: true)
+            if try current.toArray().contains(where: { !$0.isFinite }) { return "layer \(layer.name) (\(layer.typeName))" }
+        }
+        return nil
+    }
+
+    /// The first trainable parameter whose gradient holds a NaN or infinity.
+    public func firstNonFiniteGradient() throws -> String? {
+        for parameter in parameters where parameter.trainable {
+            if let g = parameter.gradient, try g.toArray().contains(where: { !$0.isFinite }) { return parameter.name }
+        }
+        return nil
+    }
+
     /// Sets every Dropout layer's step counter, so a resumed run draws the masks an
     /// uninterrupted one would.
     public func setDropoutStep(_ step: Int) {

@@ -13,6 +13,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(String)
     /// Weights that do not fit a model: every missing, unexpected and mis-shaped tensor.
     case weightsMismatch(source: String, problems: [String])
+    /// An allocation the device cannot make: what it was for, its size and the limit.
+    case deviceMemory(purpose: String, bytes: Int, limit: UInt64, device: String)
     /// Class weights that do not fit the classes.
     case invalidClassWeight(String)
     /// A callback configured wrongly.
@@ -38,6 +40,9 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "shape mismatch: \(what)"
         case .weightsMismatch(let source, let problems):
             return "the \(source) does not fit the model: " + problems.joined(separator: "; ")
+        case .deviceMemory(let purpose, let bytes, let limit, let device):
+            let mb = { (b: Double) in String(format: "%.0f MB", b / 1_048_576) }
+            return "\(device) cannot allocate \(mb(Double(bytes))) for \(purpose) (its limit is \(mb(Double(limit))))"
         case .invalidClassWeight(let what):
             return "class weights: \(what)"
         case .invalidCallback(let what):

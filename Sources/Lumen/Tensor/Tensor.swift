@@ -108,9 +108,19 @@ final class DeviceBuffer {
     let bytes: Int
 
     init(device: Device, bytes: Int, purpose: @autoclosure () -> String) throws {
+        // Above the device's largest single allocation, say so plainly rather than let
+        // the driver answer CL_INVALID_BUFFER_SIZE.
+        guard UInt64(bytes) <= device.info.maxAllocationBytes || device.info.maxAllocationBytes == 0 else {
+            throw LumenError.deviceMemory(purpose: purpose(), bytes: bytes, limit: device.info.maxAllocationBytes,
+                                          device: device.info.name)
+        }
         var memory: OpaquePointer?
-        try check(lm_buffer_alloc(device.handle, bytes, &memory),
-                  "allocating \(bytes) bytes for \(purpose()) on \(device.info.name)")
+        let status = lm_buffer_alloc(device.handle, bytes, &memory)
+        if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES || status == CL_OUT_OF_HOST_MEMORY {
+            throw LumenError.deviceMemory(purpose: purpose(), bytes: bytes, limit: device.info.globalMemoryBytes,
+                                          device: device.info.name)
+        }
+        try check(status, "allocating \(bytes) bytes for \(purpose()) on \(device.info.name)")
         self.memory = memory
         self.bytes = bytes
     }

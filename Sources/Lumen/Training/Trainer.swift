@@ -14,6 +14,8 @@ public enum TrainingStop: Error, CustomStringConvertible, Equatable {
     case interrupted(checkpoint: String, epoch: Int, step: Int)
     /// The loss or a gradient was NaN or infinite at a step (1-based, across the run).
     case nonFinite(what: String, epoch: Int, step: Int, checkpoint: String?)
+    /// A batch did not fit the device; `suggestedBatchSize` should.
+    case outOfMemory(detail: String, batchSize: Int, suggestedBatchSize: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +24,8 @@ public enum TrainingStop: Error, CustomStringConvertible, Equatable {
         case .nonFinite(let what, let epoch, let step, let checkpoint):
             let kept = checkpoint.map { "; the last good checkpoint is \($0)" } ?? ""
             return "\(what) became NaN or infinite at step \(step) (epoch \(epoch + 1)); stopped\(kept). Try a lower --lr"
+        case .outOfMemory(let detail, let batchSize, let suggested):
+            return "\(detail) at batch size \(batchSize); try --batch-size \(suggested)"
         }
     }
 }
@@ -41,6 +45,9 @@ public final class Trainer {
     /// Settings recorded in checkpoints, for people reading them later.
     public var configuration: [String: String] = [:]
     public weak var reporter: TrainingReporter?
+    /// Check every step's gradients and, on a non-finite loss, find the first layer
+    /// whose output went bad. Slower: it reads every gradient back.
+    public var detectAnomaly = false
     public private(set) var history = History()
     private var startEpoch = 0
     private var startBatch = 0
@@ -138,12 +145,32 @@ public final class Trainer {
         let activation = model.outputActivation
         while let batch = try stream.next() {
             model.setDropoutStep(optimizer.iterations)
-            let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
-            let (value, logits) = try model.trainStep(x, labels: batch.labels, loss: loss, optimizer: optimizer)
+            let (value, logits): (Float, Tensor)
+            do {
+                let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
+                (value, logits) = try model.trainStep(x, labels: batch.labels, loss: loss, optimizer: optimizer)
+            } catch LumenError.deviceMemory(let purpose, let bytes, let limit, let device) {
+                stream.cancel()
+                let size = batch.labels.count
+                let fits = limit > 0 && UInt64(bytes) > limit ? Int(Double(size) * Double(limit) / Double(bytes) * 0.9) : size / 2
+                throw TrainingStop.outOfMemory(
+                    detail: LumenError.deviceMemory(purpose: purpose, bytes: bytes, limit: limit, device: device).description,
+                    batchSize: size, suggestedBatchSize: max(1, min(fits, size - 1)))
+            }
             step += 1
+            let kept = FileManager.default.fileExists(atPath: resumeURL.path) ? resumeURL.path : nil
             guard value.isFinite else {
-                let kept = FileManager.default.fileExists(atPath: resumeURL.path) ? resumeURL.path : nil
-                throw TrainingStop.nonFinite(what: "the loss", epoch: epoch, step: optimizer.iterations, checkpoint: kept)
+                stream.cancel()
+                var what = "the loss"
+                if detectAnomaly {
+                    let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
+                    what += try model.firstNonFiniteLayer(x).map { ", first in the output of \($0)," } ?? ""
+                }
+                throw TrainingStop.nonFinite(what: what, epoch: epoch, step: optimizer.iterations, checkpoint: kept)
+            }
+            if detectAnomaly, let name = try model.firstNonFiniteGradient() {
+                stream.cancel()
+                throw TrainingStop.nonFinite(what: "the gradient of \(name)", epoch: epoch, step: optimizer.iterations, checkpoint: kept)
             }
             let values = try logits.toArray()
             let (correct, counted) = Metrics.accuracyCounts(logits: values, outputs: k, labels: batch.labels, activation: activation)
