@@ -117,6 +117,16 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try train()
+        // LUMEN_DEBUG_OBJECTS=1: with the run's objects gone and the device closed, every
+        // OpenCL object Lumen made must have been released.
+        if ProcessInfo.processInfo.environment["LUMEN_DEBUG_OBJECTS"] == "1" {
+            Device.closeAll()
+            FileHandle.standardError.write(Data("lumen: debug: \(Device.liveObjectCount) OpenCL objects live at exit\n".utf8))
+        }
+    }
+
+    private func train() throws {
         try reportingErrors {
             let config = try resolvedConfig()
             let reporter = ProgressReporter()
@@ -140,7 +150,7 @@ struct Train: ParsableCommand {
             } else if !resume, FileManager.default.fileExists(atPath: trainer.resumeURL.path) {
                 print("note: \(trainer.runDirectory.path) holds an earlier run; starting fresh (use --resume to continue it)")
             }
-            let interrupt = InterruptHandler { trainer.requestStop() }
+            let interrupt = InterruptHandler { [weak trainer] in trainer?.requestStop() }
             defer { withExtendedLifetime(interrupt) {} }
             do {
                 try trainer.fit(epochs: run.epochs)

@@ -44,6 +44,18 @@ public final class Device: @unchecked Sendable {
         return device
     }
 
+    /// OpenCL objects (contexts, queues, buffers, programs, kernels) created and not yet
+    /// released, across the process: a debug counter that proves nothing leaks.
+    public static var liveObjectCount: Int { lm_live_objects() }
+
+    /// Closes every opened device, releasing its kernels, programs, queue and context.
+    /// Only for the end of a process, once no tensor is left.
+    public static func closeAll() {
+        registryLock.lock()
+        opened.removeAll()
+        registryLock.unlock()
+    }
+
     /// Resolves `selector` among all devices and opens the one it picks.
     public static func open(_ selector: DeviceSelector) throws -> Device {
         try open(selector.resolve(in: DeviceInfo.all()))

@@ -86,14 +86,19 @@ public final class Sequential {
     }
 
     /// One training step: forward from logits, loss, backward, optimizer update.
-    /// Returns the batch loss and the logits.
+    /// Returns the batch loss and the logits. A non-finite loss skips backward and the
+    /// update, so the weights stay those that produced it; `beforeUpdate` runs between
+    /// backward and the update and may throw to skip the update too.
     @discardableResult
-    public func trainStep(_ x: Tensor, labels: [Int], loss: Loss, optimizer: Optimizer) throws -> (loss: Float, logits: Tensor) {
+    public func trainStep(_ x: Tensor, labels: [Int], loss: Loss, optimizer: Optimizer,
+                          beforeUpdate: (() throws -> Void)? = nil) throws -> (loss: Float, logits: Tensor) {
+        defer { for layer in layers { layer.clearCache() } }
         let z = try logits(x, training: true)
         let (value, gradient) = try loss.evaluate(logits: z, labels: labels)
+        guard value.isFinite else { return (value, z) }
         try backward(fromLogits: gradient)
+        try beforeUpdate?()
         try optimizer.step(parameters)
-        for layer in layers { layer.clearCache() }
         return (value, z)
     }
 

@@ -148,7 +148,13 @@ public final class Trainer {
             let (value, logits): (Float, Tensor)
             do {
                 let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
-                (value, logits) = try model.trainStep(x, labels: batch.labels, loss: loss, optimizer: optimizer)
+                (value, logits) = try model.trainStep(x, labels: batch.labels, loss: loss, optimizer: optimizer) { [self] in
+                    // With --detect-anomaly, a bad gradient stops the step before it reaches the weights.
+                    if detectAnomaly, let name = try model.firstNonFiniteGradient() {
+                        throw TrainingStop.nonFinite(what: "the gradient of \(name)", epoch: epoch, step: optimizer.iterations + 1,
+                                                     checkpoint: FileManager.default.fileExists(atPath: resumeURL.path) ? resumeURL.path : nil)
+                    }
+                }
             } catch LumenError.deviceMemory(let purpose, let bytes, let limit, let device) {
                 stream.cancel()
                 let size = batch.labels.count
@@ -166,11 +172,7 @@ public final class Trainer {
                     let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
                     what += try model.firstNonFiniteLayer(x).map { ", first in the output of \($0)," } ?? ""
                 }
-                throw TrainingStop.nonFinite(what: what, epoch: epoch, step: optimizer.iterations, checkpoint: kept)
-            }
-            if detectAnomaly, let name = try model.firstNonFiniteGradient() {
-                stream.cancel()
-                throw TrainingStop.nonFinite(what: "the gradient of \(name)", epoch: epoch, step: optimizer.iterations, checkpoint: kept)
+                throw TrainingStop.nonFinite(what: what, epoch: epoch, step: optimizer.iterations + 1, checkpoint: kept)
             }
             let values = try logits.toArray()
             let (correct, counted) = Metrics.accuracyCounts(logits: values, outputs: k, labels: batch.labels, activation: activation)
