@@ -21,22 +21,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from fixture_io import write_safetensors
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "LumenTests", "Fixtures", "images")
 rng = np.random.default_rng(7)
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    blobs, offset = [], 0
-    for key in sorted(tensors):
-        data = np.ascontiguousarray(tensors[key], dtype="<f4").tobytes()
-        header[key] = {"dtype": "F32", "shape": list(np.shape(tensors[key])), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def smooth_rgb(width, height):

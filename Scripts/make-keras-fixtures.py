@@ -19,21 +19,9 @@ os.environ.setdefault("KERAS_BACKEND", "numpy")
 import numpy as np
 from keras.src.legacy.preprocessing.image import apply_affine_transform, apply_brightness_shift, apply_channel_shift
 
+from fixture_io import write_safetensors
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "LumenTests", "Fixtures", "keras")
-
-
-def save(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    blobs, offset = [], 0
-    for key in sorted(tensors):
-        data = np.ascontiguousarray(tensors[key], dtype="<f4").tobytes()
-        header[key] = {"dtype": "F32", "shape": list(np.shape(tensors[key])), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def main():
@@ -63,7 +51,7 @@ def main():
         key = "brightness/%g" % factor
         tensors[key] = apply_brightness_shift(image, factor)
         cases.append({"key": key, "kind": "brightness", "factor": factor})
-    save(os.path.join(OUT, "augment.safetensors"), tensors, {"cases": json.dumps(cases)})
+    write_safetensors(os.path.join(OUT, "augment.safetensors"), tensors, {"cases": json.dumps(cases)})
     callbacks()
 
 

@@ -14,11 +14,11 @@ compute. The tests never run Python; the fixtures are committed.
 import json
 import math
 import os
-import struct
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from fixture_io import write_safetensors
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "LumenTests", "Fixtures", "torch")
 torch.manual_seed(1234)
@@ -26,21 +26,8 @@ np.random.seed(1234)
 
 
 def save(name, tensors, config):
-    """Minimal safetensors writer: F32 tensors in name order, header padded to 8 bytes."""
-    header = {"__metadata__": {"config": json.dumps(config, sort_keys=True)}}
-    blobs, offset = [], 0
-    for key in sorted(tensors):
-        array = np.ascontiguousarray(tensors[key].detach().numpy() if torch.is_tensor(tensors[key]) else tensors[key],
-                                     dtype="<f4")
-        data = array.tobytes()
-        header[key] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, sort_keys=True).encode()
-    text += b" " * (-len(text) % 8)
     os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, name + ".safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    write_safetensors(os.path.join(OUT, name + ".safetensors"), tensors, {"config": json.dumps(config, sort_keys=True)})
 
 
 def keras_same(size, kernel, stride):
