@@ -6,11 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Profiled launches waiting to be read: events and the names they belong to.
+#define LM_PROFILE_PENDING 4096
+#define LM_PROFILE_NAMES 128
+
 struct lm_device {
     cl_device_id id;
     cl_context context;
     cl_command_queue queue;
+    int profiling;
+    cl_event pending[LM_PROFILE_PENDING];
+    int pending_name[LM_PROFILE_PENDING];
+    int pending_count;
+    char names[LM_PROFILE_NAMES][64];
+    uint64_t total_ns[LM_PROFILE_NAMES];
+    uint64_t calls[LM_PROFILE_NAMES];
+    int name_count;
 };
+
+static void drain_profile(lm_device *device);
 
 static atomic_long live_objects = 0;
 
@@ -228,7 +242,12 @@ int lm_device_query(int index, lm_device_info *info) {
     return status;
 }
 
-int lm_device_open(int index, lm_device **out) {
+static int open_device(int index, int profiling, lm_device **out);
+
+int lm_device_open(int index, lm_device **out) { return open_device(index, 0, out); }
+int lm_device_open_profiled(int index, lm_device **out) { return open_device(index, 1, out); }
+
+static int open_device(int index, int profiling, lm_device **out) {
     *out = NULL;
     cl_device_id id;
     cl_platform_id platform;
@@ -241,7 +260,8 @@ int lm_device_open(int index, lm_device **out) {
     device->context = clCreateContext(properties, 1, &id, NULL, NULL, &status);
     if (status != CL_SUCCESS) { free(device); return status; }
     counted();
-    device->queue = clCreateCommandQueue(device->context, id, 0, &status);
+    device->profiling = profiling;
+    device->queue = clCreateCommandQueue(device->context, id, profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &status);
     if (status != CL_SUCCESS) {
         clReleaseContext(device->context);
         uncounted();
@@ -256,6 +276,7 @@ int lm_device_open(int index, lm_device **out) {
 void lm_device_close(lm_device *device) {
     if (!device) return;
     clFinish(device->queue);
+    drain_profile(device);
     clReleaseCommandQueue(device->queue);
     uncounted();
     clReleaseContext(device->context);
@@ -407,6 +428,63 @@ int lm_kernel_launch(lm_device *device, cl_kernel kernel, unsigned dimensions,
     return clEnqueueNDRangeKernel(device->queue, kernel, dimensions, NULL, global, local, 0, NULL, NULL);
 }
 
+static int profile_slot(lm_device *device, const char *name) {
+    for (int i = 0; i < device->name_count; i++)
+        if (strncmp(device->names[i], name, 63) == 0) return i;
+    if (device->name_count == LM_PROFILE_NAMES) return LM_PROFILE_NAMES - 1;
+    int slot = device->name_count++;
+    strncpy(device->names[slot], name, 63);
+    device->names[slot][63] = 0;
+    return slot;
+}
+
+// Adds finished events' device time to their names and releases them.
+static void drain_profile(lm_device *device) {
+    if (device->pending_count == 0) return;
+    clWaitForEvents((cl_uint)device->pending_count, device->pending);
+    for (int i = 0; i < device->pending_count; i++) {
+        cl_ulong start = 0, end = 0;
+        if (clGetEventProfilingInfo(device->pending[i], CL_PROFILING_COMMAND_START, sizeof start, &start, NULL) == CL_SUCCESS &&
+            clGetEventProfilingInfo(device->pending[i], CL_PROFILING_COMMAND_END, sizeof end, &end, NULL) == CL_SUCCESS &&
+            end >= start) {
+            device->total_ns[device->pending_name[i]] += end - start;
+        }
+        device->calls[device->pending_name[i]] += 1;
+        clReleaseEvent(device->pending[i]);
+    }
+    device->pending_count = 0;
+}
+
+static void record_event(lm_device *device, const char *name, cl_event event) {
+    if (device->pending_count == LM_PROFILE_PENDING) drain_profile(device);
+    device->pending_name[device->pending_count] = profile_slot(device, name);
+    device->pending[device->pending_count++] = event;
+}
+
+int lm_kernel_launch_named(lm_device *device, cl_kernel kernel, const char *name, unsigned dimensions,
+                           const size_t *global, const size_t *local) {
+    if (!device->profiling) return lm_kernel_launch(device, kernel, dimensions, global, local);
+    cl_event event = NULL;
+    int status = clEnqueueNDRangeKernel(device->queue, kernel, dimensions, NULL, global, local, 0, NULL, &event);
+    if (status == CL_SUCCESS && event) record_event(device, name, event);
+    return status;
+}
+
+int lm_device_take_profile(lm_device *device, char *names, uint64_t *nanoseconds, uint64_t *counts, int capacity) {
+    clFinish(device->queue);
+    drain_profile(device);
+    int n = device->name_count < capacity ? device->name_count : capacity;
+    for (int i = 0; i < n; i++) {
+        memcpy(names + 64 * i, device->names[i], 64);
+        nanoseconds[i] = device->total_ns[i];
+        counts[i] = device->calls[i];
+    }
+    memset(device->total_ns, 0, sizeof device->total_ns);
+    memset(device->calls, 0, sizeof device->calls);
+    device->name_count = 0;
+    return n;
+}
+
 // MARK: - GEMM
 
 static CLBlastTranspose blast_transpose(int transpose) {
@@ -418,15 +496,21 @@ int lm_sgemm(lm_device *device, int transpose_a, int transpose_b,
              cl_mem a, size_t a_offset, size_t a_ld,
              cl_mem b, size_t b_offset, size_t b_ld, float beta,
              cl_mem c, size_t c_offset, size_t c_ld, cl_mem temp) {
+    cl_event event = NULL;
+    cl_event *want = device->profiling ? &event : NULL;
+    int status;
     if (temp) {
-        return CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
-                                          blast_transpose(transpose_b), m, n, k, alpha, a, a_offset, a_ld,
-                                          b, b_offset, b_ld, beta, c, c_offset, c_ld, &device->queue,
-                                          NULL, temp);
+        status = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
+                                            blast_transpose(transpose_b), m, n, k, alpha, a, a_offset, a_ld,
+                                            b, b_offset, b_ld, beta, c, c_offset, c_ld, &device->queue,
+                                            want, temp);
+    } else {
+        status = CLBlastSgemm(CLBlastLayoutRowMajor, blast_transpose(transpose_a), blast_transpose(transpose_b),
+                              m, n, k, alpha, a, a_offset, a_ld, b, b_offset, b_ld, beta, c, c_offset, c_ld,
+                              &device->queue, want);
     }
-    return CLBlastSgemm(CLBlastLayoutRowMajor, blast_transpose(transpose_a), blast_transpose(transpose_b),
-                        m, n, k, alpha, a, a_offset, a_ld, b, b_offset, b_ld, beta, c, c_offset, c_ld,
-                        &device->queue, NULL);
+    if (status == 0 && event) record_event(device, "clblast/sgemm", event);
+    return status;
 }
 
 int lm_sgemm_temp_size(lm_device *device, int transpose_a, int transpose_b,
@@ -444,8 +528,12 @@ int lm_sgemm_strided_batched(lm_device *device, int transpose_a, int transpose_b
                              cl_mem b, size_t b_offset, size_t b_ld, size_t b_stride, float beta,
                              cl_mem c, size_t c_offset, size_t c_ld, size_t c_stride,
                              size_t batch) {
-    return CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
-                                      blast_transpose(transpose_b), m, n, k, alpha,
-                                      a, a_offset, a_ld, a_stride, b, b_offset, b_ld, b_stride, beta,
-                                      c, c_offset, c_ld, c_stride, batch, &device->queue, NULL);
+    cl_event event = NULL;
+    int status = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
+                                            blast_transpose(transpose_b), m, n, k, alpha,
+                                            a, a_offset, a_ld, a_stride, b, b_offset, b_ld, b_stride, beta,
+                                            c, c_offset, c_ld, c_stride, batch, &device->queue,
+                                            device->profiling ? &event : NULL);
+    if (status == 0 && event) record_event(device, "clblast/sgemm_batched", event);
+    return status;
 }

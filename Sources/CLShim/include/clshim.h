@@ -63,6 +63,13 @@ int lm_device_query(int index, lm_device_info *info);
 typedef struct lm_device lm_device;
 
 int lm_device_open(int index, lm_device **out);
+/// Opens the device with a profiling queue: launches then report their device time
+/// through lm_device_take_profile.
+int lm_device_open_profiled(int index, lm_device **out);
+/// Kernel time recorded since the last call, by name: up to `capacity` entries of
+/// (name in a 64-byte slot of `names`, total nanoseconds, count), in first-seen order.
+/// Waits for queued work. Returns the number of entries written.
+int lm_device_take_profile(lm_device *device, char *names, uint64_t *nanoseconds, uint64_t *counts, int capacity);
 void lm_device_close(lm_device *device);
 /// Blocks until every command queued on the device has finished.
 int lm_device_finish(lm_device *device);
@@ -103,6 +110,9 @@ int lm_kernel_set_arg(cl_kernel kernel, unsigned index, size_t size, const void 
 /// Enqueues the kernel. `local` may be NULL to let the driver choose.
 int lm_kernel_launch(lm_device *device, cl_kernel kernel, unsigned dimensions,
                      const size_t *global, const size_t *local);
+/// lm_kernel_launch that, on a profiled device, records the launch under `name`.
+int lm_kernel_launch_named(lm_device *device, cl_kernel kernel, const char *name, unsigned dimensions,
+                           const size_t *global, const size_t *local);
 
 // MARK: - GEMM through CLBlast (row-major)
 

@@ -14,9 +14,15 @@ public final class Device: @unchecked Sendable {
     private var builtPrograms: [String: OpaquePointer] = [:]
     var gemmSelfCheck: GemmSelfCheck.Outcome?
 
+    /// Whether launches are timed with OpenCL profiling events (`LUMEN_PROFILE=1`).
+    public let profiling: Bool
+
     private init(info: DeviceInfo) throws {
         var handle: OpaquePointer?
-        try check(lm_device_open(Int32(info.index), &handle), "opening OpenCL device \(info.label)")
+        let profiling = ProcessInfo.processInfo.environment["LUMEN_PROFILE"] == "1"
+        try check(profiling ? lm_device_open_profiled(Int32(info.index), &handle) : lm_device_open(Int32(info.index), &handle),
+                  "opening OpenCL device \(info.label)")
+        self.profiling = profiling
         self.info = info
         self.handle = handle!
         self.programs = ProgramCache(directory: ProgramCache.defaultDirectory())
@@ -64,6 +70,20 @@ public final class Device: @unchecked Sendable {
     /// Waits until every queued command has finished.
     public func synchronize() throws {
         try check(lm_device_finish(handle), "waiting for \(info.name)")
+    }
+
+    /// Device time per kernel since the last call, from OpenCL profiling events, longest
+    /// first. Empty unless the device was opened with `LUMEN_PROFILE=1`.
+    public func takeProfile() -> [(name: String, seconds: Double, calls: Int)] {
+        let capacity = 128
+        var raw = [CChar](repeating: 0, count: capacity * 64)
+        var nanoseconds = [UInt64](repeating: 0, count: capacity)
+        var counts = [UInt64](repeating: 0, count: capacity)
+        let n = lm_device_take_profile(handle, &raw, &nanoseconds, &counts, Int32(capacity))
+        return (0..<Int(n)).map { i in
+            let name = String(decoding: raw[(i * 64)..<(i * 64 + 64)].prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return (name, Double(nanoseconds[i]) / 1e9, Int(counts[i]))
+        }.sorted { $0.seconds > $1.seconds }
     }
 
     // MARK: - Kernels
@@ -115,7 +135,7 @@ public final class Device: @unchecked Sendable {
             try argument.set(on: kernel, at: position)
         }
         try check(
-            lm_kernel_launch(handle, kernel.handle, UInt32(global.count), rounded, local),
+            lm_kernel_launch_named(handle, kernel.handle, kernel.name, UInt32(global.count), rounded, local),
             "launching \(kernel.name) over \(global)")
     }
 

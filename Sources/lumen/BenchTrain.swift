@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Lumen
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-train",
+        abstract: "Measure training throughput (images/s) on synthetic data, after warm-up.")
+
+    @Option(help: "xray-cnn, fashion-cnn or a model spec.") var model: String = "xray-cnn"
+    @Option(help: "Images per step.") var batchSize: Int = 16
+    @Option(help: "Timed steps.") var steps: Int = 10
+    @Option(help: "Classes.") var classes: Int = 2
+    @Option(help: "Square input size (default: the architecture's).") var inputSize: Int?
+    @Flag(help: "Print JSON with images_per_second.") var json = false
+    @OptionGroup var deviceOption: DeviceOption
+
+    func validate() throws {
+        if batchSize <= 0 || steps <= 0 { throw ValidationError("--batch-size and --steps must be positive") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try ModelReference(model).spec(classes: classes, inputSize: inputSize, channels: nil)
+            let device = try Device.open(deviceOption.selector)
+            let result = try TrainingBenchmark.run(spec: spec, device: device, batchSize: batchSize, steps: steps)
+            // LUMEN_PROFILE=1: where the device time went, per kernel, over the whole run.
+            let profile = device.takeProfile()
+            if !profile.isEmpty {
+                let total = profile.reduce(0) { $0 + $1.seconds }
+                FileHandle.standardError.write(Data("kernel profile (OpenCL events, warm-up included): \(String(format: "%.2f", total)) s of device time\n".utf8))
+                for entry in profile.prefix(15) {
+                    FileHandle.standardError.write(Data(String(format: "  %5.1f%%  %8.3f s  %6d calls  %@\n", 100 * entry.seconds / max(total, 1e-9),
+                                                               entry.seconds, entry.calls, entry.name).utf8))
+                }
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                print(String(format: "%@ on %@: batch %d, %d steps in %.2f s: %.1f images/s", result.model, result.device,
+                             result.batchSize, result.steps, result.seconds, result.imagesPerSecond))
+            }
+        }
+    }
+}
