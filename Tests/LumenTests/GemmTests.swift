@@ -117,6 +117,43 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         }
     }
 
+    /// Lumen's own kernel on every case, single and strided-batched, against the host.
+    @Test(arguments: GemmCase.all)
+    func lumenGemmMatchesHost(_ test: GemmCase) throws {
+        let (m, n, k) = (test.m, test.n, test.k)
+        let aRows = test.transposeA ? k : m, aCols = test.transposeA ? m : k
+        let bRows = test.transposeB ? n : k, bCols = test.transposeB ? k : n
+        let pad = test.padded ? 3 : 0
+        let lda = aCols + pad, ldb = bCols + pad, ldc = n + pad
+        let offset = test.padded ? 5 : 0, batch = 3
+        let strideA = aRows * lda + 2, strideB = bRows * ldb + 1, strideC = m * ldc + 4
+        let a = randomValues(offset + batch * strideA, seed: 400), b = randomValues(offset + batch * strideB, seed: 500)
+        var expected = randomValues(offset + batch * strideC, seed: 600)
+        let beta: Float = test.padded ? 0.5 : 0
+        let c = try Tensor(on: testDevice, shape: [expected.count], values: expected)
+        try LumenGemm.multiply(transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, alpha: 1.5,
+                               MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a), offset: offset, leadingDimension: lda),
+                               strideA: strideA,
+                               MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b), offset: offset, leadingDimension: ldb),
+                               strideB: strideB, beta: beta, into: MatrixOperand(c, offset: offset, leadingDimension: ldc),
+                               strideC: strideC, batch: batch)
+        for z in 0..<batch {
+            HostReference.gemm(transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, alpha: 1.5,
+                               a: a, aOffset: offset + z * strideA, lda: lda, b: b, bOffset: offset + z * strideB, ldb: ldb,
+                               beta: beta, c: &expected, cOffset: offset + z * strideC, ldc: ldc)
+        }
+        #expect(maxRelativeDifference("lumen sgemm \(test.testDescription)", try c.toArray(), expected, floor: Float(k)) <= 1e-6)
+    }
+
+    @Test func lumenGemmRefusesOperandsOutsideTheirBuffers() throws {
+        let small = try Tensor.zeros(on: testDevice, shape: [4])
+        let c = try Tensor.zeros(on: testDevice, shape: [100])
+        #expect(throws: LumenError.self) {
+            try LumenGemm.multiply(transposeA: false, transposeB: false, m: 10, n: 10, k: 10, alpha: 1, MatrixOperand(small),
+                                   strideA: 0, MatrixOperand(c), strideB: 0, beta: 0, into: MatrixOperand(c), strideC: 0, batch: 1)
+        }
+    }
+
     @Test func tooSmallBufferIsANamedCLBlastError() throws {
         let a = try Tensor.zeros(on: testDevice, shape: [4])
         let c = try Tensor.zeros(on: testDevice, shape: [100])

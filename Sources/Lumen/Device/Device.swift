@@ -125,9 +125,10 @@ public final class Device: @unchecked Sendable {
     /// Sets the arguments of `kernel` and enqueues it over `global` work-items (1 or 2
     /// dimensions). Work-group sizes respect the kernel's queried limit; the global size
     /// is rounded up to whole groups, so kernels must bounds-check their ids.
-    func launch(_ program: String, _ name: String, global: [Int], _ arguments: [KernelArgument]) throws {
+    func launch(_ program: String, _ name: String, global: [Int], local explicit: [Int]? = nil,
+                _ arguments: [KernelArgument]) throws {
         let kernel = try kernel(program, name)
-        let local = Device.workGroup(for: global, limit: kernel.maxWorkGroupSize)
+        let local = explicit ?? Device.workGroup(for: global, limit: kernel.maxWorkGroupSize)
         let rounded = zip(global, local).map { size, group in (max(size, 1) + group - 1) / group * group }
         lock.lock()
         defer { lock.unlock() }

@@ -33,8 +33,31 @@ public enum Gemm {
     ) throws {
         let device = c.tensor.device
         try GemmSelfCheck.require(on: device)
-        try multiplyUnchecked(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                              a, b, beta: beta, into: c, temp: temp)
+        guard m > 0, n > 0 else { return }
+        let key = GemmChooser.Key(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: 1)
+        let backend = try GemmChooser.forced ?? GemmChooser.choice(for: key, on: device)
+            ?? GemmChooser.decide(key, on: device, outputFloats: c.tensor.count) { backend, scratch in
+                try run(backend, transposeA, transposeB, m, n, k, alpha, a, 0, b, 0, 0,
+                        MatrixOperand(scratch, offset: c.offset, leadingDimension: c.leadingDimension), 0, 1, temp)
+            }
+        try run(backend, transposeA, transposeB, m, n, k, alpha, a, 0, b, 0, beta, c, 0, 1, temp)
+    }
+
+    /// One call on the chosen backend; batch 1 without strides is a plain GEMM.
+    private static func run(_ backend: GemmChooser.Backend, _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                            _ alpha: Float, _ a: MatrixOperand, _ strideA: Int, _ b: MatrixOperand, _ strideB: Int,
+                            _ beta: Float, _ c: MatrixOperand, _ strideC: Int, _ batch: Int, _ temp: Tensor?) throws {
+        switch backend {
+        case .lumen:
+            try LumenGemm.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                   a, strideA: strideA, b, strideB: strideB, beta: beta, into: c, strideC: strideC, batch: batch)
+        case .clblast where batch == 1:
+            try multiplyUnchecked(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                  a, b, beta: beta, into: c, temp: temp)
+        case .clblast:
+            try clblastBatched(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                               a, strideA: strideA, b, strideB: strideB, beta: beta, into: c, strideC: strideC, batch: batch)
+        }
     }
 
     static func multiplyUnchecked(
@@ -64,6 +87,21 @@ public enum Gemm {
         guard m > 0, n > 0, batch > 0 else { return }
         let device = c.tensor.device
         try GemmSelfCheck.require(on: device)
+        let key = GemmChooser.Key(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: batch)
+        let backend = try GemmChooser.forced ?? GemmChooser.choice(for: key, on: device)
+            ?? GemmChooser.decide(key, on: device, outputFloats: c.tensor.count) { backend, scratch in
+                try run(backend, transposeA, transposeB, m, n, k, alpha, a, strideA, b, strideB, 0,
+                        MatrixOperand(scratch, offset: c.offset, leadingDimension: c.leadingDimension), strideC, batch, nil)
+            }
+        try run(backend, transposeA, transposeB, m, n, k, alpha, a, strideA, b, strideB, beta, c, strideC, batch, nil)
+    }
+
+    static func clblastBatched(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int,
+        beta: Float, into c: MatrixOperand, strideC: Int, batch: Int
+    ) throws {
+        let device = c.tensor.device
         let (lda, ldb, ldc) = leadingDimensions(transposeA, transposeB, m, n, k, a, b, c)
         let am = try a.tensor.liveMemory(), bm = try b.tensor.liveMemory(), cm = try c.tensor.liveMemory()
         try check(
