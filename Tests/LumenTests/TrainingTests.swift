@@ -216,3 +216,35 @@ final class StopAfter: TrainingReporter {
     func epochEnded(_ epoch: Int, of epochs: Int, logs: [String: Double]) {}
     func message(_ text: String) {}
 }
+
+/// A real SIGINT to a training process: it stops after the current step, writes the
+/// resumable checkpoint, says how to continue, and exits non-zero.
+@Suite struct InterruptSignalTests {
+    @Test func ctrlCSavesAndExplainsHowToResume() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 20, seed: 4)
+        try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
+        let out = folder.url.appendingPathComponent("run")
+        let process = Process()
+        process.executableURL = LumenProcess.binary
+        process.arguments = ["train", "--data", folder.url.appendingPathComponent("train").path, "--model",
+                             folder.url.appendingPathComponent("small.yaml").path, "--epochs", "500", "--batch-size", "2",
+                             "--out", out.path]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait for the first epoch's checkpoint so the run is surely inside training.
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: out.appendingPathComponent("last.safetensors").path), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(stderr.contains("--resume"), "\(stderr)")
+        let saved = try Checkpoint(contentsOf: out.appendingPathComponent("last.safetensors"))
+        #expect(saved.extra["training"] != nil)
+    }
+}

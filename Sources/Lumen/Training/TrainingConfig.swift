@@ -20,6 +20,9 @@ public struct TrainingConfig: Codable, Equatable {
     public var color: String?
     public var interpolation: Interpolation?
     public var preprocessing: String?
+    /// Per-channel mean and std subtracted and divided after scaling (ImageNet-style).
+    public var mean: [Float]?
+    public var std: [Float]?
     public var classWeight: ClassWeightSetting?
     public var labelSmoothing: Float?
     public var augmentation: Augmentation?
@@ -36,7 +39,7 @@ public struct TrainingConfig: Codable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case data, val, model, epochs, optimizer, momentum, nesterov, seed, out, color, interpolation, preprocessing
+        case data, val, model, epochs, optimizer, momentum, nesterov, seed, out, color, interpolation, preprocessing, mean, std
         case augmentation, callbacks, strict, workers
         case validationSplit = "validation_split", batchSize = "batch_size", learningRate = "learning_rate"
         case weightDecay = "weight_decay", inputSize = "input_size", classWeight = "class_weight"

@@ -44,12 +44,22 @@ public struct TrainingRun {
         if let last = config.trainableLast { try model.setTrainable(last: last) }
         if let name = config.freezeUntil { try model.freeze(until: name) }
 
-        let preprocessing: Preprocessing
+        var preprocessing: Preprocessing
         switch config.preprocessing ?? "rescale" {
         case "rescale": preprocessing = .rescale
         case "tf": preprocessing = .tf
         case let other: throw LumenError.invalidModelSpec("preprocessing must be rescale or tf, got '\(other)'")
         }
+        for (name, values) in [("mean", config.mean), ("std", config.std)] {
+            if let values, values.count != spec.inputShape[2] {
+                throw LumenError.invalidModelSpec("\(name) has \(values.count) values for \(spec.inputShape[2]) channels")
+            }
+        }
+        if let std = config.std, std.contains(where: { !($0 > 0) }) {
+            throw LumenError.invalidModelSpec("std values must be positive, got \(std)")
+        }
+        preprocessing.mean = config.mean
+        preprocessing.std = config.std
         var options = LoaderOptions(height: spec.inputShape[0], width: spec.inputShape[1], channels: spec.inputShape[2])
         options.interpolation = config.interpolation ?? .nearest
         options.preprocessing = preprocessing
