@@ -78,6 +78,7 @@ import Testing
         // The inference fixture is a frozen layer inside a training step.
         if !f.bool("training") { layer.trainable = false }
         let (y, dx) = try run(layer, f)
+        try layer.commitRunningStatistics()
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
         try expectMatches(layer.runningMean.value, f, "new_running_mean")

@@ -41,6 +41,32 @@ import Testing
         _ = try Checkpoint(contentsOf: good.trainer.resumeURL).makeModel(on: testDevice)
     }
 
+    /// A device that fails mid-run (an injected CL_DEVICE_NOT_AVAILABLE): the run saves
+    /// where it was, says so, and resuming ends with the weights of an unbroken run.
+    @Test func aFailingDeviceSavesAndResumesExactly() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 8, seed: 8)
+        try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
+        func train(_ out: String, _ extra: [String] = [], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+            try LumenProcess.run(["train", "--data", folder.url.appendingPathComponent("train").path, "--model",
+                                  folder.url.appendingPathComponent("small.yaml").path, "--epochs", "3", "--batch-size", "4",
+                                  "--out", folder.url.appendingPathComponent(out).path] + extra,
+                                 environment: environment.merging(["LUMEN_GEMM": "lumen"]) { a, _ in a })
+        }
+        let straight = try train("straight")
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let broken = try train("broken", environment: ["LUMEN_FAULT_AFTER_LAUNCHES": "700"])
+        #expect(broken.status != 0)
+        #expect(broken.stderr.contains("the device failed"), "\(broken.stderr)")
+        #expect(broken.stderr.contains("CL_DEVICE_NOT_AVAILABLE"))
+        #expect(broken.stderr.contains("continue with --resume"), "\(broken.stderr)")
+        let resumed = try train("broken", ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try Checkpoint(contentsOf: folder.url.appendingPathComponent("straight/final.safetensors"))
+        let b = try Checkpoint(contentsOf: folder.url.appendingPathComponent("broken/final.safetensors"))
+        #expect(a.tensors == b.tensors)
+    }
+
     @Test func anAllocationAboveTheDeviceLimitIsNamed() throws {
         let limit = testDevice.info.maxAllocationBytes
         do {

@@ -16,6 +16,9 @@ public final class Device: @unchecked Sendable {
 
     /// Whether launches are timed with OpenCL profiling events (`LUMEN_PROFILE=1`).
     public let profiling: Bool
+    /// Fault injection for tests of error handling: `LUMEN_FAULT_AFTER_LAUNCHES=N` makes
+    /// launch N + 1 onwards fail with CL_DEVICE_NOT_AVAILABLE, as a lost device would.
+    private var launchesBeforeFault = ProcessInfo.processInfo.environment["LUMEN_FAULT_AFTER_LAUNCHES"].flatMap(Int.init)
 
     private init(info: DeviceInfo) throws {
         var handle: OpaquePointer?
@@ -132,6 +135,10 @@ public final class Device: @unchecked Sendable {
         let rounded = zip(global, local).map { size, group in (max(size, 1) + group - 1) / group * group }
         lock.lock()
         defer { lock.unlock() }
+        if let remaining = launchesBeforeFault {
+            if remaining <= 0 { throw CLError(status: CL_DEVICE_NOT_AVAILABLE, operation: "launching \(kernel.name) (injected fault)") }
+            launchesBeforeFault = remaining - 1
+        }
         for (position, argument) in arguments.enumerated() {
             try argument.set(on: kernel, at: position)
         }

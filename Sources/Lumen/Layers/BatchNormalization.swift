@@ -12,6 +12,10 @@ public final class BatchNormalization: Layer {
     public private(set) var runningMean: Parameter!
     public private(set) var runningVariance: Parameter!
     private var cache: (x: Tensor, mean: Tensor, variance: Tensor, batchStatistics: Bool)?
+    /// Batch statistics of the last training forward, not yet folded into the running
+    /// ones: that happens with the weight update (`commitRunningStatistics`), so a step
+    /// that fails half-way leaves no trace.
+    private var pending: (mean: Tensor, variance: Tensor)?
 
     public init(name: String, momentum: Float = 0.99, epsilon: Float = 1e-3, scale: Bool = true) {
         self.momentum = momentum
@@ -51,8 +55,7 @@ public final class BatchNormalization: Layer {
         let batchStatistics = usesBatchStatistics(training: training)
         if batchStatistics {
             (mean, variance) = try BatchNormOps.statistics(x)
-            try BatchNormOps.updateRunning(mean: runningMean.value, variance: runningVariance.value,
-                                           batchMean: mean, batchVariance: variance, momentum: momentum)
+            pending = (mean, variance)
         } else {
             (mean, variance) = (runningMean.value, runningVariance.value)
         }
@@ -72,5 +75,17 @@ public final class BatchNormalization: Layer {
         return needsInputGradient ? dx : nil
     }
 
-    public override func clearCache() { super.clearCache(); cache = nil }
+    /// running = momentum·running + (1 − momentum)·batch, for the last training forward.
+    public func commitRunningStatistics() throws {
+        guard let pending else { return }
+        try BatchNormOps.updateRunning(mean: runningMean.value, variance: runningVariance.value,
+                                       batchMean: pending.mean, batchVariance: pending.variance, momentum: momentum)
+        self.pending = nil
+    }
+
+    public override func clearCache() {
+        super.clearCache()
+        cache = nil
+        pending = nil
+    }
 }

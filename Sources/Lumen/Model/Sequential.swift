@@ -99,6 +99,7 @@ public final class Sequential {
         try backward(fromLogits: gradient)
         try beforeUpdate?()
         try optimizer.step(parameters)
+        try commitRunningStatistics()
         return (value, z)
     }
 
@@ -121,6 +122,15 @@ public final class Sequential {
             if let g = parameter.gradient, try g.toArray().contains(where: { !$0.isFinite }) { return parameter.name }
         }
         return nil
+    }
+
+    /// Folds every BatchNorm layer's last batch statistics into its running ones.
+    public func commitRunningStatistics() throws {
+        func visit(_ layer: Layer) throws {
+            if let norm = layer as? BatchNormalization { try norm.commitRunningStatistics() }
+            if let block = layer as? Residual { try (block.main + block.shortcut).forEach(visit) }
+        }
+        try layers.forEach(visit)
     }
 
     /// Sets every Dropout layer's step counter, so a resumed run draws the masks an

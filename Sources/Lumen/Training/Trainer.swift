@@ -16,6 +16,8 @@ public enum TrainingStop: Error, CustomStringConvertible, Equatable {
     case nonFinite(what: String, epoch: Int, step: Int, checkpoint: String?)
     /// A batch did not fit the device; `suggestedBatchSize` should.
     case outOfMemory(detail: String, batchSize: Int, suggestedBatchSize: Int)
+    /// The device failed mid-run (lost, reset, out of resources).
+    case deviceFailed(detail: String, epoch: Int, step: Int, saved: String?)
 
     public var description: String {
         switch self {
@@ -26,6 +28,10 @@ public enum TrainingStop: Error, CustomStringConvertible, Equatable {
             return "\(what) became NaN or infinite at step \(step) (epoch \(epoch + 1)); stopped\(kept). Try a lower --lr"
         case .outOfMemory(let detail, let batchSize, let suggested):
             return "\(detail) at batch size \(batchSize); try --batch-size \(suggested)"
+        case .deviceFailed(let detail, let epoch, let step, let saved):
+            let kept = saved.map { "; saved \($0) after step \(step) of epoch \(epoch + 1), continue with --resume" }
+                ?? "; the checkpoint of the last complete epoch is kept"
+            return "the device failed: \(detail)\(kept)"
         }
     }
 }
@@ -146,9 +152,11 @@ public final class Trainer {
         while let batch = try stream.next() {
             model.setDropoutStep(optimizer.iterations)
             let (value, logits): (Float, Tensor)
+            var updating = false
             do {
                 let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
                 (value, logits) = try model.trainStep(x, labels: batch.labels, loss: loss, optimizer: optimizer) { [self] in
+                    updating = true
                     // With --detect-anomaly, a bad gradient stops the step before it reaches the weights.
                     if detectAnomaly, let name = try model.firstNonFiniteGradient() {
                         throw TrainingStop.nonFinite(what: "the gradient of \(name)", epoch: epoch, step: optimizer.iterations + 1,
@@ -162,6 +170,15 @@ public final class Trainer {
                 throw TrainingStop.outOfMemory(
                     detail: LumenError.deviceMemory(purpose: purpose, bytes: bytes, limit: limit, device: device).description,
                     batchSize: size, suggestedBatchSize: max(1, min(fits, size - 1)))
+            } catch let error as CLError {
+                // Before the update began, the weights are those after the last complete
+                // step: save them so --resume continues from there, if the device still
+                // answers. Mid-update they are half-written, and only the epoch's
+                // checkpoint can be trusted.
+                stream.cancel()
+                var saved: String?
+                if !updating, (try? saveResumable(epoch: epoch, batch: step)) != nil { saved = resumeURL.path }
+                throw TrainingStop.deviceFailed(detail: error.description, epoch: epoch, step: step, saved: saved)
             }
             step += 1
             let kept = FileManager.default.fileExists(atPath: resumeURL.path) ? resumeURL.path : nil
