@@ -28,12 +28,10 @@ public final class Conv2D: Layer {
     }
 
     public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
-        let shape = [filters, input[0], kernelSize, kernelSize]
         let area = kernelSize * kernelSize
-        let values = kernelInitializer.values(count: shape.reduce(1, *), fanIn: input[0] * area,
-                                              fanOut: filters * area, random: &random)
-        weight = Parameter(name: "\(name).weight", value: try Tensor(on: device, shape: shape, values: values))
-        if useBias { bias = Parameter(name: "\(name).bias", value: try Tensor.zeros(on: device, shape: [filters])) }
+        (weight, bias) = try makeKernel(shape: [filters, input[0], kernelSize, kernelSize], fanIn: input[0] * area,
+                                        fanOut: filters * area, initializer: kernelInitializer, bias: useBias,
+                                        device: device, random: &random)
     }
 
     public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }
@@ -99,14 +97,11 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
-        let outChannels = input[0] * depthMultiplier
-        let shape = [outChannels, 1, kernelSize, kernelSize]
         let area = kernelSize * kernelSize
-        // Keras' depthwise kernel has shape (KH, KW, C, M): fan-in KH·KW·C, fan-out KH·KW·M… per its rule.
-        let values = Initializer.glorotUniform.values(count: outChannels * area, fanIn: area * input[0],
-                                                      fanOut: area * depthMultiplier, random: &random)
-        weight = Parameter(name: "\(name).weight", value: try Tensor(on: device, shape: shape, values: values))
-        if useBias { bias = Parameter(name: "\(name).bias", value: try Tensor.zeros(on: device, shape: [outChannels])) }
+        // Keras' depthwise kernel has shape (KH, KW, C, M): fan-in KH·KW·C, fan-out KH·KW·M.
+        (weight, bias) = try makeKernel(shape: [input[0] * depthMultiplier, 1, kernelSize, kernelSize], fanIn: area * input[0],
+                                        fanOut: area * depthMultiplier, initializer: .glorotUniform, bias: useBias,
+                                        device: device, random: &random)
     }
 
     public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }

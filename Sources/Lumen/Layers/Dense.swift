@@ -25,9 +25,8 @@ public final class Dense: Layer {
     }
 
     public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
-        let values = kernelInitializer.values(count: units * input[0], fanIn: input[0], fanOut: units, random: &random)
-        weight = Parameter(name: "\(name).weight", value: try Tensor(on: device, shape: [units, input[0]], values: values))
-        if useBias { bias = Parameter(name: "\(name).bias", value: try Tensor.zeros(on: device, shape: [units])) }
+        (weight, bias) = try makeKernel(shape: [units, input[0]], fanIn: input[0], fanOut: units, initializer: kernelInitializer,
+                                        bias: useBias, device: device, random: &random)
     }
 
     public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }

@@ -107,6 +107,19 @@ open class Layer {
     }
 }
 
+extension Layer {
+    /// A kernel drawn from `initializer` (PyTorch layout, `<name>.weight`) and, when asked,
+    /// a zero bias over its first dimension (`<name>.bias`): what Conv2D,
+    /// DepthwiseConv2D and Dense create.
+    func makeKernel(shape: [Int], fanIn: Int, fanOut: Int, initializer: Initializer, bias: Bool, device: Device,
+                    random: inout SplitMix64) throws -> (weight: Parameter, bias: Parameter?) {
+        let values = initializer.values(count: shape.reduce(1, *), fanIn: fanIn, fanOut: fanOut, random: &random)
+        let weight = Parameter(name: "\(name).weight", value: try Tensor(on: device, shape: shape, values: values))
+        let biasParameter = bias ? Parameter(name: "\(name).bias", value: try Tensor.zeros(on: device, shape: [shape[0]])) : nil
+        return (weight, biasParameter)
+    }
+}
+
 // MARK: - Initialisers
 
 /// Keras' weight initialisers, seeded.
