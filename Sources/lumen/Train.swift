@@ -131,6 +131,7 @@ struct Train: ParsableCommand {
             let config = try resolvedConfig()
             let reporter = ProgressReporter()
             Device.buildObserver = { reporter.message($0) }
+            defer { Device.buildObserver = nil }
             let device = try Device.open(deviceOption.selector)
             let run = try TrainingRun(config: config, device: device)
             let trainer = run.trainer
