@@ -8,6 +8,7 @@ struct Predict: ParsableCommand {
         discussion: "Images are resized to the model's input and preprocessed as the checkpoint records (1/255 by default).")
 
     @Option(help: "A checkpoint written by `lumen init` or `lumen train`.") var model: String
+    @Option(help: "For a head trained on features: the base checkpoint they came from.") var base: String?
     @Option(help: "An image file, or a folder searched recursively.") var input: String
     @Flag(help: "Print JSON: file, predicted, probabilities.") var json = false
     @Flag(help: "Print CSV: file, predicted, then one column per class.") var csv = false
@@ -21,10 +22,15 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
+            let device = try Device.open(deviceOption.selector)
+            var checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
+            if let base {
+                checkpoint = try TransferComposition.combine(base: try Checkpoint(contentsOf: URL(fileURLWithPath: base)),
+                                                             head: checkpoint, device: device)
+            }
             let files = try ImageFiles.list(URL(fileURLWithPath: input))
             guard !files.isEmpty else { fail("\(input): no image files (png, jpg, jpeg, bmp, ppm, tif, tiff) found") }
-            let predictor = try Predictor(checkpoint: checkpoint, device: try Device.open(deviceOption.selector))
+            let predictor = try Predictor(checkpoint: checkpoint, device: device)
             let results = try predictor.predict(files, batchSize: batchSize) { error in
                 FileHandle.standardError.write(Data("lumen: warning: skipped \(error)\n".utf8))
             }

@@ -38,6 +38,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("init"), help: "Start from this checkpoint's weights (transfer learning).") var initFrom: String?
     @Option(help: "Train only the last N layers, counted as in `lumen summary`.") var trainableLast: Int?
     @Option(help: "Freeze the layers up to and including this one.") var freezeUntil: String?
+    @Option(help: "Train a head on bottleneck features from `lumen extract-features` instead of images.") var features: String?
+    @Option(help: "Validation features from `lumen extract-features`.") var valFeatures: String?
     @Flag(help: "Continue from RUN_DIR/last.safetensors when it exists.") var resume = false
     @Flag(help: "Stop at the first unreadable image instead of skipping it.") var strict = false
     @Flag(help: "On a NaN or infinite loss, name the first layer where it appeared; check gradients every step.") var detectAnomaly = false
@@ -88,6 +90,8 @@ struct Train: ParsableCommand {
         if let initFrom { c.initFrom = initFrom }
         if let trainableLast { c.trainableLast = trainableLast }
         if let freezeUntil { c.freezeUntil = freezeUntil }
+        if let features { c.features = features }
+        if let valFeatures { c.valFeatures = valFeatures }
         c.augmentation = try augmentationOptions.augmentation(base: c.augmentation)
         var callbacks = c.callbacks ?? CallbackSettings()
         if checkpointPath != nil || saveEveryEpoch || monitor != nil {
@@ -137,14 +141,13 @@ struct Train: ParsableCommand {
             let trainer = run.trainer
             trainer.reporter = reporter
             trainer.detectAnomaly = detectAnomaly
-            for line in run.trainingFolder.warnings + (run.validationFolder?.warnings ?? []) { warn(line) }
-            trainer.training.badFile = { warn("skipped \($0)") }
-            trainer.validation?.badFile = { warn("skipped \($0)") }
+            for line in run.warnings { warn(line) }
+            (trainer.training as? BatchLoader)?.badFile = { warn("skipped \($0)") }
+            (trainer.validation as? BatchLoader)?.badFile = { warn("skipped \($0)") }
             print("device: \(device.info.label)")
-            print("data: \(run.trainingFolder.samples.count) training images in \(run.trainingFolder.classes.count) classes \(run.trainingFolder.classes)"
-                  + (run.validationFolder.map { ", \($0.samples.count) validation images" } ?? ", no validation"))
+            print("data: \(run.dataSummary)")
             if let weights = run.classWeights {
-                print("class weights: " + zip(run.trainingFolder.classes, weights).map { "\($0)=\(String(format: "%.3f", $1))" }.joined(separator: ", "))
+                print("class weights: " + zip(trainer.classes, weights).map { "\($0)=\(String(format: "%.3f", $1))" }.joined(separator: ", "))
             }
             if resume, let (epoch, step) = try trainer.resumeIfPossible() {
                 print("resuming \(trainer.resumeURL.path) at epoch \(epoch + 1), step \(step)")

@@ -104,7 +104,7 @@ func smallSpecFile(_ url: URL) throws {
         let decoded = FloatImage(try ImageDecoder.decode(image, channels: 3))
         let x = try Tensor(on: testDevice, shape: [1, 3, 20, 20], values: Preprocessing.rescale.channelsFirst(decoded))
         let inMemory = try run.trainer.model.predict(x).toArray()
-        for (index, name) in run.trainingFolder.classes.enumerated() {
+        for (index, name) in run.trainer.classes.enumerated() {
             #expect(abs((printed[name] ?? -1) - Double(inMemory[index])) < 1e-5, "\(name)")
         }
         #expect(entries.first?["predicted"] as? String == "red")

@@ -9,6 +9,41 @@ public struct Batch: Sendable {
     public let files: [URL]
 }
 
+/// Where `fit` gets its batches: image folders (`BatchLoader`) or cached features
+/// (`FeatureSource`).
+public protocol BatchSource: AnyObject {
+    /// Samples per epoch, bad files included.
+    var sampleCount: Int { get }
+    var batchesPerEpoch: Int { get }
+    /// Files found unusable so far.
+    var badFiles: [String] { get }
+    /// The batches of one epoch, the first `skipping` left out.
+    func epoch(_ epoch: Int, skipping: Int) -> BatchStream
+}
+
+extension BatchSource {
+    public func epoch(_ epoch: Int) -> BatchStream { self.epoch(epoch, skipping: 0) }
+}
+
+/// Sample indices in Keras' shuffled order for an epoch: a Fisher–Yates shuffle seeded
+/// by (seed, epoch), or in order when not shuffling.
+func epochOrder(count: Int, seed: UInt64, epoch: Int, shuffle: Bool) -> [Int] {
+    var indices = Array(0..<count)
+    guard shuffle else { return indices }
+    var random = SplitMix64(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+    for i in stride(from: indices.count - 1, to: 0, by: -1) {
+        indices.swapAt(i, Int(random.next() % UInt64(i + 1)))
+    }
+    return indices
+}
+
+/// Sample indices cut into batches; the last, smaller batch kept when asked.
+func batchGroups(_ order: [Int], size: Int, keepPartial: Bool) -> [[Int]] {
+    var groups = stride(from: 0, to: order.count, by: size).map { Array(order[$0..<min($0 + size, order.count)]) }
+    if !keepPartial, let last = groups.last, last.count < size { groups.removeLast() }
+    return groups
+}
+
 /// How a `BatchLoader` turns files into batches.
 public struct LoaderOptions: Sendable {
     public var height: Int
@@ -43,7 +78,7 @@ public struct LoaderOptions: Sendable {
 /// Each epoch shuffles from (seed, epoch). A file that cannot be decoded is reported
 /// once through `badFile`, dropped from its batch and skipped in later epochs; with
 /// `strict` the epoch stops with an error naming it.
-public final class BatchLoader: @unchecked Sendable {
+public final class BatchLoader: BatchSource, @unchecked Sendable {
     public let folder: ImageFolder
     public let options: LoaderOptions
     /// Called once for each file that cannot be used, from a worker thread.
@@ -73,24 +108,21 @@ public final class BatchLoader: @unchecked Sendable {
         return options.keepPartialBatch ? (n + size - 1) / size : n / size
     }
 
+    public var sampleCount: Int { folder.samples.count }
+
     /// The sample order of `epoch`: shuffled from (seed, epoch), or folder order.
     public func order(epoch: Int) -> [Int] {
-        var indices = Array(folder.samples.indices)
-        guard options.shuffle else { return indices }
-        var random = SplitMix64(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-        for i in stride(from: indices.count - 1, to: 0, by: -1) {
-            indices.swapAt(i, Int(random.next() % UInt64(i + 1)))
-        }
-        return indices
+        epochOrder(count: folder.samples.count, seed: options.seed, epoch: epoch, shuffle: options.shuffle)
     }
 
     /// The batches of one epoch, prepared in the background; `skipping` leaves out the
     /// first batches (a resumed epoch).
-    public func epoch(_ epoch: Int, skipping: Int = 0) -> BatchStream {
-        let order = self.order(epoch: epoch)
-        var groups = stride(from: 0, to: order.count, by: options.batchSize).map { Array(order[$0..<min($0 + options.batchSize, order.count)]) }
-        if !options.keepPartialBatch, let last = groups.last, last.count < options.batchSize { groups.removeLast() }
-        return BatchStream(loader: self, groups: Array(groups.dropFirst(skipping)), epoch: epoch)
+    public func epoch(_ epoch: Int, skipping: Int) -> BatchStream {
+        let groups = Array(batchGroups(order(epoch: epoch), size: options.batchSize, keepPartial: options.keepPartialBatch)
+            .dropFirst(skipping))
+        return BatchStream(count: groups.count, depth: options.prefetch) { [self] index in
+            try makeBatch(groups[index], epoch: epoch)
+        }
     }
 
     /// One sample as model input, [C, H, W] floats.
@@ -157,15 +189,14 @@ public final class BatchLoader: @unchecked Sendable {
 public final class BatchStream: @unchecked Sendable {
     private let state: PrefetchState
 
-    init(loader: BatchLoader, groups: [[Int]], epoch: Int) {
-        let state = PrefetchState(total: groups.count, depth: max(1, loader.options.prefetch))
+    /// `count` batches made in order by `make` on a background thread, up to `depth` ahead.
+    init(count: Int, depth: Int, make: @escaping (Int) throws -> Batch?) {
+        let state = PrefetchState(total: count, depth: max(1, depth))
         self.state = state
-        count = groups.count
-        // The thread holds the state and the loader, never the stream, so dropping the
+        self.count = count
+        // The thread holds the state and the maker, never the stream, so dropping the
         // stream cancels the work.
-        let thread = Thread {
-            state.produce { index in try loader.makeBatch(groups[index], epoch: epoch) }
-        }
+        let thread = Thread { state.produce(make) }
         thread.name = "lumen-batch-loader"
         thread.start()
     }

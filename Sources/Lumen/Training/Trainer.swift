@@ -42,8 +42,8 @@ public final class Trainer {
     public let model: Sequential
     public let optimizer: Optimizer
     public let loss: Loss
-    public let training: BatchLoader
-    public let validation: BatchLoader?
+    public let training: BatchSource
+    public let validation: BatchSource?
     public let callbacks: [Callback]
     public let runDirectory: URL
     public let classes: [String]
@@ -66,7 +66,7 @@ public final class Trainer {
     /// The model at the end of training (after EarlyStopping's restore, if any).
     public var finalURL: URL { runDirectory.appendingPathComponent("final.safetensors") }
 
-    public init(model: Sequential, optimizer: Optimizer, loss: Loss, training: BatchLoader, validation: BatchLoader?,
+    public init(model: Sequential, optimizer: Optimizer, loss: Loss, training: BatchSource, validation: BatchSource?,
                 callbacks: [Callback], runDirectory: URL, classes: [String], preprocessing: Preprocessing) throws {
         self.model = model
         self.optimizer = optimizer
@@ -122,7 +122,7 @@ public final class Trainer {
             let seconds = Date().timeIntervalSince(began)
             logs["learning_rate"] = Double(optimizer.learningRate)
             logs["epoch_time"] = seconds
-            logs["images_per_second"] = Double(training.folder.samples.count - training.badFiles.count) / max(seconds, 1e-9)
+            logs["images_per_second"] = Double(training.sampleCount - training.badFiles.count) / max(seconds, 1e-9)
             history.epochs.append(logs)
             try history.write(csv: runDirectory.appendingPathComponent("history.csv"),
                               json: runDirectory.appendingPathComponent("history.json"))
@@ -217,7 +217,7 @@ public final class Trainer {
 
     /// Loss (without class weights, as Keras' validation), accuracy and, for two
     /// classes, AUC over a loader in inference mode.
-    public func evaluate(_ loader: BatchLoader, epoch: Int, prefix: String = "val_") throws -> [String: Double] {
+    public func evaluate(_ loader: BatchSource, epoch: Int, prefix: String = "val_") throws -> [String: Double] {
         let plain = Loss(loss.kind, labelSmoothing: loss.labelSmoothing)
         let stream = loader.epoch(epoch)
         let k = model.outputCount

@@ -35,6 +35,9 @@ public struct TrainingConfig: Codable, Equatable {
     public var trainableLast: Int?
     /// Freeze the layers up to and including this one.
     public var freezeUntil: String?
+    /// Train on cached bottleneck features instead of images.
+    public var features: String?
+    public var valFeatures: String?
 
     public init() {}
 
@@ -44,7 +47,7 @@ public struct TrainingConfig: Codable, Equatable {
         case validationSplit = "validation_split", batchSize = "batch_size", learningRate = "learning_rate"
         case weightDecay = "weight_decay", inputSize = "input_size", classWeight = "class_weight"
         case labelSmoothing = "label_smoothing", initFrom = "init", trainableLast = "trainable_last"
-        case freezeUntil = "freeze_until"
+        case freezeUntil = "freeze_until", features, valFeatures = "val_features"
     }
 
     public static func load(_ url: URL) throws -> TrainingConfig { try ConfigFile.decode(TrainingConfig.self, from: url) }

@@ -1,0 +1,141 @@
+import Foundation
+
+/// Runs a frozen base over an image folder once and writes its outputs as features,
+/// in chunks that survive an interruption: a restarted extraction keeps the chunks
+/// already written for the same base, layer and data.
+public enum FeatureExtractor {
+    /// The layer features are taken at: `layer`, or the last top-level layer with an
+    /// image-shaped ([C, H, W]) output.
+    public static func featureLayer(of model: Sequential, named layer: String?) throws -> Int {
+        if let layer {
+            guard let index = model.layers.firstIndex(where: { $0.name == layer }) else {
+                throw LumenError.invalidModelSpec("no layer named '\(layer)'; layers: \(model.layers.map(\.name).joined(separator: ", "))")
+            }
+            guard model.outputShapes[index].count == 3 else {
+                throw LumenError.invalidModelSpec("features are taken at a [C, H, W] output; '\(layer)' gives \(model.outputShapes[index])")
+            }
+            return index
+        }
+        guard let index = model.outputShapes.lastIndex(where: { $0.count == 3 }) else {
+            throw LumenError.invalidModelSpec("\(model.spec.name) has no layer with a [C, H, W] output to take features from")
+        }
+        return index
+    }
+
+    /// The base's spec up to and including layer `index`.
+    public static func truncatedSpec(_ model: Sequential, through index: Int) -> ModelSpec {
+        ModelSpec(name: "\(model.spec.name):\(model.layers[index].name)", inputShape: model.spec.inputShape,
+                  layers: Array(model.spec.layers[...index]))
+    }
+
+    /// Extracts features for every image of `folder` and writes them to `out`.
+    /// `progress(done, total)` is called after every batch.
+    @discardableResult
+    public static func run(base model: Sequential, layer: String?, folder: ImageFolder, preprocessing: Preprocessing,
+                           batchSize: Int, chunkBatches: Int = 16, out: URL,
+                           badFile: (@Sendable (ImageError) -> Void)? = nil,
+                           progress: (Int, Int) throws -> Void = { _, _ in }) throws -> FeatureFile {
+        let index = try featureLayer(of: model, named: layer)
+        let spec = truncatedSpec(model, through: index)
+        let input = model.spec.inputShape
+        var options = LoaderOptions(height: input[0], width: input[1], channels: input[2])
+        options.shuffle = false
+        options.batchSize = batchSize
+        options.preprocessing = preprocessing
+        let loader = try BatchLoader(folder: folder, options: options)
+        loader.badFile = badFile
+        let total = loader.batchesPerEpoch
+        let chunks = (total + chunkBatches - 1) / chunkBatches
+
+        // Chunks of an earlier, interrupted run count only if it extracted the same thing.
+        let partial = URL(fileURLWithPath: out.path + ".partial", isDirectory: true)
+        let fingerprint = try Checkpoint.json([try Checkpoint.json(spec), folder.root.path, String(folder.samples.count),
+                                               String(batchSize), String(chunkBatches), try Checkpoint.json(preprocessing)])
+        let stamp = partial.appendingPathComponent("fingerprint.json")
+        if (try? String(contentsOf: stamp, encoding: .utf8)) != fingerprint {
+            try? FileManager.default.removeItem(at: partial)
+            try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+            try AtomicFile.write(Data(fingerprint.utf8), to: stamp)
+        }
+        let classes = folder.classes
+        for chunk in 0..<chunks {
+            let url = partial.appendingPathComponent(String(format: "chunk-%05d.safetensors", chunk))
+            let first = chunk * chunkBatches, count = min(chunkBatches, total - first)
+            if (try? FeatureFile(contentsOf: url)) != nil {
+                try progress(first + count, total)
+                continue
+            }
+            let stream = loader.epoch(0, skipping: first)
+            var values: [Float] = [], labels: [Int] = [], files: [String] = []
+            var sampleShape: [Int] = model.outputShapes[index]
+            for done in 0..<count {
+                guard let batch = try stream.next() else { break }
+                let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
+                let y = try model.layers[...index].reduce(x) { try $1.forward($0, training: false) }
+                sampleShape = Array(y.shape.dropFirst())
+                values += try y.toArray()
+                labels += batch.labels
+                files += batch.files.map(\.path)
+                try progress(first + done + 1, total)
+            }
+            stream.cancel()
+            try FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
+                            classes: classes, files: files, base: spec, preprocessing: preprocessing).write(to: url)
+        }
+        // Merge the chunks into one file, then drop them.
+        var values: [Float] = [], labels: [Int] = [], files: [String] = []
+        var sampleShape = model.outputShapes[index]
+        for chunk in 0..<chunks {
+            let part = try FeatureFile(contentsOf: partial.appendingPathComponent(String(format: "chunk-%05d.safetensors", chunk)))
+            values += part.features.values
+            labels += part.labels
+            files += part.files
+            sampleShape = part.sampleShape
+        }
+        let result = FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
+                                 classes: classes, files: files, base: spec, preprocessing: preprocessing)
+        try result.write(to: out)
+        try? FileManager.default.removeItem(at: partial)
+        return result
+    }
+}
+
+/// A base and a head trained on its features, as one model.
+public enum TransferComposition {
+    /// The base's layers up to where its features were taken (the head's input shape
+    /// tells which), then the head's; tensors from both checkpoints.
+    public static func combine(base: Checkpoint, head: Checkpoint, device: Device) throws -> Checkpoint {
+        let baseModel = try Sequential(spec: base.spec, device: device)
+        let headInput = head.spec.channelsFirstInput
+        guard let index = baseModel.outputShapes.indices.last(where: { baseModel.outputShapes[$0] == headInput }) else {
+            throw LumenError.invalidModelSpec("the head takes \(headInput) inputs, which no layer of the base \(base.spec.name) gives")
+        }
+        let layers = Array(base.spec.layers[...index]) + head.spec.layers
+        let names = layers.compactMap(\.name)
+        guard Set(names).count == names.count else {
+            throw LumenError.invalidModelSpec("the base and the head share layer names; give the head's layers other names")
+        }
+        let spec = ModelSpec(name: "\(base.spec.name)+\(head.spec.name)", inputShape: base.spec.inputShape, layers: layers)
+        let combined = try Sequential(spec: spec, device: device)
+        let wanted = Set(combined.parameters.map(\.name))
+        let tensors = base.tensors.filter { wanted.contains($0.key) }.merging(head.tensors) { _, head in head }
+        try Checkpoint.load(tensors, into: combined, source: "base and head")
+        return try Checkpoint(model: combined, classes: head.classes, preprocessing: base.preprocessing)
+    }
+}
+
+extension ModelSpec {
+    /// The spec with every unnamed layer named as Keras would, with `prefix` in front
+    /// (`head_dense`), so a head's names cannot collide with its base's.
+    public func prefixingLayerNames(_ prefix: String) throws -> ModelSpec {
+        var factory = LayerFactory(seed: 0)
+        var copy = self
+        copy.layers = try layers.map { spec in
+            let wasNamed = spec.name != nil
+            var (named, _) = try factory.make(spec)
+            if !wasNamed { named.name = prefix + named.name! }
+            return named
+        }
+        return copy
+    }
+}

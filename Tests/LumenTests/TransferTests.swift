@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import Lumen
+
+/// Workflow B of the transfer-learning seeds: bottleneck features cached once, a head
+/// trained on them, and the two joined again.
+@Suite(.serialized) struct BottleneckTests {
+    struct Stop: Error {}
+
+    func headSpec(_ url: URL) throws {
+        try """
+        name: head
+        input_shape: [1, 1, 1]
+        layers:
+          - {type: Conv2D, filters: 6, kernel_size: 1}
+          - {type: BatchNormalization}
+          - {type: ReLU}
+          - {type: Flatten}
+          - {type: Dense, units: 3, activation: softmax}
+        """.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func trainedBase(_ folder: URL) throws -> URL {
+        var config = TrainingConfig()
+        config.data = folder.appendingPathComponent("train").path
+        config.model = folder.appendingPathComponent("small.yaml").path
+        config.out = folder.appendingPathComponent("base").path
+        config.epochs = 1
+        config.batchSize = 8
+        let run = try TrainingRun(config: config, device: testDevice)
+        try run.trainer.fit(epochs: 1)
+        return run.trainer.finalURL
+    }
+
+    @Test func headOnFeaturesEqualsTheHeadOnTheBase() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 10, seed: 11)
+        try writeColourDataset(folder.url.appendingPathComponent("val"), perClass: 4, seed: 12)
+        try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
+        try headSpec(folder.url.appendingPathComponent("head.yaml"))
+        let baseURL = try trainedBase(folder.url)
+        let base = try Checkpoint(contentsOf: baseURL)
+        let baseModel = try base.makeModel(on: testDevice)
+        for split in ["train", "val"] {
+            try FeatureExtractor.run(base: baseModel, layer: nil, folder: try ImageFolder(root: folder.url.appendingPathComponent(split)),
+                                     preprocessing: base.preprocessing, batchSize: 4, chunkBatches: 3,
+                                     out: folder.url.appendingPathComponent("\(split).features"))
+        }
+        var config = TrainingConfig()
+        config.features = folder.url.appendingPathComponent("train.features").path
+        config.valFeatures = folder.url.appendingPathComponent("val.features").path
+        config.model = folder.url.appendingPathComponent("head.yaml").path
+        config.out = folder.url.appendingPathComponent("head").path
+        config.epochs = 3
+        config.batchSize = 4
+        config.learningRate = 1e-2
+        let run = try TrainingRun(config: config, device: testDevice)
+        let history = try run.trainer.fit(epochs: 3)
+        #expect(run.trainer.model.layers.allSatisfy { $0.name.hasPrefix("head_") })
+
+        // The head joined to its base, run on the validation images, sees what the head saw.
+        let combined = try TransferComposition.combine(base: base, head: try Checkpoint(contentsOf: run.trainer.finalURL), device: testDevice)
+        let evaluation = try Evaluation.run(model: try combined.makeModel(on: testDevice), classes: combined.classes,
+                                            preprocessing: combined.preprocessing,
+                                            folder: try ImageFolder(root: folder.url.appendingPathComponent("val")))
+        let last = history.epochs.last!
+        print("head on features: val_loss \(last["val_loss"]!), combined on images: \(evaluation.loss)")
+        #expect(abs(evaluation.loss - last["val_loss"]!) < 1e-5)
+        #expect(abs(evaluation.accuracy - last["val_accuracy"]!) < 1e-9)
+    }
+
+    @Test func interruptedExtractionContinuesAndMatches() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 6, seed: 13)
+        try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
+        let base = try Checkpoint(contentsOf: try trainedBase(folder.url))
+        let model = try base.makeModel(on: testDevice)
+        let images = try ImageFolder(root: folder.url.appendingPathComponent("train"))
+        let straight = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
+                                                batchSize: 2, chunkBatches: 2, out: folder.url.appendingPathComponent("a.features"))
+        let out = folder.url.appendingPathComponent("b.features")
+        do {
+            try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing, batchSize: 2,
+                                     chunkBatches: 2, out: out) { done, _ in if done == 5 { throw Stop() } }
+            Issue.record("the extraction did not stop")
+        } catch is Stop {}
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+        var firstReported: Int?
+        let resumed = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
+                                               batchSize: 2, chunkBatches: 2, out: out) { done, _ in
+            if firstReported == nil { firstReported = done }
+        }
+        #expect(firstReported == 2)  // chunk 0 (batches 1–2) was kept
+        #expect(resumed.features == straight.features)
+        #expect(resumed.labels == straight.labels && resumed.files == straight.files)
+        #expect(!FileManager.default.fileExists(atPath: out.path + ".partial"))
+        let reread = try FeatureFile(contentsOf: out)
+        #expect(reread.sampleShape == [8, 9, 9])
+        #expect(reread.base.layers.count == 4)
+    }
+}
