@@ -73,13 +73,22 @@ public final class Sequential {
     }
 
     /// Back-propagates the gradient of the loss with respect to the logits, setting
-    /// every trainable parameter's gradient.
+    /// every trainable parameter's gradient. It stops at the first layer that trains:
+    /// frozen layers below it need no gradient, which is what makes fine-tuning the last
+    /// layers cheap.
     public func backward(fromLogits gradient: Tensor) throws {
         let last = layers.last!
         last.skipsActivation = last.activation == .sigmoid || last.activation == .softmax
-        defer { last.skipsActivation = false }
+        let firstTrainable = layers.firstIndex { layer in layer.parameters.contains { $0.trainable } } ?? layers.count
+        let bottom = firstTrainable < layers.count ? layers[firstTrainable] : nil
+        let needed = bottom?.needsInputGradient
+        bottom?.needsInputGradient = false
+        defer {
+            last.skipsActivation = false
+            if let bottom, let needed { bottom.needsInputGradient = needed }
+        }
         var g: Tensor? = gradient
-        for layer in layers.reversed() {
+        for layer in layers[firstTrainable...].reversed() {
             guard let current = g else { break }
             g = try layer.backward(current)
         }
