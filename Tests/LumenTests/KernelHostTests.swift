@@ -5,6 +5,7 @@ import Testing
 @Suite struct KernelHostTests {
     static let windows: [(kernel: Int, stride: Int, padding: Padding)] = [
         (3, 1, .valid), (3, 2, .same), (1, 2, .same), (5, 1, .same), (7, 2, .same), (2, 2, .valid),
+        (3, 2, .explicit(1)), (7, 2, .explicit(3)), (1, 2, .explicit(0)),
     ]
 
     @Test(arguments: windows.indices)
@@ -51,7 +52,7 @@ import Testing
         #expect(maxRelativeDifference("depthwise", try y.toArray(), expected, floor: Float(k * k)) <= 1e-6)
     }
 
-    @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (2, 2, .same), (3, 3, .same)])
+    @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (2, 2, .same), (3, 3, .same), (3, 2, .explicit(1))])
     func poolingMatchesHost(k: Int, s: Int, padding: Padding) throws {
         let shape = [2, 3, 7, 9]
         let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
@@ -106,5 +107,9 @@ import Testing
         let valid = try WindowGeometry(input: [1, 1, 150, 150], kernel: (3, 3), stride: 1, padding: .valid)
         #expect(valid.outHeight == 148)
         #expect(throws: LumenError.self) { try WindowGeometry(input: [1, 1, 2, 2], kernel: (3, 3), stride: 1, padding: .valid) }
+        // PyTorch's padding=3 on a 7×7 stride-2 stem: 224 → 112, three cells before.
+        let stem = try WindowGeometry(input: [1, 3, 224, 224], kernel: (7, 7), stride: 2, padding: .explicit(3))
+        #expect((stem.outHeight, stem.padTop) == (112, 3))
+        #expect(Padding(rawValue: "2") == .explicit(2) && Padding(rawValue: "-1") == nil)
     }
 }

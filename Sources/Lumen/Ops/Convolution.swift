@@ -1,9 +1,50 @@
-/// Keras padding modes.
-public enum Padding: String, Codable, Sendable {
+/// Padding modes: Keras' two, and PyTorch's fixed amount.
+public enum Padding: Codable, Sendable, Equatable {
     /// No padding; the output shrinks by kernel − 1.
     case valid
     /// Output size ceil(input / stride); the extra row or column goes at the bottom or right.
     case same
+    /// The same number of cells on every side, as PyTorch's `padding=N` (torchvision
+    /// models). Average pooling still divides by the cells inside the image.
+    case explicit(Int)
+
+    /// "valid", "same", or a number of cells.
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "valid": self = .valid
+        case "same": self = .same
+        default:
+            guard let cells = Int(rawValue), cells >= 0 else { return nil }
+            self = .explicit(cells)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .valid: return "valid"
+        case .same: return "same"
+        case .explicit(let cells): return String(cells)
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let cells = try? container.decode(Int.self) {
+            guard cells >= 0 else { throw DecodingError.dataCorruptedError(in: container, debugDescription: "padding must not be negative") }
+            self = .explicit(cells)
+            return
+        }
+        let text = try container.decode(String.self)
+        guard let padding = Padding(rawValue: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "padding must be valid, same or a number, got '\(text)'")
+        }
+        self = padding
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if case .explicit(let cells) = self { try container.encode(cells) } else { try container.encode(rawValue) }
+    }
 }
 
 /// The sizes of one 2-D window operation (convolution or pooling) on an NCHW batch.
@@ -33,6 +74,11 @@ public struct WindowGeometry: Equatable, Sendable {
             case .same:
                 let out = (size + stride - 1) / stride
                 return (out, max((out - 1) * stride + k - size, 0) / 2)
+            case .explicit(let cells):
+                guard size + 2 * cells >= k else {
+                    throw LumenError.shapeMismatch("a \(k)-wide window does not fit an input of size \(size) padded by \(cells)")
+                }
+                return ((size + 2 * cells - k) / stride + 1, cells)
             }
         }
         (outHeight, padTop) = try along(height, kernelHeight)
