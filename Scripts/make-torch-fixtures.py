@@ -319,6 +319,43 @@ def gradcam_case(name):
     save(name, tensors, {"layer": "conv2d_1"})
 
 
+def formula_value(name, shape, i):
+    """The deterministic weights both sides compute (see torchvisionParity in the tests)."""
+    phase = sum(name.encode()) * 0.0137
+    v = math.sin(0.6180339887 * i + phase)
+    if name.endswith("running_mean"):
+        return 0.05 * v
+    if name.endswith("running_var"):
+        return 1 + 0.2 * (1 + v)
+    if len(shape) >= 2:
+        fan_in = 1
+        for d in shape[1:]:
+            fan_in *= d
+        return math.sqrt(4.0 / fan_in) * v
+    if name.endswith(".weight"):
+        return 1 + 0.1 * v
+    return 0.05 * v
+
+
+def torchvision_case(name, builder, classes=10):
+    """torchvision's own model with formula weights, in eval mode, on a 2x3x64x64 batch."""
+    model = builder(num_classes=classes)
+    state = model.state_dict()
+    for key, tensor in state.items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        shape = list(tensor.shape)
+        count = tensor.numel()
+        values = torch.tensor([formula_value(key, shape, i) for i in range(count)], dtype=torch.float64)
+        state[key] = values.reshape(shape).float()
+    model.load_state_dict(state)
+    model.eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        logits = model(x)
+    save(name, {"x": x, "logits": logits}, {"classes": classes, "names": sorted(k for k in state if not k.endswith("num_batches_tracked"))})
+
+
 def main():
     conv_case("conv_k3_s1_valid", 2, 3, 9, 9, 4, 3, 1, "valid", True)
     conv_case("conv_k3_s1_same", 2, 3, 9, 9, 4, 3, 1, "same", True)
@@ -358,6 +395,13 @@ def main():
     optimizer_case("optim_adamw", "adam", lr=3e-3, weight_decay=0.004)
     xray_step("xray_cnn_adam_step")
     gradcam_case("gradcam_small_cnn")
+    try:
+        import torchvision
+    except ImportError:
+        print("make-torch-fixtures: python3-torchvision is not installed; skipping the torchvision parity fixtures")
+        return
+    torchvision_case("torchvision_resnet18", torchvision.models.resnet18)
+    torchvision_case("torchvision_mobilenet_v2", torchvision.models.mobilenet_v2)
 
 
 if __name__ == "__main__":

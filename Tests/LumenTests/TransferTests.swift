@@ -99,3 +99,31 @@ import Testing
         #expect(reread.base.layers.count == 4)
     }
 }
+
+/// Lumen's resnet18 and mobilenet-v2 against torchvision's, with the same weights on both
+/// sides (a formula both compute, since no pretrained weights can be downloaded here).
+@Suite struct TorchvisionParityTests {
+    static func formulaValue(_ name: String, _ shape: [Int], _ i: Int) -> Float {
+        let phase = Double(name.utf8.reduce(0) { $0 + Int($1) }) * 0.0137
+        let v = sin(0.6180339887 * Double(i) + phase)
+        if name.hasSuffix("running_mean") { return Float(0.05 * v) }
+        if name.hasSuffix("running_var") { return Float(1 + 0.2 * (1 + v)) }
+        if shape.count >= 2 { return Float((4.0 / Double(shape.dropFirst().reduce(1, *))).squareRoot() * v) }
+        if name.hasSuffix(".weight") { return Float(1 + 0.1 * v) }
+        return Float(0.05 * v)
+    }
+
+    @Test(arguments: [("torchvision_resnet18", BuiltinModel.resnet18), ("torchvision_mobilenet_v2", .mobilenetV2)])
+    func logitsMatchTorchvision(fixture name: String, model builtin: BuiltinModel) throws {
+        let f = try TorchFixture(name)
+        let model = try Sequential(spec: builtin.spec(classes: f.int("classes"), inputSize: 64), device: testDevice)
+        // Every tensor name is torchvision's (its num_batches_tracked aside).
+        let expectedNames = (f.config["names"] as? [String]) ?? []
+        #expect(model.parameters.map(\.name).sorted() == expectedNames)
+        for p in model.parameters {
+            try p.value.write((0..<p.value.count).map { TorchvisionParityTests.formulaValue(p.name, p.value.shape, $0) })
+        }
+        let logits = try model.logits(try f.tensor("x"), training: false)
+        try expectMatches(logits, f, "logits", tolerance: 1e-3)
+    }
+}

@@ -6,12 +6,26 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
     case xrayCNN = "xray-cnn"
     /// A small Fashion-MNIST CNN: Conv 32 → pool → Conv 64 → pool → Dense 128 → softmax.
     case fashionCNN = "fashion-cnn"
+    /// torchvision's ResNet-18, 224×224×3, with its module names.
+    case resnet18 = "resnet18"
+    /// torchvision's MobileNetV2, 224×224×3, with its module names.
+    case mobilenetV2 = "mobilenet-v2"
 
     /// The default input (height, width, channels).
     public var defaultInput: (size: Int, channels: Int) {
         switch self {
         case .xrayCNN: return (150, 3)
         case .fashionCNN: return (28, 1)
+        case .resnet18, .mobilenetV2: return (224, 3)
+        }
+    }
+
+    /// How the architecture expects its inputs: x/255 for the tutorials' CNNs, ImageNet
+    /// mean and std for torchvision's models.
+    public var defaultPreprocessing: Preprocessing {
+        switch self {
+        case .xrayCNN, .fashionCNN: return .rescale
+        case .resnet18, .mobilenetV2: return ImageNetModels.preprocessing
         }
     }
 
@@ -48,6 +62,10 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
             let head = [LayerSpec(type: "Flatten"), dense(128, .relu), dropout(0.2), dense(64, .relu), dropout(0.2),
                         dense(classes, .sigmoid)]
             return ModelSpec(name: rawValue, inputShape: input, layers: blocks + head)
+        case .resnet18:
+            return ImageNetModels.resnet18(classes: classes, size: size, channels: input[2])
+        case .mobilenetV2:
+            return ImageNetModels.mobilenetV2(classes: classes, size: size, channels: input[2])
         case .fashionCNN:
             return ModelSpec(name: rawValue, inputShape: input, layers: [
                 conv(32), pool(), conv(64), pool(), LayerSpec(type: "Flatten"), dense(128, .relu),
