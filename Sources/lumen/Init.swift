@@ -26,7 +26,9 @@ struct Init: ParsableCommand {
             let spec = try ModelReference(model).spec(classes: classList.outputCount, inputSize: inputSize, channels: channels)
             let device = try Device.open(deviceOption.selector)
             let network = try Sequential(spec: spec, device: device, seed: seed)
-            try Checkpoint(model: network, classes: classList.names).write(to: URL(fileURLWithPath: out))
+            var preprocessing = Preprocessing.rescale
+            if case .builtin(let builtin) = try ModelReference(model) { preprocessing = builtin.defaultPreprocessing }
+            try Checkpoint(model: network, classes: classList.names, preprocessing: preprocessing).write(to: URL(fileURLWithPath: out))
             print("wrote \(out): \(spec.name), \(Sequential.groupedCount(network.parameterCounts.total)) parameters, classes \(classList.names.joined(separator: ", "))")
         }
     }

@@ -38,6 +38,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("init"), help: "Start from this checkpoint's weights (transfer learning).") var initFrom: String?
     @Option(help: "Train only the last N layers, counted as in `lumen summary`.") var trainableLast: Int?
     @Option(help: "Freeze the layers up to and including this one.") var freezeUntil: String?
+    @Option(help: "Weights by tensor name, e.g. a torchvision state dict from Scripts/export-torchvision.py.") var pretrained: String?
+    @Option(help: "Train a fresh classifier for this many classes instead of the pretrained one.") var replaceHead: Int?
     @Option(help: "Train a head on bottleneck features from `lumen extract-features` instead of images.") var features: String?
     @Option(help: "Validation features from `lumen extract-features`.") var valFeatures: String?
     @Flag(help: "Continue from RUN_DIR/last.safetensors when it exists.") var resume = false
@@ -91,6 +93,8 @@ struct Train: ParsableCommand {
         if let trainableLast { c.trainableLast = trainableLast }
         if let freezeUntil { c.freezeUntil = freezeUntil }
         if let features { c.features = features }
+        if let pretrained { c.pretrained = pretrained }
+        if let replaceHead { c.replaceHead = replaceHead }
         if let valFeatures { c.valFeatures = valFeatures }
         c.augmentation = try augmentationOptions.augmentation(base: c.augmentation)
         var callbacks = c.callbacks ?? CallbackSettings()

@@ -127,3 +127,65 @@ import Testing
         try expectMatches(logits, f, "logits", tolerance: 1e-3)
     }
 }
+
+/// `--pretrained` loads a torchvision-style state dict by name, strictly, and
+/// `--replace-head` trains a new classifier for the data's classes.
+@Suite struct PretrainedTests {
+    func export(_ model: Sequential, to url: URL, drop: String? = nil) throws {
+        var tensors: [String: SafeTensors.Entry] = [:]
+        for p in model.parameters where p.name != drop {
+            tensors[p.name] = SafeTensors.Entry(shape: p.value.shape, values: try p.value.toArray())
+        }
+        tensors["features.0.1.num_batches_tracked"] = SafeTensors.Entry(shape: [], values: [7])  // PyTorch's counter
+        try SafeTensors(tensors: tensors).write(to: url)
+    }
+
+    @Test func replaceHeadLoadsTheBodyAndKeepsAFreshClassifier() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 21, size: 32)
+        let source = try Sequential(spec: BuiltinModel.mobilenetV2.spec(classes: 1000, inputSize: 32), device: testDevice, seed: 5)
+        let file = folder.url.appendingPathComponent("mobilenet_v2.safetensors")
+        try export(source, to: file)
+        var config = TrainingConfig()
+        config.data = folder.url.appendingPathComponent("data").path
+        config.model = "mobilenet-v2"
+        config.inputSize = 32
+        config.out = folder.url.appendingPathComponent("run").path
+        config.pretrained = file.path
+        do {
+            _ = try TrainingRun(config: config, device: testDevice)
+            Issue.record("a 1000-class classifier loaded into a 3-class model")
+        } catch let error as LumenError {
+            #expect(error.description.contains("classifier.1.weight has shape [1000, 1280]"), "\(error)")
+            #expect(error.description.contains("--replace-head 3"))
+        }
+        config.replaceHead = 3
+        let run = try TrainingRun(config: config, device: testDevice)
+        let loaded = Dictionary(uniqueKeysWithValues: try run.trainer.model.parameters.map { ($0.name, try $0.value.toArray()) })
+        for p in source.parameters where !p.name.hasPrefix("classifier.1") {
+            #expect(loaded[p.name] == (try p.value.toArray()), "\(p.name)")
+        }
+        #expect(loaded["classifier.1.weight"]?.count == 3 * 1280)
+        #expect(run.trainer.preprocessing == BuiltinModel.mobilenetV2.defaultPreprocessing)
+    }
+
+    @Test func aMissingTensorIsNamed() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 22, size: 32)
+        let source = try Sequential(spec: BuiltinModel.resnet18.spec(classes: 3, inputSize: 32), device: testDevice, seed: 6)
+        let file = folder.url.appendingPathComponent("resnet18.safetensors")
+        try export(source, to: file, drop: "layer3.0.downsample.1.running_var")
+        var config = TrainingConfig()
+        config.data = folder.url.appendingPathComponent("data").path
+        config.model = "resnet18"
+        config.inputSize = 32
+        config.out = folder.url.appendingPathComponent("run").path
+        config.pretrained = file.path
+        do {
+            _ = try TrainingRun(config: config, device: testDevice)
+            Issue.record("a state dict without a tensor loaded")
+        } catch let error as LumenError {
+            #expect(error.description.contains("missing layer3.0.downsample.1.running_var [256]"), "\(error)")
+        }
+    }
+}

@@ -35,6 +35,10 @@ public struct TrainingConfig: Codable, Equatable {
     public var trainableLast: Int?
     /// Freeze the layers up to and including this one.
     public var freezeUntil: String?
+    /// Weights by tensor name (a torchvision state dict from Scripts/export-torchvision.py).
+    public var pretrained: String?
+    /// Re-initialise the classifier for this many classes instead of loading it.
+    public var replaceHead: Int?
     /// Train on cached bottleneck features instead of images.
     public var features: String?
     public var valFeatures: String?
@@ -47,7 +51,8 @@ public struct TrainingConfig: Codable, Equatable {
         case validationSplit = "validation_split", batchSize = "batch_size", learningRate = "learning_rate"
         case weightDecay = "weight_decay", inputSize = "input_size", classWeight = "class_weight"
         case labelSmoothing = "label_smoothing", initFrom = "init", trainableLast = "trainable_last"
-        case freezeUntil = "freeze_until", features, valFeatures = "val_features"
+        case freezeUntil = "freeze_until", features, valFeatures = "val_features", pretrained
+        case replaceHead = "replace_head"
     }
 
     public static func load(_ url: URL) throws -> TrainingConfig { try ConfigFile.decode(TrainingConfig.self, from: url) }

@@ -42,6 +42,9 @@ public struct TrainingRun {
         var defaults = (size: 150, channels: 3)
         if case .builtin(let builtin) = reference { defaults = builtin.defaultInput }
         let channels = config.color.map { $0 == "grayscale" ? 1 : 3 } ?? defaults.channels
+        if let replaceHead = config.replaceHead, replaceHead != classes.count {
+            throw LumenError.invalidModelSpec("--replace-head \(replaceHead) but \(data) has \(classes.count) classes \(classes)")
+        }
         let spec = try reference.spec(classes: classes.count, inputSize: config.inputSize ?? defaults.size, channels: channels)
         let seed = config.seed ?? 0
         let model = try Sequential(spec: spec, device: device, seed: seed)
@@ -51,6 +54,9 @@ public struct TrainingRun {
         if case .checkpoint(let url) = reference {
             try Checkpoint.load(try Checkpoint(contentsOf: url).tensors, into: model, source: "checkpoint \(url.path)")
         }
+        if let pretrained = config.pretrained {
+            try PretrainedWeights.load(URL(fileURLWithPath: pretrained), into: model, replaceHead: config.replaceHead)
+        }
         if let initFrom = config.initFrom, initFrom != modelName {
             try Checkpoint.load(try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom)).tensors, into: model,
                                 source: "checkpoint \(initFrom)")
@@ -59,10 +65,13 @@ public struct TrainingRun {
         if let name = config.freezeUntil { try model.freeze(until: name) }
 
         var preprocessing: Preprocessing
-        switch config.preprocessing ?? "rescale" {
+        switch config.preprocessing {
+        case nil:
+            // Each built-in architecture's own (ImageNet's mean and std for torchvision's).
+            if case .builtin(let builtin) = reference { preprocessing = builtin.defaultPreprocessing } else { preprocessing = .rescale }
         case "rescale": preprocessing = .rescale
         case "tf": preprocessing = .tf
-        case let other: throw LumenError.invalidModelSpec("preprocessing must be rescale or tf, got '\(other)'")
+        case let other?: throw LumenError.invalidModelSpec("preprocessing must be rescale or tf, got '\(other)'")
         }
         for (name, values) in [("mean", config.mean), ("std", config.std)] {
             if let values, values.count != spec.inputShape[2] {
@@ -72,8 +81,8 @@ public struct TrainingRun {
         if let std = config.std, std.contains(where: { !($0 > 0) }) {
             throw LumenError.invalidModelSpec("std values must be positive, got \(std)")
         }
-        preprocessing.mean = config.mean
-        preprocessing.std = config.std
+        if let mean = config.mean { preprocessing.mean = mean }
+        if let std = config.std { preprocessing.std = std }
         var options = LoaderOptions(height: spec.inputShape[0], width: spec.inputShape[1], channels: spec.inputShape[2])
         options.interpolation = config.interpolation ?? .nearest
         options.preprocessing = preprocessing
