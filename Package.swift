@@ -15,8 +15,8 @@ let package = Package(
         // The only code that calls OpenCL and CLBlast.
         .target(
             name: "CLShim",
-            cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120")],
-            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("cairo")]
+            cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120"), .unsafeFlags(["-I/usr/include/hdf5/serial"])],
+            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("cairo"), .linkedLibrary("hdf5_serial")]
         ),
         // Build-time tool that turns Kernels/*.cl into Swift string literals.
         .executableTarget(name: "embed-kernels"),

@@ -53,6 +53,7 @@ def main():
         cases.append({"key": key, "kind": "brightness", "factor": factor})
     write_safetensors(os.path.join(OUT, "augment.safetensors"), tensors, {"cases": json.dumps(cases)})
     callbacks()
+    weight_files()
 
 
 def callbacks():
@@ -101,6 +102,65 @@ def callbacks():
         results.append(result)
     with open(os.path.join(OUT, "callbacks.json"), "w") as f:
         json.dump({"val_loss": loss, "val_accuracy": accuracy, "scenarios": results}, f, indent=1)
+
+
+def weight_files():
+    """Keras weight files for `lumen import-keras`, with what Keras predicts:
+    xray-cnn (the tutorial's model, at 48x48) as a full-model legacy .h5 and as a Keras 3
+    .weights.h5; a small model as Keras 2-style save_weights (root layer_names), and the
+    same with layer_names split into chunks as Keras does above 64 KB."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+    keras.utils.set_random_seed(4)
+
+    def xray():
+        layers = [keras.Input((48, 48, 3))]
+        for filters in [64, 128, 256, 256]:
+            layers += [keras.layers.Conv2D(filters, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+                       keras.layers.BatchNormalization()]
+        layers += [keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.2),
+                   keras.layers.Dense(64, activation="relu"), keras.layers.Dropout(0.2), keras.layers.Dense(2, activation="sigmoid")]
+        return keras.Sequential(layers)
+
+    def small():
+        return keras.Sequential([keras.Input((10, 12, 3)), keras.layers.Conv2D(5, 3, padding="same", activation="relu"),
+                                 keras.layers.DepthwiseConv2D(3, depth_multiplier=2, use_bias=False),
+                                 keras.layers.BatchNormalization(scale=False), keras.layers.Flatten(),
+                                 keras.layers.Dense(4, activation="softmax")])
+
+    def randomise_statistics(model):
+        rng = np.random.default_rng(9)
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                weights = layer.get_weights()
+                weights[-2] = rng.normal(0, 0.1, weights[-2].shape).astype(np.float32)
+                weights[-1] = rng.uniform(0.5, 1.5, weights[-1].shape).astype(np.float32)
+                if layer.scale:
+                    weights[0] = rng.uniform(0.5, 1.5, weights[0].shape).astype(np.float32)
+                layer.set_weights(weights)
+
+    results = {}
+    model = xray()
+    randomise_statistics(model)
+    x = np.random.default_rng(1).random((2, 48, 48, 3), dtype=np.float32)
+    results["xray"] = {"x": x, "y": model.predict(x, verbose=0)}
+    model.save(os.path.join(OUT, "xray-cnn-full.h5"))
+    model.save_weights(os.path.join(OUT, "xray-cnn.weights.h5"))
+    model = small()
+    randomise_statistics(model)
+    x = np.random.default_rng(2).random((3, 10, 12, 3), dtype=np.float32)
+    results["small"] = {"x": x, "y": model.predict(x, verbose=0)}
+    with h5py.File(os.path.join(OUT, "small-legacy.h5"), "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    with h5py.File(os.path.join(OUT, "small-legacy-chunked.h5"), "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        names = f.attrs["layer_names"]
+        del f.attrs["layer_names"]
+        f.attrs["layer_names0"] = names[:2]
+        f.attrs["layer_names1"] = names[2:]
+    write_safetensors(os.path.join(OUT, "predictions.safetensors"),
+                      {"%s/%s" % (k, n): v for k, d in results.items() for n, v in d.items()})
 
 
 if __name__ == "__main__":

@@ -189,3 +189,75 @@ import Testing
         }
     }
 }
+
+/// Keras weight files in every layout the tutorials' users have, imported and predicting
+/// what Keras predicts (fixtures from Scripts/make-keras-fixtures.py).
+@Suite struct KerasImportTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/keras")
+    static let predictions = try! SafeTensors(contentsOf: folder.appendingPathComponent("predictions.safetensors"))
+
+    static func smallSpec() -> ModelSpec {
+        ModelSpec(name: "small", inputShape: [10, 12, 3], layers: [
+            { var l = LayerSpec(type: "Conv2D"); l.filters = 5; l.kernelSize = 3; l.padding = .same; l.activation = .relu; return l }(),
+            { var l = LayerSpec(type: "DepthwiseConv2D"); l.kernelSize = 3; l.depthMultiplier = 2; l.useBias = false; return l }(),
+            { var l = LayerSpec(type: "BatchNormalization"); l.scale = false; return l }(),
+            LayerSpec(type: "Flatten"),
+            { var l = LayerSpec(type: "Dense"); l.units = 4; l.activation = .softmax; return l }(),
+        ])
+    }
+
+    /// Keras' NHWC inputs as Lumen's NCHW.
+    func channelsFirst(_ entry: SafeTensors.Entry) throws -> Tensor {
+        let (n, h, w, c) = (entry.shape[0], entry.shape[1], entry.shape[2], entry.shape[3])
+        var values = [Float](repeating: 0, count: entry.values.count)
+        for b in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c {
+            values[((b * c + k) * h + y) * w + x] = entry.values[((b * h + y) * w + x) * c + k]
+        } } } }
+        return try Tensor(on: testDevice, shape: [n, c, h, w], values: values)
+    }
+
+    func check(_ file: String, spec: ModelSpec, key: String) throws {
+        let model = try Sequential(spec: spec, device: testDevice)
+        let tensors = try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent(file), for: model)
+        try Checkpoint.load(tensors, into: model, source: file)
+        let predicted = try model.predict(try channelsFirst(KerasImportTests.predictions.tensors["\(key)/x"]!)).toArray()
+        let expected = KerasImportTests.predictions.tensors["\(key)/y"]!.values
+        let difference = zip(predicted, expected).map { abs($0 - $1) }.max() ?? 1
+        print("\(file): maxdiff \(difference) against Keras")
+        #expect(difference <= 1e-3, "\(file): \(difference)")
+    }
+
+    @Test(arguments: ["xray-cnn-full.h5", "xray-cnn.weights.h5"])
+    func xrayCNNPredictsWhatKerasPredicts(file: String) throws {
+        try check(file, spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 48), key: "xray")
+    }
+
+    @Test(arguments: ["small-legacy.h5", "small-legacy-chunked.h5"])
+    func legacyLayoutsImport(file: String) throws {
+        try check(file, spec: KerasImportTests.smallSpec(), key: "small")
+    }
+
+    @Test func aFileForAnotherModelIsRefused() throws {
+        let model = try Sequential(spec: BuiltinModel.fashionCNN.spec(classes: 10), device: testDevice)
+        do {
+            _ = try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent("small-legacy.h5"), for: model)
+            Issue.record("weights for another model were accepted")
+        } catch let error as KerasWeights.ImportError {
+            #expect(error.description.contains("small-legacy.h5"))
+        }
+        #expect(throws: KerasWeights.ImportError.self) {
+            try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent("callbacks.json"), for: model)
+        }
+    }
+
+    @Test func importKerasCommandWritesACheckpoint() throws {
+        let folder = try TemporaryFolder()
+        let out = folder.url.appendingPathComponent("xray.safetensors").path
+        let result = try LumenProcess.run(["import-keras", KerasImportTests.folder.appendingPathComponent("xray-cnn-full.h5").path,
+                                           "--model", "xray-cnn", "--input-size", "48", "--classes", "NORMAL,PNEUMONIA", "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: out))
+        #expect(checkpoint.classes == ["NORMAL", "PNEUMONIA"])
+        #expect(checkpoint.tensors["conv2d.weight"]?.shape == [64, 3, 3, 3])
+    }
+}

@@ -17,6 +17,7 @@
 
 #include "imageio.h"
 #include "canvas.h"
+#include "hdf5io.h"
 
 #ifdef __cplusplus
 extern "C" {
