@@ -159,6 +159,11 @@ def weight_files():
         del f.attrs["layer_names"]
         f.attrs["layer_names0"] = names[:2]
         f.attrs["layer_names1"] = names[2:]
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(64, 64, 3), classes=10)
+    randomise_statistics(model)
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    results["mobilenet_v2"] = {"x": x, "y": model.predict(x, verbose=0)}
+    model.save(os.path.join(OUT, "mobilenet_v2-full.h5"))
     write_safetensors(os.path.join(OUT, "predictions.safetensors"),
                       {"%s/%s" % (k, n): v for k, d in results.items() for n, v in d.items()})
 

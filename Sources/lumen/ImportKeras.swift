@@ -9,7 +9,7 @@ struct ImportKeras: ParsableCommand {
 
     @Argument(help: "The Keras weights: save_weights output, a full-model .h5, or a Keras 3 .weights.h5.") var weights: String
     @Option(help: "The architecture the weights belong to: a built-in or a model spec.") var model: String
-    @Option(help: "Number of classes, or their names separated by commas.") var classes: String
+    @Option(help: "Number of classes, or their names separated by commas (default: the file's output count).") var classes: String?
     @Option(help: "Where to write the checkpoint.") var out: String
     @Option(help: "Square input size (default: the architecture's).") var inputSize: Int?
     @Option(help: "Input channels (default: the architecture's).") var channels: Int?
@@ -18,15 +18,29 @@ struct ImportKeras: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let classList = try ClassList(classes)
             let reference = try ModelReference(model)
+            let device = try Device.open(deviceOption.selector)
+            let url = URL(fileURLWithPath: weights)
+            let classList: ClassList
+            if let classes {
+                classList = try ClassList(classes)
+            } else {
+                // The layout does not depend on the class count: read it from the file.
+                let probe = try Sequential(spec: try reference.spec(classes: 2, inputSize: inputSize, channels: channels), device: device)
+                let count: Int
+                do {
+                    count = try KerasWeights.outputCount(in: url, for: probe)
+                } catch let error as KerasWeights.ImportError {
+                    fail(error.description)
+                }
+                classList = try ClassList(String(max(count, 2)))
+            }
             var spec = try reference.spec(classes: classList.outputCount, inputSize: inputSize, channels: channels)
             if case .builtin = reference {} else { spec = try spec.prefixingLayerNames("") }
-            let device = try Device.open(deviceOption.selector)
             let network = try Sequential(spec: spec, device: device)
             let tensors: [String: SafeTensors.Entry]
             do {
-                tensors = try KerasWeights.tensors(from: URL(fileURLWithPath: weights), for: network)
+                tensors = try KerasWeights.tensors(from: url, for: network)
             } catch let error as KerasWeights.ImportError {
                 fail(error.description)
             }

@@ -10,13 +10,15 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
     case resnet18 = "resnet18"
     /// torchvision's MobileNetV2, 224×224×3, with its module names.
     case mobilenetV2 = "mobilenet-v2"
+    /// keras.applications' MobileNetV2, 224×224×3, with its layer names and padding.
+    case kerasMobilenetV2 = "mobilenet-v2-keras"
 
     /// The default input (height, width, channels).
     public var defaultInput: (size: Int, channels: Int) {
         switch self {
         case .xrayCNN: return (150, 3)
         case .fashionCNN: return (28, 1)
-        case .resnet18, .mobilenetV2: return (224, 3)
+        case .resnet18, .mobilenetV2, .kerasMobilenetV2: return (224, 3)
         }
     }
 
@@ -26,6 +28,7 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
         switch self {
         case .xrayCNN, .fashionCNN: return .rescale
         case .resnet18, .mobilenetV2: return ImageNetModels.preprocessing
+        case .kerasMobilenetV2: return .tf
         }
     }
 
@@ -66,6 +69,8 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
             return ImageNetModels.resnet18(classes: classes, size: size, channels: input[2])
         case .mobilenetV2:
             return ImageNetModels.mobilenetV2(classes: classes, size: size, channels: input[2])
+        case .kerasMobilenetV2:
+            return ImageNetModels.kerasMobilenetV2(classes: classes, size: size, channels: input[2])
         case .fashionCNN:
             return ModelSpec(name: rawValue, inputShape: input, layers: [
                 conv(32), pool(), conv(64), pool(), LayerSpec(type: "Flatten"), dense(128, .relu),

@@ -104,6 +104,59 @@ enum ImageNetModels {
         return ModelSpec(name: "mobilenet-v2", inputShape: [size, size, channels], layers: layers)
     }
 
+    /// keras.applications' MobileNetV2 (alpha 1.0) with its layer names: Keras' "same"
+    /// padding (the extra cell after, which its ZeroPadding2D + "valid" also gives),
+    /// BatchNorm epsilon 1e-3 and momentum 0.999, no dropout before the classifier. Its
+    /// legacy .h5 weights import in layer order.
+    static func kerasMobilenetV2(classes: Int, size: Int, channels: Int) -> ModelSpec {
+        func kconv(_ name: String, _ filters: Int, _ kernel: Int, stride: Int = 1) -> LayerSpec {
+            var spec = LayerSpec(type: "Conv2D", name: name)
+            spec.filters = filters
+            spec.kernelSize = kernel
+            spec.strides = stride
+            spec.padding = .same
+            spec.useBias = false
+            return spec
+        }
+        func knorm(_ name: String) -> LayerSpec {
+            var spec = LayerSpec(type: "BatchNormalization", name: name)
+            spec.momentum = 0.999
+            spec.epsilon = 1e-3
+            return spec
+        }
+        var layers = [kconv("Conv1", 32, 3, stride: 2), knorm("bn_Conv1"), activation("Conv1_relu", .relu6)]
+        var inputs = 32, id = 0
+        for (t, c, n, s) in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)] {
+            for repeatIndex in 0..<n {
+                let stride = repeatIndex == 0 ? s : 1
+                let prefix = id == 0 ? "expanded_conv_" : "block_\(id)_"
+                var block: [LayerSpec] = []
+                if id != 0 {
+                    block += [kconv("\(prefix)expand", inputs * t, 1), knorm("\(prefix)expand_BN"), activation("\(prefix)expand_relu", .relu6)]
+                }
+                var dw = LayerSpec(type: "DepthwiseConv2D", name: "\(prefix)depthwise")
+                dw.kernelSize = 3
+                dw.strides = stride
+                dw.padding = .same
+                dw.useBias = false
+                block += [dw, knorm("\(prefix)depthwise_BN"), activation("\(prefix)depthwise_relu", .relu6),
+                          kconv("\(prefix)project", c, 1), knorm("\(prefix)project_BN")]
+                if stride == 1 && inputs == c {
+                    var residual = LayerSpec(type: "Residual", name: "\(prefix)add")
+                    residual.layers = block
+                    layers.append(residual)
+                } else {
+                    layers += block
+                }
+                inputs = c
+                id += 1
+            }
+        }
+        layers += [kconv("Conv_1", 1280, 1), knorm("Conv_1_bn"), activation("out_relu", .relu6),
+                   LayerSpec(type: "GlobalAveragePooling2D", name: "global_average_pooling2d"), head("predictions", classes: classes)]
+        return ModelSpec(name: "mobilenet-v2-keras", inputShape: [size, size, channels], layers: layers)
+    }
+
     /// torchvision's normalisation: x/255, then the ImageNet mean and std per channel.
     static let preprocessing = Preprocessing(scale: 1 / 255, offset: 0, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 }

@@ -25,6 +25,17 @@ public enum KerasWeights {
         guard lm_h5_open(url.path, &file) == 0 else { throw fail("not an HDF5 file, or unreadable") }
         defer { lm_h5_close(file) }
         let weighted = weightedLayers(model)
+        let variables = try rawVariables(file, model, fail)
+        var tensors: [String: SafeTensors.Entry] = [:]
+        for ((layer, flattenInput), vars) in zip(weighted, variables) {
+            for (name, entry) in try convert(layer, vars, flattenInput: flattenInput, fail) { tensors[name] = entry }
+        }
+        return tensors
+    }
+
+    /// Every weighted layer's variables as stored, in the model's order of weighted layers.
+    static func rawVariables(_ file: Int64, _ model: Sequential, _ fail: (String) -> ImportError) throws -> [[SafeTensors.Entry]] {
+        let weighted = weightedLayers(model)
         var variables: [[SafeTensors.Entry]] = []
         if let layout = legacyRoot(file) {
             let names = try strings(file, layout, "layer_names", fail)
@@ -65,11 +76,24 @@ public enum KerasWeights {
         } else {
             throw fail("is neither a Keras weights file (no layer_names attribute) nor a Keras 3 .weights.h5 (no layers group)")
         }
-        var tensors: [String: SafeTensors.Entry] = [:]
-        for ((layer, flattenInput), vars) in zip(weighted, variables) {
-            for (name, entry) in try convert(layer, vars, flattenInput: flattenInput, fail) { tensors[name] = entry }
-        }
-        return tensors
+        return variables
+    }
+
+    /// The output count of the file's last layer with weights (its bias, or its kernel's
+    /// last dimension): how many classes the Keras model had. `model` gives the layout
+    /// and may have any class count.
+    public static func outputCount(in url: URL, for model: Sequential) throws -> Int {
+        let tensors = try tensorsIgnoringShapes(url, model)
+        guard let last = tensors.last else { throw ImportError(file: url.path, reason: "holds no weights") }
+        return last.last?.shape.last ?? 0
+    }
+
+    private static func tensorsIgnoringShapes(_ url: URL, _ model: Sequential) throws -> [[SafeTensors.Entry]] {
+        func fail(_ reason: String) -> ImportError { ImportError(file: url.path, reason: reason) }
+        var file: Int64 = -1
+        guard lm_h5_open(url.path, &file) == 0 else { throw fail("not an HDF5 file, or unreadable") }
+        defer { lm_h5_close(file) }
+        return try rawVariables(file, model, fail)
     }
 
     /// Layers with weights in order, each with the [C, H, W] shape flattened before it
