@@ -138,3 +138,59 @@ __kernel void depthwise_backward_filter(__global const float *x, __global const 
     }
     dweight[(size_t)o * KH * KW + kk] = total;
 }
+
+// CPU-style variants: one work-item per (sample, row) or plane walks its outputs in
+// order with running indices, no divisions in the inner loops; PoCL runs each as a
+// tight loop. Chosen on CPU devices, where they measure several times faster; GPUs keep
+// the one-element-per-work-item kernels above.
+
+// The same result as im2col.   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
+__kernel void im2col_rows(__global const float *x, __global float *cols,
+                          const int N, const int C, const int H, const int W,
+                          const int KH, const int KW, const int S, const int PT, const int PL,
+                          const int OH, const int OW) {
+    const int row = get_global_id(0);
+    const int n = get_global_id(1);
+    const int rows = C * KH * KW;
+    if (row >= rows || n >= N) return;
+    const int c = row / (KH * KW), kk = row - c * KH * KW;
+    const int kh = kk / KW, kw = kk - kh * KW;
+    __global const float *plane = x + ((size_t)n * C + c) * H * W;
+    __global float *out = cols + ((size_t)n * rows + row) * OH * OW;
+    for (int oh = 0; oh < OH; oh++) {
+        const int h = oh * S - PT + kh;
+        if (h < 0 || h >= H) {
+            for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
+        } else {
+            __global const float *line = plane + h * W;
+            for (int ow = 0, w = kw - PL; ow < OW; ow++, w += S) out[ow] = (w >= 0 && w < W) ? line[w] : 0.0f;
+        }
+        out += OW;
+    }
+}
+
+// The same sum as col2im, accumulated per plane in a fixed order.
+//   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
+__kernel void col2im_planes(__global const float *cols, __global float *dx,
+                            const int N, const int C, const int H, const int W,
+                            const int KH, const int KW, const int S, const int PT, const int PL,
+                            const int OH, const int OW) {
+    const int nc = get_global_id(0);
+    if (nc >= N * C) return;
+    __global float *plane = dx + (size_t)nc * H * W;
+    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
+    __global const float *base = cols + (size_t)nc * KH * KW * OH * OW;
+    for (int kh = 0; kh < KH; kh++) {
+        for (int kw = 0; kw < KW; kw++) {
+            __global const float *row = base + (size_t)(kh * KW + kw) * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                const int h = oh * S - PT + kh;
+                if (h < 0 || h >= H) continue;
+                __global float *line = plane + h * W;
+                __global const float *src = row + oh * OW;
+                for (int ow = 0, w = kw - PL; ow < OW; ow++, w += S)
+                    if (w >= 0 && w < W) line[w] += src[ow];
+            }
+        }
+    }
+}

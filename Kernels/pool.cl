@@ -120,3 +120,17 @@ __kernel void broadcast_plane(__global const float *dy, __global float *dx, cons
     if (i >= P || nc >= NC) return;
     dx[(size_t)nc * P + i] = scale * dy[nc];
 }
+
+// CPU-style max-pool backward: one work-item per plane adds each output's gradient at
+// its argmax, in output order (deterministic); PoCL runs it as a plain loop.
+//   dy, argmax: [N*C, OH, OW]   dx: [N*C, H, W]
+__kernel void maxpool_backward_planes(__global const float *dy, __global const float *argmax, __global float *dx,
+                                      const int NC, const int H, const int W, const int OH, const int OW) {
+    const int nc = get_global_id(0);
+    if (nc >= NC) return;
+    __global float *plane = dx + (size_t)nc * H * W;
+    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
+    __global const float *g = dy + (size_t)nc * OH * OW;
+    __global const float *where = argmax + (size_t)nc * OH * OW;
+    for (int o = 0; o < OH * OW; o++) plane[(int)where[o]] += g[o];
+}

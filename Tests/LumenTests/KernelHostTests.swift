@@ -15,7 +15,9 @@ import Testing
         let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
         let x = randomValues(shape.reduce(1, *), seed: 30)
         let xt = try Tensor(on: testDevice, shape: shape, values: x)
-        #expect(try Convolution.im2col(xt, g).toArray() == HostReference.im2col(x, g))
+        for variant in [Convolution.Variant.elementwise, .rows] {
+            #expect(try Convolution.im2col(xt, g, variant: variant).toArray() == HostReference.im2col(x, g))
+        }
 
         let weight = randomValues(4 * 3 * k * k, seed: 31), bias = randomValues(4, seed: 32)
         let (y, _) = try Convolution.forward(xt, weight: try Tensor(on: testDevice, shape: [4, 3, k, k], values: weight),
@@ -33,11 +35,14 @@ import Testing
         let x = randomValues(shape.reduce(1, *), seed: 40)
         let cols = HostReference.im2col(x, g)
         let c = randomValues(cols.count, seed: 41)
-        let back = try Convolution.col2im(try Tensor(on: testDevice, shape: [g.batch, 2 * k * k, g.outHeight * g.outWidth], values: c), g)
+        let ct = try Tensor(on: testDevice, shape: [g.batch, 2 * k * k, g.outHeight * g.outWidth], values: c)
         let left = zip(cols, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        let right = zip(x, try back.toArray()).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        print("col2im adjoint k\(k) s\(s): \(left) vs \(right)")
-        #expect(abs(left - right) <= 1e-4 * max(abs(left), 1))
+        for variant in [Convolution.Variant.elementwise, .rows] {
+            let back = try Convolution.col2im(ct, g, variant: variant)
+            let right = zip(x, try back.toArray()).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            print("col2im adjoint k\(k) s\(s) \(variant): \(left) vs \(right)")
+            #expect(abs(left - right) <= 1e-4 * max(abs(left), 1))
+        }
     }
 
     @Test(arguments: [(3, 1, Padding.same, 1), (3, 2, .same, 2), (5, 2, .valid, 1)])
@@ -58,7 +63,14 @@ import Testing
         let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
         let x = randomValues(shape.reduce(1, *), seed: 60)
         let xt = try Tensor(on: testDevice, shape: shape, values: x)
-        #expect(try Pooling.maxForward(xt, g).y.toArray() == HostReference.pool(x, max: true, g))
+        let (y, argmax) = try Pooling.maxForward(xt, g)
+        #expect(try y.toArray() == HostReference.pool(x, max: true, g))
+        // Both backward kernels route each gradient to its window's maximum.
+        let dy = try Tensor(on: testDevice, shape: y.shape, values: randomValues(y.count, seed: 61))
+        let gather = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .elementwise).toArray()
+        let scatter = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .rows).toArray()
+        #expect(maxRelativeDifference("maxpool backward variants", scatter, gather) <= 1e-6)
+        #expect(abs(gather.reduce(0, +) - (try dy.toArray()).reduce(0, +)) < 1e-3)
         #expect(maxRelativeDifference("avgpool", try Pooling.averageForward(xt, g).toArray(),
                                       HostReference.pool(x, max: false, g)) <= 1e-6)
     }

@@ -97,22 +97,34 @@ public struct WindowGeometry: Equatable, Sendable {
 
 /// Convolution: the twin of `Kernels/conv.cl`, im2col + CLBlast GEMM.
 public enum Convolution {
+    /// Kernel shapes: one element per work-item (GPUs), or one row or plane per
+    /// work-item walking its elements in order (CPUs, where PoCL runs loops well).
+    public enum Variant: Sendable { case elementwise, rows }
+
+    static func defaultVariant(_ device: Device) -> Variant { device.info.kind == .cpu ? .rows : .elementwise }
+
     /// The im2col matrix of a batch.                x: [N, C, H, W]  ->  cols: [N, C·KH·KW, OH·OW]
-    public static func im2col(_ x: Tensor, _ g: WindowGeometry) throws -> Tensor {
+    public static func im2col(_ x: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let cols = try Tensor(uninitializedOn: x.device, shape: [g.batch, rows, g.outputPlane])
         guard cols.count > 0 else { return cols }
-        try x.device.launch("conv", "im2col", global: [g.outputPlane, g.batch * rows],
-                            [.tensor(x), .tensor(cols), .size(g.batch), .size(g.channels)] + g.kernelArguments)
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(cols), .size(g.batch), .size(g.channels)] + g.kernelArguments
+        switch variant ?? defaultVariant(x.device) {
+        case .elementwise: try x.device.launch("conv", "im2col", global: [g.outputPlane, g.batch * rows], arguments)
+        case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, g.batch], arguments)
+        }
         return cols
     }
 
     /// The adjoint of im2col.                       cols: [N, C·KH·KW, OH·OW]  ->  dx: [N, C, H, W]
-    public static func col2im(_ cols: Tensor, _ g: WindowGeometry) throws -> Tensor {
+    public static func col2im(_ cols: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: cols.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
-        try cols.device.launch("conv", "col2im", global: [g.inputPlane, g.batch * g.channels],
-                               [.tensor(cols), .tensor(dx), .size(g.batch), .size(g.channels)] + g.kernelArguments)
+        let arguments: [KernelArgument] = [.tensor(cols), .tensor(dx), .size(g.batch), .size(g.channels)] + g.kernelArguments
+        switch variant ?? defaultVariant(cols.device) {
+        case .elementwise: try cols.device.launch("conv", "col2im", global: [g.inputPlane, g.batch * g.channels], arguments)
+        case .rows: try cols.device.launch("conv", "col2im_planes", global: [g.batch * g.channels], arguments)
+        }
         return dx
     }
 

@@ -12,11 +12,19 @@ public enum Pooling {
     }
 
     /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]
-    public static func maxBackward(_ dy: Tensor, argmax: Tensor, _ g: WindowGeometry) throws -> Tensor {
+    public static func maxBackward(_ dy: Tensor, argmax: Tensor, _ g: WindowGeometry,
+                                   variant: Convolution.Variant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
-        try dy.device.launch("pool", "maxpool_backward", global: [g.inputPlane, g.batch * g.channels],
-                             [.tensor(dy), .tensor(argmax), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g))
+        switch variant ?? Convolution.defaultVariant(dy.device) {
+        case .elementwise:
+            try dy.device.launch("pool", "maxpool_backward", global: [g.inputPlane, g.batch * g.channels],
+                                 [.tensor(dy), .tensor(argmax), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g))
+        case .rows:
+            try dy.device.launch("pool", "maxpool_backward_planes", global: [g.batch * g.channels],
+                                 [.tensor(dy), .tensor(argmax), .tensor(dx), .size(g.batch * g.channels), .size(g.height),
+                                  .size(g.width), .size(g.outHeight), .size(g.outWidth)])
+        }
         return dx
     }
 
