@@ -95,6 +95,14 @@ public final class Trainer {
         return stopRequested
     }
 
+    /// The process's resident memory now, from /proc/self/statm (Linux), in MB.
+    static func residentMegabytes() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return nil }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+    }
+
     /// Files a crash left half-written (`.<name>.tmp-…`); removed at the start of a run.
     static func removeStrayTemporaryFiles(in folder: URL) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
@@ -123,6 +131,7 @@ public final class Trainer {
             logs["learning_rate"] = Double(optimizer.learningRate)
             logs["epoch_time"] = seconds
             logs["images_per_second"] = Double(training.sampleCount - training.badFiles.count) / max(seconds, 1e-9)
+            if let resident = Trainer.residentMegabytes() { logs["memory_mb"] = resident }
             history.epochs.append(logs)
             try history.write(csv: runDirectory.appendingPathComponent("history.csv"),
                               json: runDirectory.appendingPathComponent("history.json"))
