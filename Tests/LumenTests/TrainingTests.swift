@@ -92,7 +92,7 @@ func smallSpecFile(_ url: URL) throws {
             #expect(FileManager.default.fileExists(atPath: run.trainer.runDirectory.appendingPathComponent(name).path), "\(name)")
         }
         let csv = try String(contentsOf: run.trainer.runDirectory.appendingPathComponent("history.csv"), encoding: .utf8)
-        #expect(csv.hasPrefix("epoch,accuracy,epoch_time,images_per_second,learning_rate,loss,val_accuracy,val_loss\n"))
+        #expect(csv.hasPrefix("epoch,accuracy,epoch_time,images_per_second,learning_rate,loss,memory_mb,val_accuracy,val_loss\n"))
         #expect(csv.split(separator: "\n").count == 5)
 
         // lumen predict on the final checkpoint gives the in-memory model's probabilities.
