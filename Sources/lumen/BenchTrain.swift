@@ -20,10 +20,11 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
+        let start = Date()
         try reportingErrors {
             let spec = try ModelReference(model).spec(classes: classes, inputSize: inputSize, channels: nil)
             let device = try Device.open(deviceOption.selector)
-            let result = try TrainingBenchmark.run(spec: spec, device: device, batchSize: batchSize, steps: steps)
+            let result = try TrainingBenchmark.run(spec: spec, device: device, batchSize: batchSize, steps: steps, since: start)
             // LUMEN_PROFILE=1: where the device time went, per kernel, over the whole run.
             let profile = device.takeProfile()
             if !profile.isEmpty {
@@ -39,8 +40,9 @@ struct BenchTrain: ParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {
-                print(String(format: "%@ on %@: batch %d, %d steps in %.2f s: %.1f images/s", result.model, result.device,
-                             result.batchSize, result.steps, result.seconds, result.imagesPerSecond))
+                print(String(format: "%@ on %@: batch %d, %d steps in %.2f s: %.1f images/s; first step done %.2f s after start",
+                             result.model, result.device, result.batchSize, result.steps, result.seconds, result.imagesPerSecond,
+                             result.secondsToFirstStep))
             }
         }
     }

@@ -12,14 +12,18 @@ public enum TrainingBenchmark {
         public let seconds: Double
         public let imagesPerSecond: Double
         public let firstStepSeconds: Double
+        /// From `since` (the process start, for the CLI) to the end of the first step.
+        public let secondsToFirstStep: Double
 
         enum CodingKeys: String, CodingKey {
             case model, device, steps, seconds
             case batchSize = "batch_size", imagesPerSecond = "images_per_second", firstStepSeconds = "first_step_seconds"
+            case secondsToFirstStep = "seconds_to_first_step"
         }
     }
 
-    public static func run(spec: ModelSpec, device: Device, batchSize: Int, steps: Int, warmup: Int = 2) throws -> Result {
+    public static func run(spec: ModelSpec, device: Device, batchSize: Int, steps: Int, warmup: Int = 2,
+                           since processStart: Date = Date()) throws -> Result {
         let model = try Sequential(spec: spec, device: device, seed: 1)
         let shape = [batchSize] + spec.channelsFirstInput
         var random = SplitMix64(seed: 9)
@@ -30,7 +34,14 @@ public enum TrainingBenchmark {
         let optimizer = Adam()
         let loss = Loss(model.defaultLoss)
         let first = Date()
-        for _ in 0..<max(1, warmup) { try model.trainStep(x, labels: labels, loss: loss, optimizer: optimizer) }
+        var toFirstStep = 0.0
+        for index in 0..<max(1, warmup) {
+            try model.trainStep(x, labels: labels, loss: loss, optimizer: optimizer)
+            if index == 0 {
+                try device.synchronize()
+                toFirstStep = Date().timeIntervalSince(processStart)
+            }
+        }
         try device.synchronize()
         let firstStep = Date().timeIntervalSince(first) / Double(max(1, warmup))
         let start = Date()
@@ -42,6 +53,7 @@ public enum TrainingBenchmark {
         try device.synchronize()
         let seconds = Date().timeIntervalSince(start)
         return Result(model: spec.name, device: device.info.name, batchSize: batchSize, steps: steps, seconds: seconds,
-                      imagesPerSecond: Double(steps * batchSize) / seconds, firstStepSeconds: firstStep)
+                      imagesPerSecond: Double(steps * batchSize) / seconds, firstStepSeconds: firstStep,
+                      secondsToFirstStep: toFirstStep)
     }
 }
