@@ -2,6 +2,7 @@
 #include "clshim.h"
 
 #include <clblast_c.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,23 @@ const char *lm_status_name(int status) {
 
 // MARK: - Devices
 
+// Platform and device discovery is serialised: the ICD loader and PoCL initialise on
+// first use, and two threads discovering at once can see no devices at all.
+static pthread_mutex_t discovery = PTHREAD_MUTEX_INITIALIZER;
+
+static int find_device_unlocked(int index, cl_device_id *out, cl_platform_id *platform_out,
+                                uint32_t *platform_index, int *total);
+
 // Finds device `index` counted across every platform. Fills *platform_index when found.
 static int find_device(int index, cl_device_id *out, cl_platform_id *platform_out,
+                       uint32_t *platform_index, int *total) {
+    pthread_mutex_lock(&discovery);
+    int status = find_device_unlocked(index, out, platform_out, platform_index, total);
+    pthread_mutex_unlock(&discovery);
+    return status;
+}
+
+static int find_device_unlocked(int index, cl_device_id *out, cl_platform_id *platform_out,
                        uint32_t *platform_index, int *total) {
     cl_uint platform_count = 0;
     cl_int status = clGetPlatformIDs(0, NULL, &platform_count);
