@@ -56,39 +56,55 @@ enum GemmChooser {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var choices: [String: [String: Backend]] = [:]  // device → shape → backend
 
-    static var forced: Backend? {
+    /// `LUMEN_GEMM`, read once: every GEMM call asks.
+    static let forced: Backend? = {
         switch ProcessInfo.processInfo.environment["LUMEN_GEMM"]?.lowercased() {
         case "clblast": return .clblast
         case "lumen": return .lumen
         default: return nil
         }
+    }()
+
+    nonisolated(unsafe) private static var fileURLs: [Int: URL] = [:]  // device index → choices file
+
+    /// The device's choices file, named by a hash of platform, device and driver;
+    /// computed once per device, as every GEMM call looks its shape up.
+    static func fileURL(for device: Device) -> URL {
+        lock.lock()
+        defer { lock.unlock() }
+        return unlockedFileURL(for: device)
     }
 
-    static func fileURL(for device: Device) -> URL {
+    private static func unlockedFileURL(for device: Device) -> URL {
+        if let url = fileURLs[device.info.index] { return url }
         let key = [device.info.platform, device.info.name, device.info.driverVersion].joined(separator: "\u{0}")
-        return ProgramCache.defaultDirectory().appendingPathComponent("gemm-choices-\(StableHash.hex128(key)).json")
+        let url = ProgramCache.defaultDirectory().appendingPathComponent("gemm-choices-\(StableHash.hex128(key)).json")
+        fileURLs[device.info.index] = url
+        return url
     }
 
     /// The remembered choice, or nil when the shape has not been timed on this device.
     static func choice(for key: Key, on device: Device) -> Backend? {
         lock.lock()
         defer { lock.unlock() }
-        let deviceKey = fileURL(for: device).lastPathComponent
+        let url = unlockedFileURL(for: device)
+        let deviceKey = url.lastPathComponent
         if choices[deviceKey] == nil {
-            choices[deviceKey] = (try? JSONDecoder().decode([String: Backend].self, from: Data(contentsOf: fileURL(for: device)))) ?? [:]
+            choices[deviceKey] = (try? JSONDecoder().decode([String: Backend].self, from: Data(contentsOf: url))) ?? [:]
         }
         return choices[deviceKey]?[key.text]
     }
 
     static func remember(_ backend: Backend, for key: Key, on device: Device) {
         lock.lock()
-        let deviceKey = fileURL(for: device).lastPathComponent
+        let url = unlockedFileURL(for: device)
+        let deviceKey = url.lastPathComponent
         choices[deviceKey, default: [:]][key.text] = backend
         let snapshot = choices[deviceKey] ?? [:]
         lock.unlock()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if let data = try? encoder.encode(snapshot) { try? AtomicFile.write(data, to: fileURL(for: device)) }
+        if let data = try? encoder.encode(snapshot) { try? AtomicFile.write(data, to: url) }
     }
 
     /// Times `run` on both backends (a warm-up call, then a timed one) into scratch
