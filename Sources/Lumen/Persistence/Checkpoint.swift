@@ -96,11 +96,13 @@ public struct Checkpoint {
     }
 
     /// Copies `tensors` into the model's parameters by name. Strict: every missing
-    /// tensor, unexpected tensor and shape mismatch is named in one error.
+    /// tensor, unexpected tensor and shape mismatch is named in one error. Parameters
+    /// named in `keeping` keep their values, and tensors of those names are passed over
+    /// (a classifier replaced by a fresh one).
     public static func load(_ tensors: [String: SafeTensors.Entry], into model: Sequential, source: String,
-                            ignoring ignored: Set<String> = []) throws {
+                            keeping kept: Set<String> = []) throws {
         var problems: [String] = []
-        let parameters = model.parameters
+        let parameters = model.parameters.filter { !kept.contains($0.name) }
         let expected = Set(parameters.map(\.name))
         for parameter in parameters {
             guard let entry = tensors[parameter.name] else {
@@ -111,7 +113,7 @@ public struct Checkpoint {
                 problems.append("\(parameter.name) has shape \(entry.shape) in the \(source) but \(parameter.value.shape) in the model")
             }
         }
-        for name in tensors.keys.sorted() where !expected.contains(name) && !ignored.contains(name) {
+        for name in tensors.keys.sorted() where !expected.contains(name) && !kept.contains(name) {
             problems.append("unexpected \(name) \(tensors[name]!.shape)")
         }
         guard problems.isEmpty else {
