@@ -69,11 +69,15 @@ enum ImageNetModels {
         return ModelSpec(name: "resnet18", inputShape: [size, size, channels], layers: layers)
     }
 
+    /// MobileNetV2's inverted residual stages, shared by both variants: expansion t,
+    /// output channels c, repeats n, first stride s.
+    private static let mobilenetV2Blocks = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+
     /// torchvision's mobilenet_v2 (width 1.0): inverted residual blocks with ReLU6.
     static func mobilenetV2(classes: Int, size: Int, channels: Int) -> ModelSpec {
         var layers = [conv("features.0.0", 32, 3, stride: 2, padding: 1), norm("features.0.1"), activation("features.0.2", .relu6)]
         var inputs = 32, index = 1
-        for (t, c, n, s) in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)] {
+        for (t, c, n, s) in mobilenetV2Blocks {
             for repeatIndex in 0..<n {
                 let stride = repeatIndex == 0 ? s : 1
                 let prefix = "features.\(index).conv"
@@ -126,7 +130,7 @@ enum ImageNetModels {
         }
         var layers = [kconv("Conv1", 32, 3, stride: 2), knorm("bn_Conv1"), activation("Conv1_relu", .relu6)]
         var inputs = 32, id = 0
-        for (t, c, n, s) in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)] {
+        for (t, c, n, s) in mobilenetV2Blocks {
             for repeatIndex in 0..<n {
                 let stride = repeatIndex == 0 ? s : 1
                 let prefix = id == 0 ? "expanded_conv_" : "block_\(id)_"
