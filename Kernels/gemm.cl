@@ -1,77 +1,206 @@
 // Lumen's own SGEMM, written the CPU way: no local memory, work-groups of one, and each
-// work-item holding an 8×16 block of C in eight float16 accumulators, which PoCL turns
-// into wide vector code. Row-major; B is read untransposed (the host transposes a
-// transposed B first). Used where it measures faster than CLBlast.
+// work-item holding a TM × (16·NV) block of C in float16 accumulators, which PoCL turns
+// into wide vector code. The host builds this file once per tile shape with -DTM=…
+// -DNV=… (8×32 and 4×64 so far) and times them against CLBlast per shape.
+// Work-item dimension 0 walks the rows of C: PoCL runs consecutive work-groups on one
+// thread, so a column panel of B stays in cache while every row block passes over it.
+// Row-major; B is read untransposed (the host packs a transposed B first).
 // Host twin: Sources/Lumen/Ops/LumenGemm.swift.
 
+#ifndef TM
 #define TM 8
-#define TN 16
+#endif
+#ifndef NV
+#define NV 2
+#endif
+#define TN (16 * NV)
 
-// C[i, j] = alpha * Σ_p op(A)[i, p] · B[p, j] + beta * C[i, j]
+// C[i, j] = alpha · Σ_s Σ_p op(A_s)[i, p] · B_s[p, j] + bias[i] + beta · C[i, j]
 //   op(A): [m, k] (A stored [m, k], or [k, m] when trans_a)   B: [k, n]   C: [m, n]
-//   batch z adds z·stride to each operand's offset. beta == 0 never reads C.
+//   Batch z (work-item dimension 2) adds z·stride to each operand's offset. With
+//   sum_over > 1, a work-item also sums the products of operand sets z·sum_over + s,
+//   s < sum_over (A and B advance by their strides, C by its own only per z): the
+//   gradient of a weight shared across a batch in one launch.
+//   bias: [m] added to every row when has_bias. beta == 0 never reads C.
 __kernel void gemm_tile(__global const float *A, const int a_off, const int lda, const int a_stride, const int trans_a,
                         __global const float *B, const int b_off, const int ldb, const int b_stride,
                         __global float *C, const int c_off, const int ldc, const int c_stride,
-                        const int m, const int n, const int k, const float alpha, const float beta) {
-    const int j0 = get_global_id(0) * TN;
-    const int i0 = get_global_id(1) * TM;
+                        const int m, const int n, const int k, const int sum_over, const float alpha, const float beta,
+                        __global const float *bias, const int has_bias) {
+    const int i0 = get_global_id(0) * TM;
+    const int j0 = get_global_id(1) * TN;
     const int z = get_global_id(2);
     if (i0 >= m || j0 >= n) return;
-    __global const float *a = A + a_off + (size_t)z * a_stride;
-    __global const float *b = B + b_off + (size_t)z * b_stride;
     __global float *c = C + c_off + (size_t)z * c_stride;
-    if (i0 + TM <= m && j0 + TN <= n) {
-        float16 acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;
-        for (int p = 0; p < k; p++) {
-            const float16 row = vload16(0, b + (size_t)p * ldb + j0);
-            float8 col;
-            if (trans_a) {
-                col = vload8(0, a + (size_t)p * lda + i0);
-            } else {
-                __global const float *ap = a + (size_t)i0 * lda + p;
-                col = (float8)(ap[0], ap[lda], ap[2 * lda], ap[3 * lda], ap[4 * lda], ap[5 * lda], ap[6 * lda], ap[7 * lda]);
-            }
-            acc0 = fma((float16)col.s0, row, acc0);
-            acc1 = fma((float16)col.s1, row, acc1);
-            acc2 = fma((float16)col.s2, row, acc2);
-            acc3 = fma((float16)col.s3, row, acc3);
-            acc4 = fma((float16)col.s4, row, acc4);
-            acc5 = fma((float16)col.s5, row, acc5);
-            acc6 = fma((float16)col.s6, row, acc6);
-            acc7 = fma((float16)col.s7, row, acc7);
-        }
-        float16 acc[TM] = {acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7};
+    // A tile crossing the bottom or right edge is shifted back inside the matrix, so
+    // it still runs the vector code, and stores only the cells no other tile owns.
+    const int ti = i0 + TM <= m ? i0 : m - TM;
+    const int tj = j0 + TN <= n ? j0 : n - TN;
+    if (ti >= 0 && tj >= 0) {
+        float16 acc[TM][NV];
+        #pragma unroll
         for (int r = 0; r < TM; r++) {
-            __global float *out = c + (size_t)(i0 + r) * ldc + j0;
-            float16 value = alpha * acc[r];
-            if (beta != 0.0f) value = fma((float16)beta, vload16(0, out), value);
-            vstore16(value, 0, out);
+            #pragma unroll
+            for (int v = 0; v < NV; v++) acc[r][v] = 0;
+        }
+        for (int s = 0; s < sum_over; s++) {
+            const size_t set = (size_t)z * sum_over + s;
+            __global const float *a = A + a_off + set * a_stride;
+            __global const float *b = B + b_off + set * b_stride + tj;
+            for (int p = 0; p < k; p++) {
+                float16 row[NV];
+                #pragma unroll
+                for (int v = 0; v < NV; v++) row[v] = vload16(v, b + (size_t)p * ldb);
+                #pragma unroll
+                for (int r = 0; r < TM; r++) {
+                    const float av = trans_a ? a[(size_t)p * lda + ti + r] : a[(size_t)(ti + r) * lda + p];
+                    #pragma unroll
+                    for (int v = 0; v < NV; v++) acc[r][v] = fma((float16)av, row[v], acc[r][v]);
+                }
+            }
+        }
+        if (ti == i0 && tj == j0) {
+            #pragma unroll
+            for (int r = 0; r < TM; r++) {
+                const float16 shift = has_bias ? (float16)bias[i0 + r] : (float16)0.0f;
+                #pragma unroll
+                for (int v = 0; v < NV; v++) {
+                    __global float *out = c + (size_t)(i0 + r) * ldc + j0 + 16 * v;
+                    float16 value = fma((float16)alpha, acc[r][v], shift);
+                    if (beta != 0.0f) value = fma((float16)beta, vload16(0, out), value);
+                    vstore16(value, 0, out);
+                }
+            }
+        } else {
+            for (int r = i0 - ti; r < TM; r++) {
+                const float shift = has_bias ? bias[ti + r] : 0.0f;
+                for (int v = 0; v < NV; v++) {
+                    float values[16];
+                    vstore16(acc[r][v], 0, values);
+                    for (int q = max(j0 - tj - 16 * v, 0); q < 16; q++) {
+                        __global float *out = c + (size_t)(ti + r) * ldc + tj + 16 * v + q;
+                        const float value = fma(alpha, values[q], shift);
+                        *out = beta != 0.0f ? fma(beta, *out, value) : value;
+                    }
+                }
+            }
         }
         return;
     }
-    // A partial tile at the right or bottom edge: plain loops.
+    // C smaller than one tile: plain loops.
     const int rows = min(TM, m - i0), cols = min(TN, n - j0);
     for (int r = 0; r < rows; r++) {
         for (int q = 0; q < cols; q++) {
             float total = 0.0f;
-            for (int p = 0; p < k; p++) {
-                const float av = trans_a ? a[(size_t)p * lda + i0 + r] : a[(size_t)(i0 + r) * lda + p];
-                total = fma(av, b[(size_t)p * ldb + j0 + q], total);
+            for (int s = 0; s < sum_over; s++) {
+                const size_t set = (size_t)z * sum_over + s;
+                __global const float *a = A + a_off + set * a_stride;
+                __global const float *b = B + b_off + set * b_stride;
+                for (int p = 0; p < k; p++) {
+                    const float av = trans_a ? a[(size_t)p * lda + i0 + r] : a[(size_t)(i0 + r) * lda + p];
+                    total = fma(av, b[(size_t)p * ldb + j0 + q], total);
+                }
             }
             __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
-            *out = beta != 0.0f ? alpha * total + beta * *out : alpha * total;
+            const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
+            *out = beta != 0.0f ? fma(beta, *out, value) : value;
         }
     }
 }
 
 // dst[z, c, r] = src[off + z·stride + r·ld + c]: a strided matrix transposed into a
-// packed buffer.   src: [rows, cols] with leading dimension ld   dst: [batch, cols, rows]
+// packed buffer, one 16 × 16 block per work-item (rows read as vectors where whole).
+//   src: [rows, cols] with leading dimension ld   dst: [batch, cols, rows]
 __kernel void transpose_strided(__global const float *src, const int off, const int ld, const int stride,
                                 __global float *dst, const int rows, const int cols) {
-    const int col = get_global_id(0);
-    const int row = get_global_id(1);
+    const int c0 = get_global_id(0) * 16;
+    const int r0 = get_global_id(1) * 16;
     const int z = get_global_id(2);
-    if (col >= cols || row >= rows) return;
-    dst[((size_t)z * cols + col) * rows + row] = src[off + (size_t)z * stride + (size_t)row * ld + col];
+    if (c0 >= cols || r0 >= rows) return;
+    __global const float *in = src + off + (size_t)z * stride;
+    __global float *out = dst + (size_t)z * cols * rows;
+    const int nr = min(16, rows - r0), nc = min(16, cols - c0);
+    if (nr == 16 && nc == 16) {
+        float16 block[16];
+        #pragma unroll
+        for (int r = 0; r < 16; r++) block[r] = vload16(0, in + (size_t)(r0 + r) * ld + c0);
+        float values[16][16];
+        #pragma unroll
+        for (int r = 0; r < 16; r++) vstore16(block[r], 0, values[r]);
+        for (int c = 0; c < 16; c++) {
+            const float16 column = (float16)(values[0][c], values[1][c], values[2][c], values[3][c], values[4][c],
+                                             values[5][c], values[6][c], values[7][c], values[8][c], values[9][c],
+                                             values[10][c], values[11][c], values[12][c], values[13][c],
+                                             values[14][c], values[15][c]);
+            vstore16(column, 0, out + (size_t)(c0 + c) * rows + r0);
+        }
+        return;
+    }
+    for (int c = 0; c < nc; c++) {
+        for (int r = 0; r < nr; r++) out[(size_t)(c0 + c) * rows + r0 + r] = in[(size_t)(r0 + r) * ld + c0 + c];
+    }
+}
+
+// C = A · Bᵀ with both operands read along their rows, for a B stored [n, k] that
+// gemm_tile would need transposed first (a weight gradient: k is the long pixel axis).
+// Each work-item holds a 4 × 4 block of C as sixteen float16 partial dot products over
+// 16-float steps of k, and sums each across its lanes at the end.
+//   A: [m, k]   B: [n, k]   C: [m, n]; batch, sum_over, bias, alpha and beta as gemm_tile.
+#define DR 4
+__kernel void gemm_nt_dot(__global const float *A, const int a_off, const int lda, const int a_stride,
+                          __global const float *B, const int b_off, const int ldb, const int b_stride,
+                          __global float *C, const int c_off, const int ldc, const int c_stride,
+                          const int m, const int n, const int k, const int sum_over, const float alpha, const float beta,
+                          __global const float *bias, const int has_bias) {
+    const int i0 = get_global_id(0) * DR;
+    const int j0 = get_global_id(1) * DR;
+    const int z = get_global_id(2);
+    if (i0 >= m || j0 >= n) return;
+    float16 acc[DR][DR];
+    float tail[DR][DR];
+    #pragma unroll
+    for (int r = 0; r < DR; r++) {
+        #pragma unroll
+        for (int q = 0; q < DR; q++) { acc[r][q] = 0; tail[r][q] = 0; }
+    }
+    const int k16 = k & ~15;
+    for (int s = 0; s < sum_over; s++) {
+        const size_t set = (size_t)z * sum_over + s;
+        // Rows past the edge re-read the last row; their sums are never stored.
+        __global const float *a[DR], *b[DR];
+        #pragma unroll
+        for (int r = 0; r < DR; r++) a[r] = A + a_off + set * a_stride + (size_t)min(i0 + r, m - 1) * lda;
+        #pragma unroll
+        for (int q = 0; q < DR; q++) b[q] = B + b_off + set * b_stride + (size_t)min(j0 + q, n - 1) * ldb;
+        for (int p = 0; p < k16; p += 16) {
+            float16 av[DR], bv[DR];
+            #pragma unroll
+            for (int r = 0; r < DR; r++) av[r] = vload16(0, a[r] + p);
+            #pragma unroll
+            for (int q = 0; q < DR; q++) bv[q] = vload16(0, b[q] + p);
+            #pragma unroll
+            for (int r = 0; r < DR; r++) {
+                #pragma unroll
+                for (int q = 0; q < DR; q++) acc[r][q] = fma(av[r], bv[q], acc[r][q]);
+            }
+        }
+        for (int p = k16; p < k; p++) {
+            #pragma unroll
+            for (int r = 0; r < DR; r++) {
+                #pragma unroll
+                for (int q = 0; q < DR; q++) tail[r][q] = fma(a[r][p], b[q][p], tail[r][q]);
+            }
+        }
+    }
+    __global float *c = C + c_off + (size_t)z * c_stride;
+    for (int r = 0; r < min(DR, m - i0); r++) {
+        for (int q = 0; q < min(DR, n - j0); q++) {
+            const float8 halves = acc[r][q].lo + acc[r][q].hi;
+            const float4 quarter = halves.lo + halves.hi;
+            const float total = quarter.s0 + quarter.s1 + quarter.s2 + quarter.s3 + tail[r][q];
+            __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
+            const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
+            *out = beta != 0.0f ? fma(beta, *out, value) : value;
+        }
+    }
 }

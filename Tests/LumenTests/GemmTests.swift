@@ -14,7 +14,7 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
 
     static let all: [GemmCase] = {
         var cases: [GemmCase] = []
-        for (m, n, k) in [(1, 1, 1), (17, 33, 65), (300, 1, 7)] {
+        for (m, n, k) in [(1, 1, 1), (17, 33, 65), (300, 1, 7), (13, 70, 9)] {
             for transposeA in [false, true] {
                 for transposeB in [false, true] {
                     for padded in [false, true] {
@@ -117,9 +117,9 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         }
     }
 
-    /// Lumen's own kernel on every case, single and strided-batched, against the host.
-    @Test(arguments: GemmCase.all)
-    func lumenGemmMatchesHost(_ test: GemmCase) throws {
+    /// Lumen's own kernel, every tile on every case, single and strided-batched, against the host.
+    @Test(arguments: GemmCase.all, LumenGemm.Tile.allCases)
+    func lumenGemmMatchesHost(_ test: GemmCase, _ tile: LumenGemm.Tile) throws {
         let (m, n, k) = (test.m, test.n, test.k)
         let aRows = test.transposeA ? k : m, aCols = test.transposeA ? m : k
         let bRows = test.transposeB ? n : k, bCols = test.transposeB ? k : n
@@ -131,7 +131,15 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         var expected = randomValues(offset + batch * strideC, seed: 600)
         let beta: Float = test.padded ? 0.5 : 0
         let c = try Tensor(on: testDevice, shape: [expected.count], values: expected)
-        try LumenGemm.multiply(transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, alpha: 1.5,
+        guard tile.supports(transposeA: test.transposeA, transposeB: test.transposeB) else {
+            #expect(throws: LumenError.self) {
+                try LumenGemm.multiply(tile: tile, transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k,
+                                       alpha: 1, MatrixOperand(c), strideA: 0, MatrixOperand(c), strideB: 0, beta: 0,
+                                       into: MatrixOperand(c), strideC: 0, batch: 1)
+            }
+            return
+        }
+        try LumenGemm.multiply(tile: tile, transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, alpha: 1.5,
                                MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a), offset: offset, leadingDimension: lda),
                                strideA: strideA,
                                MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b), offset: offset, leadingDimension: ldb),
@@ -142,7 +150,40 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                                a: a, aOffset: offset + z * strideA, lda: lda, b: b, bOffset: offset + z * strideB, ldb: ldb,
                                beta: beta, c: &expected, cOffset: offset + z * strideC, ldc: ldc)
         }
-        #expect(maxRelativeDifference("lumen sgemm \(test.testDescription)", try c.toArray(), expected, floor: Float(k)) <= 1e-6)
+        #expect(maxRelativeDifference("lumen sgemm \(tile.rawValue) \(test.testDescription)", try c.toArray(), expected,
+                                      floor: Float(k)) <= 1e-6)
+    }
+
+    /// A sum over operand sets plus a row bias (a convolution's weight gradient and
+    /// forward), on every backend, against the host: C_z = α Σ_s A_zs B_zsᵀ + bias + β C_z.
+    @Test(arguments: GemmChooser.Backend.allCases)
+    func summedGemmWithRowBiasMatchesHost(_ backend: GemmChooser.Backend) throws {
+        let (m, n, k, batch, sumOver) = (19, 37, 23, 2, 3)
+        let sets = batch * sumOver
+        let a = randomValues(sets * m * k, seed: 700), b = randomValues(sets * n * k, seed: 800)
+        let bias = randomValues(m, seed: 900)
+        var expected = randomValues(batch * m * n, seed: 1000)
+        let c = try Tensor(on: testDevice, shape: [batch, m, n], values: expected)
+        let call = Gemm.Call(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 0.5,
+                             a: MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a)), strideA: m * k,
+                             b: MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b)), strideB: n * k,
+                             c: MatrixOperand(c), strideC: m * n, batch: batch, sumOver: sumOver,
+                             rowBias: try Tensor(on: testDevice, shape: [m], values: bias))
+        try call.run(on: backend, beta: 2)
+        for z in 0..<batch {
+            for i in 0..<m {
+                for j in 0..<n {
+                    var total: Double = 0
+                    for s in 0..<sumOver {
+                        let set = z * sumOver + s
+                        for p in 0..<k { total += Double(a[set * m * k + i * k + p]) * Double(b[set * n * k + j * k + p]) }
+                    }
+                    let index = z * m * n + i * n + j
+                    expected[index] = Float(0.5 * total + Double(bias[i]) + 2 * Double(expected[index]))
+                }
+            }
+        }
+        #expect(maxRelativeDifference("summed gemm \(backend.rawValue)", try c.toArray(), expected, floor: Float(k)) <= 1e-6)
     }
 
     @Test func lumenGemmRefusesOperandsOutsideTheirBuffers() throws {

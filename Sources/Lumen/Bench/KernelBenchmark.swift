@@ -1,15 +1,24 @@
 import Foundation
 
-/// Kernel speeds on one device: GEMM in GFLOP/s for each backend (CLBlast, Lumen's own)
-/// on square shapes and a model's im2col shapes, and memory-bound ops in GB/s.
+/// Kernel speeds on one device: GEMM in GFLOP/s for every backend (CLBlast and each of
+/// Lumen's tiles) on a model's im2col shapes and 1024³; convolution forward,
+/// backward-data and backward-filter in GFLOP/s at the model's layers; memory-bound ops
+/// in GB/s; and how long a kernel program takes to compile, cold and warm.
 public enum KernelBenchmark {
     public struct GemmResult: Encodable {
         public let shape: String
         public let m: Int, n: Int, k: Int
-        public let clblastGFLOPs: Double
-        public let lumenGFLOPs: Double
+        /// GFLOP/s per backend name (`clblast`, `lumen-8x32`, …).
+        public let gflops: [String: Double]
+    }
+
+    public struct ConvResult: Encodable {
+        public let layer: String
+        public let batch: Int
+        public let forwardGFLOPs: Double, backwardDataGFLOPs: Double, backwardFilterGFLOPs: Double
         enum CodingKeys: String, CodingKey {
-            case shape, m, n, k, clblastGFLOPs = "clblast_gflops", lumenGFLOPs = "lumen_gflops"
+            case layer, batch, forwardGFLOPs = "forward_gflops", backwardDataGFLOPs = "backward_data_gflops"
+            case backwardFilterGFLOPs = "backward_filter_gflops"
         }
     }
 
@@ -22,26 +31,48 @@ public enum KernelBenchmark {
     public struct Report: Encodable {
         public let device: String
         public let firstKernelSeconds: Double
+        public let compileColdSeconds: Double, compileWarmSeconds: Double
         public let gemm: [GemmResult]
+        public let conv: [ConvResult]
         public let bandwidth: [BandwidthResult]
-        enum CodingKeys: String, CodingKey { case device, gemm, bandwidth, firstKernelSeconds = "first_kernel_seconds" }
+        enum CodingKeys: String, CodingKey {
+            case device, gemm, conv, bandwidth, firstKernelSeconds = "first_kernel_seconds"
+            case compileColdSeconds = "compile_cold_seconds", compileWarmSeconds = "compile_warm_seconds"
+        }
     }
 
-    /// The GEMMs of a model's convolutions (M = filters, N = output pixels, K = C·KH·KW),
-    /// as one sample of a batch sees them, plus 1024³.
-    public static func gemmShapes(for spec: ModelSpec) throws -> [(String, Int, Int, Int)] {
-        var shapes: [(String, Int, Int, Int)] = []
+    /// One convolution of a model: its input [C, H, W] and its layer.
+    public struct ConvShape {
+        public let name: String
+        public let input: [Int]
+        public let filters: Int, kernelSize: Int, stride: Int
+        public let padding: Padding
+    }
+
+    /// The model's convolutions, in order.
+    public static func convShapes(for spec: ModelSpec) throws -> [ConvShape] {
+        var shapes: [ConvShape] = []
         var input = spec.channelsFirstInput
         var factory = LayerFactory(seed: 0)
         for layerSpec in spec.layers {
             let (_, layer) = try factory.make(layerSpec)
-            let output = try layer.outputShape(for: input)
             if let conv = layer as? Conv2D {
-                shapes.append(("\(conv.name) forward", output[0], output[1] * output[2], input[0] * conv.kernelSize * conv.kernelSize))
+                shapes.append(ConvShape(name: conv.name, input: input, filters: conv.filters, kernelSize: conv.kernelSize,
+                                        stride: conv.stride, padding: conv.padding))
             }
-            input = output
+            input = try layer.outputShape(for: input)
         }
-        return shapes + [("square", 1024, 1024, 1024)]
+        return shapes
+    }
+
+    /// The forward GEMMs of the model's convolutions (M = filters, N = output pixels,
+    /// K = C·KH·KW) as one sample of a batch sees them, plus 1024³.
+    public static func gemmShapes(for convolutions: [ConvShape]) throws -> [(String, Int, Int, Int)] {
+        try convolutions.map { conv in
+            let g = try WindowGeometry(input: [1] + conv.input, kernel: (conv.kernelSize, conv.kernelSize),
+                                       stride: conv.stride, padding: conv.padding)
+            return ("\(conv.name) forward", conv.filters, g.outputPlane, conv.input[0] * conv.kernelSize * conv.kernelSize)
+        } + [("square", 1024, 1024, 1024)]
     }
 
     static func medianSeconds(_ runs: Int, _ body: () throws -> Void) throws -> Double {
@@ -54,58 +85,103 @@ public enum KernelBenchmark {
         return times.sorted()[times.count / 2]
     }
 
-    public static func run(device: Device, shapes: [(String, Int, Int, Int)], runs: Int = 3) throws -> Report {
+    /// A warm-up call (which also compiles), then the median of `runs` timed calls, each
+    /// waiting for the device to finish.
+    static func timed(_ device: Device, runs: Int, _ body: () throws -> Void) throws -> Double {
+        try body()
+        try device.synchronize()
+        return try medianSeconds(runs) {
+            try body()
+            try device.synchronize()
+        }
+    }
+
+    public static func run(device: Device, convolutions: [ConvShape], batch: Int = 16, runs: Int = 3,
+                           progress: (String) -> Void = { _ in }) throws -> Report {
         let started = Date()
         try Elementwise.fill(try Tensor(uninitializedOn: device, shape: [16]), with: 0)
         try device.synchronize()
         let firstKernel = Date().timeIntervalSince(started)
+        progress("compile times")
+        let compile = try device.measureCompile("conv")
         try GemmSelfCheck.require(on: device)
+
         var gemm: [GemmResult] = []
-        for (name, m, n, k) in shapes {
+        for (name, m, n, k) in try gemmShapes(for: convolutions) {
+            progress("GEMM \(name)")
             let a = try Tensor(on: device, shape: [m * k], repeating: 0.5)
             let b = try Tensor(on: device, shape: [k * n], repeating: 0.25)
             let c = try Tensor(uninitializedOn: device, shape: [m * n])
             let flops = 2.0 * Double(m) * Double(n) * Double(k)
-            func measure(_ backend: GemmChooser.Backend) throws -> Double {
-                let call = {
-                    switch backend {
-                    case .clblast:
+            var rates: [String: Double] = [:]
+            for backend in GemmChooser.Backend.allCases where backend.supports(transposeA: false, transposeB: false) {
+                let seconds = try timed(device, runs: runs) {
+                    if let tile = backend.tile {
+                        try LumenGemm.multiply(tile: tile, transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1,
+                                               MatrixOperand(a), strideA: 0, MatrixOperand(b), strideB: 0, beta: 0,
+                                               into: MatrixOperand(c), strideC: 0, batch: 1)
+                    } else {
                         try Gemm.multiplyUnchecked(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1,
                                                    MatrixOperand(a), MatrixOperand(b), beta: 0, into: MatrixOperand(c), temp: nil)
-                    case .lumen:
-                        try LumenGemm.multiply(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, MatrixOperand(a),
-                                               strideA: 0, MatrixOperand(b), strideB: 0, beta: 0, into: MatrixOperand(c),
-                                               strideC: 0, batch: 1)
                     }
-                    try device.synchronize()
                 }
-                try call()  // warm-up (and compilation)
-                return flops / 1e9 / (try medianSeconds(runs, call))
+                rates[backend.rawValue] = flops / 1e9 / seconds
             }
-            gemm.append(GemmResult(shape: "\(name) \(m)x\(n)x\(k)", m: m, n: n, k: k,
-                                   clblastGFLOPs: try measure(.clblast), lumenGFLOPs: try measure(.lumen)))
+            gemm.append(GemmResult(shape: "\(name) \(m)x\(n)x\(k)", m: m, n: n, k: k, gflops: rates))
         }
+
+        // Convolutions as training runs them: the whole batch, the backend the chooser picks.
+        var conv: [ConvResult] = []
+        for shape in convolutions {
+            progress("convolution \(shape.name)")
+            let x = try Tensor(on: device, shape: [batch] + shape.input, repeating: 0.5)
+            let g = try WindowGeometry(input: x.shape, kernel: (shape.kernelSize, shape.kernelSize), stride: shape.stride,
+                                       padding: shape.padding)
+            let weight = try Tensor(on: device, shape: [shape.filters, shape.input[0], shape.kernelSize, shape.kernelSize],
+                                    repeating: 0.1)
+            let bias = try Tensor(on: device, shape: [shape.filters], repeating: 0.1)
+            let flops = 2.0 * Double(batch * g.outputPlane * shape.filters) * Double(weight.count / shape.filters) / 1e9
+            var cols: Tensor?
+            let forward = try timed(device, runs: runs) { cols = try Convolution.forward(x, weight: weight, bias: bias, g).cols }
+            let dy = try Tensor(on: device, shape: [batch, shape.filters, g.outHeight, g.outWidth], repeating: 0.01)
+            let data = try timed(device, runs: runs) { _ = try Convolution.backwardData(dy, weight: weight, g) }
+            let filter = try timed(device, runs: runs) {
+                _ = try Convolution.backwardFilter(dy, cols: cols!, weightShape: weight.shape, g)
+            }
+            conv.append(ConvResult(layer: shape.name, batch: batch, forwardGFLOPs: flops / forward,
+                                   backwardDataGFLOPs: flops / data, backwardFilterGFLOPs: flops / filter))
+        }
+
         // Memory-bound ops on 16M floats (64 MB per tensor).
+        progress("memory-bound ops")
         let count = 16 << 20
         let x = try Tensor(on: device, shape: [count], repeating: 1), y = try Tensor(on: device, shape: [count], repeating: 2)
         var bandwidth: [BandwidthResult] = []
-        func rate(_ op: String, bytes: Double, _ body: @escaping () throws -> Void) throws {
-            try body()
-            try device.synchronize()
-            let seconds = try medianSeconds(runs) { try body(); try device.synchronize() }
-            bandwidth.append(BandwidthResult(op: op, gigabytesPerSecond: bytes / 1e9 / seconds))
+        func rate(_ op: String, bytes: Double, _ body: () throws -> Void) throws {
+            bandwidth.append(BandwidthResult(op: op, gigabytesPerSecond: bytes / 1e9 / (try timed(device, runs: runs, body))))
         }
         let bytes = Double(count) * 4
         try rate("axpy (y += a·x)", bytes: 3 * bytes) { try Elementwise.axpy(0.5, x, y) }
         try rate("relu forward", bytes: 2 * bytes) { _ = try ActivationOps.forward(x, .relu) }
         let images = try x.reshaped([16, 64, 128, 128])
         let window = try WindowGeometry(input: images.shape, kernel: (2, 2), stride: 2, padding: .valid)
-        try rate("max pool 2×2 forward", bytes: 1.5 * bytes) { _ = try Pooling.maxForward(images, window) }
-        try rate("batch norm statistics", bytes: 2 * bytes) { _ = try BatchNormOps.statistics(images) }
+        var argmax: Tensor?
+        try rate("max pool 2×2 forward", bytes: 1.5 * bytes) { argmax = try Pooling.maxForward(images, window).argmax }
+        let pooledGradient = try Tensor(on: device, shape: [16, 64, 64, 64], repeating: 1)
+        try rate("max pool 2×2 backward", bytes: 1.5 * bytes) {
+            _ = try Pooling.maxBackward(pooledGradient, argmax: argmax!, window)
+        }
+        let (mean, variance) = try BatchNormOps.statistics(images)
+        try rate("batch norm statistics", bytes: bytes) { _ = try BatchNormOps.statistics(images) }
+        let shift = try Tensor(on: device, shape: [64], repeating: 0)
+        try rate("batch norm normalize", bytes: 2 * bytes) {
+            _ = try BatchNormOps.normalize(images, gamma: nil, beta: shift, mean: mean, variance: variance, epsilon: 1e-3)
+        }
         let parameter = Parameter(name: "p", value: x)
         parameter.gradient = y
         let adam = Adam()
         try rate("Adam update", bytes: 7 * bytes) { try adam.step([parameter]) }
-        return Report(device: device.info.label, firstKernelSeconds: firstKernel, gemm: gemm, bandwidth: bandwidth)
+        return Report(device: device.info.label, firstKernelSeconds: firstKernel, compileColdSeconds: compile.cold,
+                      compileWarmSeconds: compile.warm, gemm: gemm, conv: conv, bandwidth: bandwidth)
     }
 }

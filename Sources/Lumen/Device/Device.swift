@@ -98,21 +98,24 @@ public final class Device: @unchecked Sendable {
     }
 
     /// The kernel `name` from the embedded program `program` (a `Kernels/<program>.cl` file),
-    /// building the program on first use.
-    func kernel(_ program: String, _ name: String) throws -> Kernel {
-        let key = program + "/" + name
+    /// building the program on first use. `defines` (`-DNAME=VALUE …`) builds a variant
+    /// of the program, kept apart from the others.
+    func kernel(_ program: String, _ name: String, defines: String = "") throws -> Kernel {
+        let variant = defines.isEmpty ? program : program + " " + defines
+        let key = variant + "/" + name
         lock.lock()
         defer { lock.unlock() }
         if let kernel = kernels[key] { return kernel }
         let built: OpaquePointer
-        if let existing = builtPrograms[program] {
+        if let existing = builtPrograms[variant] {
             built = existing
         } else {
             guard let source = EmbeddedKernels.sources[program] else {
                 throw LumenError.unknownKernelProgram(program)
             }
-            built = try programs.build(name: program, source: source, options: buildOptions, on: self)
-            builtPrograms[program] = built
+            let options = defines.isEmpty ? buildOptions : buildOptions + " " + defines
+            built = try programs.build(name: variant, source: source, options: options, on: self)
+            builtPrograms[variant] = built
         }
         var handle: OpaquePointer?
         try check(lm_kernel_create(built, name, &handle), "creating kernel \(key)")
@@ -125,12 +128,28 @@ public final class Device: @unchecked Sendable {
         return kernel
     }
 
+    /// Seconds to build `program` from source with nothing cached (a define unique to this
+    /// call keeps Lumen's and the driver's caches out), then to build it again, which
+    /// loads the binary Lumen's cache kept. The cache entry is removed afterwards.
+    func measureCompile(_ program: String) throws -> (cold: Double, warm: Double) {
+        guard let source = EmbeddedKernels.sources[program] else { throw LumenError.unknownKernelProgram(program) }
+        let options = buildOptions + " -DLUMEN_COMPILE_PROBE=\(UInt64.random(in: 1...UInt64.max))"
+        defer { try? FileManager.default.removeItem(at: programs.entryURL(source: source, options: options, device: info)) }
+        var seconds: [Double] = []
+        for _ in 0..<2 {
+            let start = Date()
+            lm_program_release(try programs.build(name: program, source: source, options: options, on: self))
+            seconds.append(Date().timeIntervalSince(start))
+        }
+        return (seconds[0], seconds[1])
+    }
+
     /// Sets the arguments of `kernel` and enqueues it over `global` work-items (1 or 2
     /// dimensions). Work-group sizes respect the kernel's queried limit; the global size
     /// is rounded up to whole groups, so kernels must bounds-check their ids.
-    func launch(_ program: String, _ name: String, global: [Int], local explicit: [Int]? = nil,
+    func launch(_ program: String, _ name: String, defines: String = "", global: [Int], local explicit: [Int]? = nil,
                 _ arguments: [KernelArgument]) throws {
-        let kernel = try kernel(program, name)
+        let kernel = try kernel(program, name, defines: defines)
         let local = explicit ?? Device.workGroup(for: global, limit: kernel.maxWorkGroupSize)
         let rounded = zip(global, local).map { size, group in (max(size, 1) + group - 1) / group * group }
         lock.lock()

@@ -94,10 +94,11 @@ struct ProgramCache {
     private func writeBuildLog(name: String, device: DeviceInfo, log: String) -> URL {
         let folder = directory.appendingPathComponent("build-logs", isDirectory: true)
         let safeDevice = device.name.map { $0.isLetter || $0.isNumber ? $0 : "-" }
-        let url = folder.appendingPathComponent("\(name)-\(String(safeDevice)).log")
+        let safeName = name.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "-" }
+        let url = folder.appendingPathComponent("\(String(safeName))-\(String(safeDevice)).log")
         let text = "program: \(name)\ndevice: \(device.label)\ndriver: \(device.driverVersion)\n\n\(log)\n"
         if (try? AtomicFile.write(Data(text.utf8), to: url)) != nil { return url }
-        let fallback = FileManager.default.temporaryDirectory.appendingPathComponent("lumen-\(name)-build.log")
+        let fallback = FileManager.default.temporaryDirectory.appendingPathComponent("lumen-\(String(safeName))-build.log")
         try? Data(text.utf8).write(to: fallback)
         return fallback
     }

@@ -95,7 +95,8 @@ public struct WindowGeometry: Equatable, Sendable {
     }
 }
 
-/// Convolution: the twin of `Kernels/conv.cl`, im2col + CLBlast GEMM.
+/// Convolution: the twin of `Kernels/conv.cl`, im2col + GEMM (CLBlast or Lumen's own,
+/// whichever measured faster for the shape), the bias added by the GEMM.
 public enum Convolution {
     /// Kernel shapes: one element per work-item (GPUs), or one row or plane per
     /// work-item walking its elements in order (CPUs, where PoCL runs loops well).
@@ -152,11 +153,10 @@ public enum Convolution {
         let cols = try im2col(x, g)
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return (y, cols) }
-        // y_n[O, P] = W[O, rows] · cols_n[rows, P], the weight shared across the batch.
+        // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the batch.
         try Gemm.multiplyBatched(m: outChannels, n: g.outputPlane, k: rows,
                                  MatrixOperand(weight), strideA: 0, MatrixOperand(cols), strideB: rows * g.outputPlane,
-                                 into: MatrixOperand(y), strideC: outChannels * g.outputPlane, batch: g.batch)
-        if let bias { try addChannelBias(y, bias) }
+                                 into: MatrixOperand(y), strideC: outChannels * g.outputPlane, batch: g.batch, rowBias: bias)
         return (y, cols)
     }
 
@@ -165,24 +165,39 @@ public enum Convolution {
     ///                                              ->  dx: [N, C, H, W], dweight: [O, C, KH, KW]
     public static func backward(_ dy: Tensor, cols: Tensor, weight: Tensor, _ g: WindowGeometry,
                                 needInputGradient: Bool) throws -> (dx: Tensor?, dweight: Tensor) {
+        let dweight = try backwardFilter(dy, cols: cols, weightShape: weight.shape, g)
+        return (needInputGradient ? try backwardData(dy, weight: weight, g) : nil, dweight)
+    }
+
+    /// The weight gradient, summed over the batch in one GEMM call.
+    ///                                              dy: [N, O, OH, OW]  cols: [N, C·KH·KW, OH·OW]  ->  dweight: [O, C, KH, KW]
+    public static func backwardFilter(_ dy: Tensor, cols: Tensor, weightShape: [Int], _ g: WindowGeometry) throws -> Tensor {
+        let outChannels = weightShape[0]
+        let rows = g.channels * g.kernelHeight * g.kernelWidth
+        let plane = g.outputPlane
+        let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
+        if g.batch == 0 || plane == 0 {
+            try Elementwise.fill(dweight, with: 0)
+            return dweight
+        }
+        // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T
+        try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
+                                 MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(cols), strideB: rows * plane,
+                                 into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
+        return dweight
+    }
+
+    /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]
+    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
-        let dweight = try Tensor(uninitializedOn: dy.device, shape: weight.shape)
-        // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T
-        for n in 0..<g.batch {
-            try Gemm.multiply(transposeB: true, m: outChannels, n: rows, k: plane,
-                              MatrixOperand(dy, offset: n * outChannels * plane), MatrixOperand(cols, offset: n * rows * plane),
-                              beta: n == 0 ? 0 : 1, into: MatrixOperand(dweight))
-        }
-        if g.batch == 0 { try Elementwise.fill(dweight, with: 0) }
-        guard needInputGradient else { return (nil, dweight) }
         // dcols_n[rows, P] = W[O, rows]^T · dy_n[O, P]
-        let dcols = try Tensor(uninitializedOn: dy.device, shape: cols.shape)
+        let dcols = try Tensor(uninitializedOn: dy.device, shape: [g.batch, rows, plane])
         try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,
                                  MatrixOperand(weight), strideA: 0, MatrixOperand(dy), strideB: outChannels * plane,
                                  into: MatrixOperand(dcols), strideC: rows * plane, batch: g.batch)
-        return (try col2im(dcols, g), dweight)
+        return try col2im(dcols, g)
     }
 
     // MARK: - Depthwise

@@ -35,28 +35,70 @@ public enum Gemm {
         try GemmSelfCheck.require(on: device)
         guard m > 0, n > 0 else { return }
         let key = GemmChooser.Key(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: 1)
-        let backend = try GemmChooser.forced ?? GemmChooser.choice(for: key, on: device)
-            ?? GemmChooser.decide(key, on: device, outputFloats: c.tensor.count) { backend, scratch in
-                try run(backend, transposeA, transposeB, m, n, k, alpha, a, 0, b, 0, 0,
-                        MatrixOperand(scratch, offset: c.offset, leadingDimension: c.leadingDimension), 0, 1, temp)
-            }
-        try run(backend, transposeA, transposeB, m, n, k, alpha, a, 0, b, 0, beta, c, 0, 1, temp)
+        let call = Call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                        a: a, strideA: 0, b: b, strideB: 0, c: c, strideC: 0, batch: 1, temp: temp)
+        try call.run(on: chosenBackend(key, call), beta: beta)
     }
 
-    /// One call on the chosen backend; batch 1 without strides is a plain GEMM.
-    private static func run(_ backend: GemmChooser.Backend, _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
-                            _ alpha: Float, _ a: MatrixOperand, _ strideA: Int, _ b: MatrixOperand, _ strideB: Int,
-                            _ beta: Float, _ c: MatrixOperand, _ strideC: Int, _ batch: Int, _ temp: Tensor?) throws {
-        switch backend {
-        case .lumen:
-            try LumenGemm.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                   a, strideA: strideA, b, strideB: strideB, beta: beta, into: c, strideC: strideC, batch: batch)
-        case .clblast where batch == 1:
-            try multiplyUnchecked(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                  a, b, beta: beta, into: c, temp: temp)
-        case .clblast:
-            try clblastBatched(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                               a, strideA: strideA, b, strideB: strideB, beta: beta, into: c, strideC: strideC, batch: batch)
+    /// The remembered or forced backend for `key`, timing every candidate on first use.
+    private static func chosenBackend(_ key: GemmChooser.Key, _ call: Call) throws -> GemmChooser.Backend {
+        let device = call.c.tensor.device
+        return try GemmChooser.forced ?? GemmChooser.choice(for: key, on: device)
+            ?? GemmChooser.decide(key, on: device, outputFloats: call.c.tensor.count) { backend, scratch in
+                var trial = call
+                trial.c = MatrixOperand(scratch, offset: call.c.offset, leadingDimension: call.c.leadingDimension)
+                try trial.run(on: backend, beta: 0)
+            }
+    }
+
+    /// One GEMM call's operands, runnable on any backend.
+    struct Call {
+        let transposeA: Bool, transposeB: Bool
+        let m: Int, n: Int, k: Int, alpha: Float
+        let a: MatrixOperand, strideA: Int, b: MatrixOperand, strideB: Int
+        var c: MatrixOperand
+        let strideC: Int, batch: Int
+        var sumOver = 1
+        var rowBias: Tensor? = nil
+        var temp: Tensor? = nil
+
+        init(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, strideA: Int,
+             b: MatrixOperand, strideB: Int, c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1,
+             rowBias: Tensor? = nil, temp: Tensor? = nil) {
+            (self.transposeA, self.transposeB, self.m, self.n, self.k, self.alpha) = (transposeA, transposeB, m, n, k, alpha)
+            (self.a, self.strideA, self.b, self.strideB, self.c, self.strideC) = (a, strideA, b, strideB, c, strideC)
+            (self.batch, self.sumOver, self.rowBias, self.temp) = (batch, sumOver, rowBias, temp)
+        }
+
+        /// Runs on `backend`. CLBlast sums over sets by accumulating into C, and adds the
+        /// row bias with a separate kernel (C must then be a dense [batch, m, n]).
+        func run(on backend: GemmChooser.Backend, beta: Float) throws {
+            if let tile = backend.tile {
+                try LumenGemm.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                       alpha: alpha, a, strideA: strideA, b, strideB: strideB, beta: beta, into: c,
+                                       strideC: strideC, batch: batch, sumOver: sumOver, rowBias: rowBias)
+                return
+            }
+            for s in 0..<sumOver {
+                let a = MatrixOperand(self.a.tensor, offset: self.a.offset + s * strideA, leadingDimension: self.a.leadingDimension)
+                let b = MatrixOperand(self.b.tensor, offset: self.b.offset + s * strideB, leadingDimension: self.b.leadingDimension)
+                let beta = s == 0 ? beta : 1
+                if batch == 1 {
+                    try multiplyUnchecked(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                          a, b, beta: beta, into: c, temp: temp)
+                } else {
+                    // With a sum, set z·sumOver + s: A and B step sumOver strides per batch entry.
+                    try clblastBatched(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                       a, strideA: strideA * sumOver, b, strideB: strideB * sumOver, beta: beta,
+                                       into: c, strideC: strideC, batch: batch)
+                }
+            }
+            if let rowBias {
+                guard c.offset == 0, (c.leadingDimension ?? n) == n, strideC == m * n || batch == 1 else {
+                    throw LumenError.shapeMismatch("a GEMM row bias through CLBlast needs a dense [batch, m, n] C")
+                }
+                try Convolution.addChannelBias(c.tensor.reshaped([c.tensor.count / (m * n), m, n]), rowBias)
+            }
         }
     }
 
@@ -75,25 +117,25 @@ public enum Gemm {
             "SGEMM \(m)x\(n)x\(k) on \(device.info.name)")
     }
 
-    /// `batch` GEMMs whose operands sit `strideA`, `strideB` and `strideC` floats apart.
+    /// `batch` GEMMs whose operands sit `strideA`, `strideB` and `strideC` floats apart,
+    /// each summing `sumOver` operand pairs (set z·sumOver + s) and adding `rowBias`.
     ///
-    ///     op(A_i): [m, k]   op(B_i): [k, n]   C_i: [m, n]   for i in 0..<batch
+    ///     op(A_i): [m, k]   op(B_i): [k, n]   C_z: [m, n]   rowBias: [m]
+    ///     C_z = alpha · Σ_s op(A_{z·sumOver+s}) · op(B_{z·sumOver+s}) + rowBias + beta · C_z
     public static func multiplyBatched(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int,
-        beta: Float = 0, into c: MatrixOperand, strideC: Int, batch: Int
+        beta: Float = 0, into c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1, rowBias: Tensor? = nil
     ) throws {
-        guard m > 0, n > 0, batch > 0 else { return }
-        let device = c.tensor.device
-        try GemmSelfCheck.require(on: device)
-        let key = GemmChooser.Key(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: batch)
-        let backend = try GemmChooser.forced ?? GemmChooser.choice(for: key, on: device)
-            ?? GemmChooser.decide(key, on: device, outputFloats: c.tensor.count) { backend, scratch in
-                try run(backend, transposeA, transposeB, m, n, k, alpha, a, strideA, b, strideB, 0,
-                        MatrixOperand(scratch, offset: c.offset, leadingDimension: c.leadingDimension), strideC, batch, nil)
-            }
-        try run(backend, transposeA, transposeB, m, n, k, alpha, a, strideA, b, strideB, beta, c, strideC, batch, nil)
+        guard m > 0, n > 0, batch > 0, sumOver > 0 else { return }
+        try GemmSelfCheck.require(on: c.tensor.device)
+        var key = GemmChooser.Key(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: batch)
+        key.sumOver = sumOver
+        let call = Call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                        a: a, strideA: strideA, b: b, strideB: strideB, c: c, strideC: strideC, batch: batch,
+                        sumOver: sumOver, rowBias: rowBias)
+        try call.run(on: chosenBackend(key, call), beta: beta)
     }
 
     static func clblastBatched(

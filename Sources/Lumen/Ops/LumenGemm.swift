@@ -1,56 +1,112 @@
 import Foundation
 
 /// Lumen's own SGEMM: the twin of `Kernels/gemm.cl`. Same contract as `Gemm.multiply`,
-/// strided-batched; a transposed B is first copied out transposed.
+/// strided-batched, with a batch sum and a row bias folded in; a transposed B is first
+/// copied out transposed.
 public enum LumenGemm {
-    /// C_z = alpha · op(A_z) · op(B_z) + beta · C_z for z in 0..<batch.
-    ///     op(A): [m, k]   op(B): [k, n]   C: [m, n]
-    public static func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                                _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int, beta: Float,
-                                into c: MatrixOperand, strideC: Int, batch: Int) throws {
+    /// The block of C one work-item holds in registers, rows × columns, and how it is
+    /// computed: `gemm_tile` (broadcast A, rows of B as vectors) or, for C = A · Bᵀ only,
+    /// `gemm_nt_dot` (vector dot products along k, no transposed copy of B).
+    public enum Tile: String, CaseIterable, Sendable {
+        case rows8cols32 = "8x32"
+        case rows4cols64 = "4x64"
+        case dot4x4 = "dot4x4"
+
+        var rows: Int { self == .rows8cols32 ? 8 : 4 }
+        var columns: Int { self == .rows8cols32 ? 32 : self == .rows4cols64 ? 64 : 4 }
+        var defines: String { self == .dot4x4 ? "" : "-DTM=\(rows) -DNV=\(columns / 16)" }
+
+        /// Whether the tile computes this transpose combination.
+        func supports(transposeA: Bool, transposeB: Bool) -> Bool { self != .dot4x4 || (!transposeA && transposeB) }
+    }
+
+    /// C_z = alpha · Σ_s op(A_zs) · op(B_zs) + rowBias + beta · C_z for z in 0..<batch,
+    /// s in 0..<sumOver, where operand set zs = z·sumOver + s steps A and B by their strides.
+    ///     op(A): [m, k]   op(B): [k, n]   C: [m, n]   rowBias: [m]
+    public static func multiply(tile: Tile = .rows8cols32, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                alpha: Float, _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int,
+                                beta: Float, into c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1,
+                                rowBias: Tensor? = nil) throws {
         guard m > 0, n > 0, batch > 0 else { return }
         let device = c.tensor.device
+        let sets = batch * max(sumOver, 1)
         let lda = a.leadingDimension ?? (transposeA ? m : k)
         // The kernel trusts its arguments: check every operand fits its buffer first.
-        func fits(_ name: String, _ operand: MatrixOperand, rows: Int, cols: Int, ld: Int, stride: Int) throws {
-            let needed = operand.offset + (batch - 1) * stride + (rows - 1) * ld + cols
+        func fits(_ name: String, _ operand: MatrixOperand, rows: Int, cols: Int, ld: Int, stride: Int, count: Int) throws {
+            let needed = operand.offset + (count - 1) * stride + (rows - 1) * ld + cols
             guard rows == 0 || cols == 0 || (ld >= cols && needed <= operand.tensor.count) else {
                 throw LumenError.shapeMismatch("GEMM operand \(name) needs \(needed) floats (\(rows)x\(cols), leading dimension \(ld)) but its buffer holds \(operand.tensor.count)")
             }
         }
-        try fits("A", a, rows: transposeA ? k : m, cols: transposeA ? m : k, ld: lda, stride: strideA)
-        try fits("B", b, rows: transposeB ? n : k, cols: transposeB ? k : n, ld: b.leadingDimension ?? (transposeB ? k : n), stride: strideB)
-        try fits("C", c, rows: m, cols: n, ld: c.leadingDimension ?? n, stride: strideC)
+        try fits("A", a, rows: transposeA ? k : m, cols: transposeA ? m : k, ld: lda, stride: strideA, count: sets)
+        try fits("B", b, rows: transposeB ? n : k, cols: transposeB ? k : n, ld: b.leadingDimension ?? (transposeB ? k : n),
+                 stride: strideB, count: sets)
+        try fits("C", c, rows: m, cols: n, ld: c.leadingDimension ?? n, stride: strideC, count: batch)
+        if let rowBias, rowBias.count < m {
+            throw LumenError.shapeMismatch("GEMM row bias needs \(m) floats but holds \(rowBias.count)")
+        }
+        guard tile.supports(transposeA: transposeA, transposeB: transposeB) else {
+            throw LumenError.shapeMismatch("Lumen's \(tile.rawValue) GEMM computes A·Bᵀ only")
+        }
         var bTensor = b.tensor, bOffset = b.offset, ldb = b.leadingDimension ?? (transposeB ? k : n), bStride = strideB
-        if transposeB {
-            // B is stored [n, k]; pack Bᵀ as [batch, k, n].
-            let packed = try Tensor(uninitializedOn: device, shape: [batch, k, n])
+        if transposeB && tile != .dot4x4 {
+            // B is stored [n, k]; pack Bᵀ as [sets, k, n].
+            let packed = try Tensor(uninitializedOn: device, shape: [sets, k, n])
             if packed.count > 0 {
-                try device.launch("gemm", "transpose_strided", global: [k, n, batch],
+                try device.launch("gemm", "transpose_strided", global: [(k + 15) / 16, (n + 15) / 16, sets], local: [1, 1, 1],
                                   [.tensor(b.tensor), .size(b.offset), .size(ldb), .size(strideB), .tensor(packed), .size(n), .size(k)])
             }
             (bTensor, bOffset, ldb, bStride) = (packed, 0, n, k * n)
         }
-        try device.launch("gemm", "gemm_tile", global: [(n + 15) / 16, (m + 7) / 8, batch], local: [1, 1, 1], [
-            .tensor(a.tensor), .size(a.offset), .size(lda), .size(strideA), .int(transposeA ? 1 : 0),
-            .tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride),
-            .tensor(c.tensor), .size(c.offset), .size(c.leadingDimension ?? n), .size(strideC),
-            .size(m), .size(n), .size(k), .float(alpha), .float(beta),
-        ])
+        // gemm_nt_dot takes no trans_a; the arguments are otherwise the same.
+        let transposeFlag: [KernelArgument] = tile == .dot4x4 ? [] : [.int(transposeA ? 1 : 0)]
+        try device.launch("gemm", tile == .dot4x4 ? "gemm_nt_dot" : "gemm_tile", defines: tile.defines,
+                          global: [(m + tile.rows - 1) / tile.rows, (n + tile.columns - 1) / tile.columns, batch],
+                          local: [1, 1, 1],
+                          [.tensor(a.tensor), .size(a.offset), .size(lda), .size(strideA)] + transposeFlag + [
+                              .tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride),
+                              .tensor(c.tensor), .size(c.offset), .size(c.leadingDimension ?? n), .size(strideC),
+                              .size(m), .size(n), .size(k), .size(max(sumOver, 1)), .float(alpha), .float(beta),
+                              .tensor(rowBias ?? c.tensor), .int(rowBias == nil ? 0 : 1),
+                          ])
     }
 }
 
-/// Which SGEMM serves each shape on each device: CLBlast or Lumen's own kernel. With
-/// `LUMEN_GEMM=auto` (the default) the first call of a shape times both and keeps the
-/// faster, remembering it in the cache folder so the next run starts with the choice;
-/// `LUMEN_GEMM=clblast` or `lumen` forces one.
+/// Which SGEMM serves each shape on each device: CLBlast or one of Lumen's own tiles.
+/// With `LUMEN_GEMM=auto` (the default) the first call of a shape times every candidate
+/// and keeps the fastest, remembering it in the cache folder (in a file named by the
+/// device and by `gemm.cl`'s source, so a changed kernel is timed afresh) so the next
+/// run starts with the choice; `LUMEN_GEMM=clblast`, `lumen` (8×32), `lumen-8x32` or
+/// `lumen-4x64` forces one.
 enum GemmChooser {
-    enum Backend: String, Codable { case clblast, lumen }
+    enum Backend: String, Codable, CaseIterable {
+        case clblast
+        case lumen8x32 = "lumen-8x32"
+        case lumen4x64 = "lumen-4x64"
+        case lumenDot = "lumen-dot4x4"
+
+        /// Lumen's tile for this backend; nil for CLBlast.
+        var tile: LumenGemm.Tile? {
+            switch self {
+            case .clblast: return nil
+            case .lumen8x32: return .rows8cols32
+            case .lumen4x64: return .rows4cols64
+            case .lumenDot: return .dot4x4
+            }
+        }
+
+        func supports(transposeA: Bool, transposeB: Bool) -> Bool {
+            tile?.supports(transposeA: transposeA, transposeB: transposeB) ?? true
+        }
+    }
 
     struct Key: Hashable, Codable {
         let transposeA: Bool, transposeB: Bool
         let m: Int, n: Int, k: Int, batch: Int
-        var text: String { "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") \(m)x\(n)x\(k) x\(batch)" }
+        var sumOver = 1
+        var text: String {
+            "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") \(m)x\(n)x\(k) x\(batch)" + (sumOver > 1 ? " sum\(sumOver)" : "")
+        }
     }
 
     private static let lock = NSLock()
@@ -58,11 +114,8 @@ enum GemmChooser {
 
     /// `LUMEN_GEMM`, read once: every GEMM call asks.
     static let forced: Backend? = {
-        switch ProcessInfo.processInfo.environment["LUMEN_GEMM"]?.lowercased() {
-        case "clblast": return .clblast
-        case "lumen": return .lumen
-        default: return nil
-        }
+        let value = ProcessInfo.processInfo.environment["LUMEN_GEMM"]?.lowercased() ?? "auto"
+        return value == "lumen" ? .lumen8x32 : Backend(rawValue: value)
     }()
 
     nonisolated(unsafe) private static var fileURLs: [Int: URL] = [:]  // device index → choices file
@@ -77,7 +130,8 @@ enum GemmChooser {
 
     private static func unlockedFileURL(for device: Device) -> URL {
         if let url = fileURLs[device.info.index] { return url }
-        let key = [device.info.platform, device.info.name, device.info.driverVersion].joined(separator: "\u{0}")
+        let key = [device.info.platform, device.info.name, device.info.driverVersion, EmbeddedKernels.sources["gemm"] ?? ""]
+            .joined(separator: "\u{0}")
         let url = ProgramCache.defaultDirectory().appendingPathComponent("gemm-choices-\(StableHash.hex128(key)).json")
         fileURLs[device.info.index] = url
         return url
@@ -107,13 +161,13 @@ enum GemmChooser {
         if let data = try? encoder.encode(snapshot) { try? AtomicFile.write(data, to: url) }
     }
 
-    /// Times `run` on both backends (a warm-up call, then a timed one) into scratch
-    /// output, and remembers the faster.
+    /// Times `run` on every backend (a warm-up call, then a timed one) into scratch
+    /// output, and remembers the fastest.
     static func decide(_ key: Key, on device: Device, outputFloats: Int,
                        run: (Backend, Tensor) throws -> Void) throws -> Backend {
         let scratch = try Tensor(uninitializedOn: device, shape: [max(outputFloats, 1)])
         var best: (Backend, Double)?
-        for backend in [Backend.clblast, .lumen] {
+        for backend in Backend.allCases where backend.supports(transposeA: key.transposeA, transposeB: key.transposeB) {
             try run(backend, scratch)
             try device.synchronize()
             let start = Date()
