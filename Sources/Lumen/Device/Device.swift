@@ -13,6 +13,8 @@ public final class Device: @unchecked Sendable {
     private var kernels: [String: Kernel] = [:]
     private var builtPrograms: [String: OpaquePointer] = [:]
     var gemmSelfCheck: GemmSelfCheck.Outcome?
+    /// Freed buffers kept for reuse: up to a quarter of the device's memory, at most 4 GiB.
+    let bufferPool: BufferPool
 
     /// Whether launches are timed with OpenCL profiling events (`LUMEN_PROFILE=1`).
     public let profiling: Bool
@@ -29,9 +31,11 @@ public final class Device: @unchecked Sendable {
         self.info = info
         self.handle = handle!
         self.programs = ProgramCache(directory: ProgramCache.defaultDirectory())
+        self.bufferPool = BufferPool(limit: Int(min(info.globalMemoryBytes / 4, 4 << 30)))
     }
 
     deinit {
+        bufferPool.drain()
         for kernel in kernels.values { lm_kernel_release(kernel.handle) }
         for program in builtPrograms.values { lm_program_release(program) }
         lm_device_close(handle)

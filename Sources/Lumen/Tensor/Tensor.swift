@@ -1,4 +1,5 @@
 import CLShim
+import Foundation
 
 /// A float32 tensor in device memory, NCHW for images.
 ///
@@ -102,10 +103,12 @@ extension Tensor: CustomStringConvertible {
     public var description: String { "Tensor\(shape) on \(device.info.name)" }
 }
 
-/// One device allocation, released when the last tensor viewing it goes.
+/// One device allocation, handed back to its device's `BufferPool` when the last tensor
+/// viewing it goes.
 final class DeviceBuffer {
     private(set) var memory: OpaquePointer?
     let bytes: Int
+    private let pool: BufferPool
 
     init(device: Device, bytes: Int, purpose: @autoclosure () -> String) throws {
         // Above the device's largest single allocation, say so plainly rather than let
@@ -114,21 +117,81 @@ final class DeviceBuffer {
             throw LumenError.deviceMemory(purpose: purpose(), bytes: bytes, limit: device.info.maxAllocationBytes,
                                           device: device.info.name)
         }
+        self.pool = device.bufferPool
+        self.bytes = bytes
+        if let reused = pool.take(bytes) {
+            self.memory = reused
+            return
+        }
         var memory: OpaquePointer?
-        let status = lm_buffer_alloc(device.handle, bytes, &memory)
-        if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES || status == CL_OUT_OF_HOST_MEMORY {
+        var status = lm_buffer_alloc(device.handle, bytes, &memory)
+        func outOfMemory(_ status: Int32) -> Bool {
+            status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES || status == CL_OUT_OF_HOST_MEMORY
+        }
+        if outOfMemory(status) && pool.drain() > 0 {
+            status = lm_buffer_alloc(device.handle, bytes, &memory)
+        }
+        if outOfMemory(status) {
             throw LumenError.deviceMemory(purpose: purpose(), bytes: bytes, limit: device.info.globalMemoryBytes,
                                           device: device.info.name)
         }
         try check(status, "allocating \(bytes) bytes for \(purpose()) on \(device.info.name)")
         self.memory = memory
-        self.bytes = bytes
     }
 
     deinit { release() }
 
     func release() {
-        if let memory { lm_buffer_free(memory) }
+        if let memory { pool.give(memory, bytes: bytes) }
         memory = nil
+    }
+}
+
+/// Freed device buffers kept for reuse, by exact size, as PyTorch's caching allocator
+/// does: a training step allocates the same sizes every time, and a fresh buffer costs
+/// page faults on first touch (PoCL) or a driver allocation (GPUs). Kernels run on one
+/// in-order queue, so a buffer handed out again is written only after every kernel
+/// enqueued on its earlier life. Holds at most `limit` bytes; the rest is freed.
+final class BufferPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [Int: [OpaquePointer]] = [:]
+    private var pooledBytes = 0
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    deinit { drain() }
+
+    func take(_ bytes: Int) -> OpaquePointer? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let memory = free[bytes]?.popLast() else { return nil }
+        pooledBytes -= bytes
+        return memory
+    }
+
+    func give(_ memory: OpaquePointer, bytes: Int) {
+        lock.lock()
+        if pooledBytes + bytes <= limit {
+            free[bytes, default: []].append(memory)
+            pooledBytes += bytes
+            lock.unlock()
+            return
+        }
+        lock.unlock()
+        lm_buffer_free(memory)
+    }
+
+    /// Frees every pooled buffer; returns the bytes freed.
+    @discardableResult
+    func drain() -> Int {
+        lock.lock()
+        let buffers = free.values.flatMap { $0 }
+        let bytes = pooledBytes
+        free = [:]
+        pooledBytes = 0
+        lock.unlock()
+        for memory in buffers { lm_buffer_free(memory) }
+        return bytes
     }
 }
