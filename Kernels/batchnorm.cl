@@ -84,3 +84,113 @@ __kernel void bn_backward_data(__global const float *x, __global const float *dy
     const float xhat = (x[i] - mean[c]) * inv;
     dx[i] = g * inv / M * (M * dy[i] - dbeta[c] - xhat * dgamma[c]);
 }
+
+// ---- CPU variants: one work-item walks whole planes with float16 vectors (launched with
+// work-groups of one), the way PoCL's CPU device runs fastest. Same results as above up
+// to the order of the sums.
+
+// Σ of a float16's lanes.
+inline float lane_sum(const float16 v) {
+    const float8 a = v.lo + v.hi;
+    const float4 b = a.lo + a.hi;
+    return b.s0 + b.s1 + b.s2 + b.s3;
+}
+
+// As bn_statistics.   x: [N, C, P]   mean, variance: [C]
+__kernel void bn_statistics_planes(__global const float *x, __global float *mean, __global float *variance,
+                                   const int N, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float16 vector_total = 0.0f;
+    float total = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *row = x + ((size_t)n * C + c) * P;
+        int i = 0;
+        for (; i + 16 <= P; i += 16) vector_total += vload16(0, row + i);
+        for (; i < P; i++) total += row[i];
+    }
+    const float m = (total + lane_sum(vector_total)) / (float)(N * P);
+    float16 vector_squares = 0.0f;
+    float squares = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *row = x + ((size_t)n * C + c) * P;
+        int i = 0;
+        for (; i + 16 <= P; i += 16) { const float16 d = vload16(0, row + i) - m; vector_squares = fma(d, d, vector_squares); }
+        for (; i < P; i++) { const float d = row[i] - m; squares = fma(d, d, squares); }
+    }
+    mean[c] = m;
+    variance[c] = (squares + lane_sum(vector_squares)) / (float)(N * P);
+}
+
+// As bn_normalize, one (n, c) plane per work-item.   x, y: [N, C, P]   others: [C]
+__kernel void bn_normalize_planes(__global const float *x, __global float *y,
+                                  __global const float *gamma, __global const float *beta,
+                                  __global const float *mean, __global const float *variance,
+                                  const float eps, const int has_gamma, const int C, const int P, const int NC) {
+    const int plane = get_global_id(0);
+    if (plane >= NC) return;
+    const int c = plane % C;
+    const float scale = (has_gamma ? gamma[c] : 1.0f) * rsqrt(variance[c] + eps);
+    const float m = mean[c], b = beta[c];
+    __global const float *in = x + (size_t)plane * P;
+    __global float *out = y + (size_t)plane * P;
+    int i = 0;
+    for (; i + 16 <= P; i += 16) vstore16((vload16(0, in + i) - m) * scale + b, 0, out + i);
+    for (; i < P; i++) out[i] = (in[i] - m) * scale + b;
+}
+
+// As bn_backward_reduce.   x, dy: [N, C, P]   others: [C]
+__kernel void bn_backward_reduce_planes(__global const float *x, __global const float *dy,
+                                        __global const float *mean, __global const float *variance,
+                                        __global float *dgamma, __global float *dbeta,
+                                        const float eps, const int N, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const float inv = rsqrt(variance[c] + eps), m = mean[c];
+    float16 vector_dy = 0.0f, vector_dy_xhat = 0.0f;
+    float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
+    for (int n = 0; n < N; n++) {
+        const size_t base = ((size_t)n * C + c) * P;
+        int i = 0;
+        for (; i + 16 <= P; i += 16) {
+            const float16 g = vload16(0, dy + base + i);
+            vector_dy += g;
+            vector_dy_xhat = fma(g, (vload16(0, x + base + i) - m) * inv, vector_dy_xhat);
+        }
+        for (; i < P; i++) {
+            sum_dy += dy[base + i];
+            sum_dy_xhat = fma(dy[base + i], (x[base + i] - m) * inv, sum_dy_xhat);
+        }
+    }
+    dbeta[c] = sum_dy + lane_sum(vector_dy);
+    dgamma[c] = sum_dy_xhat + lane_sum(vector_dy_xhat);
+}
+
+// As bn_backward_data, one (n, c) plane per work-item.   x, dy, dx: [N, C, P]   others: [C]
+__kernel void bn_backward_data_planes(__global const float *x, __global const float *dy, __global float *dx,
+                                      __global const float *gamma, __global const float *mean,
+                                      __global const float *variance, __global const float *dgamma,
+                                      __global const float *dbeta, const float eps, const int has_gamma,
+                                      const int training, const int N, const int C, const int P) {
+    const int plane = get_global_id(0);
+    if (plane >= N * C) return;
+    const int c = plane % C;
+    const float inv = rsqrt(variance[c] + eps);
+    const float g = has_gamma ? gamma[c] : 1.0f;
+    const size_t base = (size_t)plane * P;
+    int i = 0;
+    if (!training) {
+        for (; i + 16 <= P; i += 16) vstore16(g * inv * vload16(0, dy + base + i), 0, dx + base + i);
+        for (; i < P; i++) dx[base + i] = g * inv * dy[base + i];
+        return;
+    }
+    const float M = (float)(N * P), m = mean[c], db = dbeta[c], dg = dgamma[c];
+    for (; i + 16 <= P; i += 16) {
+        const float16 xhat = (vload16(0, x + base + i) - m) * inv;
+        vstore16(g * inv / M * (M * vload16(0, dy + base + i) - db - xhat * dg), 0, dx + base + i);
+    }
+    for (; i < P; i++) {
+        const float xhat = (x[base + i] - m) * inv;
+        dx[base + i] = g * inv / M * (M * dy[base + i] - db - xhat * dg);
+    }
+}

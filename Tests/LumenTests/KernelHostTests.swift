@@ -59,12 +59,19 @@ import Testing
 
     @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (2, 2, .same), (3, 3, .same), (3, 2, .explicit(1))])
     func poolingMatchesHost(k: Int, s: Int, padding: Padding) throws {
-        let shape = [2, 3, 7, 9]
+        // 37 wide: the row variant's 2×2 vector path covers 16 outputs of 18, loops the rest.
+        let shape = [2, 3, 7, 37]
         let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
         let x = randomValues(shape.reduce(1, *), seed: 60)
         let xt = try Tensor(on: testDevice, shape: shape, values: x)
         let (y, argmax) = try Pooling.maxForward(xt, g)
         #expect(try y.toArray() == HostReference.pool(x, max: true, g))
+        // Both forward variants pick the same cells, ties (whole numbers 0…2) included.
+        let tied = try Tensor(on: testDevice, shape: shape, values: x.map { ($0 * 3).rounded(.down) })
+        let (rowsY, rowsArgmax) = try Pooling.maxForward(tied, g, variant: .rows)
+        let (cellsY, cellsArgmax) = try Pooling.maxForward(tied, g, variant: .elementwise)
+        #expect(try rowsY.toArray() == cellsY.toArray())
+        #expect(try rowsArgmax.toArray() == cellsArgmax.toArray())
         // Both backward kernels route each gradient to its window's maximum.
         let dy = try Tensor(on: testDevice, shape: y.shape, values: randomValues(y.count, seed: 61))
         let gather = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .elementwise).toArray()
@@ -75,12 +82,40 @@ import Testing
                                       HostReference.pool(x, max: false, g)) <= 1e-6)
     }
 
-    @Test func batchStatisticsMatchHost() throws {
-        let x = randomValues(4 * 5 * 6, seed: 70).map { $0 * 3 + 1 }
-        let (mean, variance) = try BatchNormOps.statistics(try Tensor(on: testDevice, shape: [4, 5, 2, 3], values: x))
-        let expected = HostReference.channelStatistics(x, n: 4, c: 5, p: 6)
-        #expect(maxRelativeDifference("bn mean", try mean.toArray(), expected.mean) <= 1e-6)
-        #expect(maxRelativeDifference("bn variance", try variance.toArray(), expected.variance) <= 1e-6)
+    /// Planes of 42: the CPU variant's vector loop (16 at a time) and its scalar tail.
+    @Test(arguments: [Convolution.Variant.elementwise, .rows])
+    func batchStatisticsMatchHost(variant: Convolution.Variant) throws {
+        let x = randomValues(4 * 5 * 42, seed: 70).map { $0 * 3 + 1 }
+        let (mean, variance) = try BatchNormOps.statistics(try Tensor(on: testDevice, shape: [4, 5, 6, 7], values: x),
+                                                           variant: variant)
+        let expected = HostReference.channelStatistics(x, n: 4, c: 5, p: 42)
+        #expect(maxRelativeDifference("bn mean \(variant)", try mean.toArray(), expected.mean) <= 1e-6)
+        #expect(maxRelativeDifference("bn variance \(variant)", try variance.toArray(), expected.variance) <= 1e-6)
+    }
+
+    /// Normalize and backward: the per-plane CPU kernels give what the per-element ones
+    /// give (those are checked against PyTorch in LayerParityTests on GPU-like devices,
+    /// the plane kernels on this CPU device).
+    @Test(arguments: [true, false])
+    func batchNormVariantsAgree(training: Bool) throws {
+        let shape = [3, 4, 5, 7]
+        let count = shape.reduce(1, *)
+        let x = try Tensor(on: testDevice, shape: shape, values: randomValues(count, seed: 71).map { $0 * 2 - 0.5 })
+        let dy = try Tensor(on: testDevice, shape: shape, values: randomValues(count, seed: 72))
+        let gamma = try Tensor(on: testDevice, shape: [4], values: [0.5, 1.5, -1, 2])
+        let beta = try Tensor(on: testDevice, shape: [4], values: [0.1, 0, -0.2, 0.3])
+        let (mean, variance) = try BatchNormOps.statistics(x)
+        var outputs: [[[Float]]] = []
+        for variant in [Convolution.Variant.elementwise, .rows] {
+            let y = try BatchNormOps.normalize(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3,
+                                               variant: variant)
+            let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: x, gamma: gamma, mean: mean, variance: variance,
+                                                                epsilon: 1e-3, training: training, variant: variant)
+            outputs.append([try y.toArray(), try dx.toArray(), try dgamma.toArray(), try dbeta.toArray()])
+        }
+        for (index, name) in ["y", "dx", "dgamma", "dbeta"].enumerated() {
+            #expect(maxRelativeDifference("bn \(name) variants", outputs[1][index], outputs[0][index]) <= 1e-5)
+        }
     }
 
     @Test(arguments: ActivationKind.allCases)

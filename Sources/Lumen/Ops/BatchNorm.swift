@@ -1,25 +1,31 @@
 /// Batch normalisation: the twin of `Kernels/batchnorm.cl`. Tensors are viewed as
-/// [N, C, P], P being H·W for images and 1 after a Dense layer.
+/// [N, C, P], P being H·W for images and 1 after a Dense layer. On CPU devices the
+/// `_planes` kernels walk whole planes with vectors; elsewhere one work-item per element.
 public enum BatchNormOps {
     /// Biased batch mean and variance per channel.  x: [N, C, …]  ->  mean, variance: [C]
-    public static func statistics(_ x: Tensor) throws -> (mean: Tensor, variance: Tensor) {
+    public static func statistics(_ x: Tensor, variant: Convolution.Variant? = nil) throws -> (mean: Tensor, variance: Tensor) {
         let (n, c, p) = dims(x)
         let mean = try Tensor(uninitializedOn: x.device, shape: [c])
         let variance = try Tensor(uninitializedOn: x.device, shape: [c])
-        try x.device.launch("batchnorm", "bn_statistics", global: [c],
+        let rows = (variant ?? Convolution.defaultVariant(x.device)) == .rows
+        try x.device.launch("batchnorm", rows ? "bn_statistics_planes" : "bn_statistics", global: [c], local: rows ? [1] : nil,
                             [.tensor(x), .tensor(mean), .tensor(variance), .size(n), .size(c), .size(p)])
         return (mean, variance)
     }
 
     /// y = gamma·(x − mean)/sqrt(var + eps) + beta. gamma nil means 1.   x: [N, C, …]  ->  same
     public static func normalize(_ x: Tensor, gamma: Tensor?, beta: Tensor, mean: Tensor, variance: Tensor,
-                                 epsilon: Float) throws -> Tensor {
-        let (_, c, p) = dims(x)
+                                 epsilon: Float, variant: Convolution.Variant? = nil) throws -> Tensor {
+        let (n, c, p) = dims(x)
         let y = try Tensor(uninitializedOn: x.device, shape: x.shape)
         guard y.count > 0 else { return y }
-        try x.device.launch("batchnorm", "bn_normalize", global: [x.count],
-                            [.tensor(x), .tensor(y), .tensor(gamma ?? beta), .tensor(beta), .tensor(mean), .tensor(variance),
-                             .float(epsilon), .size(gamma == nil ? 0 : 1), .size(c), .size(p), .size(x.count)])
+        let shared: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(gamma ?? beta), .tensor(beta), .tensor(mean),
+                                        .tensor(variance), .float(epsilon), .size(gamma == nil ? 0 : 1), .size(c), .size(p)]
+        if (variant ?? Convolution.defaultVariant(x.device)) == .rows {
+            try x.device.launch("batchnorm", "bn_normalize_planes", global: [n * c], local: [1], shared + [.size(n * c)])
+        } else {
+            try x.device.launch("batchnorm", "bn_normalize", global: [x.count], shared + [.size(x.count)])
+        }
         return y
     }
 
@@ -35,16 +41,20 @@ public enum BatchNormOps {
     ///     x, dy: [N, C, …]   mean, variance: the statistics used forward
     ///     ->  dx: same as x,  dgamma, dbeta: [C]
     public static func backward(_ dy: Tensor, x: Tensor, gamma: Tensor?, mean: Tensor, variance: Tensor,
-                                epsilon: Float, training: Bool) throws -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
+                                epsilon: Float, training: Bool,
+                                variant: Convolution.Variant? = nil) throws -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
         let (n, c, p) = dims(x)
+        let rows = (variant ?? Convolution.defaultVariant(x.device)) == .rows
         let dgamma = try Tensor(uninitializedOn: x.device, shape: [c])
         let dbeta = try Tensor(uninitializedOn: x.device, shape: [c])
-        try x.device.launch("batchnorm", "bn_backward_reduce", global: [c],
+        try x.device.launch("batchnorm", rows ? "bn_backward_reduce_planes" : "bn_backward_reduce", global: [c],
+                            local: rows ? [1] : nil,
                             [.tensor(x), .tensor(dy), .tensor(mean), .tensor(variance), .tensor(dgamma), .tensor(dbeta),
                              .float(epsilon), .size(n), .size(c), .size(p)])
         let dx = try Tensor(uninitializedOn: x.device, shape: x.shape)
         if dx.count > 0 {
-            try x.device.launch("batchnorm", "bn_backward_data", global: [x.count],
+            try x.device.launch("batchnorm", rows ? "bn_backward_data_planes" : "bn_backward_data",
+                                global: [rows ? n * c : x.count], local: rows ? [1] : nil,
                                 [.tensor(x), .tensor(dy), .tensor(dx), .tensor(gamma ?? mean), .tensor(mean),
                                  .tensor(variance), .tensor(dgamma), .tensor(dbeta), .float(epsilon),
                                  .size(gamma == nil ? 0 : 1), .size(training ? 1 : 0), .size(n), .size(c), .size(p)])

@@ -1,13 +1,20 @@
 /// Pooling: the twin of `Kernels/pool.cl`.
 public enum Pooling {
     /// Max pooling.                                 x: [N, C, H, W]  ->  y, argmax: [N, C, OH, OW]
-    public static func maxForward(_ x: Tensor, _ g: WindowGeometry) throws -> (y: Tensor, argmax: Tensor) {
+    public static func maxForward(_ x: Tensor, _ g: WindowGeometry,
+                                  variant: Convolution.Variant? = nil) throws -> (y: Tensor, argmax: Tensor) {
         let shape = [g.batch, g.channels, g.outHeight, g.outWidth]
         let y = try Tensor(uninitializedOn: x.device, shape: shape)
         let argmax = try Tensor(uninitializedOn: x.device, shape: shape)
         guard y.count > 0 else { return (y, argmax) }
-        try x.device.launch("pool", "maxpool_forward", global: [g.outputPlane, g.batch * g.channels],
-                            [.tensor(x), .tensor(y), .tensor(argmax), .size(g.batch * g.channels)] + windowArguments(g))
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(argmax), .size(g.batch * g.channels)] + windowArguments(g)
+        switch variant ?? Convolution.defaultVariant(x.device) {
+        case .elementwise:
+            try x.device.launch("pool", "maxpool_forward", global: [g.outputPlane, g.batch * g.channels], arguments)
+        case .rows:
+            try x.device.launch("pool", "maxpool_forward_rows", global: [g.outHeight, g.batch * g.channels], local: [1, 1],
+                                arguments)
+        }
         return (y, argmax)
     }
 
