@@ -23,6 +23,28 @@ __kernel void im2col(__global const float *x, __global float *cols,
     cols[(size_t)nr * OH * OW + p] = value;
 }
 
+// The im2col matrix transposed, pixels by rows: what a weight gradient reads as the B of
+// an untransposed GEMM (dW[O, rows] = Σ_n dy_n[O, P] · colsT_n[P, rows]).
+//   colsT[n, oh*OW + ow, (c*KH + kh)*KW + kw] = x[n, c, oh*S - PT + kh, ow*S - PL + kw], 0 outside
+//   x: [N, C, H, W]   colsT: [N, OH*OW, C*KH*KW]
+__kernel void im2col_transposed(__global const float *x, __global float *cols_t,
+                                const int N, const int C, const int H, const int W,
+                                const int KH, const int KW, const int S, const int PT, const int PL,
+                                const int OH, const int OW) {
+    const int row = get_global_id(0);        // (c*KH + kh)*KW + kw
+    const int np = get_global_id(1);         // n*OH*OW + oh*OW + ow
+    const int rows = C * KH * KW;
+    if (row >= rows || np >= N * OH * OW) return;
+    const int n = np / (OH * OW), p = np - n * OH * OW;
+    const int c = row / (KH * KW), kk = row - c * KH * KW;
+    const int kh = kk / KW, kw = kk - kh * KW;
+    const int oh = p / OW, ow = p - oh * OW;
+    const int h = oh * S - PT + kh, w = ow * S - PL + kw;
+    float value = 0.0f;
+    if (h >= 0 && h < H && w >= 0 && w < W) value = x[(((size_t)n * C + c) * H + h) * W + w];
+    cols_t[(size_t)np * rows + row] = value;
+}
+
 // The adjoint of im2col: each input pixel gathers every column entry it was copied to.
 //   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
 __kernel void col2im(__global const float *cols, __global float *dx,
@@ -166,6 +188,31 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
             for (int ow = 0, w = kw - PL; ow < OW; ow++, w += S) out[ow] = (w >= 0 && w < W) ? line[w] : 0.0f;
         }
         out += OW;
+    }
+}
+
+// The same result as im2col_transposed, one output row (n, oh) per work-item, writing
+// its OW × C·KH·KW block in order.   x: [N, C, H, W]   colsT: [N, OH*OW, C*KH*KW]
+__kernel void im2col_transposed_rows(__global const float *x, __global float *cols_t,
+                                     const int N, const int C, const int H, const int W,
+                                     const int KH, const int KW, const int S, const int PT, const int PL,
+                                     const int OH, const int OW) {
+    const int oh = get_global_id(0);
+    const int n = get_global_id(1);
+    if (oh >= OH || n >= N) return;
+    const int rows = C * KH * KW;
+    __global float *out = cols_t + ((size_t)n * OH + oh) * OW * rows;
+    for (int ow = 0; ow < OW; ow++) {
+        for (int c = 0; c < C; c++) {
+            __global const float *plane = x + ((size_t)n * C + c) * H * W;
+            for (int kh = 0; kh < KH; kh++) {
+                const int h = oh * S - PT + kh;
+                const bool inside = h >= 0 && h < H;
+                for (int kw = 0, w = ow * S - PL; kw < KW; kw++, w++) {
+                    *out++ = (inside && w >= 0 && w < W) ? plane[h * W + w] : 0.0f;
+                }
+            }
+        }
     }
 }
 

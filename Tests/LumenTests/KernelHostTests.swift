@@ -17,10 +17,13 @@ import Testing
         let xt = try Tensor(on: testDevice, shape: shape, values: x)
         for variant in [Convolution.Variant.elementwise, .rows] {
             #expect(try Convolution.im2col(xt, g, variant: variant).toArray() == HostReference.im2col(x, g))
+            let rows = 3 * k * k
+            #expect(try Convolution.im2colTransposed(xt, g, variant: variant).toArray()
+                    == HostReference.transpose(HostReference.im2col(x, g), batch: 2, rows: rows, cols: g.outputPlane))
         }
 
         let weight = randomValues(4 * 3 * k * k, seed: 31), bias = randomValues(4, seed: 32)
-        let (y, _) = try Convolution.forward(xt, weight: try Tensor(on: testDevice, shape: [4, 3, k, k], values: weight),
+        let y = try Convolution.forward(xt, weight: try Tensor(on: testDevice, shape: [4, 3, k, k], values: weight),
                                              bias: try Tensor(on: testDevice, shape: [4], values: bias), g)
         let expected = HostReference.conv2d(x, weight: weight, bias: bias, outChannels: 4, g)
         #expect(maxRelativeDifference("conv k\(k) s\(s) \(padding)", try y.toArray(), expected, floor: Float(3 * k * k)) <= 1e-6)
@@ -43,6 +46,28 @@ import Testing
             print("col2im adjoint k\(k) s\(s) \(variant): \(left) vs \(right)")
             #expect(abs(left - right) <= 1e-4 * max(abs(left), 1))
         }
+    }
+
+    /// Both weight-gradient paths: fewer than 32 rows (A·Bᵀ on im2col) and 32 or more
+    /// (untransposed GEMM on the transposed im2col), against Σ_n dy_n · cols_nᵀ on the host.
+    @Test(arguments: [3, 4])
+    func convolutionWeightGradientMatchesHost(channels: Int) throws {
+        let shape = [3, channels, 11, 10]
+        let g = try WindowGeometry(input: shape, kernel: (3, 3), stride: 1, padding: .same)
+        let (rows, plane, filters) = (channels * 9, g.outputPlane, 5)
+        let x = randomValues(shape.reduce(1, *), seed: 31), dy = randomValues(3 * filters * plane, seed: 32)
+        let dweight = try Convolution.backwardFilter(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
+                                                     x: try Tensor(on: testDevice, shape: shape, values: x),
+                                                     weightShape: [filters, channels, 3, 3], g)
+        let cols = HostReference.im2col(x, g)
+        var expected = [Float](repeating: 0, count: filters * rows)
+        for n in 0..<3 {
+            HostReference.gemm(transposeA: false, transposeB: true, m: filters, n: rows, k: plane, alpha: 1,
+                               a: dy, aOffset: n * filters * plane, lda: plane, b: cols, bOffset: n * rows * plane, ldb: plane,
+                               beta: 1, c: &expected, cOffset: 0, ldc: rows)
+        }
+        #expect(maxRelativeDifference("conv weight gradient, \(rows) rows", try dweight.toArray(), expected,
+                                      floor: Float(3 * plane)) <= 1e-6)
     }
 
     @Test(arguments: [(3, 1, Padding.same, 1), (3, 2, .same, 2), (5, 2, .valid, 1)])

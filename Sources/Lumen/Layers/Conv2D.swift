@@ -6,7 +6,7 @@ public final class Conv2D: Layer {
     public let kernelInitializer: Initializer
     public private(set) var weight: Parameter!
     public private(set) var bias: Parameter?
-    private var cache: (x: [Int], cols: Tensor, geometry: WindowGeometry)?
+    private var cache: (x: Tensor, geometry: WindowGeometry)?
 
     public init(name: String, filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid,
                 useBias: Bool = true, activation: ActivationKind = .linear,
@@ -51,15 +51,15 @@ public final class Conv2D: Layer {
     // x: [N, C, H, W]  ->  [N, O, OH, OW]
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
         let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
-        let (y, cols) = try Convolution.forward(x, weight: weight.value, bias: bias?.value, g)
-        cache = training || recordsForBackward ? (x.shape, cols, g) : nil
+        let y = try Convolution.forward(x, weight: weight.value, bias: bias?.value, g)
+        cache = training || recordsForBackward ? (x, g) : nil
         return y
     }
 
     // dy: [N, O, OH, OW]  ->  dx: [N, C, H, W]
     public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
         guard let cache else { throw missingCache() }
-        let (dx, dweight) = try Convolution.backward(dy, cols: cache.cols, weight: weight.value, cache.geometry,
+        let (dx, dweight) = try Convolution.backward(dy, x: cache.x, weight: weight.value, cache.geometry,
                                                      needInputGradient: needsInputGradient)
         weight.gradient = weight.trainable ? dweight : nil
         if let bias { bias.gradient = bias.trainable ? try Convolution.channelSums(dy) : nil }

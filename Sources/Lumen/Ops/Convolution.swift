@@ -117,6 +117,21 @@ public enum Convolution {
         return cols
     }
 
+    /// The im2col matrix transposed, pixels by rows.  x: [N, C, H, W]  ->  colsT: [N, OH·OW, C·KH·KW]
+    public static func im2colTransposed(_ x: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
+        let rows = g.channels * g.kernelHeight * g.kernelWidth
+        let colsT = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.outputPlane, rows])
+        guard colsT.count > 0 else { return colsT }
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(colsT), .size(g.batch), .size(g.channels)] + g.kernelArguments
+        switch variant ?? defaultVariant(x.device) {
+        case .elementwise:
+            try x.device.launch("conv", "im2col_transposed", global: [rows, g.batch * g.outputPlane], arguments)
+        case .rows:
+            try x.device.launch("conv", "im2col_transposed_rows", global: [g.outHeight, g.batch], local: [1, 1], arguments)
+        }
+        return colsT
+    }
+
     /// The adjoint of im2col.                       cols: [N, C·KH·KW, OH·OW]  ->  dx: [N, C, H, W]
     public static func col2im(_ cols: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: cols.device, shape: [g.batch, g.channels, g.height, g.width])
@@ -146,41 +161,58 @@ public enum Convolution {
     }
 
     /// Forward.                                     x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
-    ///                                              ->  y: [N, O, OH, OW], cols (kept for backward)
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry) throws -> (y: Tensor, cols: Tensor) {
+    ///                                              ->  y: [N, O, OH, OW]
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let cols = try im2col(x, g)
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
-        guard y.count > 0 else { return (y, cols) }
+        guard y.count > 0 else { return y }
         // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the batch.
         try Gemm.multiplyBatched(m: outChannels, n: g.outputPlane, k: rows,
                                  MatrixOperand(weight), strideA: 0, MatrixOperand(cols), strideB: rows * g.outputPlane,
                                  into: MatrixOperand(y), strideC: outChannels * g.outputPlane, batch: g.batch, rowBias: bias)
-        return (y, cols)
+        return y
     }
 
     /// Backward: the input gradient (when asked) and the weight gradient.
-    ///                                              dy: [N, O, OH, OW]  cols: from forward
+    ///                                              dy: [N, O, OH, OW]  x: the forward's input [N, C, H, W]
     ///                                              ->  dx: [N, C, H, W], dweight: [O, C, KH, KW]
-    public static func backward(_ dy: Tensor, cols: Tensor, weight: Tensor, _ g: WindowGeometry,
+    public static func backward(_ dy: Tensor, x: Tensor, weight: Tensor, _ g: WindowGeometry,
                                 needInputGradient: Bool) throws -> (dx: Tensor?, dweight: Tensor) {
-        let dweight = try backwardFilter(dy, cols: cols, weightShape: weight.shape, g)
+        let dweight = try backwardFilter(dy, x: x, weightShape: weight.shape, g)
         return (needInputGradient ? try backwardData(dy, weight: weight, g) : nil, dweight)
     }
 
-    /// The weight gradient, summed over the batch in one GEMM call.
-    ///                                              dy: [N, O, OH, OW]  cols: [N, C·KH·KW, OH·OW]  ->  dweight: [O, C, KH, KW]
-    public static func backwardFilter(_ dy: Tensor, cols: Tensor, weightShape: [Int], _ g: WindowGeometry) throws -> Tensor {
+    /// The weight gradient, summed over the batch. With 32 or more rows (C·KH·KW) it
+    /// rebuilds the im2col matrix transposed and runs one untransposed GEMM per sample
+    /// (each loaded row of it serves a whole register tile), then sums the products; with
+    /// fewer (a first layer on RGB) it rebuilds the plain im2col matrix for one A·Bᵀ GEMM
+    /// that sums over the batch itself.
+    ///                                              dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
+    public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry) throws -> Tensor {
         let outChannels = weightShape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
-        let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
         if g.batch == 0 || plane == 0 {
+            let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
             try Elementwise.fill(dweight, with: 0)
             return dweight
         }
+        if rows >= 32 {
+            // partial_n[O, rows] = dy_n[O, P] · colsT_n[P, rows]; dW = Σ_n partial_n. (Summing
+            // inside one work-item would stream every sample's panel of colsT through the
+            // cache once per row block; per sample, a panel stays in cache.)
+            let colsT = try im2colTransposed(x, g)
+            let partial = try Tensor(uninitializedOn: dy.device, shape: [g.batch, outChannels * rows])
+            try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
+                                     MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
+                                     into: MatrixOperand(partial), strideC: outChannels * rows, batch: g.batch)
+            return try Reduce.sum(partial, axis: 0).reshaped(weightShape)
+        }
         // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T
+        let cols = try im2col(x, g)
+        let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
         try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
                                  MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(cols), strideB: rows * plane,
                                  into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
