@@ -5,6 +5,17 @@
 
 // cols[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, oh*S - PT + kh, ow*S - PL + kw], 0 outside
 //   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
+// The input value im2col puts at (sample n, row, pixel p); 0 in the padding.
+inline float im2col_value(__global const float *x, const int n, const int row, const int p,
+                          const int C, const int H, const int W, const int KH, const int KW,
+                          const int S, const int PT, const int PL, const int OW) {
+    const int c = row / (KH * KW), kk = row - c * KH * KW;
+    const int kh = kk / KW, kw = kk - kh * KW;
+    const int oh = p / OW, ow = p - oh * OW;
+    const int h = oh * S - PT + kh, w = ow * S - PL + kw;
+    return (h >= 0 && h < H && w >= 0 && w < W) ? x[(((size_t)n * C + c) * H + h) * W + w] : 0.0f;
+}
+
 __kernel void im2col(__global const float *x, __global float *cols,
                      const int N, const int C, const int H, const int W,
                      const int KH, const int KW, const int S, const int PT, const int PL,
@@ -14,13 +25,7 @@ __kernel void im2col(__global const float *x, __global float *cols,
     const int rows = C * KH * KW;
     if (p >= OH * OW || nr >= N * rows) return;
     const int n = nr / rows, row = nr - n * rows;
-    const int c = row / (KH * KW), kk = row - c * KH * KW;
-    const int kh = kk / KW, kw = kk - kh * KW;
-    const int oh = p / OW, ow = p - oh * OW;
-    const int h = oh * S - PT + kh, w = ow * S - PL + kw;
-    float value = 0.0f;
-    if (h >= 0 && h < H && w >= 0 && w < W) value = x[(((size_t)n * C + c) * H + h) * W + w];
-    cols[(size_t)nr * OH * OW + p] = value;
+    cols[(size_t)nr * OH * OW + p] = im2col_value(x, n, row, p, C, H, W, KH, KW, S, PT, PL, OW);
 }
 
 // The im2col matrix transposed, pixels by rows: what a weight gradient reads as the B of
@@ -36,13 +41,7 @@ __kernel void im2col_transposed(__global const float *x, __global float *cols_t,
     const int rows = C * KH * KW;
     if (row >= rows || np >= N * OH * OW) return;
     const int n = np / (OH * OW), p = np - n * OH * OW;
-    const int c = row / (KH * KW), kk = row - c * KH * KW;
-    const int kh = kk / KW, kw = kk - kh * KW;
-    const int oh = p / OW, ow = p - oh * OW;
-    const int h = oh * S - PT + kh, w = ow * S - PL + kw;
-    float value = 0.0f;
-    if (h >= 0 && h < H && w >= 0 && w < W) value = x[(((size_t)n * C + c) * H + h) * W + w];
-    cols_t[(size_t)np * rows + row] = value;
+    cols_t[(size_t)np * rows + row] = im2col_value(x, n, row, p, C, H, W, KH, KW, S, PT, PL, OW);
 }
 
 // The adjoint of im2col: each input pixel gathers every column entry it was copied to.

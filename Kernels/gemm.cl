@@ -21,13 +21,15 @@
 //   sum_over > 1, a work-item also sums the products of operand sets z·sum_over + s,
 //   s < sum_over (A and B advance by their strides, C by its own only per z): the
 //   gradient of a weight shared across a batch in one launch.
-//   bias: [m] added to every row when has_bias. beta == 0 never reads C.
+//   epilogue: bit 0 adds bias[i] (bias: [m]) to every row, bit 1 applies ReLU to the
+//   result (a convolution's fused activation). beta == 0 never reads C.
 __kernel void gemm_tile(__global const float *A, const int a_off, const int lda, const int a_stride, const int trans_a,
                         __global const float *B, const int b_off, const int ldb, const int b_stride,
                         __global float *C, const int c_off, const int ldc, const int c_stride,
                         const int m, const int n, const int k, const int sum_over, const float alpha, const float beta,
-                        __global const float *bias, const int has_bias) {
+                        __global const float *bias, const int epilogue) {
     const int i0 = get_global_id(0) * TM;
+    const bool has_bias = epilogue & 1, relu = epilogue & 2;
     const int j0 = get_global_id(1) * TN;
     const int z = get_global_id(2);
     if (i0 >= m || j0 >= n) return;
@@ -68,6 +70,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     __global float *out = c + (size_t)(i0 + r) * ldc + j0 + 16 * v;
                     float16 value = fma((float16)alpha, acc[r][v], shift);
                     if (beta != 0.0f) value = fma((float16)beta, vload16(0, out), value);
+                    if (relu) value = fmax(value, 0.0f);
                     vstore16(value, 0, out);
                 }
             }
@@ -80,7 +83,8 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     for (int q = max(j0 - tj - 16 * v, 0); q < 16; q++) {
                         __global float *out = c + (size_t)(ti + r) * ldc + tj + 16 * v + q;
                         const float value = fma(alpha, values[q], shift);
-                        *out = beta != 0.0f ? fma(beta, *out, value) : value;
+                        const float result = beta != 0.0f ? fma(beta, *out, value) : value;
+                        *out = relu ? fmax(result, 0.0f) : result;
                     }
                 }
             }
@@ -103,7 +107,8 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
             }
             __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
             const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
-            *out = beta != 0.0f ? fma(beta, *out, value) : value;
+            const float result = beta != 0.0f ? fma(beta, *out, value) : value;
+            *out = relu ? fmax(result, 0.0f) : result;
         }
     }
 }
@@ -145,14 +150,15 @@ __kernel void transpose_strided(__global const float *src, const int off, const 
 // gemm_tile would need transposed first (a weight gradient: k is the long pixel axis).
 // Each work-item holds a 4 × 4 block of C as sixteen float16 partial dot products over
 // 16-float steps of k, and sums each across its lanes at the end.
-//   A: [m, k]   B: [n, k]   C: [m, n]; batch, sum_over, bias, alpha and beta as gemm_tile.
+//   A: [m, k]   B: [n, k]   C: [m, n]; batch, sum_over, alpha, beta and epilogue as gemm_tile.
 #define DR 4
 __kernel void gemm_nt_dot(__global const float *A, const int a_off, const int lda, const int a_stride,
                           __global const float *B, const int b_off, const int ldb, const int b_stride,
                           __global float *C, const int c_off, const int ldc, const int c_stride,
                           const int m, const int n, const int k, const int sum_over, const float alpha, const float beta,
-                          __global const float *bias, const int has_bias) {
+                          __global const float *bias, const int epilogue) {
     const int i0 = get_global_id(0) * DR;
+    const bool has_bias = epilogue & 1, relu = epilogue & 2;
     const int j0 = get_global_id(1) * DR;
     const int z = get_global_id(2);
     if (i0 >= m || j0 >= n) return;
@@ -200,7 +206,8 @@ __kernel void gemm_nt_dot(__global const float *A, const int a_off, const int ld
             const float total = quarter.s0 + quarter.s1 + quarter.s2 + quarter.s3 + tail[r][q];
             __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
             const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
-            *out = beta != 0.0f ? fma(beta, *out, value) : value;
+            const float result = beta != 0.0f ? fma(beta, *out, value) : value;
+            *out = relu ? fmax(result, 0.0f) : result;
         }
     }
 }

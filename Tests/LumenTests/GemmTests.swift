@@ -154,10 +154,11 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                                       floor: Float(k)) <= 1e-6)
     }
 
-    /// A sum over operand sets plus a row bias (a convolution's weight gradient and
-    /// forward), on every backend, against the host: C_z = α Σ_s A_zs B_zsᵀ + bias + β C_z.
-    @Test(arguments: GemmChooser.Backend.allCases)
-    func summedGemmWithRowBiasMatchesHost(_ backend: GemmChooser.Backend) throws {
+    /// A sum over operand sets plus a row bias and optionally ReLU (a convolution's weight
+    /// gradient and forward), on every backend, against the host:
+    /// C_z = α Σ_s A_zs B_zsᵀ + bias + β C_z, then max(·, 0) with ReLU.
+    @Test(arguments: GemmChooser.Backend.allCases, [false, true])
+    func summedGemmWithRowBiasMatchesHost(_ backend: GemmChooser.Backend, relu: Bool) throws {
         let (m, n, k, batch, sumOver) = (19, 37, 23, 2, 3)
         let sets = batch * sumOver
         let a = randomValues(sets * m * k, seed: 700), b = randomValues(sets * n * k, seed: 800)
@@ -168,7 +169,7 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                              a: MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a)), strideA: m * k,
                              b: MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b)), strideB: n * k,
                              c: MatrixOperand(c), strideC: m * n, batch: batch, sumOver: sumOver,
-                             rowBias: try Tensor(on: testDevice, shape: [m], values: bias))
+                             rowBias: try Tensor(on: testDevice, shape: [m], values: bias), relu: relu)
         try call.run(on: backend, beta: 2)
         for z in 0..<batch {
             for i in 0..<m {
@@ -179,11 +180,13 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                         for p in 0..<k { total += Double(a[set * m * k + i * k + p]) * Double(b[set * n * k + j * k + p]) }
                     }
                     let index = z * m * n + i * n + j
-                    expected[index] = Float(0.5 * total + Double(bias[i]) + 2 * Double(expected[index]))
+                    let value = Float(0.5 * total + Double(bias[i]) + 2 * Double(expected[index]))
+                    expected[index] = relu ? max(value, 0) : value
                 }
             }
         }
-        #expect(maxRelativeDifference("summed gemm \(backend.rawValue)", try c.toArray(), expected, floor: Float(k)) <= 1e-6)
+        #expect(maxRelativeDifference("summed gemm \(backend.rawValue) relu \(relu)", try c.toArray(), expected,
+                                      floor: Float(k)) <= 1e-6)
     }
 
     @Test func lumenGemmRefusesOperandsOutsideTheirBuffers() throws {

@@ -48,10 +48,12 @@ public final class Conv2D: Layer {
         return spec
     }
 
+    public override var canApplyReLU: Bool { true }
+
     // x: [N, C, H, W]  ->  [N, O, OH, OW]
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
         let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
-        let y = try Convolution.forward(x, weight: weight.value, bias: bias?.value, g)
+        let y = try Convolution.forward(x, weight: weight.value, bias: bias?.value, g, relu: coreAppliesReLU)
         cache = training || recordsForBackward ? (x, g) : nil
         return y
     }

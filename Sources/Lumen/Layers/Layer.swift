@@ -42,6 +42,9 @@ open class Layer {
     /// model running on its running statistics, without dropout).
     var recordsForBackward = false
     private var activated: Tensor?
+    /// Set by `forward` while `forwardCore` runs: the core applies ReLU itself (see
+    /// `canApplyReLU`), and the base class skips its activation kernel.
+    private(set) var coreAppliesReLU = false
 
     init(name: String, activation: ActivationKind = .linear, activationAlpha: Float = 0.3) {
         self.name = name
@@ -75,11 +78,17 @@ open class Layer {
     }
     private var isTrainableWhenEmpty = true
 
+    /// Whether `forwardCore` can apply ReLU to its output at no extra pass (a GEMM
+    /// epilogue) when `coreAppliesReLU` asks it to.
+    open var canApplyReLU: Bool { false }
+
     /// x: [N, …]  ->  y: [N, …]. With `training`, caches what `backward` needs.
     public final func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        coreAppliesReLU = activation == .relu && !skipsActivation && canApplyReLU
+        defer { coreAppliesReLU = false }
         let z = try forwardCore(x, training: training)
         if activation == .linear || skipsActivation { return z }
-        let y = try ActivationOps.forward(z, activation, alpha: activationAlpha)
+        let y = coreAppliesReLU ? z : try ActivationOps.forward(z, activation, alpha: activationAlpha)
         activated = training || recordsForBackward ? y : nil
         return y
     }

@@ -34,6 +34,14 @@ public enum ActivationOps {
         return y
     }
 
+    /// x = activation(x), element by element (not softmax).   x: [N, …]
+    public static func applyInPlace(_ x: Tensor, _ kind: ActivationKind, alpha: Float = 0.3) throws {
+        guard kind != .linear, x.count > 0 else { return }
+        guard kind != .softmax else { throw LumenError.shapeMismatch("softmax has no in-place form") }
+        try x.device.launch("activation", "activation_forward", global: [x.count],
+                            [.tensor(x), .tensor(x), .int(kind.kernelCode), .float(alpha), .size(x.count)])
+    }
+
     /// y, dy: [N, …]  ->  dx: same
     public static func backward(_ dy: Tensor, y: Tensor, _ kind: ActivationKind, alpha: Float = 0.3) throws -> Tensor {
         if kind == .linear { return dy }

@@ -160,9 +160,10 @@ public enum Convolution {
         return try Reduce.sum(Reduce.sum(flat, axis: 2), axis: 0)
     }
 
-    /// Forward.                                     x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
+    /// Forward, with ReLU applied by the GEMM when `relu`.
+    ///                                              x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
     ///                                              ->  y: [N, O, OH, OW]
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry) throws -> Tensor {
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, relu: Bool = false) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let cols = try im2col(x, g)
@@ -171,7 +172,8 @@ public enum Convolution {
         // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the batch.
         try Gemm.multiplyBatched(m: outChannels, n: g.outputPlane, k: rows,
                                  MatrixOperand(weight), strideA: 0, MatrixOperand(cols), strideB: rows * g.outputPlane,
-                                 into: MatrixOperand(y), strideC: outChannels * g.outputPlane, batch: g.batch, rowBias: bias)
+                                 into: MatrixOperand(y), strideC: outChannels * g.outputPlane, batch: g.batch, rowBias: bias,
+                                 relu: relu)
         return y
     }
 

@@ -60,23 +60,24 @@ public enum Gemm {
         let strideC: Int, batch: Int
         var sumOver = 1
         var rowBias: Tensor? = nil
+        var relu = false
         var temp: Tensor? = nil
 
         init(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, strideA: Int,
              b: MatrixOperand, strideB: Int, c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1,
-             rowBias: Tensor? = nil, temp: Tensor? = nil) {
+             rowBias: Tensor? = nil, relu: Bool = false, temp: Tensor? = nil) {
             (self.transposeA, self.transposeB, self.m, self.n, self.k, self.alpha) = (transposeA, transposeB, m, n, k, alpha)
             (self.a, self.strideA, self.b, self.strideB, self.c, self.strideC) = (a, strideA, b, strideB, c, strideC)
-            (self.batch, self.sumOver, self.rowBias, self.temp) = (batch, sumOver, rowBias, temp)
+            (self.batch, self.sumOver, self.rowBias, self.relu, self.temp) = (batch, sumOver, rowBias, relu, temp)
         }
 
         /// Runs on `backend`. CLBlast sums over sets by accumulating into C, and adds the
-        /// row bias with a separate kernel (C must then be a dense [batch, m, n]).
+        /// row bias and ReLU with separate kernels (C must then be a dense [batch, m, n]).
         func run(on backend: GemmChooser.Backend, beta: Float) throws {
             if let tile = backend.tile {
                 try LumenGemm.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                        alpha: alpha, a, strideA: strideA, b, strideB: strideB, beta: beta, into: c,
-                                       strideC: strideC, batch: batch, sumOver: sumOver, rowBias: rowBias)
+                                       strideC: strideC, batch: batch, sumOver: sumOver, rowBias: rowBias, relu: relu)
                 return
             }
             for s in 0..<sumOver {
@@ -93,12 +94,12 @@ public enum Gemm {
                                        into: c, strideC: strideC, batch: batch)
                 }
             }
-            if let rowBias {
-                guard c.offset == 0, (c.leadingDimension ?? n) == n, strideC == m * n || batch == 1 else {
-                    throw LumenError.shapeMismatch("a GEMM row bias through CLBlast needs a dense [batch, m, n] C")
-                }
-                try Convolution.addChannelBias(c.tensor.reshaped([c.tensor.count / (m * n), m, n]), rowBias)
+            guard rowBias != nil || relu else { return }
+            guard c.offset == 0, (c.leadingDimension ?? n) == n, strideC == m * n || batch == 1 else {
+                throw LumenError.shapeMismatch("a GEMM row bias or ReLU through CLBlast needs a dense [batch, m, n] C")
             }
+            if let rowBias { try Convolution.addChannelBias(c.tensor.reshaped([c.tensor.count / (m * n), m, n]), rowBias) }
+            if relu { try ActivationOps.applyInPlace(c.tensor, .relu) }
         }
     }
 
@@ -118,7 +119,8 @@ public enum Gemm {
     }
 
     /// `batch` GEMMs whose operands sit `strideA`, `strideB` and `strideC` floats apart,
-    /// each summing `sumOver` operand pairs (set z·sumOver + s) and adding `rowBias`.
+    /// each summing `sumOver` operand pairs (set z·sumOver + s), adding `rowBias` and, with
+    /// `relu`, clamping at 0.
     ///
     ///     op(A_i): [m, k]   op(B_i): [k, n]   C_z: [m, n]   rowBias: [m]
     ///     C_z = alpha · Σ_s op(A_{z·sumOver+s}) · op(B_{z·sumOver+s}) + rowBias + beta · C_z
@@ -126,7 +128,8 @@ public enum Gemm {
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int,
-        beta: Float = 0, into c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1, rowBias: Tensor? = nil
+        beta: Float = 0, into c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1, rowBias: Tensor? = nil,
+        relu: Bool = false
     ) throws {
         guard m > 0, n > 0, batch > 0, sumOver > 0 else { return }
         try GemmSelfCheck.require(on: c.tensor.device)
@@ -134,7 +137,7 @@ public enum Gemm {
         key.sumOver = sumOver
         let call = Call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                         a: a, strideA: strideA, b: b, strideB: strideB, c: c, strideC: strideC, batch: batch,
-                        sumOver: sumOver, rowBias: rowBias)
+                        sumOver: sumOver, rowBias: rowBias, relu: relu)
         try call.run(on: chosenBackend(key, call), beta: beta)
     }
 

@@ -21,12 +21,13 @@ public enum LumenGemm {
     }
 
     /// C_z = alpha · Σ_s op(A_zs) · op(B_zs) + rowBias + beta · C_z for z in 0..<batch,
-    /// s in 0..<sumOver, where operand set zs = z·sumOver + s steps A and B by their strides.
+    /// s in 0..<sumOver, where operand set zs = z·sumOver + s steps A and B by their strides;
+    /// with `relu`, C_z = max(that, 0).
     ///     op(A): [m, k]   op(B): [k, n]   C: [m, n]   rowBias: [m]
     public static func multiply(tile: Tile = .rows8cols32, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                 alpha: Float, _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int,
                                 beta: Float, into c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1,
-                                rowBias: Tensor? = nil) throws {
+                                rowBias: Tensor? = nil, relu: Bool = false) throws {
         guard m > 0, n > 0, batch > 0 else { return }
         let device = c.tensor.device
         let sets = batch * max(sumOver, 1)
@@ -67,7 +68,7 @@ public enum LumenGemm {
                               .tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride),
                               .tensor(c.tensor), .size(c.offset), .size(c.leadingDimension ?? n), .size(strideC),
                               .size(m), .size(n), .size(k), .size(max(sumOver, 1)), .float(alpha), .float(beta),
-                              .tensor(rowBias ?? c.tensor), .int(rowBias == nil ? 0 : 1),
+                              .tensor(rowBias ?? c.tensor), .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)),
                           ])
     }
 }
