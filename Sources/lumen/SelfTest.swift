@@ -21,7 +21,9 @@ struct SelfTest: ParsableCommand {
             } else {
                 print("device:       \(report.device.label)")
                 print(String(format: "first kernel: %.2f s after start (fill + read back, checked)", report.firstKernelSeconds))
-                print(String(format: "GEMM check:   %.2f s, CLBlast SGEMM matches the host product", report.gemmCheckSeconds))
+                print(String(format: "GEMM check:   %.2f s, %@", report.gemmCheckSeconds,
+                             report.clblastPassed ? "CLBlast SGEMM matches the host product"
+                                                  : "CLBlast SGEMM is wrong here; Lumen's own GEMM matches the host product and serves this device"))
                 print("self-test passed")
             }
         }

@@ -8,8 +8,10 @@ public struct DeviceSelfTest: Encodable {
     public let firstKernelSeconds: Double
     /// Seconds the GEMM self-check took, compile included.
     public let gemmCheckSeconds: Double
+    /// False when CLBlast failed the check and Lumen's own GEMM serves the device.
+    public let clblastPassed: Bool
 
-    /// Throws when the kernel result is wrong or CLBlast fails its check.
+    /// Throws when the kernel result is wrong or no GEMM passes its check.
     public static func run(_ selector: DeviceSelector, since start: Date) throws -> DeviceSelfTest {
         let device = try Device.open(selector)
         let probe = try Tensor(on: device, shape: [1000], repeating: 0.5)
@@ -21,6 +23,7 @@ public struct DeviceSelfTest: Encodable {
         let gemmStart = Date()
         try GemmSelfCheck.require(on: device)
         return DeviceSelfTest(device: device.info, firstKernelSeconds: firstKernel,
-                              gemmCheckSeconds: Date().timeIntervalSince(gemmStart))
+                              gemmCheckSeconds: Date().timeIntervalSince(gemmStart),
+                              clblastPassed: GemmSelfCheck.clblastUsable(on: device))
     }
 }

@@ -16,8 +16,8 @@ public struct MatrixOperand {
 
 /// Matrix multiply through CLBlast, row-major.
 ///
-/// The first GEMM on each device runs `GemmSelfCheck` first and refuses the device if
-/// CLBlast gets a small product wrong.
+/// The first GEMM on each device runs `GemmSelfCheck` first: if CLBlast gets a small
+/// product wrong there, Lumen's own GEMM serves every call on the device.
 public enum Gemm {
     /// C = alpha * op(A) * op(B) + beta * C.
     ///
@@ -40,11 +40,23 @@ public enum Gemm {
         try call.run(on: chosenBackend(key, call), beta: beta)
     }
 
-    /// The remembered or forced backend for `key`, timing every candidate on first use.
+    /// The forced or remembered backend for `key`, timing every candidate on first use.
+    /// A forced backend that cannot compute the call (the dot kernel for A·B) is passed
+    /// over; without a passing CLBlast, only Lumen's kernels are candidates.
     private static func chosenBackend(_ key: GemmChooser.Key, _ call: Call) throws -> GemmChooser.Backend {
         let device = call.c.tensor.device
-        return try GemmChooser.forced ?? GemmChooser.choice(for: key, on: device)
-            ?? GemmChooser.decide(key, on: device, outputFloats: call.c.tensor.count) { backend, scratch in
+        let clblastUsable = GemmSelfCheck.clblastUsable(on: device)
+        if let forced = GemmChooser.forced, forced.supports(transposeA: key.transposeA, transposeB: key.transposeB) {
+            guard forced != .clblast || clblastUsable else {
+                throw LumenError.gemmSelfCheckFailed(device: device.info.name, maxError: .infinity)
+            }
+            return forced
+        }
+        if let remembered = GemmChooser.choice(for: key, on: device), remembered != .clblast || clblastUsable {
+            return remembered
+        }
+        return try GemmChooser.decide(key, on: device, outputFloats: call.c.tensor.count,
+                                      including: clblastUsable) { backend, scratch in
                 var trial = call
                 trial.c = MatrixOperand(scratch, offset: call.c.offset, leadingDimension: call.c.leadingDimension)
                 try trial.run(on: backend, beta: 0)

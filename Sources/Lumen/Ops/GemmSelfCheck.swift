@@ -3,17 +3,23 @@ import Foundation
 /// Debian's CLBlast 1.5.3 is known to give wrong SGEMM results on some devices. Before
 /// the first GEMM on a device, Lumen multiplies small matrices on both of CLBlast's paths
 /// (the direct kernel for small sizes, the indirect one above `XGEMM_MIN_INDIRECT_SIZE`)
-/// and compares with a host product. A device that fails is refused for the process.
+/// and compares with a host product. When CLBlast fails, Lumen checks its own GEMM the
+/// same way and, if that passes, serves every GEMM on the device with it; a device where
+/// both fail is refused for the process. `LUMEN_FAIL_CLBLAST_CHECK=1` makes CLBlast's check
+/// fail on purpose, to exercise that path.
 public enum GemmSelfCheck {
     enum Outcome {
         case passed
+        /// CLBlast was wrong by `maxError`; Lumen's own GEMM passed and serves the device.
+        case clblastFailed(maxError: Float)
         case failed(maxError: Float)
     }
 
     private static let lock = NSLock()
+    private static let forcedFailure = ProcessInfo.processInfo.environment["LUMEN_FAIL_CLBLAST_CHECK"] == "1"
 
-    /// Throws `LumenError.gemmSelfCheckFailed` when CLBlast is wrong on `device`.
-    /// Runs the check once per device and process.
+    /// Throws `LumenError.gemmSelfCheckFailed` when neither CLBlast nor Lumen's own GEMM
+    /// is right on `device`. Runs the check once per device and process.
     public static func require(on device: Device) throws {
         lock.lock()
         defer { lock.unlock() }
@@ -24,23 +30,40 @@ public enum GemmSelfCheck {
             if seconds > 2 {
                 Device.buildObserver?(String(format: "compiled and checked CLBlast's GEMM kernels on %@ in %.0f s (first use; cached afterwards)", device.info.name, seconds))
             }
+            if case .clblastFailed(let maxError) = device.gemmSelfCheck! {
+                FileHandle.standardError.write(Data("lumen: CLBlast computed a wrong SGEMM on \(device.info.name) (max error \(maxError)); Lumen's own GEMM passed the same check and serves this device\n".utf8))
+            }
         }
         if case .failed(let maxError) = device.gemmSelfCheck! {
             throw LumenError.gemmSelfCheckFailed(device: device.info.name, maxError: maxError)
         }
     }
 
-    /// Multiplies on the device and returns the largest error relative to the host product.
+    /// Whether CLBlast may serve GEMMs on `device` (call after `require`).
+    static func clblastUsable(on device: Device) -> Bool {
+        if case .clblastFailed = device.gemmSelfCheck { return false }
+        return true
+    }
+
+    /// Checks CLBlast, then (if it fails) Lumen's own GEMM.
     static func run(on device: Device) throws -> Outcome {
+        let clblast = forcedFailure ? Float.infinity : try worstError(on: device, backend: .clblast)
+        if clblast <= 1e-4 { return .passed }
+        let lumen = try worstError(on: device, backend: .lumen8x32)
+        return lumen <= 1e-4 ? .clblastFailed(maxError: clblast) : .failed(maxError: max(clblast, lumen))
+    }
+
+    /// The largest error relative to the host product on `backend`.
+    static func worstError(on device: Device, backend: GemmChooser.Backend) throws -> Float {
         var worst: Float = 0
         // (m, n, k, transposeA, transposeB): a direct-path product and one above 576^3.
         for (m, n, k, ta, tb) in [(13, 9, 21, false, true), (640, 640, 640, true, false)] {
-            worst = max(worst, try relativeError(on: device, m: m, n: n, k: k, transposeA: ta, transposeB: tb))
+            worst = max(worst, try relativeError(on: device, backend: backend, m: m, n: n, k: k, transposeA: ta, transposeB: tb))
         }
-        return worst <= 1e-4 ? .passed : .failed(maxError: worst)
+        return worst
     }
 
-    private static func relativeError(on device: Device, m: Int, n: Int, k: Int,
+    private static func relativeError(on device: Device, backend: GemmChooser.Backend, m: Int, n: Int, k: Int,
                                       transposeA: Bool, transposeB: Bool) throws -> Float {
         var generator = SplitMix64(seed: UInt64(m * 31 + k))
         let aValues = (0..<(m * k)).map { _ in generator.nextFloat(in: -1..<1) }
@@ -48,8 +71,9 @@ public enum GemmSelfCheck {
         let a = try Tensor(on: device, shape: [m * k], values: aValues)
         let b = try Tensor(on: device, shape: [k * n], values: bValues)
         let c = try Tensor(uninitializedOn: device, shape: [m * n])
-        try Gemm.multiplyUnchecked(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
-                                   MatrixOperand(a), MatrixOperand(b), beta: 0, into: MatrixOperand(c), temp: nil)
+        try Gemm.Call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: MatrixOperand(a),
+                      strideA: 0, b: MatrixOperand(b), strideB: 0, c: MatrixOperand(c), strideC: 0, batch: 1)
+            .run(on: backend, beta: 0)
         let result = try c.toArray()
         // Compare a spread of entries (all of them when small) with a host dot product.
         let stride = max(1, (m * n) / 257)

@@ -162,13 +162,15 @@ enum GemmChooser {
         if let data = try? encoder.encode(snapshot) { try? AtomicFile.write(data, to: url) }
     }
 
-    /// Times `run` on every backend (a warm-up call, then a timed one) into scratch
-    /// output, and remembers the fastest.
-    static func decide(_ key: Key, on device: Device, outputFloats: Int,
+    /// Times `run` on every backend that can compute `key` (a warm-up call, then a timed
+    /// one) into scratch output, and remembers the fastest. CLBlast takes part only when
+    /// `includingCLBlast`; a choice made without it is not remembered.
+    static func decide(_ key: Key, on device: Device, outputFloats: Int, including includingCLBlast: Bool,
                        run: (Backend, Tensor) throws -> Void) throws -> Backend {
         let scratch = try Tensor(uninitializedOn: device, shape: [max(outputFloats, 1)])
         var best: (Backend, Double)?
-        for backend in Backend.allCases where backend.supports(transposeA: key.transposeA, transposeB: key.transposeB) {
+        for backend in Backend.allCases where backend.supports(transposeA: key.transposeA, transposeB: key.transposeB)
+            && (backend != .clblast || includingCLBlast) {
             try run(backend, scratch)
             try device.synchronize()
             let start = Date()
@@ -177,7 +179,7 @@ enum GemmChooser {
             let seconds = Date().timeIntervalSince(start)
             if best == nil || seconds < best!.1 { best = (backend, seconds) }
         }
-        remember(best!.0, for: key, on: device)
+        if includingCLBlast { remember(best!.0, for: key, on: device) }
         return best!.0
     }
 }

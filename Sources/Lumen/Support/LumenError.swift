@@ -35,7 +35,7 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
         case .kernelBuildFailed(let program, let device, let logFile):
             return "kernel program '\(program)' failed to build on \(device); build log: \(logFile)"
         case .gemmSelfCheckFailed(let device, let maxError):
-            return "CLBlast computed a wrong SGEMM on \(device) (max error \(maxError)); Lumen will not train on it. Choose another device with --device"
+            return "SGEMM is wrong on \(device) (max error \(maxError)) with CLBlast and with Lumen's own kernel, or LUMEN_GEMM=clblast asks for a CLBlast that failed its check; Lumen will not train on it. Choose another device with --device"
         case .shapeMismatch(let what):
             return "shape mismatch: \(what)"
         case .weightsMismatch(let source, let problems):
