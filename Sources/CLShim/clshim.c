@@ -529,6 +529,11 @@ int lm_sgemm(lm_device *device, int transpose_a, int transpose_b,
     return status;
 }
 
+int lm_clblast_override(lm_device *device, const char *kernel_name, const char **names,
+                        const size_t *values, size_t count) {
+    return CLBlastOverrideParameters(device->id, kernel_name, CLBlastPrecisionSingle, count, names, values);
+}
+
 int lm_sgemm_temp_size(lm_device *device, int transpose_a, int transpose_b,
                        size_t m, size_t n, size_t k,
                        size_t a_offset, size_t a_ld, size_t b_offset, size_t b_ld,

@@ -124,6 +124,12 @@ int lm_sgemm(lm_device *device, int transpose_a, int transpose_b,
              cl_mem a, size_t a_offset, size_t a_ld,
              cl_mem b, size_t b_offset, size_t b_ld, float beta,
              cl_mem c, size_t c_offset, size_t c_ld, cl_mem temp);
+/// Replaces CLBlast's tuning parameters for one of its kernels ("Xgemm", "XgemmDirect",
+/// "GemmRoutine", …) in single precision on this device, for the rest of the process.
+/// Every parameter the kernel has must be given.
+int lm_clblast_override(lm_device *device, const char *kernel_name, const char **names,
+                        const size_t *values, size_t count);
+
 /// Bytes of temporary buffer CLBlast wants for the lm_sgemm call with these arguments.
 int lm_sgemm_temp_size(lm_device *device, int transpose_a, int transpose_b,
                        size_t m, size_t n, size_t k,
