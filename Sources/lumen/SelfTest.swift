@@ -24,6 +24,7 @@ struct SelfTest: ParsableCommand {
                 print(String(format: "GEMM check:   %.2f s, %@", report.gemmCheckSeconds,
                              report.clblastPassed ? "CLBlast SGEMM matches the host product"
                                                   : "CLBlast SGEMM is wrong here; Lumen's own GEMM matches the host product and serves this device"))
+                print("CLBlast:      " + (report.clblastTuned ? "tuned parameters (lumen tune-clblast)" : "default parameters"))
                 print("self-test passed")
             }
         }

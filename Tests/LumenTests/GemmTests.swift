@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Lumen
 
@@ -223,5 +224,53 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         } catch let error as CLError {
             #expect(error.name == "CLBlastInsufficientMemoryA")
         }
+    }
+}
+
+/// Tuned CLBlast parameters: reading CLBlast's tuner files, and `lumen tune-clblast
+/// --import` checking and keeping them so later runs hand them to CLBlast.
+@Suite struct ClblastTuningTests {
+    /// The fields Lumen reads from a CLBlast tuner result (clblast_xgemm_1_32.json), with
+    /// the parameters the tuner found on this machine's PoCL device.
+    static let tunerResult = """
+        {"kernel_family": "xgemm_1", "precision": "32", "best_kernel": "Xgemm", "best_time": "0.43",
+         "best_parameters": "GEMMK=0 KREG=1 KWG=32 KWI=2 MDIMA=8 MDIMC=8 MWG=64 NDIMB=8 NDIMC=8 NWG=64 PRECISION=32 SA=0 SB=0 STRM=0 STRN=0 VWM=4 VWN=2"}
+        """
+
+    @Test func tunerResultIsParsedWithoutPrecision() throws {
+        let best = try ClblastTuning.parseTunerResult(Data(ClblastTuningTests.tunerResult.utf8), file: "x.json")
+        #expect(best.kernel == "Xgemm")
+        #expect(best.parameters.count == 16 && best.parameters["PRECISION"] == nil)
+        #expect(best.parameters["MWG"] == 64 && best.parameters["VWN"] == 2 && best.parameters["GEMMK"] == 0)
+        let direct = try ClblastTuning.parseTunerResult(Data("""
+            {"kernel_family": "xgemm_direct_1", "best_kernel": "XgemmDirectTN", "best_parameters": "KWID=2 WGD=32 PRECISION=32"}
+            """.utf8), file: "d.json")
+        #expect(direct.kernel == "XgemmDirect" && direct.parameters == ["KWID": 2, "WGD": 32])
+        #expect(throws: DataError.self) { try ClblastTuning.parseTunerResult(Data("{\"best_kernel\": \"Xgemm\"}".utf8), file: "y.json") }
+        #expect(throws: DataError.self) {
+            try ClblastTuning.parseTunerResult(Data("{\"kernel_family\": \"xgemm_1\", \"best_parameters\": \"MWG=x\"}".utf8),
+                                               file: "z.json")
+        }
+    }
+
+    @Test func importedTuningIsCheckedKeptAndUsed() throws {
+        let folder = try TemporaryFolder()
+        let result = folder.url.appendingPathComponent("clblast_xgemm_1_32.json")
+        try Data(ClblastTuningTests.tunerResult.utf8).write(to: result)
+        let cache = ["LUMEN_CACHE_DIR": folder.url.appendingPathComponent("cache").path]
+        let imported = try LumenProcess.run(["tune-clblast", "--device", "cpu", "--import", result.path], environment: cache)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("kept tuned CLBlast parameters"), "\(imported.stdout)")
+        let stored = try FileManager.default.contentsOfDirectory(atPath: folder.url.appendingPathComponent("cache").path)
+            .filter { $0.hasPrefix("clblast-tuning-") }
+        #expect(stored.count == 1)
+        // The next process hands them to CLBlast before its self-check, which passes.
+        let check = try LumenProcess.run(["self-test", "--device", "cpu"], environment: cache)
+        #expect(check.status == 0 && check.stdout.contains("CLBlast SGEMM matches"), "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("tuned parameters"), "\(check.stdout)")
+        // A file that is not a tuner result is refused in one line naming it.
+        let bad = try LumenProcess.run(["tune-clblast", "--device", "cpu", "--import", folder.url.path + "/missing.json"],
+                                       environment: cache)
+        #expect(bad.status != 0 && bad.stderr.contains("missing.json"), "\(bad.stderr)")
     }
 }

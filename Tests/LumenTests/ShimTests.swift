@@ -98,7 +98,8 @@ import Testing
         let base = cache.entryURL(source: source, options: "", device: info)
         #expect(cache.entryURL(source: source + " ", options: "", device: info) != base)
         #expect(cache.entryURL(source: source, options: "-cl-std=CL1.2", device: info) != base)
-        let updated = DeviceInfo(index: info.index, platform: info.platform, name: info.name, kind: info.kind,
+        let updated = DeviceInfo(index: info.index, platformIndex: info.platformIndex, platform: info.platform,
+                                 name: info.name, kind: info.kind,
                                  vendor: info.vendor, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
                                  globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
                                  maxWorkGroupSize: info.maxWorkGroupSize, openCLCVersion: info.openCLCVersion,

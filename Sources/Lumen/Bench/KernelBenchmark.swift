@@ -9,7 +9,7 @@ public enum KernelBenchmark {
         public let shape: String
         public let m: Int, n: Int, k: Int
         /// GFLOP/s per backend name (`clblast`, `lumen-8x32`, …).
-        public let gflops: [String: Double]
+        public internal(set) var gflops: [String: Double]
     }
 
     public struct ConvResult: Encodable {
@@ -99,6 +99,8 @@ public enum KernelBenchmark {
     public static func run(device: Device, convolutions: [ConvShape], batch: Int = 16, runs: Int = 3,
                            progress: (String) -> Void = { _ in }) throws -> Report {
         let started = Date()
+        // CLBlast's defaults are timed first; a stored tuning (lumen tune-clblast) after.
+        device.defersClblastTuning = true
         try Elementwise.fill(try Tensor(uninitializedOn: device, shape: [16]), with: 0)
         try device.synchronize()
         let firstKernel = Date().timeIntervalSince(started)
@@ -107,27 +109,33 @@ public enum KernelBenchmark {
         try GemmSelfCheck.require(on: device)
 
         var gemm: [GemmResult] = []
-        for (name, m, n, k) in try gemmShapes(for: convolutions) {
-            progress("GEMM \(name)")
+        let shapes = try gemmShapes(for: convolutions)
+        func measureGemm(_ shape: (String, Int, Int, Int), _ backend: GemmChooser.Backend) throws -> Double {
+            let (_, m, n, k) = shape
             let a = try Tensor(on: device, shape: [m * k], repeating: 0.5)
             let b = try Tensor(on: device, shape: [k * n], repeating: 0.25)
             let c = try Tensor(uninitializedOn: device, shape: [m * n])
-            let flops = 2.0 * Double(m) * Double(n) * Double(k)
+            let seconds = try timed(device, runs: runs) {
+                try Gemm.Call(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, a: MatrixOperand(a), strideA: 0,
+                              b: MatrixOperand(b), strideB: 0, c: MatrixOperand(c), strideC: 0, batch: 1)
+                    .run(on: backend, beta: 0)
+            }
+            return 2.0 * Double(m) * Double(n) * Double(k) / 1e9 / seconds
+        }
+        for shape in shapes {
+            progress("GEMM \(shape.0)")
             var rates: [String: Double] = [:]
             for backend in GemmChooser.Backend.allCases where backend.supports(transposeA: false, transposeB: false) {
-                let seconds = try timed(device, runs: runs) {
-                    if let tile = backend.tile {
-                        try LumenGemm.multiply(tile: tile, transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1,
-                                               MatrixOperand(a), strideA: 0, MatrixOperand(b), strideB: 0, beta: 0,
-                                               into: MatrixOperand(c), strideC: 0, batch: 1)
-                    } else {
-                        try Gemm.multiplyUnchecked(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1,
-                                                   MatrixOperand(a), MatrixOperand(b), beta: 0, into: MatrixOperand(c), temp: nil)
-                    }
-                }
-                rates[backend.rawValue] = flops / 1e9 / seconds
+                rates[backend.rawValue] = try measureGemm(shape, backend)
             }
-            gemm.append(GemmResult(shape: "\(name) \(m)x\(n)x\(k)", m: m, n: n, k: k, gflops: rates))
+            gemm.append(GemmResult(shape: "\(shape.0) \(shape.1)x\(shape.2)x\(shape.3)", m: shape.1, n: shape.2, k: shape.3,
+                                   gflops: rates))
+        }
+        if try device.applyClblastTuning() != nil {
+            for (index, shape) in shapes.enumerated() {
+                progress("GEMM \(shape.0), tuned CLBlast")
+                gemm[index].gflops["clblast-tuned"] = try measureGemm(shape, .clblast)
+            }
         }
 
         // Convolutions as training runs them: the whole batch, the backend the chooser picks.

@@ -13,6 +13,11 @@ public final class Device: @unchecked Sendable {
     private var kernels: [String: Kernel] = [:]
     private var builtPrograms: [String: OpaquePointer] = [:]
     var gemmSelfCheck: GemmSelfCheck.Outcome?
+    /// The tuned CLBlast parameters handed to CLBlast, once applied.
+    public private(set) var clblastTuning: ClblastTuning?
+    /// Set before the first GEMM to keep CLBlast on its defaults until
+    /// `applyClblastTuning` is called (bench-kernels measures both).
+    public var defersClblastTuning = false
     /// Freed buffers kept for reuse: up to a quarter of the device's memory, at most 4 GiB.
     let bufferPool: BufferPool
 
@@ -130,6 +135,17 @@ public final class Device: @unchecked Sendable {
         let kernel = Kernel(handle: handle!, name: key, maxWorkGroupSize: max(1, maxGroup))
         kernels[key] = kernel
         return kernel
+    }
+
+    /// Hands the stored CLBlast tuning for this device (`lumen tune-clblast`) to CLBlast,
+    /// once; returns it, or nil when none is stored.
+    @discardableResult
+    public func applyClblastTuning() throws -> ClblastTuning? {
+        if clblastTuning == nil, let stored = ClblastTuning.stored(for: info) {
+            try stored.apply(on: self)
+            clblastTuning = stored
+        }
+        return clblastTuning
     }
 
     /// Seconds to build `program` from source with nothing cached (a define unique to this

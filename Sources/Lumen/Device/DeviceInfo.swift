@@ -9,6 +9,8 @@ public enum DeviceKind: String, Codable, Sendable {
 public struct DeviceInfo: Codable, Sendable, Equatable {
     /// Position in the list of devices across all platforms, from 0.
     public let index: Int
+    /// Position of the device's platform among the platforms, from 0.
+    public let platformIndex: Int
     public let platform: String
     public let name: String
     public let kind: DeviceKind
@@ -44,6 +46,7 @@ extension DeviceInfo {
         var raw = lm_device_info()
         try check(lm_device_query(Int32(index), &raw), "querying OpenCL device \(index)")
         self.index = index
+        platformIndex = Int(raw.platform_index)
         platform = fixedString(&raw.platform_name)
         name = fixedString(&raw.name)
         vendor = fixedString(&raw.vendor)

@@ -10,6 +10,8 @@ public struct DeviceSelfTest: Encodable {
     public let gemmCheckSeconds: Double
     /// False when CLBlast failed the check and Lumen's own GEMM serves the device.
     public let clblastPassed: Bool
+    /// Whether CLBlast ran with tuned parameters (`lumen tune-clblast`).
+    public let clblastTuned: Bool
 
     /// Throws when the kernel result is wrong or no GEMM passes its check.
     public static func run(_ selector: DeviceSelector, since start: Date) throws -> DeviceSelfTest {
@@ -24,6 +26,7 @@ public struct DeviceSelfTest: Encodable {
         try GemmSelfCheck.require(on: device)
         return DeviceSelfTest(device: device.info, firstKernelSeconds: firstKernel,
                               gemmCheckSeconds: Date().timeIntervalSince(gemmStart),
-                              clblastPassed: GemmSelfCheck.clblastUsable(on: device))
+                              clblastPassed: GemmSelfCheck.clblastUsable(on: device),
+                              clblastTuned: device.clblastTuning != nil)
     }
 }

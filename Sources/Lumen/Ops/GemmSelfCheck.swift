@@ -25,6 +25,7 @@ public enum GemmSelfCheck {
         defer { lock.unlock() }
         if device.gemmSelfCheck == nil {
             let started = Date()
+            if !device.defersClblastTuning { try device.applyClblastTuning() }
             device.gemmSelfCheck = try run(on: device)
             let seconds = Date().timeIntervalSince(started)
             if seconds > 2 {
@@ -51,6 +52,13 @@ public enum GemmSelfCheck {
         if clblast <= 1e-4 { return .passed }
         let lumen = try worstError(on: device, backend: .lumen8x32)
         return lumen <= 1e-4 ? .clblastFailed(maxError: clblast) : .failed(maxError: max(clblast, lumen))
+    }
+
+    /// CLBlast's largest error with `tuning` handed to it on `device` (for the rest of the
+    /// process: use on a device that has run no GEMM yet).
+    public static func worstError(on device: Device, tuning: ClblastTuning) throws -> Float {
+        try tuning.apply(on: device)
+        return try worstError(on: device, backend: .clblast)
     }
 
     /// The largest error relative to the host product on `backend`.

@@ -131,8 +131,10 @@ enum GemmChooser {
 
     private static func unlockedFileURL(for device: Device) -> URL {
         if let url = fileURLs[device.info.index] { return url }
-        let key = [device.info.platform, device.info.name, device.info.driverVersion, EmbeddedKernels.sources["gemm"] ?? ""]
-            .joined(separator: "\u{0}")
+        // The tuned CLBlast parameters in force (applied before any GEMM) change CLBlast's speed.
+        let tuning = device.clblastTuning.map { "\($0.kernels.sorted { $0.key < $1.key }.map { "\($0.key)\($0.value.sorted { $0.key < $1.key })" })" }
+        let key = [device.info.platform, device.info.name, device.info.driverVersion, EmbeddedKernels.sources["gemm"] ?? "",
+                   tuning ?? ""].joined(separator: "\u{0}")
         let url = ProgramCache.defaultDirectory().appendingPathComponent("gemm-choices-\(StableHash.hex128(key)).json")
         fileURLs[device.info.index] = url
         return url
