@@ -211,3 +211,66 @@ __kernel void gemm_nt_dot(__global const float *A, const int a_off, const int ld
         }
     }
 }
+
+// The GPU way: a work-group of (LT/LW)² work-items computes an LT × LT block of C, each
+// work-item an LW × LW sub-block strided across it; LT × LK tiles of A and B are staged
+// in local memory between barriers. Same arguments and results as gemm_tile; out-of-range
+// tile cells load as 0 and are never stored. Launched with local size (LT/LW, LT/LW).
+#define LT 32
+#define LK 16
+#define LW 4
+#define LG (LT / LW)
+__kernel void gemm_local(__global const float *A, const int a_off, const int lda, const int a_stride, const int trans_a,
+                         __global const float *B, const int b_off, const int ldb, const int b_stride,
+                         __global float *C, const int c_off, const int ldc, const int c_stride,
+                         const int m, const int n, const int k, const int sum_over, const float alpha, const float beta,
+                         __global const float *bias, const int epilogue) {
+    __local float a_tile[LK][LT];   // a_tile[p][i]: op(A) transposed, so both tiles read along rows
+    __local float b_tile[LK][LT];   // b_tile[p][j]
+    const int li = get_local_id(0), lj = get_local_id(1);
+    const int i_base = get_group_id(0) * LT, j_base = get_group_id(1) * LT;
+    const int z = get_global_id(2);
+    const bool has_bias = epilogue & 1, relu = epilogue & 2;
+    float acc[LW][LW];
+    for (int r = 0; r < LW; r++) {
+        for (int q = 0; q < LW; q++) acc[r][q] = 0.0f;
+    }
+    const int flat = lj * LG + li;
+    for (int s = 0; s < sum_over; s++) {
+        const size_t set = (size_t)z * sum_over + s;
+        __global const float *a = A + a_off + set * a_stride;
+        __global const float *b = B + b_off + set * b_stride;
+        for (int p0 = 0; p0 < k; p0 += LK) {
+            // LG² work-items load the LK × LT cells of each tile.
+            for (int cell = flat; cell < LK * LT; cell += LG * LG) {
+                const int p = cell / LT, x = cell - p * LT;
+                const int gi = i_base + x, gj = j_base + x, gp = p0 + p;
+                a_tile[p][x] = (gi < m && gp < k) ? (trans_a ? a[(size_t)gp * lda + gi] : a[(size_t)gi * lda + gp]) : 0.0f;
+                b_tile[p][x] = (gj < n && gp < k) ? b[(size_t)gp * ldb + gj] : 0.0f;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int p = 0; p < LK; p++) {
+                float av[LW], bv[LW];
+                for (int r = 0; r < LW; r++) av[r] = a_tile[p][li + r * LG];
+                for (int q = 0; q < LW; q++) bv[q] = b_tile[p][lj + q * LG];
+                for (int r = 0; r < LW; r++) {
+                    for (int q = 0; q < LW; q++) acc[r][q] = fma(av[r], bv[q], acc[r][q]);
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+    }
+    __global float *c = C + c_off + (size_t)z * c_stride;
+    for (int r = 0; r < LW; r++) {
+        const int i = i_base + li + r * LG;
+        if (i >= m) continue;
+        for (int q = 0; q < LW; q++) {
+            const int j = j_base + lj + q * LG;
+            if (j >= n) continue;
+            __global float *out = c + (size_t)i * ldc + j;
+            const float value = fma(alpha, acc[r][q], has_bias ? bias[i] : 0.0f);
+            const float result = beta != 0.0f ? fma(beta, *out, value) : value;
+            *out = relu ? fmax(result, 0.0f) : result;
+        }
+    }
+}

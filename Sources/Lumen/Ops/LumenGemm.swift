@@ -4,20 +4,32 @@ import Foundation
 /// strided-batched, with a batch sum and a row bias folded in; a transposed B is first
 /// copied out transposed.
 public enum LumenGemm {
-    /// The block of C one work-item holds in registers, rows × columns, and how it is
-    /// computed: `gemm_tile` (broadcast A, rows of B as vectors) or, for C = A · Bᵀ only,
-    /// `gemm_nt_dot` (vector dot products along k, no transposed copy of B).
+    /// How a kernel splits C, and which kernel: `gemm_tile` for CPU-like devices (one
+    /// work-item per rows × columns block in registers, broadcast A, rows of B as vectors),
+    /// `gemm_nt_dot` for C = A · Bᵀ only (vector dot products along k, no transposed copy
+    /// of B), and `gemm_local` for GPU-like devices (a 32 × 32 block per work-group of
+    /// 8 × 8, tiles of A and B in local memory).
     public enum Tile: String, CaseIterable, Sendable {
         case rows8cols32 = "8x32"
         case rows4cols64 = "4x64"
         case dot4x4 = "dot4x4"
+        case local32 = "local32"
 
-        var rows: Int { self == .rows8cols32 ? 8 : 4 }
-        var columns: Int { self == .rows8cols32 ? 32 : self == .rows4cols64 ? 64 : 4 }
-        var defines: String { self == .dot4x4 ? "" : "-DTM=\(rows) -DNV=\(columns / 16)" }
+        /// The block of C one work-item (one work-group for `local32`) computes.
+        var rows: Int { self == .rows8cols32 ? 8 : self == .local32 ? 32 : 4 }
+        var columns: Int { self == .rows8cols32 ? 32 : self == .rows4cols64 ? 64 : self == .local32 ? 32 : 4 }
+        var defines: String { self == .rows8cols32 || self == .rows4cols64 ? "-DTM=\(rows) -DNV=\(columns / 16)" : "" }
+        var kernelName: String { self == .dot4x4 ? "gemm_nt_dot" : self == .local32 ? "gemm_local" : "gemm_tile" }
 
         /// Whether the tile computes this transpose combination.
         func supports(transposeA: Bool, transposeB: Bool) -> Bool { self != .dot4x4 || (!transposeA && transposeB) }
+
+        /// Whether the tile is written for this kind of device (the chooser times only
+        /// those) and the device runs its work-group size.
+        func suits(_ device: Device) -> Bool {
+            guard (self == .local32) == (device.info.kind != .cpu) else { return false }
+            return self != .local32 || ((try? device.kernel("gemm", kernelName).maxWorkGroupSize) ?? 0) >= 64
+        }
     }
 
     /// C_z = alpha · Σ_s op(A_zs) · op(B_zs) + rowBias + beta · C_z for z in 0..<batch,
@@ -61,9 +73,10 @@ public enum LumenGemm {
         }
         // gemm_nt_dot takes no trans_a; the arguments are otherwise the same.
         let transposeFlag: [KernelArgument] = tile == .dot4x4 ? [] : [.int(transposeA ? 1 : 0)]
-        try device.launch("gemm", tile == .dot4x4 ? "gemm_nt_dot" : "gemm_tile", defines: tile.defines,
-                          global: [(m + tile.rows - 1) / tile.rows, (n + tile.columns - 1) / tile.columns, batch],
-                          local: [1, 1, 1],
+        let blocks = [(m + tile.rows - 1) / tile.rows, (n + tile.columns - 1) / tile.columns]
+        let group = tile == .local32 ? [8, 8, 1] : [1, 1, 1]
+        try device.launch("gemm", tile.kernelName, defines: tile.defines,
+                          global: [blocks[0] * group[0], blocks[1] * group[1], batch], local: group,
                           [.tensor(a.tensor), .size(a.offset), .size(lda), .size(strideA)] + transposeFlag + [
                               .tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride),
                               .tensor(c.tensor), .size(c.offset), .size(c.leadingDimension ?? n), .size(strideC),
@@ -85,6 +98,7 @@ enum GemmChooser {
         case lumen8x32 = "lumen-8x32"
         case lumen4x64 = "lumen-4x64"
         case lumenDot = "lumen-dot4x4"
+        case lumenLocal = "lumen-local32"
 
         /// Lumen's tile for this backend; nil for CLBlast.
         var tile: LumenGemm.Tile? {
@@ -93,6 +107,7 @@ enum GemmChooser {
             case .lumen8x32: return .rows8cols32
             case .lumen4x64: return .rows4cols64
             case .lumenDot: return .dot4x4
+            case .lumenLocal: return .local32
             }
         }
 
@@ -172,7 +187,7 @@ enum GemmChooser {
         let scratch = try Tensor(uninitializedOn: device, shape: [max(outputFloats, 1)])
         var best: (Backend, Double)?
         for backend in Backend.allCases where backend.supports(transposeA: key.transposeA, transposeB: key.transposeB)
-            && (backend != .clblast || includingCLBlast) {
+            && (backend.tile?.suits(device) ?? includingCLBlast) {
             try run(backend, scratch)
             try device.synchronize()
             let start = Date()
