@@ -14,3 +14,20 @@ __kernel void sum_axis(__global const float *x, __global float *y,
     for (int l = 0; l < length; l++) total += row[(size_t)l * inner];
     y[(size_t)o * inner + i] = total;
 }
+
+// The same sum for inner == 1 on CPU devices: one work-item per row (work-groups of
+// one), sixteen lanes at a time, then the lanes in a fixed order.
+//   x: [outer, length]  y: [outer]
+__kernel void sum_rows(__global const float *x, __global float *y, const int outer, const int length) {
+    const int o = get_global_id(0);
+    if (o >= outer) return;
+    __global const float *row = x + (size_t)o * length;
+    float16 lanes = 0.0f;
+    int l = 0;
+    for (; l + 16 <= length; l += 16) lanes += vload16(0, row + l);
+    float total = 0.0f;
+    for (; l < length; l++) total += row[l];
+    const float8 halves = lanes.lo + lanes.hi;
+    const float4 quarters = halves.lo + halves.hi;
+    y[o] = total + (quarters.s0 + quarters.s1) + (quarters.s2 + quarters.s3);
+}

@@ -2,16 +2,17 @@ import Testing
 @testable import Lumen
 
 @Suite struct ReduceTests {
-    @Test(arguments: [0, 1, 2, 3])
-    func sumOverEachAxisMatchesHost(axis: Int) throws {
-        let shape = [3, 7, 5, 11]
+    /// Rows of 37 on the last axis: the CPU row kernel's 16-lane loop and its tail.
+    @Test(arguments: [0, 1, 2, 3], [Convolution.Variant.elementwise, .rows])
+    func sumOverEachAxisMatchesHost(axis: Int, variant: Convolution.Variant) throws {
+        let shape = [3, 7, 5, 37]
         let x = randomValues(shape.reduce(1, *), seed: UInt64(10 + axis))
-        let y = try Reduce.sum(Tensor(on: testDevice, shape: shape, values: x), axis: axis)
+        let y = try Reduce.sum(Tensor(on: testDevice, shape: shape, values: x), axis: axis, variant: variant)
         var expectedShape = shape
         expectedShape.remove(at: axis)
         #expect(y.shape == expectedShape)
         // Same summation order as the host loop: equal up to one rounding per term.
-        let difference = maxRelativeDifference("sum axis \(axis)", try y.toArray(),
+        let difference = maxRelativeDifference("sum axis \(axis) \(variant)", try y.toArray(),
                                                HostReference.sum(x, shape: shape, axis: axis))
         #expect(difference <= 1e-6)
     }

@@ -112,7 +112,7 @@ public enum Convolution {
         let arguments: [KernelArgument] = [.tensor(x), .tensor(cols), .size(g.batch), .size(g.channels)] + g.kernelArguments
         switch variant ?? defaultVariant(x.device) {
         case .elementwise: try x.device.launch("conv", "im2col", global: [g.outputPlane, g.batch * rows], arguments)
-        case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, g.batch], arguments)
+        case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, g.batch], local: [1, 1], arguments)
         }
         return cols
     }
@@ -139,7 +139,7 @@ public enum Convolution {
         let arguments: [KernelArgument] = [.tensor(cols), .tensor(dx), .size(g.batch), .size(g.channels)] + g.kernelArguments
         switch variant ?? defaultVariant(cols.device) {
         case .elementwise: try cols.device.launch("conv", "col2im", global: [g.inputPlane, g.batch * g.channels], arguments)
-        case .rows: try cols.device.launch("conv", "col2im_planes", global: [g.batch * g.channels], arguments)
+        case .rows: try cols.device.launch("conv", "col2im_planes", global: [g.batch * g.channels], local: [1], arguments)
         }
         return dx
     }

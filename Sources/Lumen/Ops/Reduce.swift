@@ -1,9 +1,10 @@
 /// Reductions: the twin of `Kernels/reduce.cl`.
 public enum Reduce {
-    /// The sum over `axis`, which is removed from the shape.
+    /// The sum over `axis`, which is removed from the shape. Summing the last axis on a
+    /// CPU device walks each row with vectors (`.rows`).
     ///
     ///     x: [d0, ..., d(axis), ..., dk]  ->  [d0, ..., dk] without d(axis)
-    public static func sum(_ x: Tensor, axis: Int) throws -> Tensor {
+    public static func sum(_ x: Tensor, axis: Int, variant: Convolution.Variant? = nil) throws -> Tensor {
         guard axis >= 0, axis < x.shape.count else {
             throw LumenError.shapeMismatch("sum over axis \(axis) of a \(x.shape) tensor")
         }
@@ -14,8 +15,13 @@ public enum Reduce {
         shape.remove(at: axis)
         let y = try Tensor(uninitializedOn: x.device, shape: shape)
         guard y.count > 0 else { return y }
-        try x.device.launch("reduce", "sum_axis", global: [inner, outer],
-                            [.tensor(x), .tensor(y), .size(outer), .size(length), .size(inner)])
+        if inner == 1 && (variant ?? Convolution.defaultVariant(x.device)) == .rows {
+            try x.device.launch("reduce", "sum_rows", global: [outer], local: [1],
+                                [.tensor(x), .tensor(y), .size(outer), .size(length)])
+        } else {
+            try x.device.launch("reduce", "sum_axis", global: [inner, outer],
+                                [.tensor(x), .tensor(y), .size(outer), .size(length), .size(inner)])
+        }
         return y
     }
 }
