@@ -86,3 +86,36 @@ struct LumenProcess {
         #expect((report?["firstKernelSeconds"] as? Double ?? -1) >= 0)
     }
 }
+
+@Suite struct BenchKernelsCommandTests {
+    /// Every measurement the command promises is present, for every backend, and is a
+    /// positive rate; the table form has a column per backend. (Speeds themselves are
+    /// compared by Scripts/bench-*, never by a test.)
+    @Test func reportsEveryBackendConvolutionAndCompileTime() throws {
+        let result = try LumenProcess.run(["bench-kernels", "--device", "cpu", "--shapes", "fashion-cnn", "--batch-size", "2",
+                                           "--runs", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let reports = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+        let report = try #require(reports.first)
+        let gemm = report["gemm"] as? [[String: Any]] ?? []
+        #expect(gemm.count == 3)  // fashion-cnn's two convolutions and 1024³
+        for row in gemm {
+            let rates = row["gflops"] as? [String: Double] ?? [:]
+            for backend in ["clblast", "lumen-8x32", "lumen-4x64", "lumen-local32"] {
+                #expect((rates[backend] ?? 0) > 0, "\(row["shape"] ?? "?") \(backend)")
+            }
+        }
+        let conv = report["conv"] as? [[String: Any]] ?? []
+        #expect(conv.count == 2)
+        for row in conv {
+            for key in ["forward_gflops", "backward_data_gflops", "backward_filter_gflops"] {
+                #expect((row[key] as? Double ?? 0) > 0, "\(row["layer"] ?? "?") \(key)")
+            }
+        }
+        let ops = (report["bandwidth"] as? [[String: Any]] ?? []).compactMap { $0["op"] as? String }
+        for op in ["max pool 2×2 forward", "batch norm normalize", "relu forward", "Adam update"] {
+            #expect(ops.contains(op), "missing \(op)")
+        }
+        #expect((report["compile_cold_seconds"] as? Double ?? 0) > (report["compile_warm_seconds"] as? Double ?? 1))
+    }
+}
