@@ -15,11 +15,31 @@ public enum LumenGemm {
         case dot4x4 = "dot4x4"
         case local32 = "local32"
 
-        /// The block of C one work-item (one work-group for `local32`) computes.
-        var rows: Int { self == .rows8cols32 ? 8 : self == .local32 ? 32 : 4 }
-        var columns: Int { self == .rows8cols32 ? 32 : self == .rows4cols64 ? 64 : self == .local32 ? 32 : 4 }
-        var defines: String { self == .rows8cols32 || self == .rows4cols64 ? "-DTM=\(rows) -DNV=\(columns / 16)" : "" }
-        var kernelName: String { self == .dot4x4 ? "gemm_nt_dot" : self == .local32 ? "gemm_local" : "gemm_tile" }
+        /// The block of C one work-item (one work-group for `local32`) computes: rows × columns.
+        var block: (rows: Int, columns: Int) {
+            switch self {
+            case .rows8cols32: return (8, 32)
+            case .rows4cols64: return (4, 64)
+            case .dot4x4: return (4, 4)
+            case .local32: return (32, 32)
+            }
+        }
+
+        var kernelName: String {
+            switch self {
+            case .rows8cols32, .rows4cols64: return "gemm_tile"
+            case .dot4x4: return "gemm_nt_dot"
+            case .local32: return "gemm_local"
+            }
+        }
+
+        /// Build options: `gemm_tile` is built once per tile shape.
+        var defines: String {
+            kernelName == "gemm_tile" ? "-DTM=\(block.rows) -DNV=\(block.columns / 16)" : ""
+        }
+
+        /// Work-group size: one work-item on CPU-like devices, 8 × 8 for `gemm_local`.
+        var group: [Int] { self == .local32 ? [8, 8, 1] : [1, 1, 1] }
 
         /// Whether the tile computes this transpose combination.
         func supports(transposeA: Bool, transposeB: Bool) -> Bool { self != .dot4x4 || (!transposeA && transposeB) }
@@ -66,17 +86,17 @@ public enum LumenGemm {
             // B is stored [n, k]; pack Bᵀ as [sets, k, n].
             let packed = try Tensor(uninitializedOn: device, shape: [sets, k, n])
             if packed.count > 0 {
-                try device.launch("gemm", "transpose_strided", global: [(k + 15) / 16, (n + 15) / 16, sets], local: [1, 1, 1],
+                try device.launch("gemm", "transpose_strided", global: [(k + 15) / 16, (n + 15) / 16, sets], local: tile.group,
                                   [.tensor(b.tensor), .size(b.offset), .size(ldb), .size(strideB), .tensor(packed), .size(n), .size(k)])
             }
             (bTensor, bOffset, ldb, bStride) = (packed, 0, n, k * n)
         }
         // gemm_nt_dot takes no trans_a; the arguments are otherwise the same.
         let transposeFlag: [KernelArgument] = tile == .dot4x4 ? [] : [.int(transposeA ? 1 : 0)]
-        let blocks = [(m + tile.rows - 1) / tile.rows, (n + tile.columns - 1) / tile.columns]
-        let group = tile == .local32 ? [8, 8, 1] : [1, 1, 1]
+        let (rows, columns) = tile.block
+        let group = tile.group
         try device.launch("gemm", tile.kernelName, defines: tile.defines,
-                          global: [blocks[0] * group[0], blocks[1] * group[1], batch], local: group,
+                          global: [(m + rows - 1) / rows * group[0], (n + columns - 1) / columns * group[1], batch], local: group,
                           [.tensor(a.tensor), .size(a.offset), .size(lda), .size(strideA)] + transposeFlag + [
                               .tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride),
                               .tensor(c.tensor), .size(c.offset), .size(c.leadingDimension ?? n), .size(strideC),
