@@ -68,6 +68,15 @@ import Testing
         }
         #expect(maxRelativeDifference("conv weight gradient, \(rows) rows", try dweight.toArray(), expected,
                                       floor: Float(3 * plane)) <= 1e-6)
+        guard rows >= 32 else { return }
+        // Both plans for the transposed im2col, whichever the timing picked above.
+        let colsT = try Convolution.im2colTransposed(try Tensor(on: testDevice, shape: shape, values: x), g)
+        for plan in Convolution.FilterGradientPlan.allCases {
+            let planned = try plan.run(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
+                                       colsT: colsT, weightShape: [filters, channels, 3, 3], g)
+            #expect(maxRelativeDifference("conv weight gradient, \(plan)", try planned.toArray(), expected,
+                                          floor: Float(3 * plane)) <= 1e-6)
+        }
     }
 
     @Test(arguments: [(3, 1, Padding.same, 1), (3, 2, .same, 2), (5, 2, .valid, 1)])

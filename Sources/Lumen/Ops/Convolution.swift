@@ -1,3 +1,5 @@
+import Foundation
+
 /// Padding modes: Keras' two, and PyTorch's fixed amount.
 public enum Padding: Codable, Sendable, Equatable {
     /// No padding; the output shrinks by kernel − 1.
@@ -187,8 +189,8 @@ public enum Convolution {
     }
 
     /// The weight gradient, summed over the batch. With 32 or more rows (C·KH·KW) it
-    /// rebuilds the im2col matrix transposed and runs one untransposed GEMM per sample
-    /// (each loaded row of it serves a whole register tile), then sums the products; with
+    /// rebuilds the im2col matrix transposed and runs untransposed GEMMs on it, with the
+    /// plan (`FilterGradientPlan`) timed on first use for the shape and remembered; with
     /// fewer (a first layer on RGB) it rebuilds the plain im2col matrix for one A·Bᵀ GEMM
     /// that sums over the batch itself.
     ///                                              dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
@@ -202,15 +204,13 @@ public enum Convolution {
             return dweight
         }
         if rows >= 32 {
-            // partial_n[O, rows] = dy_n[O, P] · colsT_n[P, rows]; dW = Σ_n partial_n. (Summing
-            // inside one work-item would stream every sample's panel of colsT through the
-            // cache once per row block; per sample, a panel stays in cache.)
             let colsT = try im2colTransposed(x, g)
-            let partial = try Tensor(uninitializedOn: dy.device, shape: [g.batch, outChannels * rows])
-            try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
-                                     MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
-                                     into: MatrixOperand(partial), strideC: outChannels * rows, batch: g.batch)
-            return try Reduce.sum(partial, axis: 0).reshaped(weightShape)
+            let name = "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(g.batch)"
+            let plan = try GemmChooser.choice(for: name, on: dy.device).flatMap(FilterGradientPlan.init(rawValue:))
+                ?? FilterGradientPlan.fastest(named: name, on: dy.device) { plan in
+                    try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
+                }
+            return try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
         }
         // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T
         let cols = try im2col(x, g)
@@ -219,6 +219,54 @@ public enum Convolution {
                                  MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(cols), strideB: rows * plane,
                                  into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
         return dweight
+    }
+
+    /// Two ways to form dW[O, rows] = Σ_n dy_n[O, P] · colsT_n[P, rows]. `perSample`: one
+    /// product per sample, then their sum, so a panel of colsT stays in cache while every
+    /// row block of dy passes over it (large planes). `summed`: one GEMM whose work-items
+    /// sum over the samples themselves, with no partial products written (small planes
+    /// and large batches). Which is faster depends on the shape and the device's caches.
+    enum FilterGradientPlan: String, CaseIterable {
+        case perSample = "per-sample"
+        case summed
+
+        /// dy: [N, O, OH, OW]  colsT: [N, OH·OW, rows]  ->  dweight: [O, C, KH, KW]
+        func run(_ dy: Tensor, colsT: Tensor, weightShape: [Int], _ g: WindowGeometry) throws -> Tensor {
+            let (outChannels, rows, plane) = (weightShape[0], colsT.shape[2], g.outputPlane)
+            switch self {
+            case .perSample:
+                let partial = try Tensor(uninitializedOn: dy.device, shape: [g.batch, outChannels * rows])
+                try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
+                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
+                                         into: MatrixOperand(partial), strideC: outChannels * rows, batch: g.batch)
+                return try Reduce.sum(partial, axis: 0).reshaped(weightShape)
+            case .summed:
+                let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
+                try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
+                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
+                                         into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
+                return dweight
+            }
+        }
+
+        /// Times each plan (a warm-up run, which also settles its GEMM choices, then a
+        /// timed one) and remembers the faster under `name`. With `LUMEN_GEMM` forcing a
+        /// backend, nothing is timed: `perSample`.
+        static func fastest(named name: String, on device: Device, run: (FilterGradientPlan) throws -> Tensor) throws -> FilterGradientPlan {
+            guard GemmChooser.forced == nil else { return .perSample }
+            var best: (FilterGradientPlan, Double)?
+            for plan in allCases {
+                _ = try run(plan)
+                try device.synchronize()
+                let start = Date()
+                _ = try run(plan)
+                try device.synchronize()
+                let seconds = Date().timeIntervalSince(start)
+                if best == nil || seconds < best!.1 { best = (plan, seconds) }
+            }
+            GemmChooser.remember(best!.0.rawValue, for: name, on: device)
+            return best!.0
+        }
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]

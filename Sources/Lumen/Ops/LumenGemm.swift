@@ -146,7 +146,7 @@ enum GemmChooser {
     }
 
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var choices: [String: [String: Backend]] = [:]  // device → shape → backend
+    nonisolated(unsafe) private static var choices: [String: [String: String]] = [:]  // device → what → choice
 
     /// `LUMEN_GEMM`, read once: every GEMM call asks.
     static let forced: Backend? = {
@@ -177,21 +177,31 @@ enum GemmChooser {
 
     /// The remembered choice, or nil when the shape has not been timed on this device.
     static func choice(for key: Key, on device: Device) -> Backend? {
+        choice(for: key.text, on: device).flatMap(Backend.init(rawValue:))
+    }
+
+    /// The remembered choice named `text` (a GEMM shape, or another per-shape decision
+    /// such as a convolution's weight-gradient plan), or nil.
+    static func choice(for text: String, on device: Device) -> String? {
         lock.lock()
         defer { lock.unlock() }
         let url = unlockedFileURL(for: device)
         let deviceKey = url.lastPathComponent
         if choices[deviceKey] == nil {
-            choices[deviceKey] = (try? JSONDecoder().decode([String: Backend].self, from: Data(contentsOf: url))) ?? [:]
+            choices[deviceKey] = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))) ?? [:]
         }
-        return choices[deviceKey]?[key.text]
+        return choices[deviceKey]?[text]
     }
 
     static func remember(_ backend: Backend, for key: Key, on device: Device) {
+        remember(backend.rawValue, for: key.text, on: device)
+    }
+
+    static func remember(_ value: String, for text: String, on device: Device) {
         lock.lock()
         let url = unlockedFileURL(for: device)
         let deviceKey = url.lastPathComponent
-        choices[deviceKey, default: [:]][key.text] = backend
+        choices[deviceKey, default: [:]][text] = value
         let snapshot = choices[deviceKey] ?? [:]
         lock.unlock()
         let encoder = JSONEncoder()
