@@ -135,54 +135,67 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
     for (int o = 0; o < OH * OW; o++) plane[(int)where[o]] += g[o];
 }
 
-// As maxpool_forward, one output row per work-item (a CPU variant, work-groups of one).
+// As maxpool_forward, one (n, c) plane per work-item (a CPU variant, work-groups of one).
 // A 2×2 window of stride 2 without padding reads two input rows as vectors, eight
-// outputs at a time; ties keep the first cell in window order, as maxpool_forward does.
+// outputs at a time, and the rest of the row cell by cell; other windows loop. Ties keep
+// the first cell in window order, as maxpool_forward does.
 //   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
-__kernel void maxpool_forward_rows(__global const float *x, __global float *y, __global float *argmax,
-                                   const int NC, const int H, const int W, const int K, const int S,
-                                   const int PT, const int PL, const int OH, const int OW) {
-    const int oh = get_global_id(0);
-    const int nc = get_global_id(1);
-    if (oh >= OH || nc >= NC) return;
+__kernel void maxpool_forward_planes(__global const float *x, __global float *y, __global float *argmax,
+                                     const int NC, const int H, const int W, const int K, const int S,
+                                     const int PT, const int PL, const int OH, const int OW) {
+    const int nc = get_global_id(0);
+    if (nc >= NC) return;
     __global const float *plane = x + (size_t)nc * H * W;
-    __global float *out = y + ((size_t)nc * OH + oh) * OW;
-    __global float *where_out = argmax + ((size_t)nc * OH + oh) * OW;
-    int ow = 0;
-    if (K == 2 && S == 2 && PT == 0 && PL == 0 && 2 * oh + 1 < H) {
-        __global const float *top = plane + (size_t)(2 * oh) * W, *bottom = top + W;
-        const float8 steps = (float8)(0.0f, 2.0f, 4.0f, 6.0f, 8.0f, 10.0f, 12.0f, 14.0f);
-        for (; 2 * ow + 16 <= W && ow + 8 <= OW; ow += 8) {
-            const float16 t = vload16(0, top + 2 * ow), b = vload16(0, bottom + 2 * ow);
-            const float8 first = (float8)(2 * oh * W + 2 * ow) + steps;
-            float8 best = t.even, where = first;
-            int8 better = isgreater(t.odd, best);
-            best = select(best, t.odd, better);
-            where = select(where, first + 1.0f, better);
-            better = isgreater(b.even, best);
-            best = select(best, b.even, better);
-            where = select(where, first + (float)W, better);
-            better = isgreater(b.odd, best);
-            best = select(best, b.odd, better);
-            where = select(where, first + (float)(W + 1), better);
-            vstore8(best, 0, out + ow);
-            vstore8(where, 0, where_out + ow);
-        }
-    }
-    for (; ow < OW; ow++) {
-        float best = -INFINITY;
-        int where = -1;
-        for (int kh = 0; kh < K; kh++) {
-            const int h = oh * S - PT + kh;
-            if (h < 0 || h >= H) continue;
-            for (int kw = 0; kw < K; kw++) {
-                const int w = ow * S - PL + kw;
-                if (w < 0 || w >= W) continue;
-                const float v = plane[h * W + w];
-                if (where < 0 || v > best) { best = v; where = h * W + w; }
+    const bool pairs = K == 2 && S == 2 && PT == 0 && PL == 0;
+    for (int oh = 0; oh < OH; oh++) {
+        __global float *out = y + ((size_t)nc * OH + oh) * OW;
+        __global float *where_out = argmax + ((size_t)nc * OH + oh) * OW;
+        int ow = 0;
+        if (pairs && 2 * oh + 1 < H) {
+            __global const float *top = plane + (size_t)(2 * oh) * W, *bottom = top + W;
+            const float8 steps = (float8)(0.0f, 2.0f, 4.0f, 6.0f, 8.0f, 10.0f, 12.0f, 14.0f);
+            for (; 2 * ow + 16 <= W && ow + 8 <= OW; ow += 8) {
+                const float16 t = vload16(0, top + 2 * ow), b = vload16(0, bottom + 2 * ow);
+                const float8 first = (float8)(2 * oh * W + 2 * ow) + steps;
+                float8 best = t.even, where = first;
+                int8 better = isgreater(t.odd, best);
+                best = select(best, t.odd, better);
+                where = select(where, first + 1.0f, better);
+                better = isgreater(b.even, best);
+                best = select(best, b.even, better);
+                where = select(where, first + (float)W, better);
+                better = isgreater(b.odd, best);
+                best = select(best, b.odd, better);
+                where = select(where, first + (float)(W + 1), better);
+                vstore8(best, 0, out + ow);
+                vstore8(where, 0, where_out + ow);
+            }
+            for (; 2 * ow + 1 < W && ow < OW; ow++) {
+                const int at = 2 * oh * W + 2 * ow;
+                float best = plane[at];
+                int where = at;
+                if (plane[at + 1] > best) { best = plane[at + 1]; where = at + 1; }
+                if (plane[at + W] > best) { best = plane[at + W]; where = at + W; }
+                if (plane[at + W + 1] > best) { best = plane[at + W + 1]; where = at + W + 1; }
+                out[ow] = best;
+                where_out[ow] = (float)where;
             }
         }
-        out[ow] = best;
-        where_out[ow] = (float)where;
+        for (; ow < OW; ow++) {
+            float best = -INFINITY;
+            int where = -1;
+            for (int kh = 0; kh < K; kh++) {
+                const int h = oh * S - PT + kh;
+                if (h < 0 || h >= H) continue;
+                for (int kw = 0; kw < K; kw++) {
+                    const int w = ow * S - PL + kw;
+                    if (w < 0 || w >= W) continue;
+                    const float v = plane[h * W + w];
+                    if (where < 0 || v > best) { best = v; where = h * W + w; }
+                }
+            }
+            out[ow] = best;
+            where_out[ow] = (float)where;
+        }
     }
 }

@@ -93,7 +93,7 @@ import Testing
 
     @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (2, 2, .same), (3, 3, .same), (3, 2, .explicit(1))])
     func poolingMatchesHost(k: Int, s: Int, padding: Padding) throws {
-        // 37 wide: the row variant's 2×2 vector path covers 16 outputs of 18, loops the rest.
+        // 37 wide: the CPU variant's 2×2 vector path covers 16 outputs of 18, its cell-by-cell loop the rest.
         let shape = [2, 3, 7, 37]
         let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
         let x = randomValues(shape.reduce(1, *), seed: 60)

@@ -12,8 +12,7 @@ public enum Pooling {
         case .elementwise:
             try x.device.launch("pool", "maxpool_forward", global: [g.outputPlane, g.batch * g.channels], arguments)
         case .rows:
-            try x.device.launch("pool", "maxpool_forward_rows", global: [g.outHeight, g.batch * g.channels], local: [1, 1],
-                                arguments)
+            try x.device.launch("pool", "maxpool_forward_planes", global: [g.batch * g.channels], local: [1], arguments)
         }
         return (y, argmax)
     }
