@@ -31,7 +31,10 @@ __kernel void maxpool_forward(__global const float *x, __global float *y, __glob
 }
 
 //   dy, argmax: [N*C, OH, OW]   dx: [N*C, H, W]
+// With relu_mask, x is the forward input, the output of a ReLU, and dx is also that ReLU's
+// backward: 0 where x is not positive (the two layers' backward passes in one).
 __kernel void maxpool_backward(__global const float *dy, __global const float *argmax, __global float *dx,
+                               __global const float *x, const int relu_mask,
                                const int NC, const int H, const int W, const int K, const int S,
                                const int PT, const int PL, const int OH, const int OW) {
     const int hw = get_global_id(0);
@@ -48,7 +51,8 @@ __kernel void maxpool_backward(__global const float *dy, __global const float *a
             if ((int)argmax[o] == hw) total += dy[o];
         }
     }
-    dx[(size_t)nc * H * W + hw] = total;
+    const size_t at = (size_t)nc * H * W + hw;
+    dx[at] = (relu_mask && !(x[at] > 0.0f)) ? 0.0f : total;
 }
 
 // y = mean over the window's cells inside the image.    x: [N*C, H, W]   y: [N*C, OH, OW]
@@ -124,7 +128,9 @@ __kernel void broadcast_plane(__global const float *dy, __global float *dx, cons
 // CPU-style max-pool backward: one work-item per plane adds each output's gradient at
 // its argmax, in output order (deterministic); PoCL runs it as a plain loop.
 //   dy, argmax: [N*C, OH, OW]   dx: [N*C, H, W]
+// With relu_mask, as maxpool_backward.
 __kernel void maxpool_backward_planes(__global const float *dy, __global const float *argmax, __global float *dx,
+                                      __global const float *x, const int relu_mask,
                                       const int NC, const int H, const int W, const int OH, const int OW) {
     const int nc = get_global_id(0);
     if (nc >= NC) return;
@@ -132,7 +138,11 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
     for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
     __global const float *g = dy + (size_t)nc * OH * OW;
     __global const float *where = argmax + (size_t)nc * OH * OW;
-    for (int o = 0; o < OH * OW; o++) plane[(int)where[o]] += g[o];
+    __global const float *input = x + (size_t)nc * H * W;
+    for (int o = 0; o < OH * OW; o++) {
+        const int at = (int)where[o];
+        if (!relu_mask || input[at] > 0.0f) plane[at] += g[o];
+    }
 }
 
 // As maxpool_forward, one (n, c) plane per work-item (a CPU variant, work-groups of one).

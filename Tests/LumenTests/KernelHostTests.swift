@@ -111,6 +111,15 @@ import Testing
         let gather = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .elementwise).toArray()
         let scatter = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .rows).toArray()
         #expect(maxRelativeDifference("maxpool backward variants", scatter, gather) <= 1e-6)
+        // Over a ReLU's output (x shifted so some windows are all ≤ 0), the fused backward
+        // equals max-pool backward followed by ReLU backward, in both variants.
+        let relu = try ActivationOps.forward(try Tensor(on: testDevice, shape: shape, values: x.map { $0 - 0.6 }), .relu)
+        let (_, reluArgmax) = try Pooling.maxForward(relu, g)
+        let separate = try ActivationOps.backward(try Pooling.maxBackward(dy, argmax: reluArgmax, g), y: relu, .relu).toArray()
+        for variant in [Convolution.Variant.elementwise, .rows] {
+            let fused = try Pooling.maxBackward(dy, argmax: reluArgmax, g, reluInput: relu, variant: variant).toArray()
+            #expect(maxRelativeDifference("maxpool+relu backward \(variant)", fused, separate) <= 1e-6)
+        }
         #expect(abs(gather.reduce(0, +) - (try dy.toArray()).reduce(0, +)) < 1e-3)
         #expect(maxRelativeDifference("avgpool", try Pooling.averageForward(xt, g).toArray(),
                                       HostReference.pool(x, max: false, g)) <= 1e-6)

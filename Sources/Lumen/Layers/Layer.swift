@@ -36,6 +36,9 @@ open class Layer {
     public let activationAlpha: Float
     /// Set on the last layer when the model trains from logits: the loss applies the activation.
     var skipsActivation = false
+    /// Set by `Sequential.backward` when the layer above already applied this layer's
+    /// ReLU derivative to the gradient it passes down (a max pool over a ReLU).
+    var gradientArrivesMasked = false
     /// False for the first layer, whose input gradient nobody needs.
     var needsInputGradient = true
     /// Keep what backward needs even in inference mode (Grad-CAM takes gradients of a
@@ -98,7 +101,7 @@ open class Layer {
     /// is not needed.
     public final func backward(_ dy: Tensor) throws -> Tensor? {
         var gradient = dy
-        if activation != .linear && !skipsActivation {
+        if activation != .linear && !skipsActivation && !gradientArrivesMasked {
             guard let activated else { throw LumenError.shapeMismatch("\(name): backward without a training forward") }
             gradient = try ActivationOps.backward(dy, y: activated, activation, alpha: activationAlpha)
         }

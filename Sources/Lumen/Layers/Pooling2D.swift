@@ -5,7 +5,10 @@ public final class Pooling2D: Layer {
     public let mode: Mode
     public let poolSize: Int, stride: Int
     public let padding: Padding
-    private var cache: (geometry: WindowGeometry, argmax: Tensor?)?
+    private var cache: (geometry: WindowGeometry, argmax: Tensor?, x: Tensor)?
+    /// Set by `Sequential.backward` when the layer below ends in ReLU: this layer's
+    /// backward then applies that ReLU's derivative too, and the layer below skips it.
+    var appliesReLUBelow = false
 
     public init(name: String, mode: Mode, poolSize: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
         self.mode = mode
@@ -36,10 +39,10 @@ public final class Pooling2D: Layer {
         switch mode {
         case .max:
             let (y, argmax) = try Pooling.maxForward(x, g)
-            cache = training || recordsForBackward ? (g, argmax) : nil
+            cache = training || recordsForBackward ? (g, argmax, x) : nil
             return y
         case .average:
-            cache = training || recordsForBackward ? (g, nil) : nil
+            cache = training || recordsForBackward ? (g, nil, x) : nil
             return try Pooling.averageForward(x, g)
         }
     }
@@ -47,7 +50,9 @@ public final class Pooling2D: Layer {
     public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
         guard let cache else { throw missingCache() }
         guard needsInputGradient else { return nil }
-        if let argmax = cache.argmax { return try Pooling.maxBackward(dy, argmax: argmax, cache.geometry) }
+        if let argmax = cache.argmax {
+            return try Pooling.maxBackward(dy, argmax: argmax, cache.geometry, reluInput: appliesReLUBelow ? cache.x : nil)
+        }
         return try Pooling.averageBackward(dy, cache.geometry)
     }
 

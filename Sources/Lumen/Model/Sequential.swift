@@ -87,6 +87,18 @@ public final class Sequential {
             last.skipsActivation = false
             if let bottom, let needed { bottom.needsInputGradient = needed }
         }
+        // A max pool over a ReLU output applies the ReLU's derivative in its own
+        // backward (zero where the input is not positive), saving a pass over the
+        // largest gradients.
+        var fused: [(pool: Pooling2D, below: Layer)] = []
+        for (below, above) in zip(layers[firstTrainable...], layers[(firstTrainable + 1)...]) {
+            if let pool = above as? Pooling2D, pool.mode == .max, below.activation == .relu, !below.skipsActivation {
+                pool.appliesReLUBelow = true
+                below.gradientArrivesMasked = true
+                fused.append((pool, below))
+            }
+        }
+        defer { for pair in fused { pair.pool.appliesReLUBelow = false; pair.below.gradientArrivesMasked = false } }
         var g: Tensor? = gradient
         for layer in layers[firstTrainable...].reversed() {
             guard let current = g else { break }

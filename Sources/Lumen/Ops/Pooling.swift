@@ -17,19 +17,22 @@ public enum Pooling {
         return (y, argmax)
     }
 
-    /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]
-    public static func maxBackward(_ dy: Tensor, argmax: Tensor, _ g: WindowGeometry,
+    /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]. With `reluInput` (the forward input, a
+    /// ReLU's output), dx is also that ReLU's backward: 0 where the input is not positive.
+    public static func maxBackward(_ dy: Tensor, argmax: Tensor, _ g: WindowGeometry, reluInput: Tensor? = nil,
                                    variant: Convolution.Variant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
+        let mask: [KernelArgument] = [.tensor(reluInput ?? dy), .int(reluInput == nil ? 0 : 1)]
         switch variant ?? Convolution.defaultVariant(dy.device) {
         case .elementwise:
             try dy.device.launch("pool", "maxpool_backward", global: [g.inputPlane, g.batch * g.channels],
-                                 [.tensor(dy), .tensor(argmax), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g))
+                                 [.tensor(dy), .tensor(argmax), .tensor(dx)] + mask + [.size(g.batch * g.channels)]
+                                    + windowArguments(g))
         case .rows:
             try dy.device.launch("pool", "maxpool_backward_planes", global: [g.batch * g.channels],
-                                 [.tensor(dy), .tensor(argmax), .tensor(dx), .size(g.batch * g.channels), .size(g.height),
-                                  .size(g.width), .size(g.outHeight), .size(g.outWidth)])
+                                 [.tensor(dy), .tensor(argmax), .tensor(dx)] + mask + [.size(g.batch * g.channels),
+                                  .size(g.height), .size(g.width), .size(g.outHeight), .size(g.outWidth)])
         }
         return dx
     }
