@@ -184,7 +184,16 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
             for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
         } else {
             __global const float *line = plane + h * W;
-            for (int ow = 0, w = kw - PL; ow < OW; ow++, w += S) out[ow] = (w >= 0 && w < W) ? line[w] : 0.0f;
+            // Outputs whose column w = ow·S − PL + kw falls inside the row; zeros around them.
+            const int first = min(OW, max(0, (PL - kw + S - 1) / S)), end = max(first, min(OW, (W - 1 + PL - kw) / S + 1));
+            int ow = 0;
+            for (; ow < first; ow++) out[ow] = 0.0f;
+            if (S == 1) {
+                __global const float *shifted = line + kw - PL;
+                for (; ow + 16 <= end; ow += 16) vstore16(vload16(0, shifted + ow), 0, out + ow);
+            }
+            for (; ow < end; ow++) out[ow] = line[ow * S - PL + kw];
+            for (; ow < OW; ow++) out[ow] = 0.0f;
         }
         out += OW;
     }
@@ -234,8 +243,14 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
                 if (h < 0 || h >= H) continue;
                 __global float *line = plane + h * W;
                 __global const float *src = row + oh * OW;
-                for (int ow = 0, w = kw - PL; ow < OW; ow++, w += S)
-                    if (w >= 0 && w < W) line[w] += src[ow];
+                // Outputs whose column w = ow·S − PL + kw falls inside the row.
+                const int first = max(0, (PL - kw + S - 1) / S), end = min(OW, (W - 1 + PL - kw) / S + 1);
+                int ow = first;
+                if (S == 1) {
+                    __global float *shifted = line + kw - PL;
+                    for (; ow + 16 <= end; ow += 16) vstore16(vload16(0, shifted + ow) + vload16(0, src + ow), 0, shifted + ow);
+                }
+                for (; ow < end; ow++) line[ow * S - PL + kw] += src[ow];
             }
         }
     }
