@@ -14,7 +14,8 @@ public struct MatrixOperand {
     }
 }
 
-/// Matrix multiply through CLBlast, row-major.
+/// Matrix multiply, row-major, on whichever implementation measured fastest for the
+/// shape on the device (`GemmChooser`): CLBlast, or one of Lumen's kernels (`LumenGemm`).
 ///
 /// The first GEMM on each device runs `GemmSelfCheck` first: if CLBlast gets a small
 /// product wrong there, Lumen's own GEMM serves every call on the device.
