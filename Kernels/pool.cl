@@ -4,6 +4,25 @@
 // no atomics are needed and results are deterministic.
 // Host twin: Sources/Lumen/Ops/Pooling.swift.
 
+// The largest cell of output (oh, ow)'s window inside the plane, and in *where its
+// h*W + w; the first cell in window order wins ties. Padding cells are skipped.
+inline float window_max(__global const float *plane, const int oh, const int ow, const int H, const int W,
+                        const int K, const int S, const int PT, const int PL, int *where) {
+    float best = -INFINITY;
+    *where = -1;
+    for (int kh = 0; kh < K; kh++) {
+        const int h = oh * S - PT + kh;
+        if (h < 0 || h >= H) continue;
+        for (int kw = 0; kw < K; kw++) {
+            const int w = ow * S - PL + kw;
+            if (w < 0 || w >= W) continue;
+            const float v = plane[h * W + w];
+            if (*where < 0 || v > best) { best = v; *where = h * W + w; }
+        }
+    }
+    return best;
+}
+
 // y[nc, oh, ow] = max over the window; argmax keeps the winning h*W + w (exact as float).
 //   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
 __kernel void maxpool_forward(__global const float *x, __global float *y, __global float *argmax,
@@ -13,20 +32,8 @@ __kernel void maxpool_forward(__global const float *x, __global float *y, __glob
     const int nc = get_global_id(1);
     if (p >= OH * OW || nc >= NC) return;
     const int oh = p / OW, ow = p - oh * OW;
-    __global const float *plane = x + (size_t)nc * H * W;
-    float best = -INFINITY;
-    int where = -1;
-    for (int kh = 0; kh < K; kh++) {
-        const int h = oh * S - PT + kh;
-        if (h < 0 || h >= H) continue;
-        for (int kw = 0; kw < K; kw++) {
-            const int w = ow * S - PL + kw;
-            if (w < 0 || w >= W) continue;
-            const float v = plane[h * W + w];
-            if (where < 0 || v > best) { best = v; where = h * W + w; }
-        }
-    }
-    y[(size_t)nc * OH * OW + p] = best;
+    int where;
+    y[(size_t)nc * OH * OW + p] = window_max(x + (size_t)nc * H * W, oh, ow, H, W, K, S, PT, PL, &where);
     argmax[(size_t)nc * OH * OW + p] = (float)where;
 }
 
@@ -192,19 +199,8 @@ __kernel void maxpool_forward_planes(__global const float *x, __global float *y,
             }
         }
         for (; ow < OW; ow++) {
-            float best = -INFINITY;
-            int where = -1;
-            for (int kh = 0; kh < K; kh++) {
-                const int h = oh * S - PT + kh;
-                if (h < 0 || h >= H) continue;
-                for (int kw = 0; kw < K; kw++) {
-                    const int w = ow * S - PL + kw;
-                    if (w < 0 || w >= W) continue;
-                    const float v = plane[h * W + w];
-                    if (where < 0 || v > best) { best = v; where = h * W + w; }
-                }
-            }
-            out[ow] = best;
+            int where;
+            out[ow] = window_max(plane, oh, ow, H, W, K, S, PT, PL, &where);
             where_out[ow] = (float)where;
         }
     }
