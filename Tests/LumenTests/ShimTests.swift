@@ -128,3 +128,31 @@ import Testing
         #expect(ProgramCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/c", "HOME": "/h"]).path == "/c/lumen")
     }
 }
+
+@Suite struct BufferPoolTests {
+    /// Freed buffers come back by exact size; past the limit the longest-kept go first;
+    /// a buffer larger than the whole limit is not kept; drain frees everything.
+    @Test func reusesBySizeAndEvictsTheOldest() throws {
+        func allocate(_ bytes: Int) throws -> OpaquePointer {
+            var memory: OpaquePointer?
+            try #require(lm_buffer_alloc(testDevice.handle, bytes, &memory) == 0)
+            return memory!
+        }
+        let pool = BufferPool(limit: 1000)
+        let a = try allocate(400), b = try allocate(400), c = try allocate(400)
+        pool.give(a, bytes: 400)
+        pool.give(b, bytes: 400)
+        #expect(pool.heldBytes == 800)
+        pool.give(c, bytes: 400)           // 1200 > 1000: a, the oldest, is freed
+        #expect(pool.heldBytes == 800)
+        #expect(pool.take(300) == nil)
+        let first = pool.take(400), second = pool.take(400)
+        #expect(Set([first, second].compactMap { $0 }) == Set([b, c]))
+        #expect(pool.take(400) == nil && pool.heldBytes == 0)
+        pool.give(first!, bytes: 400)
+        pool.give(second!, bytes: 400)
+        pool.give(try allocate(2000), bytes: 2000)   // above the limit: freed at once
+        #expect(pool.heldBytes == 800)
+        #expect(pool.drain() == 800 && pool.heldBytes == 0)
+    }
+}

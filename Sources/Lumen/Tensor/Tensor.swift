@@ -151,10 +151,12 @@ final class DeviceBuffer {
 /// does: a training step allocates the same sizes every time, and a fresh buffer costs
 /// page faults on first touch (PoCL) or a driver allocation (GPUs). Kernels run on one
 /// in-order queue, so a buffer handed out again is written only after every kernel
-/// enqueued on its earlier life. Holds at most `limit` bytes; the rest is freed.
+/// enqueued on its earlier life. Holds at most `limit` bytes: room for a newly freed
+/// buffer is made by freeing the longest-kept ones, so sizes that stop recurring go first.
 final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [Int: [OpaquePointer]] = [:]
+    private var order: [(bytes: Int, memory: OpaquePointer)] = []  // oldest first
     private var pooledBytes = 0
     let limit: Int
 
@@ -162,33 +164,50 @@ final class BufferPool: @unchecked Sendable {
 
     deinit { drain() }
 
+    /// Bytes held for reuse now.
+    var heldBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return pooledBytes
+    }
+
     func take(_ bytes: Int) -> OpaquePointer? {
         lock.lock()
         defer { lock.unlock() }
         guard let memory = free[bytes]?.popLast() else { return nil }
+        order.removeAll { $0.memory == memory }
         pooledBytes -= bytes
         return memory
     }
 
     func give(_ memory: OpaquePointer, bytes: Int) {
-        lock.lock()
-        if pooledBytes + bytes <= limit {
-            free[bytes, default: []].append(memory)
-            pooledBytes += bytes
-            lock.unlock()
+        guard bytes <= limit else {
+            lm_buffer_free(memory)
             return
         }
+        lock.lock()
+        var evicted: [OpaquePointer] = []
+        while pooledBytes + bytes > limit, let oldest = order.first {
+            order.removeFirst()
+            free[oldest.bytes]?.removeAll { $0 == oldest.memory }
+            pooledBytes -= oldest.bytes
+            evicted.append(oldest.memory)
+        }
+        free[bytes, default: []].append(memory)
+        order.append((bytes, memory))
+        pooledBytes += bytes
         lock.unlock()
-        lm_buffer_free(memory)
+        for old in evicted { lm_buffer_free(old) }
     }
 
     /// Frees every pooled buffer; returns the bytes freed.
     @discardableResult
     func drain() -> Int {
         lock.lock()
-        let buffers = free.values.flatMap { $0 }
+        let buffers = order.map(\.memory)
         let bytes = pooledBytes
         free = [:]
+        order = []
         pooledBytes = 0
         lock.unlock()
         for memory in buffers { lm_buffer_free(memory) }
