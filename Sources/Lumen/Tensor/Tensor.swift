@@ -155,8 +155,7 @@ final class DeviceBuffer {
 /// buffer is made by freeing the longest-kept ones, so sizes that stop recurring go first.
 final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
-    private var free: [Int: [OpaquePointer]] = [:]
-    private var order: [(bytes: Int, memory: OpaquePointer)] = []  // oldest first
+    private var kept: [(bytes: Int, memory: OpaquePointer)] = []  // oldest first
     private var pooledBytes = 0
     let limit: Int
 
@@ -171,13 +170,13 @@ final class BufferPool: @unchecked Sendable {
         return pooledBytes
     }
 
+    /// The most recently kept buffer of exactly `bytes`, or nil.
     func take(_ bytes: Int) -> OpaquePointer? {
         lock.lock()
         defer { lock.unlock() }
-        guard let memory = free[bytes]?.popLast() else { return nil }
-        order.removeAll { $0.memory == memory }
+        guard let index = kept.lastIndex(where: { $0.bytes == bytes }) else { return nil }
         pooledBytes -= bytes
-        return memory
+        return kept.remove(at: index).memory
     }
 
     func give(_ memory: OpaquePointer, bytes: Int) {
@@ -187,14 +186,12 @@ final class BufferPool: @unchecked Sendable {
         }
         lock.lock()
         var evicted: [OpaquePointer] = []
-        while pooledBytes + bytes > limit, let oldest = order.first {
-            order.removeFirst()
-            free[oldest.bytes]?.removeAll { $0 == oldest.memory }
+        while pooledBytes + bytes > limit, !kept.isEmpty {
+            let oldest = kept.removeFirst()
             pooledBytes -= oldest.bytes
             evicted.append(oldest.memory)
         }
-        free[bytes, default: []].append(memory)
-        order.append((bytes, memory))
+        kept.append((bytes, memory))
         pooledBytes += bytes
         lock.unlock()
         for old in evicted { lm_buffer_free(old) }
@@ -204,10 +201,9 @@ final class BufferPool: @unchecked Sendable {
     @discardableResult
     func drain() -> Int {
         lock.lock()
-        let buffers = order.map(\.memory)
+        let buffers = kept.map(\.memory)
         let bytes = pooledBytes
-        free = [:]
-        order = []
+        kept = []
         pooledBytes = 0
         lock.unlock()
         for memory in buffers { lm_buffer_free(memory) }
