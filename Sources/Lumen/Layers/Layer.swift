@@ -45,9 +45,6 @@ open class Layer {
     /// model running on its running statistics, without dropout).
     var recordsForBackward = false
     private var activated: Tensor?
-    /// Set by `forward` while `forwardCore` runs: the core applies ReLU itself (see
-    /// `canApplyReLU`), and the base class skips its activation kernel.
-    private(set) var coreAppliesReLU = false
 
     init(name: String, activation: ActivationKind = .linear, activationAlpha: Float = 0.3) {
         self.name = name
@@ -85,10 +82,12 @@ open class Layer {
     /// epilogue) when `coreAppliesReLU` asks it to.
     open var canApplyReLU: Bool { false }
 
+    /// Whether `forwardCore` applies this layer's ReLU itself, so the base class skips its
+    /// activation kernel.
+    var coreAppliesReLU: Bool { activation == .relu && !skipsActivation && canApplyReLU }
+
     /// x: [N, …]  ->  y: [N, …]. With `training`, caches what `backward` needs.
     public final func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        coreAppliesReLU = activation == .relu && !skipsActivation && canApplyReLU
-        defer { coreAppliesReLU = false }
         let z = try forwardCore(x, training: training)
         if activation == .linear || skipsActivation { return z }
         let y = coreAppliesReLU ? z : try ActivationOps.forward(z, activation, alpha: activationAlpha)

@@ -5,7 +5,7 @@ public final class Pooling2D: Layer {
     public let mode: Mode
     public let poolSize: Int, stride: Int
     public let padding: Padding
-    private var cache: (geometry: WindowGeometry, argmax: Tensor?, x: Tensor)?
+    private var cache: (geometry: WindowGeometry, max: (argmax: Tensor, x: Tensor)?)?
     /// Set by `Sequential.backward` when the layer below ends in ReLU: this layer's
     /// backward then applies that ReLU's derivative too, and the layer below skips it.
     var appliesReLUBelow = false
@@ -39,10 +39,10 @@ public final class Pooling2D: Layer {
         switch mode {
         case .max:
             let (y, argmax) = try Pooling.maxForward(x, g)
-            cache = training || recordsForBackward ? (g, argmax, x) : nil
+            cache = training || recordsForBackward ? (g, (argmax, x)) : nil
             return y
         case .average:
-            cache = training || recordsForBackward ? (g, nil, x) : nil
+            cache = training || recordsForBackward ? (g, nil) : nil
             return try Pooling.averageForward(x, g)
         }
     }
@@ -50,8 +50,8 @@ public final class Pooling2D: Layer {
     public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
         guard let cache else { throw missingCache() }
         guard needsInputGradient else { return nil }
-        if let argmax = cache.argmax {
-            return try Pooling.maxBackward(dy, argmax: argmax, cache.geometry, reluInput: appliesReLUBelow ? cache.x : nil)
+        if let (argmax, x) = cache.max {
+            return try Pooling.maxBackward(dy, argmax: argmax, cache.geometry, reluInput: appliesReLUBelow ? x : nil)
         }
         return try Pooling.averageBackward(dy, cache.geometry)
     }
