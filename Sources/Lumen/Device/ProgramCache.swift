@@ -28,6 +28,13 @@ struct ProgramCache {
     private static let formatVersion: UInt32 = 1
 
     /// The cache file for a program; exposed for tests that corrupt it.
+    /// A per-device file in the default cache folder, `<prefix>-<hash>.json`, the hash
+    /// taken over the platform, device name, driver version and `extra`.
+    static func deviceFileURL(_ prefix: String, for device: DeviceInfo, keyedAlsoBy extra: [String] = []) -> URL {
+        let key = ([device.platform, device.name, device.driverVersion] + extra).joined(separator: "\u{0}")
+        return defaultDirectory().appendingPathComponent("\(prefix)-\(StableHash.hex128(key)).json")
+    }
+
     func entryURL(source: String, options: String, device: DeviceInfo) -> URL {
         let key = [source, options, device.platform, device.name, device.deviceVersion, device.driverVersion]
             .joined(separator: "\u{0}")

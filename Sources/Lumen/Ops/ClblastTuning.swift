@@ -15,8 +15,14 @@ public struct ClblastTuning: Codable, Equatable {
 
     /// The file for `device` in the cache folder, named by platform, device and driver.
     public static func fileURL(for device: DeviceInfo) -> URL {
-        let key = [device.platform, device.name, device.driverVersion].joined(separator: "\u{0}")
-        return ProgramCache.defaultDirectory().appendingPathComponent("clblast-tuning-\(StableHash.hex128(key)).json")
+        ProgramCache.deviceFileURL("clblast-tuning", for: device)
+    }
+
+    /// The parameters as one canonical string (sorted JSON), for keying what depends on them.
+    var fingerprint: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     /// The stored tuning for `device`, or nil when there is none (or it cannot be read).
@@ -117,7 +123,9 @@ extension ClblastTuning {
                 throw DataError(path: tuner, reason: "not found on PATH; it comes with Debian's clblast-utils (Scripts/install-deps installs it)")
             }
             let log = folder.appendingPathComponent("\(tuner).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
+                throw DataError(path: log.path, reason: "cannot be created for \(tuner)'s output")
+            }
             let process = Process()
             process.executableURL = executable
             process.currentDirectoryURL = folder

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Padding modes: Keras' two, and PyTorch's fixed amount.
 public enum Padding: Codable, Sendable, Equatable {
     /// No padding; the output shrinks by kernel − 1.
@@ -249,23 +247,13 @@ public enum Convolution {
             }
         }
 
-        /// Times each plan (a warm-up run, which also settles its GEMM choices, then a
-        /// timed one) and remembers the faster under `name`. With `LUMEN_GEMM` forcing a
-        /// backend, nothing is timed: `perSample`.
+        /// Times each plan and remembers the faster under `name`. With `LUMEN_GEMM` forcing
+        /// a backend, nothing is timed: `perSample`.
         static func fastest(named name: String, on device: Device, run: (FilterGradientPlan) throws -> Tensor) throws -> FilterGradientPlan {
             guard GemmChooser.forced == nil else { return .perSample }
-            var best: (FilterGradientPlan, Double)?
-            for plan in allCases {
-                _ = try run(plan)
-                try device.synchronize()
-                let start = Date()
-                _ = try run(plan)
-                try device.synchronize()
-                let seconds = Date().timeIntervalSince(start)
-                if best == nil || seconds < best!.1 { best = (plan, seconds) }
-            }
-            GemmChooser.remember(best!.0.rawValue, for: name, on: device)
-            return best!.0
+            let best = try GemmChooser.fastest(of: allCases, on: device) { _ = try run($0) }
+            GemmChooser.remember(best.rawValue, for: name, on: device)
+            return best
         }
     }
 

@@ -110,8 +110,8 @@ public enum LumenGemm {
 /// With `LUMEN_GEMM=auto` (the default) the first call of a shape times every candidate
 /// and keeps the fastest, remembering it in the cache folder (in a file named by the
 /// device and by `gemm.cl`'s source, so a changed kernel is timed afresh) so the next
-/// run starts with the choice; `LUMEN_GEMM=clblast`, `lumen` (8×32), `lumen-8x32` or
-/// `lumen-4x64` forces one.
+/// run starts with the choice; `LUMEN_GEMM=clblast`, `lumen` (8×32), `lumen-8x32`,
+/// `lumen-4x64`, `lumen-dot4x4` or `lumen-local32` forces one.
 enum GemmChooser {
     enum Backend: String, Codable, CaseIterable {
         case clblast
@@ -167,10 +167,8 @@ enum GemmChooser {
     private static func unlockedFileURL(for device: Device) -> URL {
         if let url = fileURLs[device.info.index] { return url }
         // The tuned CLBlast parameters in force (applied before any GEMM) change CLBlast's speed.
-        let tuning = device.clblastTuning.map { "\($0.kernels.sorted { $0.key < $1.key }.map { "\($0.key)\($0.value.sorted { $0.key < $1.key })" })" }
-        let key = [device.info.platform, device.info.name, device.info.driverVersion, EmbeddedKernels.sources["gemm"] ?? "",
-                   tuning ?? ""].joined(separator: "\u{0}")
-        let url = ProgramCache.defaultDirectory().appendingPathComponent("gemm-choices-\(StableHash.hex128(key)).json")
+        let url = ProgramCache.deviceFileURL("gemm-choices", for: device.info,
+                                             keyedAlsoBy: [EmbeddedKernels.sources["gemm"] ?? "", device.clblastTuning?.fingerprint ?? ""])
         fileURLs[device.info.index] = url
         return url
     }
@@ -209,24 +207,36 @@ enum GemmChooser {
         if let data = try? encoder.encode(snapshot) { try? AtomicFile.write(data, to: url) }
     }
 
-    /// Times `run` on every backend that can compute `key` (a warm-up call, then a timed
-    /// one) into scratch output, and remembers the fastest. CLBlast takes part only when
-    /// `includingCLBlast`; a choice made without it is not remembered.
+    /// Times `run` on every backend that can compute `key` into scratch output, and
+    /// remembers the fastest. CLBlast takes part only when `includingCLBlast`; a choice
+    /// made without it is not remembered.
     static func decide(_ key: Key, on device: Device, outputFloats: Int, including includingCLBlast: Bool,
                        run: (Backend, Tensor) throws -> Void) throws -> Backend {
         let scratch = try Tensor(uninitializedOn: device, shape: [max(outputFloats, 1)])
-        var best: (Backend, Double)?
-        for backend in Backend.allCases where backend.supports(transposeA: key.transposeA, transposeB: key.transposeB)
-            && (backend.tile?.suits(device) ?? includingCLBlast) {
-            try run(backend, scratch)
+        let candidates = Backend.allCases.filter { backend in
+            backend.supports(transposeA: key.transposeA, transposeB: key.transposeB)
+                && (backend.tile?.suits(device) ?? includingCLBlast)
+        }
+        let best = try fastest(of: candidates, on: device) { try run($0, scratch) }
+        if includingCLBlast { remember(best, for: key, on: device) }
+        return best
+    }
+
+    /// The candidate whose `run` took least: each is run once to warm up (compiling and
+    /// settling its own choices), then once timed, waiting for the device each time.
+    static func fastest<Candidate>(of candidates: [Candidate], on device: Device,
+                                   run: (Candidate) throws -> Void) throws -> Candidate {
+        var best: (candidate: Candidate, seconds: Double)?
+        for candidate in candidates {
+            try run(candidate)
             try device.synchronize()
             let start = Date()
-            try run(backend, scratch)
+            try run(candidate)
             try device.synchronize()
             let seconds = Date().timeIntervalSince(start)
-            if best == nil || seconds < best!.1 { best = (backend, seconds) }
+            if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
         }
-        if includingCLBlast { remember(best!.0, for: key, on: device) }
-        return best!.0
+        guard let best else { throw LumenError.shapeMismatch("no candidate to time on \(device.info.name)") }
+        return best.candidate
     }
 }
