@@ -165,6 +165,18 @@ __kernel void depthwise_backward_filter(__global const float *x, __global const 
 // tight loop. Chosen on CPU devices, where they measure several times faster; GPUs keep
 // the one-element-per-work-item kernels above.
 
+// The outputs ow in [*first, *end) whose column w = ow·S − PL + kw falls inside a row of
+// W cells. Both bounds are floor divisions written for non-negative numerators only:
+// OpenCL's `/` truncates toward zero, which for a kernel overhanging a 1–3-cell map would
+// count one output too many.
+inline void columns_inside(const int W, const int S, const int PL, const int kw, const int OW,
+                           int *first, int *end) {
+    const int lead = PL - kw;                // ow·S >= lead
+    const int last = W - 1 + PL - kw;        // ow·S <= last
+    *first = lead <= 0 ? 0 : min(OW, (lead + S - 1) / S);
+    *end = last < 0 ? *first : max(*first, min(OW, last / S + 1));
+}
+
 // The same result as im2col.   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
 __kernel void im2col_rows(__global const float *x, __global float *cols,
                           const int N, const int C, const int H, const int W,
@@ -185,7 +197,8 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
         } else {
             __global const float *line = plane + h * W;
             // Outputs whose column w = ow·S − PL + kw falls inside the row; zeros around them.
-            const int first = min(OW, max(0, (PL - kw + S - 1) / S)), end = max(first, min(OW, (W - 1 + PL - kw) / S + 1));
+            int first, end;
+            columns_inside(W, S, PL, kw, OW, &first, &end);
             int ow = 0;
             for (; ow < first; ow++) out[ow] = 0.0f;
             if (S == 1) {
@@ -244,7 +257,8 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
                 __global float *line = plane + h * W;
                 __global const float *src = row + oh * OW;
                 // Outputs whose column w = ow·S − PL + kw falls inside the row.
-                const int first = max(0, (PL - kw + S - 1) / S), end = min(OW, (W - 1 + PL - kw) / S + 1);
+                int first, end;
+                columns_inside(W, S, PL, kw, OW, &first, &end);
                 int ow = first;
                 if (S == 1) {
                     __global float *shifted = line + kw - PL;

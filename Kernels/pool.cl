@@ -5,7 +5,8 @@
 // Host twin: Sources/Lumen/Ops/Pooling.swift.
 
 // The largest cell of output (oh, ow)'s window inside the plane, and in *where its
-// h*W + w; the first cell in window order wins ties. Padding cells are skipped.
+// h*W + w; the first cell in window order wins ties. Padding cells are skipped; a window
+// wholly inside explicit padding gives 0 with *where = -1, which no backward routes to.
 inline float window_max(__global const float *plane, const int oh, const int ow, const int H, const int W,
                         const int K, const int S, const int PT, const int PL, int *where) {
     float best = -INFINITY;
@@ -20,7 +21,7 @@ inline float window_max(__global const float *plane, const int oh, const int ow,
             if (*where < 0 || v > best) { best = v; *where = h * W + w; }
         }
     }
-    return best;
+    return *where < 0 ? 0.0f : best;
 }
 
 // y[nc, oh, ow] = max over the window; argmax keeps the winning h*W + w (exact as float).
@@ -76,7 +77,9 @@ __kernel void avgpool_forward(__global const float *x, __global float *y,
     float total = 0.0f;
     for (int h = h0; h < h1; h++)
         for (int w = w0; w < w1; w++) total += plane[h * W + w];
-    y[(size_t)nc * OH * OW + p] = total / (float)((h1 - h0) * (w1 - w0));
+    // A window wholly inside explicit padding has no cells: 0, never 0/0.
+    const int cells = max(h1 - h0, 0) * max(w1 - w0, 0);
+    y[(size_t)nc * OH * OW + p] = cells > 0 ? total / (float)cells : 0.0f;
 }
 
 //   dy: [N*C, OH, OW]   dx: [N*C, H, W]
@@ -148,7 +151,7 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
     __global const float *input = x + (size_t)nc * H * W;
     for (int o = 0; o < OH * OW; o++) {
         const int at = (int)where[o];
-        if (!relu_mask || input[at] > 0.0f) plane[at] += g[o];
+        if (at >= 0 && (!relu_mask || input[at] > 0.0f)) plane[at] += g[o];
     }
 }
 

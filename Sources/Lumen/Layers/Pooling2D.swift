@@ -21,8 +21,17 @@ public final class Pooling2D: Layer {
     public override var typeName: String { mode == .max ? "MaxPooling2D" : "AveragePooling2D" }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        let g = try WindowGeometry(input: [1] + input, kernel: (poolSize, poolSize), stride: stride, padding: padding)
+        let g = try geometry([1] + input)
         return [input[0], g.outHeight, g.outWidth]
+    }
+
+    /// The window over `shape`. Explicit padding is at most half the window, as PyTorch
+    /// requires, so no window lies wholly in the padding.
+    private func geometry(_ shape: [Int]) throws -> WindowGeometry {
+        if case .explicit(let cells) = padding, cells > poolSize / 2 {
+            throw LumenError.invalidModelSpec("\(typeName) '\(name)': padding \(cells) is more than half of pool_size \(poolSize)")
+        }
+        return try WindowGeometry(input: shape, kernel: (poolSize, poolSize), stride: stride, padding: padding)
     }
 
     public override var spec: LayerSpec {
@@ -35,7 +44,7 @@ public final class Pooling2D: Layer {
 
     // x: [N, C, H, W]  ->  [N, C, OH, OW]
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
-        let g = try WindowGeometry(input: x.shape, kernel: (poolSize, poolSize), stride: stride, padding: padding)
+        let g = try geometry(x.shape)
         switch mode {
         case .max:
             let (y, argmax) = try Pooling.maxForward(x, g)

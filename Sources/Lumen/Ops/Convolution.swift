@@ -163,10 +163,11 @@ public enum Convolution {
     /// Forward, with ReLU applied by the GEMM when `relu`.
     ///                                              x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
     ///                                              ->  y: [N, O, OH, OW]
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, relu: Bool = false) throws -> Tensor {
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, relu: Bool = false,
+                               variant: Variant? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
-        let cols = try im2col(x, g)
+        let cols = try im2col(x, g, variant: variant)
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
         // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the batch.
@@ -192,7 +193,8 @@ public enum Convolution {
     /// fewer (a first layer on RGB) it rebuilds the plain im2col matrix for one A·Bᵀ GEMM
     /// that sums over the batch itself.
     ///                                              dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
-    public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry) throws -> Tensor {
+    public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry,
+                                      variant: Variant? = nil) throws -> Tensor {
         let outChannels = weightShape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
@@ -202,7 +204,7 @@ public enum Convolution {
             return dweight
         }
         if rows >= 32 {
-            let colsT = try im2colTransposed(x, g)
+            let colsT = try im2colTransposed(x, g, variant: variant)
             let name = "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(g.batch)"
             let plan = try GemmChooser.choice(for: name, on: dy.device).flatMap(FilterGradientPlan.init(rawValue:))
                 ?? FilterGradientPlan.fastest(named: name, on: dy.device) { plan in
@@ -211,7 +213,7 @@ public enum Convolution {
             return try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
         }
         // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T
-        let cols = try im2col(x, g)
+        let cols = try im2col(x, g, variant: variant)
         let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
         try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
                                  MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(cols), strideB: rows * plane,
@@ -258,7 +260,7 @@ public enum Convolution {
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]
-    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry) throws -> Tensor {
+    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
@@ -267,7 +269,7 @@ public enum Convolution {
         try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,
                                  MatrixOperand(weight), strideA: 0, MatrixOperand(dy), strideB: outChannels * plane,
                                  into: MatrixOperand(dcols), strideC: rows * plane, batch: g.batch)
-        return try col2im(dcols, g)
+        return try col2im(dcols, g, variant: variant)
     }
 
     // MARK: - Depthwise
