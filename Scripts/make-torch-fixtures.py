@@ -356,7 +356,27 @@ def torchvision_case(name, builder, classes=10):
     save(name, {"x": x, "logits": logits}, {"classes": classes, "names": sorted(k for k in state if not k.endswith("num_batches_tracked"))})
 
 
+def narrow_cases():
+    """Maps 1–4 cells wide, where windows overhang both edges; their own seed, so the
+    other fixtures keep their values."""
+    with torch.random.fork_rng():
+        torch.manual_seed(4321)
+        conv_case("conv_narrow_k3_s2_same_2x2", 2, 3, 2, 2, 4, 3, 2, "same", True)
+        conv_case("conv_narrow_k3_s2_same_3x1", 2, 2, 3, 1, 3, 3, 2, "same", True)
+        conv_case("conv_narrow_k5_s1_same_1x4", 1, 2, 1, 4, 3, 5, 1, "same", False)
+        conv_case("conv_narrow_k7_s2_same_4x3", 2, 2, 4, 3, 3, 7, 2, "same", True)
+        conv_case("conv_narrow_k2_s2_same_1x3", 2, 3, 1, 3, 2, 2, 2, "same", True)
+        depthwise_case("depthwise_narrow_k3_s2_same_2x1", 2, 3, 2, 1, 1, 3, 2, "same")
+        depthwise_case("depthwise_narrow_k5_s1_same_3x4_m2", 1, 2, 3, 4, 2, 5, 1, "same")
+        depthwise_case("depthwise_narrow_k3_s1_same_1x1", 2, 2, 1, 1, 1, 3, 1, "same")
+        for mode in ["max", "average"]:
+            pool_case("pool_narrow_%s_k3_s2_same_2x2" % mode, mode, 3, 2, "same", h=2, w=2)
+            pool_case("pool_narrow_%s_k2_s2_same_1x3" % mode, mode, 2, 2, "same", h=1, w=3)
+            pool_case("pool_narrow_%s_k3_s1_same_3x1" % mode, mode, 3, 1, "same", h=3, w=1)
+
+
 def main():
+    narrow_cases()
     conv_case("conv_k3_s1_valid", 2, 3, 9, 9, 4, 3, 1, "valid", True)
     conv_case("conv_k3_s1_same", 2, 3, 9, 9, 4, 3, 1, "same", True)
     conv_case("conv_k3_s2_valid", 2, 3, 9, 9, 4, 3, 2, "valid", False)

@@ -32,11 +32,14 @@ struct TorchFixture {
     func bool(_ key: String) -> Bool { (config[key] as? Bool) ?? ((config[key] as? NSNumber)?.boolValue ?? false) }
     func string(_ key: String) -> String { config[key] as? String ?? "" }
 
-    /// Fixture names starting with `prefix`.
+    /// Fixture names starting with `prefix`. A missing folder or no matching file gives
+    /// one name that does not exist, so the test that asked fails loading it instead of
+    /// running zero cases.
     static func names(_ prefix: String) -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        return files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".safetensors") }
+        let names = files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".safetensors") }
             .map { String($0.dropLast(".safetensors".count)) }.sorted()
+        return names.isEmpty ? ["\(prefix)MISSING (run Scripts/make-torch-fixtures.py)"] : names
     }
 }
 
