@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes Keras fixtures under Tests/LumenTests/Fixtures/keras/: augment.safetensors and
-callbacks.json.
+"""Writes Keras fixtures under Tests/LumenTests/Fixtures/keras/: augment.safetensors,
+callbacks.json, the weight files with predictions.safetensors, and the import-order
+models with import-order.safetensors (`make-keras-fixtures.py import-order` writes only
+those).
 
 Needs keras (PyPI) with a backend that imports without a GPU, scipy and Pillow:
     pip install keras jax pillow scipy
@@ -168,5 +170,77 @@ def weight_files():
                       {"%s/%s" % (k, n): v for k, d in results.items() for n, v in d.items()})
 
 
+def import_order_files():
+    """Two Keras models whose import went wrong before, with what Keras predicts:
+    `narrow` shrinks a 13x13 input through stride-2 "same" convolutions, a depthwise one
+    and a "same" max pool down to 2x2 and 1x1 maps, where windows overhang both edges;
+    `flatten-dropout` puts Dropout, BatchNormalization and Activation between Flatten
+    and Dense (the Keras MNIST convnet's order), so the Dense rows and the BatchNorm
+    vectors must move from Keras' (h, w, c) flattening to Lumen's (c, h, w). Each is saved
+    as a full-model .h5 and a Keras 3 .weights.h5."""
+    import keras
+    keras.utils.set_random_seed(21)
+    L = keras.layers
+
+    def narrow():
+        return keras.Sequential([
+            keras.Input((13, 13, 3)),
+            L.Conv2D(6, 3, strides=2, padding="same", activation="relu"),        # 7x7
+            L.Conv2D(8, 5, strides=2, padding="same", activation="relu"),        # 4x4
+            L.MaxPooling2D(3, strides=2, padding="same"),                          # 2x2
+            L.DepthwiseConv2D(3, strides=1, padding="same", depth_multiplier=2),   # 2x2
+            L.BatchNormalization(),
+            L.Conv2D(10, 3, strides=2, padding="same", activation="relu"),       # 1x1
+            L.Conv2D(12, 3, padding="same", activation="relu"),                  # 1x1
+            L.AveragePooling2D(2, padding="same"),                                 # 1x1
+            L.Flatten(),
+            L.Dense(4, activation="softmax"),
+        ])
+
+    def flatten_dropout():
+        return keras.Sequential([
+            keras.Input((13, 13, 3)),
+            L.Conv2D(5, 3, strides=2, padding="same", activation="relu"),        # 7x7
+            L.MaxPooling2D(2, padding="same"),                                     # 4x4
+            L.Conv2D(6, 3, strides=2, padding="same"),                             # 2x2
+            L.Flatten(),
+            L.Dropout(0.5),
+            L.BatchNormalization(),
+            L.Activation("relu"),
+            L.Dense(5, activation="softmax"),
+        ])
+
+    results = {}
+    for name, build, seed in [("narrow", narrow, 5), ("flatten-dropout", flatten_dropout, 6)]:
+        model = build()
+        rng = np.random.default_rng(seed)
+        # Kernels scaled by fan-in and random BatchNorm statistics: every weight matters
+        # and the probabilities stay spread, so a misplaced row or window shows.
+        for layer in model.layers:
+            weights = layer.get_weights()
+            if not weights:
+                continue
+            if isinstance(layer, L.BatchNormalization):
+                gamma, beta, mean, variance = [w.shape for w in weights]
+                weights = [rng.uniform(0.5, 1.5, gamma), rng.normal(0, 0.2, beta), rng.normal(0, 0.3, mean),
+                           rng.uniform(0.3, 1.5, variance)]
+            else:
+                kernel = weights[0].shape
+                fan_in = int(np.prod(kernel[:-1])) if not isinstance(layer, L.DepthwiseConv2D) else kernel[0] * kernel[1]
+                weights = [rng.normal(0, 1.5 / np.sqrt(fan_in), kernel)] + [rng.normal(0, 0.1, w.shape) for w in weights[1:]]
+            layer.set_weights([w.astype(np.float32) for w in weights])
+        x = rng.uniform(-1, 1, (3, 13, 13, 3)).astype(np.float32)
+        results[name] = {"x": x, "y": model.predict(x, verbose=0)}
+        model.save(os.path.join(OUT, "%s-full.h5" % name))
+        model.save_weights(os.path.join(OUT, "%s.weights.h5" % name))
+    write_safetensors(os.path.join(OUT, "import-order.safetensors"),
+                      {"%s/%s" % (k, n): v for k, d in results.items() for n, v in d.items()})
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:] == ["import-order"]:
+        import_order_files()
+    else:
+        main()
+        import_order_files()

@@ -216,15 +216,60 @@ import Testing
         return try Tensor(on: testDevice, shape: [n, c, h, w], values: values)
     }
 
-    func check(_ file: String, spec: ModelSpec, key: String) throws {
+    func check(_ file: String, spec: ModelSpec, key: String, predictions: SafeTensors = KerasImportTests.predictions,
+               tolerance: Float = 1e-3) throws {
         let model = try Sequential(spec: spec, device: testDevice)
         let tensors = try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent(file), for: model)
         try Checkpoint.load(tensors, into: model, source: file)
-        let predicted = try model.predict(try channelsFirst(KerasImportTests.predictions.tensors["\(key)/x"]!)).toArray()
-        let expected = KerasImportTests.predictions.tensors["\(key)/y"]!.values
+        let predicted = try model.predict(try channelsFirst(predictions.tensors["\(key)/x"]!)).toArray()
+        let expected = predictions.tensors["\(key)/y"]!.values
         let difference = zip(predicted, expected).map { abs($0 - $1) }.max() ?? 1
         print("\(file): maxdiff \(difference) against Keras")
-        #expect(difference <= 1e-3, "\(file): \(difference)")
+        #expect(predicted.count == expected.count)
+        #expect(difference <= tolerance, "\(file): \(difference)")
+    }
+
+    static let importOrder = try! SafeTensors(contentsOf: folder.appendingPathComponent("import-order.safetensors"))
+
+    /// A 13×13 input shrunk by stride-2 "same" convolutions and pooling to 2×2 and 1×1 maps.
+    static func narrowSpec() -> ModelSpec {
+        func conv(_ filters: Int, _ kernel: Int, stride: Int = 1) -> LayerSpec {
+            var l = LayerSpec(type: "Conv2D"); l.filters = filters; l.kernelSize = kernel; l.strides = stride
+            l.padding = .same; l.activation = .relu; return l
+        }
+        return ModelSpec(name: "narrow", inputShape: [13, 13, 3], layers: [
+            conv(6, 3, stride: 2), conv(8, 5, stride: 2),
+            { var l = LayerSpec(type: "MaxPooling2D"); l.poolSize = 3; l.strides = 2; l.padding = .same; return l }(),
+            { var l = LayerSpec(type: "DepthwiseConv2D"); l.kernelSize = 3; l.padding = .same; l.depthMultiplier = 2; return l }(),
+            LayerSpec(type: "BatchNormalization"),
+            conv(10, 3, stride: 2), conv(12, 3),
+            { var l = LayerSpec(type: "AveragePooling2D"); l.poolSize = 2; l.padding = .same; return l }(),
+            LayerSpec(type: "Flatten"),
+            { var l = LayerSpec(type: "Dense"); l.units = 4; l.activation = .softmax; return l }(),
+        ])
+    }
+
+    /// Flatten, then layers that keep the vector's order, then Dense (the Keras MNIST convnet's order).
+    static func flattenDropoutSpec() -> ModelSpec {
+        ModelSpec(name: "flatten-dropout", inputShape: [13, 13, 3], layers: [
+            { var l = LayerSpec(type: "Conv2D"); l.filters = 5; l.kernelSize = 3; l.strides = 2; l.padding = .same; l.activation = .relu; return l }(),
+            { var l = LayerSpec(type: "MaxPooling2D"); l.poolSize = 2; l.padding = .same; return l }(),
+            { var l = LayerSpec(type: "Conv2D"); l.filters = 6; l.kernelSize = 3; l.strides = 2; l.padding = .same; return l }(),
+            LayerSpec(type: "Flatten"),
+            { var l = LayerSpec(type: "Dropout"); l.rate = 0.5; return l }(),
+            LayerSpec(type: "BatchNormalization"),
+            { var l = LayerSpec(type: "Activation"); l.activation = .relu; return l }(),
+            { var l = LayerSpec(type: "Dense"); l.units = 5; l.activation = .softmax; return l }(),
+        ])
+    }
+
+    /// Models whose import went wrong before: narrow maps, and Flatten → Dropout →
+    /// BatchNormalization → Activation → Dense; both file layouts, within 1e-5.
+    @Test(arguments: ["narrow-full.h5", "narrow.weights.h5", "flatten-dropout-full.h5", "flatten-dropout.weights.h5"])
+    func importOrderModelsPredictWhatKerasPredicts(file: String) throws {
+        let narrow = file.hasPrefix("narrow")
+        try check(file, spec: narrow ? KerasImportTests.narrowSpec() : KerasImportTests.flattenDropoutSpec(),
+                  key: narrow ? "narrow" : "flatten-dropout", predictions: KerasImportTests.importOrder, tolerance: 1e-5)
     }
 
     @Test(arguments: ["xray-cnn-full.h5", "xray-cnn.weights.h5"])

@@ -97,22 +97,34 @@ public enum KerasWeights {
     }
 
     /// Layers with weights in order, each with the [C, H, W] shape flattened before it
-    /// when it is a Dense right after Flatten.
+    /// while the flattened vector is still in Keras' (h, w, c) order: from a Flatten of
+    /// an image-shaped output, through layers that keep the vector's order (Dropout,
+    /// Activation, BatchNormalization), up to and including the first Dense.
     static func weightedLayers(_ model: Sequential) -> [(layer: Layer, flattenInput: [Int]?)] {
         var result: [(Layer, [Int]?)] = []
+        var flattened: [Int]?
         for (index, layer) in model.layers.enumerated() {
             if let block = layer as? Residual {
                 for inner in block.main + block.shortcut where !inner.parameters.isEmpty { result.append((inner, nil)) }
+                flattened = nil
                 continue
             }
-            guard !layer.parameters.isEmpty else { continue }
-            var flattened: [Int]?
-            if layer is Dense, index >= 2, model.layers[index - 1] is Flatten, model.outputShapes[index - 2].count == 3 {
-                flattened = model.outputShapes[index - 2]
+            if !layer.parameters.isEmpty { result.append((layer, flattened)) }
+            if layer is Flatten {
+                let input = index == 0 ? model.spec.channelsFirstInput : model.outputShapes[index - 1]
+                flattened = input.count == 3 ? input : nil
+            } else if !(layer is Dropout || layer is ActivationLayer || layer is BatchNormalization) {
+                flattened = nil
             }
-            result.append((layer, flattened))
         }
         return result
+    }
+
+    /// The Lumen (c, h, w) position of Keras' (h, w, c) flattened position `r` of a
+    /// [C, H, W] map.
+    static func channelsFirstPosition(_ r: Int, of s: [Int]) -> Int {
+        let (c, h, x) = (r % s[0], (r / s[0]) / s[2], (r / s[0]) % s[2])
+        return (c * s[1] + h) * s[2] + x
     }
 
     /// Where the legacy layout keeps `layer_names`: the root, or `model_weights` in a full-model file.
@@ -215,21 +227,26 @@ public enum KerasWeights {
             for r in 0..<fin {
                 // Keras flattens (h, w, c); Lumen flattens (c, h, w).
                 var q = r
-                if let s = flattenInput, s.reduce(1, *) == fin {
-                    let (c, h, x) = (r % s[0], (r / s[0]) / s[2], (r / s[0]) % s[2])
-                    q = (c * s[1] + h) * s[2] + x
-                }
+                if let s = flattenInput, s.reduce(1, *) == fin { q = channelsFirstPosition(r, of: s) }
                 for o in 0..<fout { w[o * fin + q] = k.values[r * fout + o] }
             }
             return [dense.weight.name: SafeTensors.Entry(shape: [fout, fin], values: w)].merging(bias(1)) { a, _ in a }
         case let norm as BatchNormalization:
             try expect(norm.scale ? 4 : 3)
+            // On a flattened vector still in Keras' order, each per-feature vector moves
+            // to Lumen's order as the following Dense's rows do.
+            func reordered(_ entry: SafeTensors.Entry) -> SafeTensors.Entry {
+                guard let s = flattenInput, s.reduce(1, *) == entry.values.count else { return entry }
+                var values = entry.values
+                for r in 0..<values.count { values[channelsFirstPosition(r, of: s)] = entry.values[r] }
+                return SafeTensors.Entry(shape: entry.shape, values: values)
+            }
             var out: [String: SafeTensors.Entry] = [:]
             var index = 0
-            if let gamma = norm.gamma { out[gamma.name] = vars[index]; index += 1 }
-            out[norm.beta.name] = vars[index]
-            out[norm.runningMean.name] = vars[index + 1]
-            out[norm.runningVariance.name] = vars[index + 2]
+            if let gamma = norm.gamma { out[gamma.name] = reordered(vars[index]); index += 1 }
+            out[norm.beta.name] = reordered(vars[index])
+            out[norm.runningMean.name] = reordered(vars[index + 1])
+            out[norm.runningVariance.name] = reordered(vars[index + 2])
             return out
         default:
             throw fail("layer \(layer.name) (\(layer.typeName)) has weights Lumen cannot import from Keras")
