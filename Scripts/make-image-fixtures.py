@@ -4,7 +4,8 @@
 Run with Debian's python3-pil and python3-torch:
     /usr/bin/python3 Scripts/make-image-fixtures.py
 
-- Sample JPEG and PNG files (RGB, grayscale, palette, 16-bit, alpha, EXIF-rotated) and
+- Sample JPEG and PNG files (RGB, grayscale, palette, 16-bit, alpha, EXIF-rotated, CMYK
+  and YCCK JPEGs) and
   reference.safetensors with the pixels Pillow decodes from each, and Pillow's NEAREST
   resize of each to 16x12, the Keras default.
 - A checkpoint written here, outside Lumen, in Lumen's layout (fashion-cnn names and
@@ -43,6 +44,18 @@ def exif_with_orientation(value):
     return b"Exif\x00\x00" + tiff
 
 
+def write_ycck(cmyk, path):
+    """A YCCK JPEG of the (height, width, 4) bytes, through Scripts/write-ycck-jpeg.c."""
+    import subprocess
+    import tempfile
+    source = os.path.join(os.path.dirname(__file__), "write-ycck-jpeg.c")
+    with tempfile.TemporaryDirectory() as folder:
+        program = os.path.join(folder, "write-ycck-jpeg")
+        subprocess.run(["cc", source, "-ljpeg", "-o", program], check=True)
+        with open(path, "wb") as out:
+            subprocess.run([program, str(cmyk.shape[1]), str(cmyk.shape[0])], input=cmyk.tobytes(), stdout=out, check=True)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     samples = {}
@@ -60,6 +73,11 @@ def main():
     Image.fromarray(rgba, "RGBA").save(os.path.join(OUT, "rgba.png"))
     # Stored sideways with EXIF orientation 6: a viewer rotates it 90 degrees clockwise.
     rgb.save(os.path.join(OUT, "rotated.jpg"), quality=92, exif=exif_with_orientation(6))
+    # Print-ready exports: CMYK as Pillow writes it (Adobe marker, inverted values), and
+    # YCCK, written by a small libjpeg program since Pillow cannot.
+    cmyk = np.concatenate([smooth_rgb(29, 21), (smooth_rgb(29, 21)[:, :, :1] // 3)], axis=-1)
+    Image.fromarray(cmyk, "CMYK").save(os.path.join(OUT, "cmyk.jpg"), quality=92)
+    write_ycck(cmyk, os.path.join(OUT, "ycck.jpg"))
     with open(os.path.join(OUT, "not-an-image.jpg"), "w") as f:
         f.write("this is text, not a JPEG\n")
     data = open(os.path.join(OUT, "rgb.jpg"), "rb").read()
@@ -76,7 +94,8 @@ def main():
 
     from PIL import ImageOps
     reference = {}
-    for name in ["rgb.jpg", "rgb.png", "gray.jpg", "gray.png", "palette.png", "gray16.png", "rgba.png", "rotated.jpg"]:
+    for name in ["rgb.jpg", "rgb.png", "gray.jpg", "gray.png", "palette.png", "gray16.png", "rgba.png", "rotated.jpg",
+                 "cmyk.jpg", "ycck.jpg"]:
         image = ImageOps.exif_transpose(Image.open(os.path.join(OUT, name)))
         for mode, channels in [("RGB", 3), ("L", 1)]:
             if name == "gray16.png":

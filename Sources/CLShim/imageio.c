@@ -41,6 +41,21 @@ static void jpeg_warn(j_common_ptr info, int level) {
     if (level < 0) jpeg_fail(info);
 }
 
+// Pillow's reading of a 4-channel JPEG: the values are Adobe's inverted CMYK (Pillow's
+// "CMYK;I"), and convert("RGB") takes R = (255 − K) − C·(255 − K)/255 with its rounded
+// division by 255, likewise G from M and B from Y. In place is fine: out trails in.
+static void cmyk_to_rgb(unsigned char *out, const unsigned char *in, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        const int c = 255 - in[4 * i], m = 255 - in[4 * i + 1], y = 255 - in[4 * i + 2], k = 255 - in[4 * i + 3];
+        const int nk = 255 - k, ink[3] = {c, m, y};
+        for (int j = 0; j < 3; j++) {
+            const int t = ink[j] * nk + 128;
+            const int v = nk - (((t >> 8) + t) >> 8);
+            out[3 * i + j] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+}
+
 static int decode_jpeg(const unsigned char *data, size_t size, int channels, uint64_t max_pixels,
                        lm_image *out, char *message, size_t capacity) {
     struct jpeg_decompress_struct info;
@@ -67,8 +82,11 @@ static int decode_jpeg(const unsigned char *data, size_t size, int channels, uin
         return LM_IMAGE_TOO_LARGE;
     }
     // A colour JPEG asked for in gray is decoded to RGB and converted as Pillow does.
+    // CMYK and YCCK (print exports) come out of libjpeg as CMYK and become RGB as Pillow
+    // makes them.
+    const int four = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     const int to_gray = channels == 1 && info.num_components != 1;
-    info.out_color_space = channels == 1 && !to_gray ? JCS_GRAYSCALE : JCS_RGB;
+    info.out_color_space = four ? JCS_CMYK : channels == 1 && !to_gray ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
     size_t stride = (size_t)info.output_width * info.output_components;
     pixels = malloc(stride * info.output_height);
@@ -85,6 +103,10 @@ static int decode_jpeg(const unsigned char *data, size_t size, int channels, uin
     out->width = (int)info.output_width;
     out->height = (int)info.output_height;
     out->channels = info.output_components;
+    if (four) {
+        cmyk_to_rgb(pixels, pixels, (size_t)info.output_width * info.output_height);
+        out->channels = 3;
+    }
     if (to_gray) {
         rgb_to_gray(pixels, pixels, (size_t)info.output_width * info.output_height);
         out->channels = 1;

@@ -186,6 +186,27 @@ func writePNG(_ url: URL, width: Int = 12, height: Int = 10, value: UInt8 = 128,
         #expect(reported.messages.allSatisfy { !$0.contains("\n") })
     }
 
+    /// Print exports (CMYK and YCCK JPEGs) load like any other image: none skipped,
+    /// even in strict mode, in both colour modes.
+    @Test(arguments: [1, 3])
+    func cmykAndYcckJpegsLoadWithNoFileSkipped(channels: Int) throws {
+        let folder = try TemporaryFolder()
+        for (index, name) in ["cmyk.jpg", "ycck.jpg", "cmyk.jpg", "rgb.jpg"].enumerated() {
+            let target = folder.url.appendingPathComponent(index % 2 == 0 ? "a" : "b").appendingPathComponent("\(index)-\(name)")
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: fixtureImages.appendingPathComponent(name), to: target)
+        }
+        var options = LoaderOptions(height: 8, width: 8, channels: channels)
+        options.batchSize = 3
+        options.strict = true
+        let loader = try BatchLoader(folder: try ImageFolder(root: folder.url), options: options)
+        let reported = ReportLog()
+        loader.badFile = { reported.add($0) }
+        let batches = try collect(loader, epoch: 0)
+        #expect(reported.files.isEmpty)
+        #expect(batches.reduce(0) { $0 + $1.labels.count } == 4)
+    }
+
     @Test func strictModeStopsAtTheFirstBadFile() throws {
         let (folder, _) = try makeFolder()
         defer { withExtendedLifetime(folder) {} }

@@ -6,7 +6,8 @@ private let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 private let pillow = try! SafeTensors(contentsOf: images.appendingPathComponent("reference.safetensors"))
 
 @Suite struct ImageDecodeTests {
-    static let samples = ["rgb.jpg", "rgb.png", "gray.jpg", "gray.png", "palette.png", "gray16.png", "rgba.png", "rotated.jpg"]
+    static let samples = ["rgb.jpg", "rgb.png", "gray.jpg", "gray.png", "palette.png", "gray16.png", "rgba.png", "rotated.jpg",
+                          "cmyk.jpg", "ycck.jpg"]
 
     /// Decoded pixels against Pillow's (what Keras' load_img sees): PNG exactly; JPEG
     /// within 1 level, as both use libjpeg-turbo but colour conversion may round apart.
