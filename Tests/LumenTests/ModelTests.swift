@@ -70,6 +70,33 @@ import Testing
         }
     }
 
+    /// A spec file with a key its layer does not take is refused with one line naming the
+    /// file, the key and the layer; what Lumen writes itself still loads.
+    @Test(arguments: [
+        ("{type: Conv2D, filters: 4, kernel_size: 3, dilation_rate: 2}", "dilation_rate", "layer 1 (Conv2D)"),
+        ("{type: Conv2D, name: stem, filters: 4, kernal_size: 3}", "kernal_size", "layer 'stem' (Conv2D)"),
+        ("{type: Conv2D, filters: 4, kernel_size: 3, groups: 2}", "groups", "(Conv2D)"),
+        ("{type: MaxPooling2D, units: 3}", "units", "(MaxPooling2D)"),
+        ("{type: Flatten, data_format: channels_last}", "data_format", "(Flatten)"),
+    ])
+    func unknownSpecArgumentsAreErrors(layer: String, key: String, names: String) throws {
+        let folder = try TemporaryFolder()
+        let file = folder.url.appendingPathComponent("model.yaml")
+        try "name: strict\ninput_shape: [8, 8, 1]\nlayers:\n  - \(layer)\n  - {type: Flatten}\n  - {type: Dense, units: 2}\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try ConfigFile.decode(ModelSpec.self, from: file)
+            Issue.record("\(key) was accepted")
+        } catch let error as DataError {
+            let text = "\(error)"
+            #expect(text.contains(key) && text.contains(names) && text.contains("model.yaml") && !text.contains("\n"), "\(text)")
+        }
+        try "name: strict\ninput_shape: [8, 8, 1]\nlayer: []\nlayers: []\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: DataError.self) { try ConfigFile.decode(ModelSpec.self, from: file) }
+        let json = try JSONEncoder().encode(BuiltinModel.mobilenetV2.spec(classes: 3))
+        #expect(try JSONDecoder().decode(ModelSpec.self, from: json) == BuiltinModel.mobilenetV2.spec(classes: 3))
+    }
+
     @Test func setTrainableFreezesAllButTheLast() throws {
         let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice)
         try model.setTrainable(last: 5)

@@ -20,6 +20,10 @@ public enum ConfigFile {
             throw DataError(path: url.path, reason: error.description)
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
                 let DecodingError.dataCorrupted(context) {
+            // Yams reports an error thrown while decoding (a strict spec's) as corrupt data.
+            if let underlying = context.underlyingError as? LumenError {
+                throw DataError(path: url.path, reason: underlying.description)
+            }
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw DataError(path: url.path, reason: "\(key.isEmpty ? "" : key + ": ")\(context.debugDescription)")
         } catch {

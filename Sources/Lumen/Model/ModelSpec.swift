@@ -32,11 +32,74 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         self.name = name
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case type, name, filters, units, rate, seed, padding, activation, momentum, epsilon, scale, alpha, layers, shortcut
         case kernelSize = "kernel_size", strides, useBias = "use_bias", poolSize = "pool_size"
         case depthMultiplier = "depth_multiplier", kernelInitializer = "kernel_initializer"
     }
+
+    /// The arguments each layer class takes besides `type` and `name`; nil for a class
+    /// Lumen does not know (the model builder names it).
+    static func arguments(of type: String) -> [CodingKeys]? {
+        switch type {
+        case "Conv2D": return [.filters, .kernelSize, .strides, .padding, .useBias, .activation, .kernelInitializer]
+        case "DepthwiseConv2D": return [.kernelSize, .strides, .padding, .depthMultiplier, .useBias, .activation]
+        case "MaxPooling2D", "AveragePooling2D": return [.poolSize, .strides, .padding]
+        case "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "ReLU", "Softmax": return []
+        case "BatchNormalization": return [.momentum, .epsilon, .scale]
+        case "Dense": return [.units, .activation, .useBias, .kernelInitializer]
+        case "Dropout": return [.rate, .seed]
+        case "Activation": return [.activation, .alpha]
+        case "LeakyReLU": return [.alpha]
+        case "Residual": return [.layers, .shortcut]
+        default: return nil
+        }
+    }
+
+    /// Decodes strictly: a key the layer's class does not take (a misspelling, or a
+    /// Keras argument Lumen does not implement, such as dilation_rate) is an error that
+    /// names the key and the layer, so the model built is the model written.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(String.self, forKey: .type)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        let written = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.map(\.stringValue)
+        if let allowed = LayerSpec.arguments(of: type) {
+            let known = Set((allowed + [.type, .name]).map(\.rawValue))
+            if let unknown = written.first(where: { !known.contains($0) }) {
+                let position = decoder.codingPath.last?.intValue.map { "layer \($0 + 1)" } ?? "a layer"
+                let which = name.map { "layer '\($0)'" } ?? position
+                let takes = allowed.isEmpty ? "takes no arguments" : "takes \(allowed.map(\.rawValue).joined(separator: ", "))"
+                throw LumenError.invalidModelSpec("\(which) (\(type)): unknown argument '\(unknown)'; \(type) \(takes)")
+            }
+        }
+        filters = try container.decodeIfPresent(Int.self, forKey: .filters)
+        kernelSize = try container.decodeIfPresent(Int.self, forKey: .kernelSize)
+        strides = try container.decodeIfPresent(Int.self, forKey: .strides)
+        padding = try container.decodeIfPresent(Padding.self, forKey: .padding)
+        useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias)
+        activation = try container.decodeIfPresent(ActivationKind.self, forKey: .activation)
+        units = try container.decodeIfPresent(Int.self, forKey: .units)
+        rate = try container.decodeIfPresent(Float.self, forKey: .rate)
+        seed = try container.decodeIfPresent(Int.self, forKey: .seed)
+        poolSize = try container.decodeIfPresent(Int.self, forKey: .poolSize)
+        momentum = try container.decodeIfPresent(Float.self, forKey: .momentum)
+        epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon)
+        scale = try container.decodeIfPresent(Bool.self, forKey: .scale)
+        depthMultiplier = try container.decodeIfPresent(Int.self, forKey: .depthMultiplier)
+        alpha = try container.decodeIfPresent(Float.self, forKey: .alpha)
+        kernelInitializer = try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
+        layers = try container.decodeIfPresent([LayerSpec].self, forKey: .layers)
+        shortcut = try container.decodeIfPresent([LayerSpec].self, forKey: .shortcut)
+    }
+}
+
+/// Any key a mapping holds, to list what a file wrote.
+struct AnyCodingKey: CodingKey {
+    let stringValue: String
+    let intValue: Int?
+    init(stringValue: String) { (self.stringValue, self.intValue) = (stringValue, nil) }
+    init?(intValue: Int) { (self.stringValue, self.intValue) = (String(intValue), intValue) }
 }
 
 /// A Sequential model: input size and layers.
@@ -52,8 +115,20 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         self.layers = layers
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case name, inputShape = "input_shape", layers
+    }
+
+    /// Decodes strictly: a key other than name, input_shape and layers is an error.
+    public init(from decoder: Decoder) throws {
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.first(where: { !known.contains($0.stringValue) }) {
+            throw LumenError.invalidModelSpec("unknown key '\(unknown.stringValue)' in the model spec; it takes name, input_shape and layers")
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        inputShape = try container.decode([Int].self, forKey: .inputShape)
+        layers = try container.decode([LayerSpec].self, forKey: .layers)
     }
 
     /// The per-sample input in Lumen's layout, [C, H, W].
