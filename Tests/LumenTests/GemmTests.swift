@@ -121,17 +121,68 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
 
     /// With CLBlast failing its check (forced), a device still trains: Lumen's own GEMM
     /// serves every call, and no CLBlast kernel runs after the check.
+    /// The choices made without CLBlast are remembered too (apart from those made with it),
+    /// so a later process computes each shape the same way.
     @Test func aFailingCLBlastFallsBackToLumensGemm() throws {
+        let folder = try TemporaryFolder()
+        let cache = folder.url.appendingPathComponent("cache")
         let check = try LumenProcess.run(["self-test", "--device", "cpu"], environment: ["LUMEN_FAIL_CLBLAST_CHECK": "1"])
         #expect(check.status == 0, "\(check.stderr)")
         #expect(check.stdout.contains("Lumen's own GEMM matches the host product"), "\(check.stdout)")
         let bench = try LumenProcess.run(["bench-train", "--device", "cpu", "--model", "fashion-cnn", "--batch-size", "4",
                                           "--steps", "2", "--classes", "10"],
-                                         environment: ["LUMEN_FAIL_CLBLAST_CHECK": "1", "LUMEN_PROFILE": "1"])
+                                         environment: ["LUMEN_FAIL_CLBLAST_CHECK": "1", "LUMEN_PROFILE": "1",
+                                                       "LUMEN_CACHE_DIR": cache.path])
         #expect(bench.status == 0, "\(bench.stderr)")
         #expect(bench.stderr.contains("CLBlast computed a wrong SGEMM"), "\(bench.stderr)")
         let profile = bench.stdout + bench.stderr
         #expect(profile.contains("gemm_tile") && !profile.contains("clblast/"), "\(profile)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.path).filter { $0.hasPrefix("gemm-choices-") && $0.hasSuffix(".json") }
+        #expect(files.count == 1)
+        let stored = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: cache.appendingPathComponent(files.first ?? "")))
+        #expect(!stored.isEmpty && stored.keys.allSatisfy { $0.hasPrefix("without-clblast ") }, "\(stored)")
+        #expect(!stored.values.contains("clblast"))
+    }
+
+    /// Two processes sharing the cache folder: one's entries survive the other's writes,
+    /// and a shape timed by both keeps the first choice stored, which both then use.
+    @Test func rememberedChoicesMergeAcrossProcesses() throws {
+        let url = GemmChooser.fileURL(for: testDevice)
+        let tag = UUID().uuidString
+        _ = GemmChooser.choice(for: "probe \(tag)", on: testDevice)  // this process has read the file
+        // Another process stores two entries after that read.
+        try AtomicFile.update(url) { data -> (data: Data, result: Void) in
+            var stored = data.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+            stored["other \(tag)"] = "summed"
+            stored["shared \(tag)"] = "per-sample"
+            return (try JSONEncoder().encode(stored), ())
+        }
+        #expect(GemmChooser.remember("summed", for: "mine \(tag)", on: testDevice) == "summed")
+        #expect(GemmChooser.remember("summed", for: "shared \(tag)", on: testDevice) == "per-sample")
+        #expect(GemmChooser.choice(for: "shared \(tag)", on: testDevice) == "per-sample")
+        let stored = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))
+        #expect(stored["other \(tag)"] == "summed" && stored["mine \(tag)"] == "summed" && stored["shared \(tag)"] == "per-sample")
+    }
+
+    /// `LUMEN_GEMM` takes only the values it lists; anything else stops the run in one line.
+    @Test func anInvalidGemmSettingListsTheValidOnes() throws {
+        #expect(try GemmChooser.parseForced(nil) == nil && GemmChooser.parseForced("AUTO") == nil)
+        #expect(try GemmChooser.parseForced("lumen") == .lumen8x32 && GemmChooser.parseForced("lumen-local32") == .lumenLocal)
+        #expect(throws: LumenError.self) { try GemmChooser.parseForced("lumen-8x23") }
+        let run = try LumenProcess.run(["bench-train", "--device", "cpu", "--model", "fashion-cnn", "--batch-size", "2",
+                                        "--steps", "1", "--classes", "3"], environment: ["LUMEN_GEMM": "fastest"])
+        #expect(run.status != 0)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && run.stderr.contains("LUMEN_GEMM=fastest") && run.stderr.contains("lumen-4x64"), "\(run.stderr)")
+    }
+
+    /// Which of Lumen's kernels may serve a device, the fallback when CLBlast fails.
+    @Test func lumenTilesSuitTheirKindOfDevice() {
+        let cpu = LumenGemm.Tile.allCases.filter { $0.suits(cpu: true, workGroupLimit: 4096) }
+        #expect(cpu == [.rows8cols32, .rows4cols64, .dot4x4])
+        #expect(LumenGemm.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 256) } == [.local32])
+        #expect(LumenGemm.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 32) }.isEmpty)
+        #expect(LumenError.noGemmForDevice(device: "gpu", reason: "r").description.split(separator: "\n").count == 1)
     }
 
     /// Lumen's own kernel, every tile on every case, single and strided-batched, against the host.

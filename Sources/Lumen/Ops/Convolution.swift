@@ -205,6 +205,7 @@ public enum Convolution {
         }
         if rows >= 32 {
             let colsT = try im2colTransposed(x, g, variant: variant)
+            try GemmSelfCheck.require(on: dy.device)  // choices are kept per self-check outcome
             let name = "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(g.batch)"
             let plan = try GemmChooser.choice(for: name, on: dy.device).flatMap(FilterGradientPlan.init(rawValue:))
                 ?? FilterGradientPlan.fastest(named: name, on: dy.device) { plan in
@@ -254,8 +255,7 @@ public enum Convolution {
         static func fastest(named name: String, on device: Device, run: (FilterGradientPlan) throws -> Tensor) throws -> FilterGradientPlan {
             guard GemmChooser.forced == nil else { return .perSample }
             let best = try GemmChooser.fastest(of: allCases, on: device) { _ = try run($0) }
-            GemmChooser.remember(best.rawValue, for: name, on: device)
-            return best
+            return FilterGradientPlan(rawValue: GemmChooser.remember(best.rawValue, for: name, on: device)) ?? best
         }
     }
 

@@ -47,7 +47,7 @@ public enum Gemm {
     private static func chosenBackend(_ key: GemmChooser.Key, _ call: Call) throws -> GemmChooser.Backend {
         let device = call.c.tensor.device
         let clblastUsable = GemmSelfCheck.clblastUsable(on: device)
-        if let forced = GemmChooser.forced, forced.supports(transposeA: key.transposeA, transposeB: key.transposeB) {
+        if let forced = try GemmChooser.forcedSetting.get(), forced.supports(transposeA: key.transposeA, transposeB: key.transposeB) {
             guard forced != .clblast || clblastUsable else {
                 throw LumenError.gemmSelfCheckFailed(device: device.info.name, maxError: .infinity)
             }

@@ -46,11 +46,19 @@ public enum GemmSelfCheck {
         return true
     }
 
-    /// Checks CLBlast, then (if it fails) Lumen's own GEMM.
+    /// Checks CLBlast, then (if it fails) every kernel of Lumen's own that would serve the
+    /// device in its place: the register tiles on CPUs, the local-memory tile on GPUs.
     static func run(on device: Device) throws -> Outcome {
         let clblast = forcedFailure ? Float.infinity : try worstError(on: device, backend: .clblast)
         if clblast <= 1e-4 { return .passed }
-        let lumen = try worstError(on: device, backend: .lumen8x32)
+        let serving = GemmChooser.Backend.allCases.filter { $0.tile?.suits(device) ?? false }
+        guard !serving.isEmpty else {
+            let limit = (try? device.kernel("gemm", LumenGemm.Tile.local32.kernelName).maxWorkGroupSize) ?? 0
+            throw LumenError.noGemmForDevice(device: device.info.name, reason: String(
+                format: "CLBlast failed its check (max error %g) and none of Lumen's GEMM kernels fits it (its work-group limit is %d, the local-memory tile needs 64)",
+                clblast, limit))
+        }
+        let lumen = try serving.map { try worstError(on: device, backend: $0) }.max() ?? .infinity
         return lumen <= 1e-4 ? .clblastFailed(maxError: clblast) : .failed(maxError: max(clblast, lumen))
     }
 
@@ -65,7 +73,8 @@ public enum GemmSelfCheck {
     static func worstError(on device: Device, backend: GemmChooser.Backend) throws -> Float {
         var worst: Float = 0
         // (m, n, k, transposeA, transposeB): a direct-path product and one above 576^3.
-        for (m, n, k, ta, tb) in [(13, 9, 21, false, true), (640, 640, 640, true, false)] {
+        for (m, n, k, ta, tb) in [(13, 9, 21, false, true), (640, 640, 640, true, false)]
+        where backend.supports(transposeA: ta, transposeB: tb) {
             worst = max(worst, try relativeError(on: device, backend: backend, m: m, n: n, k: k, transposeA: ta, transposeB: tb))
         }
         return worst

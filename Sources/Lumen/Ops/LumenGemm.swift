@@ -47,8 +47,15 @@ public enum LumenGemm {
         /// Whether the tile is written for this kind of device (the chooser times only
         /// those) and the device runs its work-group size.
         func suits(_ device: Device) -> Bool {
-            guard (self == .local32) == (device.info.kind != .cpu) else { return false }
-            return self != .local32 || ((try? device.kernel("gemm", kernelName).maxWorkGroupSize) ?? 0) >= 64
+            let limit = self == .local32 ? ((try? device.kernel("gemm", kernelName).maxWorkGroupSize) ?? 0) : 1
+            return suits(cpu: device.info.kind == .cpu, workGroupLimit: limit)
+        }
+
+        /// Register tiles on CPUs; the local-memory tile on other devices whose limit for
+        /// `gemm_local` admits its 8 × 8 work-group.
+        func suits(cpu: Bool, workGroupLimit: Int) -> Bool {
+            guard (self == .local32) != cpu else { return false }
+            return workGroupLimit >= group.reduce(1, *)
         }
     }
 
@@ -148,11 +155,24 @@ enum GemmChooser {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var choices: [String: [String: String]] = [:]  // device → what → choice
 
-    /// `LUMEN_GEMM`, read once: every GEMM call asks.
-    static let forced: Backend? = {
-        let value = ProcessInfo.processInfo.environment["LUMEN_GEMM"]?.lowercased() ?? "auto"
-        return value == "lumen" ? .lumen8x32 : Backend(rawValue: value)
-    }()
+    /// `LUMEN_GEMM`, read once: every GEMM call asks. An unknown value is an error at the
+    /// first GEMM, listing the valid ones.
+    static let forcedSetting = Result { try parseForced(ProcessInfo.processInfo.environment["LUMEN_GEMM"]) }
+    static var forced: Backend? { try? forcedSetting.get() }
+
+    /// Every value `LUMEN_GEMM` takes.
+    static let settings = ["auto", "lumen"] + Backend.allCases.map(\.rawValue)
+
+    /// The backend a `LUMEN_GEMM` value forces: nil for auto (or unset); `lumen` is 8×32.
+    static func parseForced(_ text: String?) throws -> Backend? {
+        let value = text?.lowercased() ?? "auto"
+        if value == "auto" || value.isEmpty { return nil }
+        if value == "lumen" { return .lumen8x32 }
+        guard let backend = Backend(rawValue: value) else {
+            throw LumenError.invalidSetting(name: "LUMEN_GEMM", value: text ?? "", valid: settings)
+        }
+        return backend
+    }
 
     nonisolated(unsafe) private static var fileURLs: [Int: URL] = [:]  // device index → choices file
 
@@ -179,7 +199,8 @@ enum GemmChooser {
     }
 
     /// The remembered choice named `text` (a GEMM shape, or another per-shape decision
-    /// such as a convolution's weight-gradient plan), or nil.
+    /// such as a convolution's weight-gradient plan), or nil. Choices made while CLBlast
+    /// is refused on the device are kept apart from those made with it.
     static func choice(for text: String, on device: Device) -> String? {
         lock.lock()
         defer { lock.unlock() }
@@ -188,28 +209,46 @@ enum GemmChooser {
         if choices[deviceKey] == nil {
             choices[deviceKey] = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))) ?? [:]
         }
-        return choices[deviceKey]?[text]
+        return choices[deviceKey]?[entryName(text, on: device)]
     }
 
-    static func remember(_ backend: Backend, for key: Key, on device: Device) {
-        remember(backend.rawValue, for: key.text, on: device)
+    @discardableResult
+    static func remember(_ backend: Backend, for key: Key, on device: Device) -> Backend {
+        Backend(rawValue: remember(backend.rawValue, for: key.text, on: device)) ?? backend
     }
 
-    static func remember(_ value: String, for text: String, on device: Device) {
+    /// Stores `value` under `text` unless another process stored a choice for it first,
+    /// and returns the choice that stands, so every process sharing the cache folder
+    /// computes each shape the same way. The file is re-read and merged under a lock: one
+    /// process never erases another's entries.
+    @discardableResult
+    static func remember(_ value: String, for text: String, on device: Device) -> String {
         lock.lock()
+        defer { lock.unlock() }
         let url = unlockedFileURL(for: device)
         let deviceKey = url.lastPathComponent
-        choices[deviceKey, default: [:]][text] = value
-        let snapshot = choices[deviceKey] ?? [:]
-        lock.unlock()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if let data = try? encoder.encode(snapshot) { try? AtomicFile.write(data, to: url) }
+        let name = entryName(text, on: device)
+        let merged = try? AtomicFile.update(url) { data -> (data: Data, result: [String: String]) in
+            var stored = data.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+            if stored[name] == nil { stored[name] = value }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            return (try encoder.encode(stored), stored)
+        }
+        // Unwritable cache folder: remember for this process only.
+        choices[deviceKey] = (choices[deviceKey] ?? [:]).merging(merged ?? [name: value]) { _, stored in stored }
+        return choices[deviceKey]?[name] ?? value
+    }
+
+    /// The entry for `text`: choices timed without CLBlast (it failed its self-check on
+    /// the device) are stored under their own names.
+    private static func entryName(_ text: String, on device: Device) -> String {
+        GemmSelfCheck.clblastUsable(on: device) ? text : "without-clblast " + text
     }
 
     /// Times `run` on every backend that can compute `key` into scratch output, and
-    /// remembers the fastest. CLBlast takes part only when `includingCLBlast`; a choice
-    /// made without it is not remembered.
+    /// remembers the fastest (or what another process remembered first). CLBlast takes
+    /// part only when `includingCLBlast`.
     static func decide(_ key: Key, on device: Device, outputFloats: Int, including includingCLBlast: Bool,
                        run: (Backend, Tensor) throws -> Void) throws -> Backend {
         let scratch = try Tensor(uninitializedOn: device, shape: [max(outputFloats, 1)])
@@ -217,9 +256,7 @@ enum GemmChooser {
             backend.supports(transposeA: key.transposeA, transposeB: key.transposeB)
                 && (backend.tile?.suits(device) ?? includingCLBlast)
         }
-        let best = try fastest(of: candidates, on: device) { try run($0, scratch) }
-        if includingCLBlast { remember(best, for: key, on: device) }
-        return best
+        return remember(try fastest(of: candidates, on: device) { try run($0, scratch) }, for: key, on: device)
     }
 
     /// The candidate whose `run` took least: each is run once to warm up (compiling and

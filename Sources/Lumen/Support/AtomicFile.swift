@@ -26,3 +26,24 @@ public enum AtomicFile {
         }
     }
 }
+
+extension AtomicFile {
+    /// Read-modify-write of `url` that other processes doing the same cannot interleave
+    /// with: an exclusive `flock` on `<url>.lock` is held while `change` turns the current
+    /// contents (nil when there is no file) into the new ones, which are then written
+    /// atomically. Returns what `change` returned besides the data.
+    public static func update<Result>(_ url: URL, _ change: (Data?) throws -> (data: Data, result: Result)) throws -> Result {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let lockPath = url.path + ".lock"
+        let descriptor = open(lockPath, O_RDWR | O_CREAT, 0o644)
+        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        let (data, result) = try change(try? Data(contentsOf: url))
+        try write(data, to: url)
+        return result
+    }
+}

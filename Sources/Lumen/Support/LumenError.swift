@@ -25,6 +25,11 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     case invalidModelSpec(String)
     /// A kernel source that is not embedded in the binary was asked for.
     case unknownKernelProgram(String)
+    /// No GEMM can serve the device: CLBlast failed its check and none of Lumen's
+    /// kernels fits it.
+    case noGemmForDevice(device: String, reason: String)
+    /// An environment variable or option holds a value Lumen does not take.
+    case invalidSetting(name: String, value: String, valid: [String])
 
     public var description: String {
         switch self {
@@ -53,6 +58,10 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "invalid model: \(what)"
         case .unknownKernelProgram(let name):
             return "no kernel program named '\(name)' is built into lumen"
+        case .noGemmForDevice(let device, let reason):
+            return "no SGEMM can serve \(device): \(reason); Lumen will not train on it. Choose another device with --device"
+        case .invalidSetting(let name, let value, let valid):
+            return "\(name)=\(value) is not valid; use one of: \(valid.joined(separator: ", "))"
         }
     }
 }
