@@ -43,6 +43,15 @@ struct TorchFixture {
     }
 }
 
+/// max |actual − expected| / (max expected − min expected): the difference relative to
+/// the spread of the expected values (logits, probabilities), so outputs that barely vary
+/// cannot hide a difference.
+func spreadDifference(_ actual: [Float], _ expected: [Float]) -> Float {
+    guard actual.count == expected.count, let low = expected.min(), let high = expected.max() else { return .infinity }
+    let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
+    return worst.isNaN ? .infinity : worst / max(high - low, 1e-12)
+}
+
 /// max |actual − expected| / max |expected|: the difference relative to the tensor's scale.
 func scaledDifference(_ actual: [Float], _ expected: [Float]) -> Float {
     guard actual.count == expected.count else { return .infinity }

@@ -106,11 +106,11 @@ import Testing
     static func formulaValue(_ name: String, _ shape: [Int], _ i: Int) -> Float {
         let phase = Double(name.utf8.reduce(0) { $0 + Int($1) }) * 0.0137
         let v = sin(0.6180339887 * Double(i) + phase)
-        if name.hasSuffix("running_mean") { return Float(0.05 * v) }
-        if name.hasSuffix("running_var") { return Float(1 + 0.2 * (1 + v)) }
+        if name.hasSuffix("running_mean") { return Float(0.2 * v) }
+        if name.hasSuffix("running_var") { return Float(0.6 + 0.4 * (1 + v)) }
         if shape.count >= 2 { return Float((4.0 / Double(shape.dropFirst().reduce(1, *))).squareRoot() * v) }
-        if name.hasSuffix(".weight") { return Float(1 + 0.1 * v) }
-        return Float(0.05 * v)
+        if name.hasSuffix(".weight") { return Float(1 + 0.3 * v) }
+        return Float(0.1 * v)
     }
 
     @Test(arguments: [("torchvision_resnet18", BuiltinModel.resnet18), ("torchvision_mobilenet_v2", .mobilenetV2)])
@@ -123,8 +123,10 @@ import Testing
         for p in model.parameters {
             try p.value.write((0..<p.value.count).map { TorchvisionParityTests.formulaValue(p.name, p.value.shape, $0) })
         }
-        let logits = try model.logits(try f.tensor("x"), training: false)
-        try expectMatches(logits, f, "logits", tolerance: 1e-3)
+        let logits = try model.logits(try f.tensor("x"), training: false).toArray()
+        let difference = spreadDifference(logits, f["logits"].values)
+        print("\(name) logits: maxdiff \(difference) of their spread")
+        #expect(difference <= 1e-5, "\(name): \(difference)")
     }
 }
 
@@ -217,15 +219,14 @@ import Testing
     }
 
     func check(_ file: String, spec: ModelSpec, key: String, predictions: SafeTensors = KerasImportTests.predictions,
-               tolerance: Float = 1e-3) throws {
+               tolerance: Float = 1e-5) throws {
         let model = try Sequential(spec: spec, device: testDevice)
         let tensors = try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent(file), for: model)
         try Checkpoint.load(tensors, into: model, source: file)
         let predicted = try model.predict(try channelsFirst(predictions.tensors["\(key)/x"]!)).toArray()
         let expected = predictions.tensors["\(key)/y"]!.values
-        let difference = zip(predicted, expected).map { abs($0 - $1) }.max() ?? 1
-        print("\(file): maxdiff \(difference) against Keras")
-        #expect(predicted.count == expected.count)
+        let difference = spreadDifference(predicted, expected)
+        print("\(file): maxdiff \(difference) of the spread of Keras' outputs")
         #expect(difference <= tolerance, "\(file): \(difference)")
     }
 
@@ -264,12 +265,12 @@ import Testing
     }
 
     /// Models whose import went wrong before: narrow maps, and Flatten → Dropout →
-    /// BatchNormalization → Activation → Dense; both file layouts, within 1e-5.
+    /// BatchNormalization → Activation → Dense; both file layouts.
     @Test(arguments: ["narrow-full.h5", "narrow.weights.h5", "flatten-dropout-full.h5", "flatten-dropout.weights.h5"])
     func importOrderModelsPredictWhatKerasPredicts(file: String) throws {
         let narrow = file.hasPrefix("narrow")
         try check(file, spec: narrow ? KerasImportTests.narrowSpec() : KerasImportTests.flattenDropoutSpec(),
-                  key: narrow ? "narrow" : "flatten-dropout", predictions: KerasImportTests.importOrder, tolerance: 1e-5)
+                  key: narrow ? "narrow" : "flatten-dropout", predictions: KerasImportTests.importOrder)
     }
 
     @Test(arguments: ["xray-cnn-full.h5", "xray-cnn.weights.h5"])
