@@ -105,7 +105,10 @@ private let pillow = try! SafeTensors(contentsOf: images.appendingPathComponent(
         let result = try LumenProcess.run(["predict", "--model", checkpoint, "--input", images.path, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let entries = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
-        #expect(entries.count == PredictTests.expected.predictions.count)
+        // The PyTorch fixture's images, and the two CMYK samples, which decode too.
+        #expect(entries.count == PredictTests.expected.predictions.count + 2)
+        let named = Set(entries.compactMap { ($0["file"] as? String).map { URL(fileURLWithPath: $0).lastPathComponent } })
+        #expect(named.isSuperset(of: ["cmyk.jpg", "ycck.jpg"]))
         #expect(entries.allSatisfy { $0["file"] != nil && $0["predicted"] != nil && $0["probabilities"] is [String: Any] })
         for bad in ["not-an-image.jpg", "truncated.jpg", "empty.png", "huge.png"] {
             #expect(result.stderr.contains(bad), "no warning for \(bad)")

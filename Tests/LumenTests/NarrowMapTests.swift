@@ -7,15 +7,31 @@ import Testing
 @Suite struct NarrowMapTests {
     static let sizes = Array(1...4)
 
-    /// The largest |a − e| / (|e| + floor), without printing (thousands of cases run).
-    private func worst(_ actual: [Float], _ expected: [Float], floor: Float) -> Float {
-        guard actual.count == expected.count else { return .infinity }
-        var worst: Float = 0
-        for (a, e) in zip(actual, expected) {
-            let d = abs(a - e) / (abs(e) + floor)
-            if !(d <= worst) { worst = d.isNaN ? .infinity : d }
+    /// Comparisons of many cases: the largest difference, and each case past its tolerance.
+    /// Prints one line at the end instead of one per case (thousands run).
+    struct Tally {
+        var failures: [String] = [], largest: Float = 0, cases = 0
+
+        /// Adds |a − e| / (|e| + floor) over each (label, actual, expected).
+        mutating func compare(_ checks: [(String, [Float], [Float])], floor: Float, tolerance: Float, _ place: String) {
+            for (what, actual, expected) in checks {
+                var worst: Float = actual.count == expected.count ? 0 : .infinity
+                for (a, e) in zip(actual, expected) {
+                    let d = abs(a - e) / (abs(e) + floor)
+                    if !(d <= worst) { worst = d.isNaN ? .infinity : d }
+                }
+                largest = max(largest, worst)
+                if !(worst <= tolerance) { failures.append("\(what) \(place): \(worst)") }
+            }
+            cases += 1
         }
-        return worst
+
+        func expectAllMatched(_ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            print("\(label) on narrow maps: \(cases) cases, maxdiff \(largest)")
+            #expect(cases > 0, sourceLocation: sourceLocation)
+            #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(8).joined(separator: "; "))",
+                    sourceLocation: sourceLocation)
+        }
     }
 
     /// Every geometry of a k×k window on [2, 2, h, w] maps, h and w in 1…4, that the
@@ -42,7 +58,7 @@ import Testing
 
     @Test(arguments: 1...7)
     func convolutionOnNarrowMapsMatchesHost(kernel k: Int) throws {
-        var failures: [String] = [], largest: Float = 0, cases = 0
+        var tally = Tally()
         let outChannels = 3
         for g in geometries(kernel: k, paddings: [.valid, .same, .explicit(k / 2), .explicit(k - 1)]) {
             let shape = [g.batch, g.channels, g.height, g.width]
@@ -59,7 +75,6 @@ import Testing
             let ct = try Tensor(on: testDevice, shape: [g.batch, rows, g.outputPlane], values: c)
             let y = HostReference.conv2d(x, weight: weight, bias: bias, outChannels: outChannels, g)
             let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: weight, outChannels: outChannels, g)
-            let floor = Float(rows)
             for variant in [Convolution.Variant.elementwise, .rows] {
                 let checks: [(String, [Float], [Float])] = [
                     ("im2col", try Convolution.im2col(xt, g, variant: variant).toArray(), cols),
@@ -71,22 +86,15 @@ import Testing
                     ("backward filter", try Convolution.backwardFilter(dyt, x: xt, weightShape: wt.shape, g,
                                                                         variant: variant).toArray(), dweight),
                 ]
-                for (what, actual, expected) in checks {
-                    let d = worst(actual, expected, floor: floor)
-                    largest = max(largest, d)
-                    if !(d <= 1e-5) { failures.append("\(what) \(variant) \(describe(g)): \(d)") }
-                }
+                tally.compare(checks, floor: Float(rows), tolerance: 1e-5, "\(variant) \(describe(g))")
             }
-            cases += 1
         }
-        print("conv k\(k) on narrow maps: \(cases) geometries, maxdiff \(largest)")
-        #expect(cases > 0)
-        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(8).joined(separator: "; "))")
+        tally.expectAllMatched("conv k\(k)")
     }
 
     @Test(arguments: 1...7)
     func depthwiseOnNarrowMapsMatchesHost(kernel k: Int) throws {
-        var failures: [String] = [], largest: Float = 0, cases = 0
+        var tally = Tally()
         for m in [1, 2] {
             for g in geometries(kernel: k, paddings: [.valid, .same, .explicit(k / 2), .explicit(k - 1)]) {
                 let shape = [g.batch, g.channels, g.height, g.width]
@@ -104,22 +112,15 @@ import Testing
                     ("backward data", try back.dx!.toArray(), dx),
                     ("backward filter", try back.dweight.toArray(), dweight),
                 ]
-                for (what, actual, expected) in checks {
-                    let d = worst(actual, expected, floor: Float(k * k))
-                    largest = max(largest, d)
-                    if !(d <= 1e-5) { failures.append("depthwise \(what) m\(m) \(describe(g)): \(d)") }
-                }
-                cases += 1
+                tally.compare(checks, floor: Float(k * k), tolerance: 1e-5, "m\(m) \(describe(g))")
             }
         }
-        print("depthwise k\(k) on narrow maps: \(cases) geometries, maxdiff \(largest)")
-        #expect(cases > 0)
-        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(8).joined(separator: "; "))")
+        tally.expectAllMatched("depthwise k\(k)")
     }
 
     @Test(arguments: 1...7)
     func poolingOnNarrowMapsMatchesHost(kernel k: Int) throws {
-        var failures: [String] = [], largest: Float = 0, cases = 0
+        var tally = Tally()
         // Explicit padding up to half the window, as PyTorch allows for pooling.
         for g in geometries(kernel: k, paddings: [.valid, .same, .explicit(k / 2)], channels: 3) {
             let shape = [g.batch, g.channels, g.height, g.width]
@@ -138,16 +139,9 @@ import Testing
                 checks.append(("max forward \(variant)", try y.toArray(), maxY))
                 checks.append(("max backward \(variant)", try Pooling.maxBackward(dyt, argmax: argmax, g, variant: variant).toArray(), maxDx))
             }
-            for (what, actual, expected) in checks {
-                let d = worst(actual, expected, floor: 1)
-                largest = max(largest, d)
-                if !(d <= 1e-6) { failures.append("pool \(what) \(describe(g)): \(d)") }
-            }
-            cases += 1
+            tally.compare(checks, floor: 1, tolerance: 1e-6, describe(g))
         }
-        print("pooling k\(k) on narrow maps: \(cases) geometries, maxdiff \(largest)")
-        #expect(cases > 0)
-        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(8).joined(separator: "; "))")
+        tally.expectAllMatched("pooling k\(k)")
     }
 
     /// Explicit pooling padding of more than half the window would leave windows with no
