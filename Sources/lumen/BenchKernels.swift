@@ -17,6 +17,7 @@ struct BenchKernels: ParsableCommand {
         try reportingErrors {
             guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
             guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
+            let environment = try RuntimeEnvironment.current()
             let all = try DeviceInfo.all()
             let chosen = device == "all" ? all : [try DeviceSelector(device).resolve(in: all)]
             let spec = try ModelReference(shapes).spec(classes: 2, inputSize: nil, channels: nil)
@@ -24,7 +25,7 @@ struct BenchKernels: ParsableCommand {
             var reports: [KernelBenchmark.Report] = []
             for info in chosen {
                 // Plain status lines on standard error, so --json output stays clean.
-                reports.append(try KernelBenchmark.run(device: try Device.open(info), convolutions: convolutions,
+                reports.append(try KernelBenchmark.run(device: try environment.open(info), convolutions: convolutions,
                                                        batch: batchSize, runs: runs) { step in
                     FileHandle.standardError.write(Data("\(info.label): \(step)\n".utf8))
                 })

@@ -23,7 +23,7 @@ struct BenchTrain: ParsableCommand {
         let start = Date()
         try reportingErrors {
             let spec = try ModelReference(model).spec(classes: classes, inputSize: inputSize, channels: nil)
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let result = try TrainingBenchmark.run(spec: spec, device: device, batchSize: batchSize, steps: steps, since: start)
             // LUMEN_PROFILE=1: where the device time went, per kernel, over the whole run.
             let profile = device.takeProfile()

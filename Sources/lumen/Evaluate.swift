@@ -24,7 +24,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let network = try checkpoint.makeModel(on: device)
             let folder = try ImageFolder(root: URL(fileURLWithPath: data), classes: checkpoint.classes)
             for line in folder.warnings { warn(line) }

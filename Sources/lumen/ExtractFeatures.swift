@@ -27,7 +27,7 @@ struct ExtractFeatures: ParsableCommand {
                 reference = String(base[..<colon])
                 layer = String(base[base.index(after: colon)...])
             }
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let model: Sequential
             var preprocessing = Preprocessing.rescale
             if case .checkpoint(let url) = try ModelReference(reference) {
@@ -72,7 +72,7 @@ struct Combine: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let combined = try TransferComposition.combine(base: try Checkpoint(contentsOf: URL(fileURLWithPath: base)),
                                                            head: try Checkpoint(contentsOf: URL(fileURLWithPath: head)), device: device)
             try combined.write(to: URL(fileURLWithPath: out))

@@ -17,7 +17,7 @@ struct GradCam: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let network = try checkpoint.makeModel(on: device)
             var classIndex: Int?
             if let className {

@@ -19,7 +19,7 @@ struct ImportKeras: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let reference = try ModelReference(model)
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let url = URL(fileURLWithPath: weights)
             let classList: ClassList
             if let classes {

@@ -24,7 +24,7 @@ struct Init: ParsableCommand {
         try reportingErrors {
             let classList = try ClassList(classes)
             let spec = try ModelReference(model).spec(classes: classList.outputCount, inputSize: inputSize, channels: channels)
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let network = try Sequential(spec: spec, device: device, seed: seed)
             var preprocessing = Preprocessing.rescale
             if case .builtin(let builtin) = try ModelReference(model) { preprocessing = builtin.defaultPreprocessing }

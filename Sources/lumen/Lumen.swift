@@ -18,7 +18,7 @@ struct DeviceOption: ParsableArguments {
         valueName: "selector"))
     var device: String?
 
-    var selector: DeviceSelector { DeviceSelector.resolveFlag(device) }
+    var selector: DeviceSelector { DeviceSelector.resolveFlag(device, environment: ProcessInfo.processInfo.environment) }
 }
 
 /// Runs `body`; a Lumen or OpenCL error becomes one line on stderr and exit status 1.

@@ -22,7 +22,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             var checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
             if let base {
                 checkpoint = try TransferComposition.combine(base: try Checkpoint(contentsOf: URL(fileURLWithPath: base)),

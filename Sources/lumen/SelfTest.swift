@@ -13,7 +13,7 @@ struct SelfTest: ParsableCommand {
     func run() throws {
         let start = Date()
         try reportingErrors {
-            let report = try DeviceSelfTest.run(deviceOption.selector, since: start)
+            let report = try DeviceSelfTest.run(try deviceOption.open(), since: start)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

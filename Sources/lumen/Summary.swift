@@ -21,7 +21,7 @@ struct Summary: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try ModelReference(model).spec(classes: classes, inputSize: inputSize, channels: channels)
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open()
             let network = try Sequential(spec: spec, device: device)
             if let trainableLast { try network.setTrainable(last: trainableLast) }
             if let freezeUntil { try network.freeze(until: freezeUntil) }

@@ -126,10 +126,9 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try train()
-        // LUMEN_DEBUG_OBJECTS=1: with the run's objects gone and the device closed, every
+        // LUMEN_DEBUG_OBJECTS=1: with the run's objects gone, the device among them, every
         // OpenCL object Lumen made must have been released.
-        if ProcessInfo.processInfo.environment["LUMEN_DEBUG_OBJECTS"] == "1" {
-            Device.closeAll()
+        if (try? RuntimeEnvironment.current())?.debugObjects == true {
             FileHandle.standardError.write(Data("lumen: debug: \(Device.liveObjectCount) OpenCL objects live at exit\n".utf8))
         }
     }
@@ -138,9 +137,7 @@ struct Train: ParsableCommand {
         try reportingErrors {
             let config = try resolvedConfig()
             let reporter = ProgressReporter()
-            Device.buildObserver = { reporter.message($0) }
-            defer { Device.buildObserver = nil }
-            let device = try Device.open(deviceOption.selector)
+            let device = try deviceOption.open { [weak reporter] in reporter?.message($0) }
             let run = try TrainingRun(config: config, device: device)
             let trainer = run.trainer
             trainer.reporter = reporter

@@ -22,9 +22,10 @@ struct TuneClblast: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard fraction > 0, fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
+            let environment = try RuntimeEnvironment.current()
             let all = try DeviceInfo.all()
-            let info = try deviceOption.selector.resolve(in: all)
-            let file = ClblastTuning.fileURL(for: info)
+            let info = try environment.selector(deviceOption.device).resolve(in: all)
+            let file = ClblastTuning.fileURL(for: info, in: environment.device.cacheDirectory)
             if clear {
                 try? FileManager.default.removeItem(at: file)
                 print("removed the CLBlast tuning for \(info.label) (\(file.path))")
@@ -34,13 +35,14 @@ struct TuneClblast: ParsableCommand {
             if importFiles.isEmpty {
                 let indexInPlatform = all.filter { $0.platformIndex == info.platformIndex && $0.index < info.index }.count
                 // Progress on standard error, unbuffered: the tuners take minutes.
-                tuning = try ClblastTuning.tune(info, indexInPlatform: indexInPlatform, fraction: fraction) {
+                tuning = try ClblastTuner.tune(info, indexInPlatform: indexInPlatform, fraction: fraction,
+                                               searchPath: environment.searchPath) {
                     FileHandle.standardError.write(Data("\($0)\n".utf8))
                 }
             } else {
                 tuning = try ClblastTuning(importing: importFiles)
             }
-            let error = try tuning.checkAndStore(on: try Device.open(info))
+            let error = try tuning.checkAndStore(on: try environment.open(info))
             print("kept tuned CLBlast parameters for \(info.label) in \(file.path) (self-check max error \(error))")
         }
     }

@@ -113,9 +113,9 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
     }
 
     @Test func selfCheckPassesOnTheTestDevice() throws {
-        for backend in GemmChooser.Backend.allCases where backend != .lumenDot {
+        for backend in GemmBackend.allCases where backend != .lumen(.dot4x4) {
             let error = try GemmSelfCheck.worstError(on: testDevice, backend: backend)
-            #expect(error <= 1e-4, "\(backend.rawValue) self-check on \(testDevice.info.name): max error \(error)")
+            #expect(error <= 1e-4, "\(backend.name) self-check on \(testDevice.info.name): max error \(error)")
         }
     }
 
@@ -147,9 +147,11 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
     /// Two processes sharing the cache folder: one's entries survive the other's writes,
     /// and a shape timed by both keeps the first choice stored, which both then use.
     @Test func rememberedChoicesMergeAcrossProcesses() throws {
-        let url = GemmChooser.fileURL(for: testDevice)
+        struct Named: PlannedShape { let text: String }
+        let planner = GemmPlanner.of(testDevice)
+        let url = planner.choicesFileURL()
         let tag = UUID().uuidString
-        _ = GemmChooser.choice(for: "probe \(tag)", on: testDevice)  // this process has read the file
+        _ = planner.storedChoice(for: Named(text: "probe \(tag)"))  // this process has read the file
         // Another process stores two entries after that read.
         try AtomicFile.update(url) { data -> (data: Data, result: Void) in
             var stored = data.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
@@ -157,18 +159,18 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
             stored["shared \(tag)"] = "per-sample"
             return (try JSONEncoder().encode(stored), ())
         }
-        #expect(GemmChooser.remember("summed", for: "mine \(tag)", on: testDevice) == "summed")
-        #expect(GemmChooser.remember("summed", for: "shared \(tag)", on: testDevice) == "per-sample")
-        #expect(GemmChooser.choice(for: "shared \(tag)", on: testDevice) == "per-sample")
+        #expect(planner.remember("summed", as: "mine \(tag)") == "summed")
+        #expect(planner.remember("summed", as: "shared \(tag)") == "per-sample")
+        #expect(planner.storedChoice(for: Named(text: "shared \(tag)")) == "per-sample")
         let stored = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))
         #expect(stored["other \(tag)"] == "summed" && stored["mine \(tag)"] == "summed" && stored["shared \(tag)"] == "per-sample")
     }
 
     /// `LUMEN_GEMM` takes only the values it lists; anything else stops the run in one line.
     @Test func anInvalidGemmSettingListsTheValidOnes() throws {
-        #expect(try GemmChooser.parseForced(nil) == nil && GemmChooser.parseForced("AUTO") == nil)
-        #expect(try GemmChooser.parseForced("lumen") == .lumen8x32 && GemmChooser.parseForced("lumen-local32") == .lumenLocal)
-        #expect(throws: LumenError.self) { try GemmChooser.parseForced("lumen-8x23") }
+        #expect(try GemmBackend.forced(by: nil) == nil && GemmBackend.forced(by: "AUTO") == nil)
+        #expect(try GemmBackend.forced(by: "lumen") == .lumen(.rows8cols32) && GemmBackend.forced(by: "lumen-local32") == .lumen(.local32))
+        #expect(throws: LumenError.self) { try GemmBackend.forced(by: "lumen-8x23") }
         let run = try LumenProcess.run(["bench-train", "--device", "cpu", "--model", "fashion-cnn", "--batch-size", "2",
                                         "--steps", "1", "--classes", "3"], environment: ["LUMEN_GEMM": "fastest"])
         #expect(run.status != 0)
@@ -225,8 +227,8 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
     /// A sum over operand sets plus a row bias and optionally ReLU (a convolution's weight
     /// gradient and forward), on every backend, against the host:
     /// C_z = α Σ_s A_zs B_zsᵀ + bias + β C_z, then max(·, 0) with ReLU.
-    @Test(arguments: GemmChooser.Backend.allCases, [false, true])
-    func summedGemmWithRowBiasMatchesHost(_ backend: GemmChooser.Backend, relu: Bool) throws {
+    @Test(arguments: GemmBackend.allCases, [false, true])
+    func summedGemmWithRowBiasMatchesHost(_ backend: GemmBackend, relu: Bool) throws {
         let (m, n, k, batch, sumOver) = (19, 37, 23, 2, 3)
         let sets = batch * sumOver
         let a = randomValues(sets * m * k, seed: 700), b = randomValues(sets * n * k, seed: 800)
@@ -253,7 +255,7 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                 }
             }
         }
-        #expect(maxRelativeDifference("summed gemm \(backend.rawValue) relu \(relu)", try c.toArray(), expected,
+        #expect(maxRelativeDifference("summed gemm \(backend.name) relu \(relu)", try c.toArray(), expected,
                                       floor: Float(k)) <= 1e-6)
     }
 

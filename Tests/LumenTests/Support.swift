@@ -2,10 +2,13 @@ import Foundation
 @testable import Lumen
 
 /// The one device the whole test run shares, so each program compiles once.
-/// `LUMEN_DEVICE` picks it, as for the CLI; CI leaves it unset and gets PoCL's CPU.
+/// `LUMEN_DEVICE` picks it, as for the CLI; CI leaves it unset and gets PoCL's CPU. The
+/// tests, like the CLI, read the environment themselves and pass settings down.
 let testDevice: Device = {
+    let environment = ProcessInfo.processInfo.environment
     do {
-        return try Device.open(DeviceSelector.resolveFlag(nil))
+        let options = DeviceOptions(cacheDirectory: DeviceOptions.cacheDirectory(environment: environment))
+        return try Device.open(DeviceSelector.resolveFlag(nil, environment: environment), options: options)
     } catch {
         fatalError("tests need an OpenCL device: \(error)")
     }

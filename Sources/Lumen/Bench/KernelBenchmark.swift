@@ -100,17 +100,18 @@ public enum KernelBenchmark {
                            progress: (String) -> Void = { _ in }) throws -> Report {
         let started = Date()
         // CLBlast's defaults are timed first; a stored tuning (lumen tune-clblast) after.
-        device.defersClblastTuning = true
+        let planner = GemmPlanner.of(device)
+        planner.defersClblastTuning = true
         try Elementwise.fill(try Tensor(uninitializedOn: device, shape: [16]), with: 0)
         try device.synchronize()
         let firstKernel = Date().timeIntervalSince(started)
         progress("compile times")
         let compile = try device.measureCompile("conv")
-        try GemmSelfCheck.require(on: device)
+        try planner.requireCheckedGemm()
 
         var gemm: [GemmResult] = []
         let shapes = try gemmShapes(for: convolutions)
-        func measureGemm(_ shape: (String, Int, Int, Int), _ backend: GemmChooser.Backend) throws -> Double {
+        func measureGemm(_ shape: (String, Int, Int, Int), _ backend: GemmBackend) throws -> Double {
             let (_, m, n, k) = shape
             let a = try Tensor(on: device, shape: [m * k], repeating: 0.5)
             let b = try Tensor(on: device, shape: [k * n], repeating: 0.25)
@@ -125,13 +126,13 @@ public enum KernelBenchmark {
         for shape in shapes {
             progress("GEMM \(shape.0)")
             var rates: [String: Double] = [:]
-            for backend in GemmChooser.Backend.allCases where backend.supports(transposeA: false, transposeB: false) {
-                rates[backend.rawValue] = try measureGemm(shape, backend)
+            for backend in GemmBackend.allCases where backend.supports(transposeA: false, transposeB: false) {
+                rates[backend.name] = try measureGemm(shape, backend)
             }
             gemm.append(GemmResult(shape: "\(shape.0) \(shape.1)x\(shape.2)x\(shape.3)", m: shape.1, n: shape.2, k: shape.3,
                                    gflops: rates))
         }
-        if try device.applyClblastTuning() != nil {
+        if try planner.applyClblastTuning() != nil {
             for (index, shape) in shapes.enumerated() {
                 progress("GEMM \(shape.0), tuned CLBlast")
                 gemm[index].gflops["clblast-tuned"] = try measureGemm(shape, .clblast)

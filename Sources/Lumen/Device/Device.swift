@@ -1,82 +1,71 @@
 import CLShim
 import Foundation
 
-/// One OpenCL device opened for work: a context, one in-order queue, and the kernels
-/// built for it. There is one `Device` per OpenCL device in a process (see `open`), so
-/// each program is compiled once per device and process.
+/// One OpenCL device opened for work: a context, one in-order queue, the kernels built
+/// for it, and its device memory. Open each OpenCL device once per process and pass the
+/// `Device` along, so each program is compiled once.
 public final class Device: @unchecked Sendable {
     /// What the device is.
     public let info: DeviceInfo
+    /// The settings it was opened with.
+    public let options: DeviceOptions
     let handle: OpaquePointer
     private let programs: ProgramCache
     private let lock = NSLock()
     private var kernels: [String: Kernel] = [:]
     private var builtPrograms: [String: OpaquePointer] = [:]
-    var gemmSelfCheck: GemmSelfCheck.Outcome?
-    /// The tuned CLBlast parameters handed to CLBlast, once applied.
-    public private(set) var clblastTuning: ClblastTuning?
-    /// Set before the first GEMM to keep CLBlast on its defaults until
-    /// `applyClblastTuning` is called (bench-kernels measures both).
-    public var defersClblastTuning = false
+    private var attachments: [ObjectIdentifier: AnyObject] = [:]
     /// Freed buffers kept for reuse: up to a quarter of the device's memory, at most 4 GiB.
     let bufferPool: BufferPool
+    private var launchesBeforeFault: Int?
 
-    /// Whether launches are timed with OpenCL profiling events (`LUMEN_PROFILE=1`).
-    public let profiling: Bool
-    /// Fault injection for tests of error handling: `LUMEN_FAULT_AFTER_LAUNCHES=N` makes
-    /// launch N + 1 onwards fail with CL_DEVICE_NOT_AVAILABLE, as a lost device would.
-    private var launchesBeforeFault = ProcessInfo.processInfo.environment["LUMEN_FAULT_AFTER_LAUNCHES"].flatMap(Int.init)
+    /// Whether launches are timed with OpenCL profiling events.
+    public var profiling: Bool { options.profiling }
 
-    private init(info: DeviceInfo) throws {
+    private init(info: DeviceInfo, options: DeviceOptions) throws {
         var handle: OpaquePointer?
-        let profiling = ProcessInfo.processInfo.environment["LUMEN_PROFILE"] == "1"
-        try check(profiling ? lm_device_open_profiled(Int32(info.index), &handle) : lm_device_open(Int32(info.index), &handle),
+        try check(options.profiling ? lm_device_open_profiled(Int32(info.index), &handle) : lm_device_open(Int32(info.index), &handle),
                   "opening OpenCL device \(info.label)")
-        self.profiling = profiling
         self.info = info
+        self.options = options
         self.handle = handle!
-        self.programs = ProgramCache(directory: ProgramCache.defaultDirectory())
+        self.programs = ProgramCache(directory: options.cacheDirectory, reporter: options.reporter)
         self.bufferPool = BufferPool(limit: Int(min(info.globalMemoryBytes / 4, 4 << 30)))
+        self.launchesBeforeFault = options.faultAfterLaunches
     }
 
     deinit {
+        attachments.removeAll()
         bufferPool.drain()
         for kernel in kernels.values { lm_kernel_release(kernel.handle) }
         for program in builtPrograms.values { lm_program_release(program) }
         lm_device_close(handle)
     }
 
-    /// Told when a slow first-use step starts (compiling kernels), for progress output.
-    nonisolated(unsafe) public static var buildObserver: ((String) -> Void)?
+    /// Opens the device `info` describes. Each call makes a new context: open a device
+    /// once and pass it along.
+    public static func open(_ info: DeviceInfo, options: DeviceOptions) throws -> Device {
+        try Device(info: info, options: options)
+    }
 
-    private static let registryLock = NSLock()
-    nonisolated(unsafe) private static var opened: [Int: Device] = [:]
-
-    /// The process-wide `Device` for `info`, opened on first use.
-    public static func open(_ info: DeviceInfo) throws -> Device {
-        registryLock.lock()
-        defer { registryLock.unlock() }
-        if let device = opened[info.index] { return device }
-        let device = try Device(info: info)
-        opened[info.index] = device
-        return device
+    /// Resolves `selector` among all devices and opens the one it picks.
+    public static func open(_ selector: DeviceSelector, options: DeviceOptions) throws -> Device {
+        try open(selector.resolve(in: DeviceInfo.all()), options: options)
     }
 
     /// OpenCL objects (contexts, queues, buffers, programs, kernels) created and not yet
     /// released, across the process: a debug counter that proves nothing leaks.
     public static var liveObjectCount: Int { lm_live_objects() }
 
-    /// Closes every opened device, releasing its kernels, programs, queue and context.
-    /// Only for the end of a process, once no tensor is left.
-    public static func closeAll() {
-        registryLock.lock()
-        opened.removeAll()
-        registryLock.unlock()
-    }
-
-    /// Resolves `selector` among all devices and opens the one it picks.
-    public static func open(_ selector: DeviceSelector) throws -> Device {
-        try open(selector.resolve(in: DeviceInfo.all()))
+    /// State that a part above keeps per device (the GEMM planner), of a type the device
+    /// does not know: the one attached for `T`, else what `make` returns, kept from then on.
+    func attachment<T: AnyObject>(_ make: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = attachments[ObjectIdentifier(T.self)] as? T { return existing }
+        let made = make()
+        attachments[ObjectIdentifier(T.self)] = made
+        return made
     }
 
     /// Waits until every queued command has finished.
@@ -135,17 +124,6 @@ public final class Device: @unchecked Sendable {
         let kernel = Kernel(handle: handle!, name: key, maxWorkGroupSize: max(1, maxGroup))
         kernels[key] = kernel
         return kernel
-    }
-
-    /// Hands the stored CLBlast tuning for this device (`lumen tune-clblast`) to CLBlast,
-    /// once; returns it, or nil when none is stored.
-    @discardableResult
-    public func applyClblastTuning() throws -> ClblastTuning? {
-        if clblastTuning == nil, let stored = ClblastTuning.stored(for: info) {
-            try stored.apply(on: self)
-            clblastTuning = stored
-        }
-        return clblastTuning
     }
 
     /// Seconds to build `program` from source with nothing cached (a define unique to this
@@ -210,15 +188,15 @@ struct Kernel {
 
 /// One argument of a kernel launch.
 enum KernelArgument {
-    case tensor(Tensor)
+    case buffer(DeviceBuffer)
     case float(Float)
     case int(Int32)
 
     func set(on kernel: Kernel, at index: Int) throws {
         let status: Int32
         switch self {
-        case .tensor(let tensor):
-            var memory: OpaquePointer? = try tensor.liveMemory()
+        case .buffer(let buffer):
+            var memory: OpaquePointer? = try buffer.liveMemory(what: "a released buffer as argument \(index) of \(kernel.name)")
             status = lm_kernel_set_arg(kernel.handle, UInt32(index), MemoryLayout<OpaquePointer?>.size, &memory)
         case .float(let value):
             var value = value

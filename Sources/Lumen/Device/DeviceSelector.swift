@@ -31,7 +31,7 @@ public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The `--device` flag when given, else `LUMEN_DEVICE`, else `auto`.
-    public static func resolveFlag(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> DeviceSelector {
+    public static func resolveFlag(_ flag: String?, environment: [String: String]) -> DeviceSelector {
         if let flag { return DeviceSelector(flag) }
         if let text = environment[environmentVariable], !text.isEmpty { return DeviceSelector(text) }
         return .auto

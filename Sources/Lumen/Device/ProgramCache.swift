@@ -10,9 +10,12 @@ import Foundation
 /// rebuilt from source and replaced, never fatal.
 struct ProgramCache {
     let directory: URL
+    /// Told when a program is compiled from source (seconds, on first use).
+    var reporter: Reporter = .silent
 
-    /// `LUMEN_CACHE_DIR`, else `~/.cache/lumen` (or `$XDG_CACHE_HOME/lumen`).
-    static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+    /// `LUMEN_CACHE_DIR`, else `~/.cache/lumen` (or `$XDG_CACHE_HOME/lumen`), from the
+    /// environment the CLI read.
+    static func defaultDirectory(environment: [String: String]) -> URL {
         if let override = environment["LUMEN_CACHE_DIR"], !override.isEmpty {
             return URL(fileURLWithPath: override, isDirectory: true)
         }
@@ -27,14 +30,14 @@ struct ProgramCache {
     private static let magic = Array("LUMENPRG".utf8)
     private static let formatVersion: UInt32 = 1
 
-    /// The cache file for a program; exposed for tests that corrupt it.
-    /// A per-device file in the default cache folder, `<prefix>-<hash>.json`, the hash
+    /// A per-device file in the cache folder `directory`, `<prefix>-<hash>.json`, the hash
     /// taken over the platform, device name, driver version and `extra`.
-    static func deviceFileURL(_ prefix: String, for device: DeviceInfo, keyedAlsoBy extra: [String] = []) -> URL {
+    static func deviceFileURL(_ prefix: String, for device: DeviceInfo, in directory: URL, keyedAlsoBy extra: [String] = []) -> URL {
         let key = ([device.platform, device.name, device.driverVersion] + extra).joined(separator: "\u{0}")
-        return defaultDirectory().appendingPathComponent("\(prefix)-\(StableHash.hex128(key)).json")
+        return directory.appendingPathComponent("\(prefix)-\(StableHash.hex128(key)).json")
     }
 
+    /// The cache file for a program; exposed for tests that corrupt it.
     func entryURL(source: String, options: String, device: DeviceInfo) -> URL {
         let key = [source, options, device.platform, device.name, device.deviceVersion, device.driverVersion]
             .joined(separator: "\u{0}")
@@ -54,7 +57,7 @@ struct ProgramCache {
             if status == 0, let program { return program }
             // A binary the driver rejects is stale: fall through and rebuild.
         }
-        Device.buildObserver?("compiling the '\(name)' kernels for \(device.info.name) (first use; cached afterwards)")
+        reporter.note("compiling the '\(name)' kernels for \(device.info.name) (first use; cached afterwards)")
         var program: OpaquePointer?
         var log = [CChar](repeating: 0, count: 64 * 1024)
         let status = lm_program_build_source(device.handle, source, options, &program, &log, log.count)

@@ -13,9 +13,9 @@ public struct ClblastTuning: Codable, Equatable {
 
     public init(kernels: [String: [String: Int]]) { self.kernels = kernels }
 
-    /// The file for `device` in the cache folder, named by platform, device and driver.
-    public static func fileURL(for device: DeviceInfo) -> URL {
-        ProgramCache.deviceFileURL("clblast-tuning", for: device)
+    /// The file for `device` in the cache folder `directory`, named by platform, device and driver.
+    public static func fileURL(for device: DeviceInfo, in directory: URL) -> URL {
+        ProgramCache.deviceFileURL("clblast-tuning", for: device, in: directory)
     }
 
     /// The parameters as one canonical string (sorted JSON), for keying what depends on them.
@@ -26,16 +26,15 @@ public struct ClblastTuning: Codable, Equatable {
     }
 
     /// The stored tuning for `device`, or nil when there is none (or it cannot be read).
-    public static func stored(for device: DeviceInfo) -> ClblastTuning? {
-        try? JSONDecoder().decode(ClblastTuning.self, from: Data(contentsOf: fileURL(for: device)))
+    public static func stored(for device: DeviceInfo, in directory: URL) -> ClblastTuning? {
+        try? JSONDecoder().decode(ClblastTuning.self, from: Data(contentsOf: fileURL(for: device, in: directory)))
     }
 
-    /// Writes the tuning for `device`, atomically.
-    public func store(for device: DeviceInfo) throws {
+    /// Writes the tuning for `device` into the cache folder `directory`, atomically.
+    public func store(for device: DeviceInfo, in directory: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileManager.default.createDirectory(at: ProgramCache.defaultDirectory(), withIntermediateDirectories: true)
-        try AtomicFile.write(try encoder.encode(self), to: ClblastTuning.fileURL(for: device))
+        try AtomicFile.write(try encoder.encode(self), to: ClblastTuning.fileURL(for: device, in: directory))
     }
 
     /// The best parameters in tuner result files (clblast_*.json), one kernel each.
@@ -78,11 +77,12 @@ public struct ClblastTuning: Codable, Equatable {
     /// largest relative error.
     public func checkAndStore(on device: Device) throws -> Float {
         let error = try GemmSelfCheck.worstError(on: device, tuning: self)
+        let directory = device.options.cacheDirectory
         guard error <= 1e-4 else {
-            throw DataError(path: ClblastTuning.fileURL(for: device.info).path,
+            throw DataError(path: ClblastTuning.fileURL(for: device.info, in: directory).path,
                             reason: "not written: CLBlast with these parameters computes a wrong SGEMM (max error \(error))")
         }
-        try store(for: device.info)
+        try store(for: device.info, in: directory)
         return error
     }
 
@@ -99,79 +99,7 @@ public struct ClblastTuning: Codable, Equatable {
                     lm_clblast_override(device.handle, kernel, namePointers.baseAddress, valuePointers.baseAddress, names.count)
                 }
             }
-            try check(status, "applying tuned CLBlast parameters for \(kernel) on \(device.info.name) (from \(ClblastTuning.fileURL(for: device.info).path))")
+            try check(status, "applying tuned CLBlast parameters for \(kernel) on \(device.info.name) (from \(ClblastTuning.fileURL(for: device.info, in: device.options.cacheDirectory).path))")
         }
-    }
-}
-
-extension ClblastTuning {
-    /// CLBlast's tuners Lumen runs, and the kernel each tunes.
-    static let tuners = [("clblast_tuner_xgemm", "xgemm"), ("clblast_tuner_xgemm_direct", "xgemm_direct")]
-
-    /// Runs CLBlast's GEMM tuners on `device` at 512³, each over `fraction` of its first
-    /// stage's search space, and returns the best parameters they found. A tuner is stopped once
-    /// its first stage has written its result (later stages search the GEMMK=1 kernel's
-    /// far larger space). Throws when a tuner is not installed or finds nothing.
-    public static func tune(_ device: DeviceInfo, indexInPlatform: Int, fraction: Double,
-                            progress: (String) -> Void) throws -> ClblastTuning {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lumen-tune-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        var kernels: [String: [String: Int]] = [:]
-        for (tuner, family) in tuners {
-            guard let executable = findExecutable(tuner) else {
-                throw DataError(path: tuner, reason: "not found on PATH; it comes with Debian's clblast-utils (Scripts/install-deps installs it)")
-            }
-            let log = folder.appendingPathComponent("\(tuner).log")
-            guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
-                throw DataError(path: log.path, reason: "cannot be created for \(tuner)'s output")
-            }
-            let process = Process()
-            process.executableURL = executable
-            process.currentDirectoryURL = folder
-            // 512³ with one run per candidate: the tuner's 1024³ twice takes several times longer.
-            process.arguments = ["-platform", "\(device.platformIndex)", "-device", "\(indexInPlatform)", "-precision", "32",
-                                 "-fraction", "\(fraction)", "-m", "512", "-n", "512", "-k", "512", "-runs", "1"]
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            progress("running \(tuner) on \(device.name) over \(fraction) of its first stage")
-            let started = Date()
-            try process.run()
-            var result: URL?
-            var lastReport = started
-            while result == nil && process.isRunning {
-                Thread.sleep(forTimeInterval: 0.5)
-                result = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
-                    .first { $0.lastPathComponent.hasPrefix("clblast_\(family)_1_") && $0.pathExtension == "json" }
-                if Date().timeIntervalSince(lastReport) >= 15 {
-                    lastReport = Date()
-                    progress(String(format: "  %@: %.0f s", tuner, lastReport.timeIntervalSince(started)))
-                }
-            }
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-            try? handle.close()
-            guard let result else {
-                throw DataError(path: tuner, reason: "finished without a result file (exit \(process.terminationStatus)); its output: \(String(decoding: (try? Data(contentsOf: log).suffix(400)) ?? Data(), as: UTF8.self))")
-            }
-            // The file may still be being written when first seen: read until it parses.
-            var parsed: (kernel: String, parameters: [String: Int])?
-            for _ in 0..<20 where parsed == nil {
-                parsed = try? parseTunerResult(Data(contentsOf: result), file: result.lastPathComponent)
-                if parsed == nil { Thread.sleep(forTimeInterval: 0.25) }
-            }
-            let best = try parsed ?? parseTunerResult(Data(contentsOf: result), file: result.lastPathComponent)
-            kernels[best.kernel] = best.parameters
-            progress(String(format: "  %@ done in %.0f s: %@", tuner, Date().timeIntervalSince(started),
-                            best.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
-        }
-        return ClblastTuning(kernels: kernels)
-    }
-
-    private static func findExecutable(_ name: String) -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent(name) }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 }

@@ -205,11 +205,12 @@ public enum Convolution {
         }
         if rows >= 32 {
             let colsT = try im2colTransposed(x, g, variant: variant)
-            try GemmSelfCheck.require(on: dy.device)  // choices are kept per self-check outcome
-            let name = "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(g.batch)"
-            let plan = try GemmChooser.choice(for: name, on: dy.device).flatMap(FilterGradientPlan.init(rawValue:))
-                ?? FilterGradientPlan.fastest(named: name, on: dy.device) { plan in
-                    try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
+            let planner = GemmPlanner.of(dy.device)
+            // With a forced GEMM backend nothing is timed: per sample.
+            let plan = planner.settings.forced != nil ? .perSample : try planner.decision(
+                for: FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch),
+                among: FilterGradientPlan.allCases) { plan in
+                    _ = try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
                 }
             return try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
         }
@@ -227,7 +228,7 @@ public enum Convolution {
     /// row block of dy passes over it (large planes). `summed`: one GEMM whose work-items
     /// sum over the samples themselves, with no partial products written (small planes
     /// and large batches). Which is faster depends on the shape and the device's caches.
-    enum FilterGradientPlan: String, CaseIterable {
+    enum FilterGradientPlan: String, CaseIterable, PlannedDecision {
         case perSample = "per-sample"
         case summed
 
@@ -250,13 +251,14 @@ public enum Convolution {
             }
         }
 
-        /// Times each plan and remembers the faster under `name`. With `LUMEN_GEMM` forcing
-        /// a backend, nothing is timed: `perSample`.
-        static func fastest(named name: String, on device: Device, run: (FilterGradientPlan) throws -> Tensor) throws -> FilterGradientPlan {
-            guard GemmChooser.forced == nil else { return .perSample }
-            let best = try GemmChooser.fastest(of: allCases, on: device) { _ = try run($0) }
-            return FilterGradientPlan(rawValue: GemmChooser.remember(best.rawValue, for: name, on: device)) ?? best
-        }
+        var storedName: String { rawValue }
+        init?(storedName: String) { self.init(rawValue: storedName) }
+    }
+
+    /// The shape a `FilterGradientPlan` is chosen for.
+    struct FilterGradientShape: PlannedShape {
+        let outChannels: Int, rows: Int, plane: Int, batch: Int
+        var text: String { "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(batch)" }
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]

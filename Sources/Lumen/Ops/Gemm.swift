@@ -14,8 +14,8 @@ public struct MatrixOperand {
     }
 }
 
-/// Matrix multiply, row-major, on whichever implementation measured fastest for the
-/// shape on the device (`GemmChooser`): CLBlast, or one of Lumen's kernels (`LumenGemm`).
+/// Matrix multiply, row-major, on whichever implementation the device's `GemmPlanner`
+/// picks for the shape: CLBlast, or one of Lumen's kernels (`LumenGemm`).
 ///
 /// The first GEMM on each device runs `GemmSelfCheck` first: if CLBlast gets a small
 /// product wrong there, Lumen's own GEMM serves every call on the device.
@@ -32,36 +32,25 @@ public enum Gemm {
         _ a: MatrixOperand, _ b: MatrixOperand, beta: Float = 0, into c: MatrixOperand,
         temp: Tensor? = nil
     ) throws {
-        let device = c.tensor.device
-        try GemmSelfCheck.require(on: device)
         guard m > 0, n > 0 else { return }
-        let key = GemmChooser.Key(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: 1)
+        let shape = GemmShape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: 1)
         let call = Call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                         a: a, strideA: 0, b: b, strideB: 0, c: c, strideC: 0, batch: 1, temp: temp)
-        try call.run(on: chosenBackend(key, call), beta: beta)
+        try call.run(on: chosenBackend(shape, call), beta: beta)
     }
 
-    /// The forced or remembered backend for `key`, timing every candidate on first use.
-    /// A forced backend that cannot compute the call (the dot kernel for A·B) is passed
-    /// over; without a passing CLBlast, only Lumen's kernels are candidates.
-    private static func chosenBackend(_ key: GemmChooser.Key, _ call: Call) throws -> GemmChooser.Backend {
+    /// The device planner's backend for `shape`, timing `call` into scratch output when
+    /// the shape is new.
+    private static func chosenBackend(_ shape: GemmShape, _ call: Call) throws -> GemmBackend {
         let device = call.c.tensor.device
-        let clblastUsable = GemmSelfCheck.clblastUsable(on: device)
-        if let forced = try GemmChooser.forcedSetting.get(), forced.supports(transposeA: key.transposeA, transposeB: key.transposeB) {
-            guard forced != .clblast || clblastUsable else {
-                throw LumenError.gemmSelfCheckFailed(device: device.info.name, maxError: .infinity)
-            }
-            return forced
+        var scratch: Tensor?
+        return try GemmPlanner.of(device).backend(for: shape) { backend in
+            let output = try scratch ?? Tensor(uninitializedOn: device, shape: [max(call.c.tensor.count, 1)])
+            scratch = output
+            var trial = call
+            trial.c = MatrixOperand(output, offset: call.c.offset, leadingDimension: call.c.leadingDimension)
+            try trial.run(on: backend, beta: 0)
         }
-        if let remembered = GemmChooser.choice(for: key, on: device), remembered != .clblast || clblastUsable {
-            return remembered
-        }
-        return try GemmChooser.decide(key, on: device, outputFloats: call.c.tensor.count,
-                                      including: clblastUsable) { backend, scratch in
-                var trial = call
-                trial.c = MatrixOperand(scratch, offset: call.c.offset, leadingDimension: call.c.leadingDimension)
-                try trial.run(on: backend, beta: 0)
-            }
     }
 
     /// One GEMM call's operands, runnable on any backend.
@@ -86,7 +75,7 @@ public enum Gemm {
 
         /// Runs on `backend`. CLBlast sums over sets by accumulating into C, and adds the
         /// row bias and ReLU with separate kernels (C must then be a dense [batch, m, n]).
-        func run(on backend: GemmChooser.Backend, beta: Float) throws {
+        func run(on backend: GemmBackend, beta: Float) throws {
             if let tile = backend.tile {
                 try LumenGemm.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                        alpha: alpha, a, strideA: strideA, b, strideB: strideB, beta: beta, into: c,
@@ -145,13 +134,12 @@ public enum Gemm {
         relu: Bool = false
     ) throws {
         guard m > 0, n > 0, batch > 0, sumOver > 0 else { return }
-        try GemmSelfCheck.require(on: c.tensor.device)
-        var key = GemmChooser.Key(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: batch)
-        key.sumOver = sumOver
+        var shape = GemmShape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: batch)
+        shape.sumOver = sumOver
         let call = Call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                         a: a, strideA: strideA, b: b, strideB: strideB, c: c, strideC: strideC, batch: batch,
                         sumOver: sumOver, rowBias: rowBias, relu: relu)
-        try call.run(on: chosenBackend(key, call), beta: beta)
+        try call.run(on: chosenBackend(shape, call), beta: beta)
     }
 
     static func clblastBatched(

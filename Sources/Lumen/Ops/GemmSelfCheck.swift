@@ -5,53 +5,16 @@ import Foundation
 /// (the direct kernel for small sizes, the indirect one above `XGEMM_MIN_INDIRECT_SIZE`)
 /// and compares with a host product. When CLBlast fails, Lumen checks its own GEMM the
 /// same way and, if that passes, serves every GEMM on the device with it; a device where
-/// both fail is refused for the process. `LUMEN_FAIL_CLBLAST_CHECK=1` makes CLBlast's check
-/// fail on purpose, to exercise that path.
-public enum GemmSelfCheck {
-    enum Outcome {
-        case passed
-        /// CLBlast was wrong by `maxError`; Lumen's own GEMM passed and serves the device.
-        case clblastFailed(maxError: Float)
-        case failed(maxError: Float)
-    }
-
-    private static let lock = NSLock()
-    private static let forcedFailure = ProcessInfo.processInfo.environment["LUMEN_FAIL_CLBLAST_CHECK"] == "1"
-
-    /// Throws `LumenError.gemmSelfCheckFailed` when neither CLBlast nor Lumen's own GEMM
-    /// is right on `device`. Runs the check once per device and process.
-    public static func require(on device: Device) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        if device.gemmSelfCheck == nil {
-            let started = Date()
-            if !device.defersClblastTuning { try device.applyClblastTuning() }
-            device.gemmSelfCheck = try run(on: device)
-            let seconds = Date().timeIntervalSince(started)
-            if seconds > 2 {
-                Device.buildObserver?(String(format: "compiled and checked CLBlast's GEMM kernels on %@ in %.0f s (first use; cached afterwards)", device.info.name, seconds))
-            }
-            if case .clblastFailed(let maxError) = device.gemmSelfCheck! {
-                FileHandle.standardError.write(Data("lumen: CLBlast computed a wrong SGEMM on \(device.info.name) (max error \(maxError)); Lumen's own GEMM passed the same check and serves this device\n".utf8))
-            }
-        }
-        if case .failed(let maxError) = device.gemmSelfCheck! {
-            throw LumenError.gemmSelfCheckFailed(device: device.info.name, maxError: maxError)
-        }
-    }
-
-    /// Whether CLBlast may serve GEMMs on `device` (call after `require`).
-    static func clblastUsable(on device: Device) -> Bool {
-        if case .clblastFailed = device.gemmSelfCheck { return false }
-        return true
-    }
-
+/// both fail is refused for the process. The device's `GemmPlanner` runs it once and keeps
+/// the outcome.
+enum GemmSelfCheck {
     /// Checks CLBlast, then (if it fails) every kernel of Lumen's own that would serve the
     /// device in its place: the register tiles on CPUs, the local-memory tile on GPUs.
-    static func run(on device: Device) throws -> Outcome {
-        let clblast = forcedFailure ? Float.infinity : try worstError(on: device, backend: .clblast)
+    /// `failClblast` makes CLBlast's check fail on purpose, to exercise the fallback.
+    static func run(on device: Device, failClblast: Bool) throws -> GemmPlanner.CheckOutcome {
+        let clblast = failClblast ? Float.infinity : try worstError(on: device, backend: .clblast)
         if clblast <= 1e-4 { return .passed }
-        let serving = GemmChooser.Backend.allCases.filter { $0.tile?.suits(device) ?? false }
+        let serving = GemmBackend.allCases.filter { $0.tile?.suits(device) ?? false }
         guard !serving.isEmpty else {
             let limit = (try? device.kernel("gemm", LumenGemm.Tile.local32.kernelName).maxWorkGroupSize) ?? 0
             throw LumenError.noGemmForDevice(device: device.info.name, reason: String(
@@ -64,13 +27,13 @@ public enum GemmSelfCheck {
 
     /// CLBlast's largest error with `tuning` handed to it on `device` (for the rest of the
     /// process: use on a device that has run no GEMM yet).
-    public static func worstError(on device: Device, tuning: ClblastTuning) throws -> Float {
+    static func worstError(on device: Device, tuning: ClblastTuning) throws -> Float {
         try tuning.apply(on: device)
         return try worstError(on: device, backend: .clblast)
     }
 
     /// The largest error relative to the host product on `backend`.
-    static func worstError(on device: Device, backend: GemmChooser.Backend) throws -> Float {
+    static func worstError(on device: Device, backend: GemmBackend) throws -> Float {
         var worst: Float = 0
         // (m, n, k, transposeA, transposeB): a direct-path product and one above 576^3.
         for (m, n, k, ta, tb) in [(13, 9, 21, false, true), (640, 640, 640, true, false)]
@@ -80,7 +43,7 @@ public enum GemmSelfCheck {
         return worst
     }
 
-    private static func relativeError(on device: Device, backend: GemmChooser.Backend, m: Int, n: Int, k: Int,
+    private static func relativeError(on device: Device, backend: GemmBackend, m: Int, n: Int, k: Int,
                                       transposeA: Bool, transposeB: Bool) throws -> Float {
         var generator = SplitMix64(seed: UInt64(m * 31 + k))
         let aValues = (0..<(m * k)).map { _ in generator.nextFloat(in: -1..<1) }

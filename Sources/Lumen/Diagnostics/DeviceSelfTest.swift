@@ -1,7 +1,7 @@
 import Foundation
 
-/// The check behind `lumen self-test`: open a device, run and verify a first kernel, then
-/// run the CLBlast GEMM self-check, timing each step.
+/// The check behind `lumen self-test`: on a device just opened, run and verify a first
+/// kernel, then run the CLBlast GEMM self-check, timing each step.
 public struct DeviceSelfTest: Encodable {
     public let device: DeviceInfo
     /// Seconds from `start` until a first kernel ran and its result was read back.
@@ -14,8 +14,7 @@ public struct DeviceSelfTest: Encodable {
     public let clblastTuned: Bool
 
     /// Throws when the kernel result is wrong or no GEMM passes its check.
-    public static func run(_ selector: DeviceSelector, since start: Date) throws -> DeviceSelfTest {
-        let device = try Device.open(selector)
+    public static func run(_ device: Device, since start: Date) throws -> DeviceSelfTest {
         let probe = try Tensor(on: device, shape: [1000], repeating: 0.5)
         let values = try probe.toArray()
         guard values.allSatisfy({ $0 == 0.5 }) else {
@@ -23,10 +22,10 @@ public struct DeviceSelfTest: Encodable {
         }
         let firstKernel = Date().timeIntervalSince(start)
         let gemmStart = Date()
-        try GemmSelfCheck.require(on: device)
+        let planner = GemmPlanner.of(device)
+        try planner.requireCheckedGemm()
         return DeviceSelfTest(device: device.info, firstKernelSeconds: firstKernel,
                               gemmCheckSeconds: Date().timeIntervalSince(gemmStart),
-                              clblastPassed: GemmSelfCheck.clblastUsable(on: device),
-                              clblastTuned: device.clblastTuning != nil)
+                              clblastPassed: planner.clblastUsable, clblastTuned: planner.clblastTuning != nil)
     }
 }

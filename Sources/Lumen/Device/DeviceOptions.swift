@@ -1,0 +1,26 @@
+import Foundation
+
+/// How devices are opened: settings the CLI reads once from the environment and passes
+/// down as a value (nothing below the CLI reads the environment).
+public struct DeviceOptions: Sendable {
+    /// Where compiled programs and per-device choices are kept (`LUMEN_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/lumen` or `~/.cache/lumen`: `ProgramCache.defaultDirectory`).
+    public var cacheDirectory: URL
+    /// Whether launches are timed with OpenCL profiling events (`LUMEN_PROFILE=1`).
+    public var profiling = false
+    /// Fault injection for tests of error handling: launch N + 1 onwards fails with
+    /// CL_DEVICE_NOT_AVAILABLE, as a lost device would (`LUMEN_FAULT_AFTER_LAUNCHES=N`).
+    public var faultAfterLaunches: Int?
+    /// Told about slow first-use steps and fallbacks.
+    public var reporter: Reporter = .silent
+
+    public init(cacheDirectory: URL) {
+        self.cacheDirectory = cacheDirectory
+    }
+
+    /// `LUMEN_CACHE_DIR`, else `$XDG_CACHE_HOME/lumen`, else `~/.cache/lumen`, in the
+    /// environment the caller read.
+    public static func cacheDirectory(environment: [String: String]) -> URL {
+        ProgramCache.defaultDirectory(environment: environment)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Lumen
+
+/// Everything Lumen takes from the environment, read here, at the edge, once per command,
+/// and passed down as values: nothing below the CLI reads the environment.
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `LUMEN_DEVICE` | the device when `--device` is not given |
+/// | `LUMEN_CACHE_DIR` | the cache folder (else `$XDG_CACHE_HOME/lumen` or `~/.cache/lumen`) |
+/// | `LUMEN_GEMM` | force one GEMM backend (auto, clblast, lumen, lumen-8x32, …) |
+/// | `LUMEN_PROFILE=1` | time each kernel with OpenCL profiling events |
+/// | `LUMEN_DEBUG_OBJECTS=1` | count OpenCL objects still live at exit (`train`) |
+/// | `LUMEN_FAULT_AFTER_LAUNCHES=N` | fail launch N + 1 onwards, as a lost device would (tests) |
+/// | `LUMEN_FAIL_CLBLAST_CHECK=1` | fail CLBlast's self-check on purpose (tests) |
+struct RuntimeEnvironment {
+    let variables: [String: String]
+    var device: DeviceOptions
+    let gemm: GemmPlanner.Settings
+    let debugObjects: Bool
+
+    /// The process's environment; an invalid value is an error naming it.
+    static func current() throws -> RuntimeEnvironment {
+        try RuntimeEnvironment(ProcessInfo.processInfo.environment)
+    }
+
+    init(_ variables: [String: String]) throws {
+        self.variables = variables
+        device = DeviceOptions(cacheDirectory: DeviceOptions.cacheDirectory(environment: variables))
+        device.profiling = variables["LUMEN_PROFILE"] == "1"
+        device.faultAfterLaunches = variables["LUMEN_FAULT_AFTER_LAUNCHES"].flatMap(Int.init)
+        device.reporter = Reporter(note: { _ in }, warning: { warn($0) })
+        gemm = GemmPlanner.Settings(forced: try GemmBackend.forced(by: variables["LUMEN_GEMM"]),
+                                    failClblastCheck: variables["LUMEN_FAIL_CLBLAST_CHECK"] == "1")
+        debugObjects = variables["LUMEN_DEBUG_OBJECTS"] == "1"
+    }
+
+    /// `--device` when given, else `LUMEN_DEVICE`, else auto.
+    func selector(_ flag: String?) -> DeviceSelector {
+        DeviceSelector.resolveFlag(flag, environment: variables)
+    }
+
+    /// Where the tuners are looked for.
+    var searchPath: String { variables["PATH"] ?? "/usr/bin:/bin" }
+
+    /// Opens the device `info` with these settings and gives it its GEMM planner. With
+    /// `notes`, slow first-use steps (compiling kernels) are told there.
+    func open(_ info: DeviceInfo, notes: (@Sendable (String) -> Void)? = nil) throws -> Device {
+        var options = device
+        if let notes { options.reporter.note = notes }
+        let opened = try Device.open(info, options: options)
+        GemmPlanner.attach(to: opened, settings: gemm)
+        return opened
+    }
+
+    func open(_ selector: DeviceSelector, notes: (@Sendable (String) -> Void)? = nil) throws -> Device {
+        try open(selector.resolve(in: DeviceInfo.all()), notes: notes)
+    }
+}
+
+extension DeviceOption {
+    /// Opens the selected device with the environment's settings.
+    func open(notes: (@Sendable (String) -> Void)? = nil) throws -> Device {
+        let environment = try RuntimeEnvironment.current()
+        return try environment.open(environment.selector(device), notes: notes)
+    }
+}
