@@ -1,7 +1,7 @@
 // Convolution by im2col + GEMM, and the depthwise convolution MobileNet uses.
 // Padding is given as (top, left); bottom and right follow from the output size, which
 // is how Keras' asymmetric "same" padding at stride 2 is expressed.
-// Host twin: Sources/Lumen/Ops/Convolution.swift.
+// Host twin: Sources/Lumen/Ops/Conv.swift.
 
 // cols[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, oh*S - PT + kh, ow*S - PL + kw], 0 outside
 //   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]

@@ -5,7 +5,7 @@
 // Work-item dimension 0 walks the rows of C: PoCL runs consecutive work-groups on one
 // thread, so a column panel of B stays in cache while every row block passes over it.
 // Row-major; B is read untransposed (the host packs a transposed B first).
-// Host twin: Sources/Lumen/Ops/LumenGemm.swift.
+// Host twin: Sources/Lumen/Ops/GemmKernels.swift.
 
 #ifndef TM
 #define TM 8
@@ -273,4 +273,16 @@ __kernel void gemm_local(__global const float *A, const int a_off, const int lda
             *out = relu ? fmax(result, 0.0f) : result;
         }
     }
+}
+
+// The epilogue CLBlast lacks, applied after it: c[z, i, j] += bias[i] when flags & 1,
+// then max(c, 0) when flags & 2.   c: [batch, M, N]   bias: [M]
+__kernel void gemm_epilogue(__global float *c, __global const float *bias, const int flags,
+                            const int M, const int N, const int total) {
+    const int i = get_global_id(0);
+    if (i >= total) return;
+    float value = c[i];
+    if (flags & 1) value += bias[(i / N) % M];
+    if (flags & 2) value = fmax(value, 0.0f);
+    c[i] = value;
 }

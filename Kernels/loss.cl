@@ -1,7 +1,7 @@
 // Losses from logits, one work-item per sample. Each writes the sample's weighted loss
 // and the gradient of the batch loss mean(sample losses) with respect to the logits.
 // Targets arrive smoothed by the host; weight[n] is the class weight of sample n.
-// Host twin: Sources/Lumen/Ops/Loss.swift.
+// Host twin: Sources/Lumen/Ops/LossOps.swift.
 
 // Binary cross-entropy with sigmoid, averaged over the K outputs of a sample:
 //   l = mean_k max(z,0) - z*t + log(1 + exp(-|z|))

@@ -1,7 +1,7 @@
 // Optimizer updates, one fused kernel per parameter tensor. Learning rates arrive per
 // step from the host, so callbacks can change them. Weight decay is decoupled, as in
 // Keras 3: p -= lr * weight_decay * p before the update.
-// Host twin: Sources/Lumen/Optim/.
+// Host twin: Sources/Lumen/Ops/OptimOps.swift.
 
 // SGD (Keras): v = momentum * v - lr * g;  p += v, or p += momentum * v - lr * g (Nesterov).
 //   p, g, velocity: [n]

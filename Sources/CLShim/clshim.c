@@ -435,6 +435,13 @@ int lm_kernel_max_work_group(lm_device *device, cl_kernel kernel, size_t *out) {
     return clGetKernelWorkGroupInfo(kernel, device->id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(size_t), out, NULL);
 }
 
+int lm_kernel_num_args(cl_kernel kernel, unsigned *out) {
+    cl_uint count = 0;
+    const int status = clGetKernelInfo(kernel, CL_KERNEL_NUM_ARGS, sizeof count, &count, NULL);
+    *out = count;
+    return status;
+}
+
 int lm_kernel_set_arg(cl_kernel kernel, unsigned index, size_t size, const void *value) {
     return clSetKernelArg(kernel, index, size, value);
 }

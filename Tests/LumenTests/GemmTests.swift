@@ -180,16 +180,16 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
 
     /// Which of Lumen's kernels may serve a device, the fallback when CLBlast fails.
     @Test func lumenTilesSuitTheirKindOfDevice() {
-        let cpu = LumenGemm.Tile.allCases.filter { $0.suits(cpu: true, workGroupLimit: 4096) }
+        let cpu = GemmKernels.Tile.allCases.filter { $0.suits(cpu: true, workGroupLimit: 4096) }
         #expect(cpu == [.rows8cols32, .rows4cols64, .dot4x4])
-        #expect(LumenGemm.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 256) } == [.local32])
-        #expect(LumenGemm.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 32) }.isEmpty)
+        #expect(GemmKernels.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 256) } == [.local32])
+        #expect(GemmKernels.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 32) }.isEmpty)
         #expect(LumenError.noGemmForDevice(device: "gpu", reason: "r").description.split(separator: "\n").count == 1)
     }
 
     /// Lumen's own kernel, every tile on every case, single and strided-batched, against the host.
-    @Test(arguments: GemmCase.all, LumenGemm.Tile.allCases)
-    func lumenGemmMatchesHost(_ test: GemmCase, _ tile: LumenGemm.Tile) throws {
+    @Test(arguments: GemmCase.all, GemmKernels.Tile.allCases)
+    func lumenGemmMatchesHost(_ test: GemmCase, _ tile: GemmKernels.Tile) throws {
         let (m, n, k) = (test.m, test.n, test.k)
         let aRows = test.transposeA ? k : m, aCols = test.transposeA ? m : k
         let bRows = test.transposeB ? n : k, bCols = test.transposeB ? k : n
@@ -203,13 +203,13 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         let c = try Tensor(on: testDevice, shape: [expected.count], values: expected)
         guard tile.supports(transposeA: test.transposeA, transposeB: test.transposeB) else {
             #expect(throws: LumenError.self) {
-                try LumenGemm.multiply(tile: tile, transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k,
+                try GemmKernels.multiply(tile: tile, transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k,
                                        alpha: 1, MatrixOperand(c), strideA: 0, MatrixOperand(c), strideB: 0, beta: 0,
                                        into: MatrixOperand(c), strideC: 0, batch: 1)
             }
             return
         }
-        try LumenGemm.multiply(tile: tile, transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, alpha: 1.5,
+        try GemmKernels.multiply(tile: tile, transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, alpha: 1.5,
                                MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a), offset: offset, leadingDimension: lda),
                                strideA: strideA,
                                MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b), offset: offset, leadingDimension: ldb),
@@ -263,7 +263,7 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         let small = try Tensor.zeros(on: testDevice, shape: [4])
         let c = try Tensor.zeros(on: testDevice, shape: [100])
         #expect(throws: LumenError.self) {
-            try LumenGemm.multiply(transposeA: false, transposeB: false, m: 10, n: 10, k: 10, alpha: 1, MatrixOperand(small),
+            try GemmKernels.multiply(transposeA: false, transposeB: false, m: 10, n: 10, k: 10, alpha: 1, MatrixOperand(small),
                                    strideA: 0, MatrixOperand(c), strideB: 0, beta: 0, into: MatrixOperand(c), strideC: 0, batch: 1)
         }
     }

@@ -16,15 +16,15 @@ import Testing
         let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
         let x = randomValues(shape.reduce(1, *), seed: 30)
         let xt = try Tensor(on: testDevice, shape: shape, values: x)
-        for variant in [Convolution.Variant.elementwise, .rows] {
-            #expect(try Convolution.im2col(xt, g, variant: variant).toArray() == HostReference.im2col(x, g))
+        for variant in [KernelVariant.elementwise, .rows] {
+            #expect(try ConvOps.im2col(xt, g, variant: variant).toArray() == HostReference.im2col(x, g))
             let rows = 3 * k * k
-            #expect(try Convolution.im2colTransposed(xt, g, variant: variant).toArray()
+            #expect(try ConvOps.im2colTransposed(xt, g, variant: variant).toArray()
                     == HostReference.transpose(HostReference.im2col(x, g), batch: 2, rows: rows, cols: g.outputPlane))
         }
 
         let weight = randomValues(4 * 3 * k * k, seed: 31), bias = randomValues(4, seed: 32)
-        let y = try Convolution.forward(xt, weight: try Tensor(on: testDevice, shape: [4, 3, k, k], values: weight),
+        let y = try ConvOps.forward(xt, weight: try Tensor(on: testDevice, shape: [4, 3, k, k], values: weight),
                                              bias: try Tensor(on: testDevice, shape: [4], values: bias), g)
         let expected = HostReference.conv2d(x, weight: weight, bias: bias, outChannels: 4, g)
         #expect(maxRelativeDifference("conv k\(k) s\(s) \(padding)", try y.toArray(), expected, floor: Float(3 * k * k)) <= 1e-6)
@@ -43,8 +43,8 @@ import Testing
         let ct = try Tensor(on: testDevice, shape: [g.batch, 2 * k * k, g.outHeight * g.outWidth], values: c)
         let left = zip(cols, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         var results: [[Float]] = []
-        for variant in [Convolution.Variant.elementwise, .rows] {
-            let back = try Convolution.col2im(ct, g, variant: variant).toArray()
+        for variant in [KernelVariant.elementwise, .rows] {
+            let back = try ConvOps.col2im(ct, g, variant: variant).toArray()
             let right = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             print("col2im adjoint k\(k) s\(s) \(variant): \(left) vs \(right)")
             #expect(abs(left - right) <= 1e-4 * max(abs(left), 1))
@@ -61,7 +61,7 @@ import Testing
         let g = try WindowGeometry(input: shape, kernel: (3, 3), stride: 1, padding: .same)
         let (rows, plane, filters) = (channels * 9, g.outputPlane, 5)
         let x = randomValues(shape.reduce(1, *), seed: 31), dy = randomValues(3 * filters * plane, seed: 32)
-        let dweight = try Convolution.backwardFilter(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
+        let dweight = try ConvOps.backwardFilter(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
                                                      x: try Tensor(on: testDevice, shape: shape, values: x),
                                                      weightShape: [filters, channels, 3, 3], g)
         let cols = HostReference.im2col(x, g)
@@ -75,8 +75,8 @@ import Testing
                                       floor: Float(3 * plane)) <= 1e-6)
         guard rows >= 32 else { return }
         // Both plans for the transposed im2col, whichever the timing picked above.
-        let colsT = try Convolution.im2colTransposed(try Tensor(on: testDevice, shape: shape, values: x), g)
-        for plan in Convolution.FilterGradientPlan.allCases {
+        let colsT = try ConvOps.im2colTransposed(try Tensor(on: testDevice, shape: shape, values: x), g)
+        for plan in ConvOps.FilterGradientPlan.allCases {
             let planned = try plan.run(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
                                        colsT: colsT, weightShape: [filters, channels, 3, 3], g)
             #expect(maxRelativeDifference("conv weight gradient, \(plan)", try planned.toArray(), expected,
@@ -89,7 +89,7 @@ import Testing
         let shape = [2, 3, 9, 8]
         let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
         let x = randomValues(shape.reduce(1, *), seed: 50), weight = randomValues(3 * m * k * k, seed: 51)
-        let y = try Convolution.depthwiseForward(try Tensor(on: testDevice, shape: shape, values: x),
+        let y = try ConvOps.depthwiseForward(try Tensor(on: testDevice, shape: shape, values: x),
                                                  weight: try Tensor(on: testDevice, shape: [3 * m, 1, k, k], values: weight),
                                                  multiplier: m, g)
         let expected = HostReference.depthwise(x, weight: weight, multiplier: m, g)
@@ -121,7 +121,7 @@ import Testing
         let relu = try ActivationOps.forward(try Tensor(on: testDevice, shape: shape, values: x.map { $0 - 0.6 }), .relu)
         let (_, reluArgmax) = try Pooling.maxForward(relu, g)
         let separate = try ActivationOps.backward(try Pooling.maxBackward(dy, argmax: reluArgmax, g), y: relu, .relu).toArray()
-        for variant in [Convolution.Variant.elementwise, .rows] {
+        for variant in [KernelVariant.elementwise, .rows] {
             let fused = try Pooling.maxBackward(dy, argmax: reluArgmax, g, reluInput: relu, variant: variant).toArray()
             #expect(maxRelativeDifference("maxpool+relu backward \(variant)", fused, separate) <= 1e-6)
         }
@@ -131,8 +131,8 @@ import Testing
     }
 
     /// Planes of 42: the CPU variant's vector loop (16 at a time) and its scalar tail.
-    @Test(arguments: [Convolution.Variant.elementwise, .rows])
-    func batchStatisticsMatchHost(variant: Convolution.Variant) throws {
+    @Test(arguments: [KernelVariant.elementwise, .rows])
+    func batchStatisticsMatchHost(variant: KernelVariant) throws {
         let x = randomValues(4 * 5 * 42, seed: 70).map { $0 * 3 + 1 }
         let (mean, variance) = try BatchNormOps.statistics(try Tensor(on: testDevice, shape: [4, 5, 6, 7], values: x),
                                                            variant: variant)
@@ -154,7 +154,7 @@ import Testing
         let beta = try Tensor(on: testDevice, shape: [4], values: [0.1, 0, -0.2, 0.3])
         let (mean, variance) = try BatchNormOps.statistics(x)
         var outputs: [[[Float]]] = []
-        for variant in [Convolution.Variant.elementwise, .rows] {
+        for variant in [KernelVariant.elementwise, .rows] {
             let y = try BatchNormOps.normalize(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3,
                                                variant: variant)
             let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: x, gamma: gamma, mean: mean, variance: variance,

@@ -75,15 +75,15 @@ import Testing
             let ct = try Tensor(on: testDevice, shape: [g.batch, rows, g.outputPlane], values: c)
             let y = HostReference.conv2d(x, weight: weight, bias: bias, outChannels: outChannels, g)
             let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: weight, outChannels: outChannels, g)
-            for variant in [Convolution.Variant.elementwise, .rows] {
+            for variant in [KernelVariant.elementwise, .rows] {
                 let checks: [(String, [Float], [Float])] = [
-                    ("im2col", try Convolution.im2col(xt, g, variant: variant).toArray(), cols),
-                    ("im2col transposed", try Convolution.im2colTransposed(xt, g, variant: variant).toArray(), colsT),
-                    ("col2im", try Convolution.col2im(ct, g, variant: variant).toArray(), HostReference.col2im(c, g)),
-                    ("forward", try Convolution.forward(xt, weight: wt, bias: try Tensor(on: testDevice, shape: [outChannels], values: bias),
+                    ("im2col", try ConvOps.im2col(xt, g, variant: variant).toArray(), cols),
+                    ("im2col transposed", try ConvOps.im2colTransposed(xt, g, variant: variant).toArray(), colsT),
+                    ("col2im", try ConvOps.col2im(ct, g, variant: variant).toArray(), HostReference.col2im(c, g)),
+                    ("forward", try ConvOps.forward(xt, weight: wt, bias: try Tensor(on: testDevice, shape: [outChannels], values: bias),
                                                         g, variant: variant).toArray(), y),
-                    ("backward data", try Convolution.backwardData(dyt, weight: wt, g, variant: variant).toArray(), dx),
-                    ("backward filter", try Convolution.backwardFilter(dyt, x: xt, weightShape: wt.shape, g,
+                    ("backward data", try ConvOps.backwardData(dyt, weight: wt, g, variant: variant).toArray(), dx),
+                    ("backward filter", try ConvOps.backwardFilter(dyt, x: xt, weightShape: wt.shape, g,
                                                                         variant: variant).toArray(), dweight),
                 ]
                 tally.compare(checks, floor: Float(rows), tolerance: 1e-5, "\(variant) \(describe(g))")
@@ -105,9 +105,9 @@ import Testing
                 let wt = try Tensor(on: testDevice, shape: [g.channels * m, 1, k, k], values: weight)
                 let dyt = try Tensor(on: testDevice, shape: [g.batch, g.channels * m, g.outHeight, g.outWidth], values: dy)
                 let (dx, dweight) = HostReference.depthwiseBackward(dy, x: x, weight: weight, multiplier: m, g)
-                let back = try Convolution.depthwiseBackward(dyt, x: xt, weight: wt, multiplier: m, g, needInputGradient: true)
+                let back = try ConvOps.depthwiseBackward(dyt, x: xt, weight: wt, multiplier: m, g, needInputGradient: true)
                 let checks: [(String, [Float], [Float])] = [
-                    ("forward", try Convolution.depthwiseForward(xt, weight: wt, multiplier: m, g).toArray(),
+                    ("forward", try ConvOps.depthwiseForward(xt, weight: wt, multiplier: m, g).toArray(),
                      HostReference.depthwise(x, weight: weight, multiplier: m, g)),
                     ("backward data", try back.dx!.toArray(), dx),
                     ("backward filter", try back.dweight.toArray(), dweight),
@@ -134,7 +134,7 @@ import Testing
                  HostReference.poolBackward(dy, x: x, max: false, g)),
             ]
             let maxY = HostReference.pool(x, max: true, g), maxDx = HostReference.poolBackward(dy, x: x, max: true, g)
-            for variant in [Convolution.Variant.elementwise, .rows] {
+            for variant in [KernelVariant.elementwise, .rows] {
                 let (y, argmax) = try Pooling.maxForward(xt, g, variant: variant)
                 checks.append(("max forward \(variant)", try y.toArray(), maxY))
                 checks.append(("max backward \(variant)", try Pooling.maxBackward(dyt, argmax: argmax, g, variant: variant).toArray(), maxDx))

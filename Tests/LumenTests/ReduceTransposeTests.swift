@@ -3,8 +3,8 @@ import Testing
 
 @Suite struct ReduceTests {
     /// Rows of 37 on the last axis: the CPU row kernel's 16-lane loop and its tail.
-    @Test(arguments: [0, 1, 2, 3], [Convolution.Variant.elementwise, .rows])
-    func sumOverEachAxisMatchesHost(axis: Int, variant: Convolution.Variant) throws {
+    @Test(arguments: [0, 1, 2, 3], [KernelVariant.elementwise, .rows])
+    func sumOverEachAxisMatchesHost(axis: Int, variant: KernelVariant) throws {
         let shape = [3, 7, 5, 37]
         let x = randomValues(shape.reduce(1, *), seed: UInt64(10 + axis))
         let y = try Reduce.sum(Tensor(on: testDevice, shape: shape, values: x), axis: axis, variant: variant)

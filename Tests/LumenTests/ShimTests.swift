@@ -36,6 +36,19 @@ import Testing
         x.release()  // twice is harmless
     }
 
+    /// A launch whose argument list does not match the kernel's CL_KERNEL_NUM_ARGS is
+    /// refused before any argument is set, naming the kernel and both counts.
+    @Test func aLaunchWithTheWrongArgumentCountIsRefused() throws {
+        let x = try Tensor.zeros(on: testDevice, shape: [8])
+        do {
+            try testDevice.launch("elementwise", "fill", global: [8], [.tensor(x)])
+            Issue.record("a launch with one argument was accepted")
+        } catch let error as CLError {
+            #expect(error.description.contains("elementwise/fill") && error.description.contains("1 arguments"), "\(error)")
+        }
+        #expect(try x.toArray() == [Float](repeating: 0, count: 8))
+    }
+
     @Test func emptyTensorWorks() throws {
         let x = try Tensor.zeros(on: testDevice, shape: [0, 3])
         #expect(x.count == 0)

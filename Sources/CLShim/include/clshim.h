@@ -107,6 +107,8 @@ int lm_kernel_create(cl_program program, const char *name, cl_kernel *out);
 void lm_kernel_release(cl_kernel kernel);
 /// The largest work-group this kernel can be launched with on the device.
 int lm_kernel_max_work_group(lm_device *device, cl_kernel kernel, size_t *out);
+/// How many arguments the kernel takes (CL_KERNEL_NUM_ARGS).
+int lm_kernel_num_args(cl_kernel kernel, unsigned *out);
 int lm_kernel_set_arg(cl_kernel kernel, unsigned index, size_t size, const void *value);
 /// Enqueues the kernel. `local` may be NULL to let the driver choose.
 int lm_kernel_launch(lm_device *device, cl_kernel kernel, unsigned dimensions,

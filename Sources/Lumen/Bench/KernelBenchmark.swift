@@ -150,11 +150,11 @@ public enum KernelBenchmark {
                                     repeating: 0.1)
             let bias = try Tensor(on: device, shape: [shape.filters], repeating: 0.1)
             let flops = 2.0 * Double(batch * g.outputPlane * shape.filters) * Double(weight.count / shape.filters) / 1e9
-            let forward = try timed(device, runs: runs) { _ = try Convolution.forward(x, weight: weight, bias: bias, g) }
+            let forward = try timed(device, runs: runs) { _ = try ConvOps.forward(x, weight: weight, bias: bias, g) }
             let dy = try Tensor(on: device, shape: [batch, shape.filters, g.outHeight, g.outWidth], repeating: 0.01)
-            let data = try timed(device, runs: runs) { _ = try Convolution.backwardData(dy, weight: weight, g) }
+            let data = try timed(device, runs: runs) { _ = try ConvOps.backwardData(dy, weight: weight, g) }
             let filter = try timed(device, runs: runs) {
-                _ = try Convolution.backwardFilter(dy, x: x, weightShape: weight.shape, g)
+                _ = try ConvOps.backwardFilter(dy, x: x, weightShape: weight.shape, g)
             }
             conv.append(ConvResult(layer: shape.name, batch: batch, forwardGFLOPs: flops / forward,
                                    backwardDataGFLOPs: flops / data, backwardFilterGFLOPs: flops / filter))

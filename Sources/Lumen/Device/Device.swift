@@ -118,10 +118,12 @@ public final class Device: @unchecked Sendable {
         var handle: OpaquePointer?
         try check(lm_kernel_create(built, name, &handle), "creating kernel \(key)")
         var maxGroup = 0
-        let status = lm_kernel_max_work_group(self.handle, handle, &maxGroup)
+        var argumentCount: UInt32 = 0
+        var status = lm_kernel_max_work_group(self.handle, handle, &maxGroup)
+        if status == 0 { status = lm_kernel_num_args(handle, &argumentCount) }
         if status != 0 { lm_kernel_release(handle) }
-        try check(status, "querying the work-group limit of kernel \(key)")
-        let kernel = Kernel(handle: handle!, name: key, maxWorkGroupSize: max(1, maxGroup))
+        try check(status, "querying the work-group limit and arguments of kernel \(key)")
+        let kernel = Kernel(handle: handle!, name: key, maxWorkGroupSize: max(1, maxGroup), argumentCount: Int(argumentCount))
         kernels[key] = kernel
         return kernel
     }
@@ -148,6 +150,10 @@ public final class Device: @unchecked Sendable {
     func launch(_ program: String, _ name: String, defines: String = "", global: [Int], local explicit: [Int]? = nil,
                 _ arguments: [KernelArgument]) throws {
         let kernel = try kernel(program, name, defines: defines)
+        guard arguments.count == kernel.argumentCount else {
+            throw CLError(status: CL_INVALID_KERNEL_ARGS,
+                          operation: "launching \(kernel.name) with \(arguments.count) arguments; it takes \(kernel.argumentCount)")
+        }
         let local = explicit ?? Device.workGroup(for: global, limit: kernel.maxWorkGroupSize)
         let rounded = zip(global, local).map { size, group in (max(size, 1) + group - 1) / group * group }
         lock.lock()
@@ -179,11 +185,12 @@ public final class Device: @unchecked Sendable {
     }
 }
 
-/// A compiled kernel and its work-group limit on its device.
+/// A compiled kernel, its work-group limit on its device and how many arguments it takes.
 struct Kernel {
     let handle: OpaquePointer
     let name: String
     let maxWorkGroupSize: Int
+    let argumentCount: Int
 }
 
 /// One argument of a kernel launch.

@@ -53,7 +53,7 @@ public final class Conv2D: Layer {
     // x: [N, C, H, W]  ->  [N, O, OH, OW]
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
         let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
-        let y = try Convolution.forward(x, weight: weight.value, bias: bias?.value, g, relu: coreAppliesReLU)
+        let y = try ConvOps.forward(x, weight: weight.value, bias: bias?.value, g, relu: coreAppliesReLU)
         cache = training || recordsForBackward ? (x, g) : nil
         return y
     }
@@ -61,10 +61,10 @@ public final class Conv2D: Layer {
     // dy: [N, O, OH, OW]  ->  dx: [N, C, H, W]
     public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
         guard let cache else { throw missingCache() }
-        let (dx, dweight) = try Convolution.backward(dy, x: cache.x, weight: weight.value, cache.geometry,
+        let (dx, dweight) = try ConvOps.backward(dy, x: cache.x, weight: weight.value, cache.geometry,
                                                      needInputGradient: needsInputGradient)
         weight.gradient = weight.trainable ? dweight : nil
-        if let bias { bias.gradient = bias.trainable ? try Convolution.channelSums(dy) : nil }
+        if let bias { bias.gradient = bias.trainable ? try ConvOps.channelSums(dy) : nil }
         return dx
     }
 
@@ -122,18 +122,18 @@ public final class DepthwiseConv2D: Layer {
     // x: [N, C, H, W]  ->  [N, C·M, OH, OW]
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
         let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
-        let y = try Convolution.depthwiseForward(x, weight: weight.value, multiplier: depthMultiplier, g)
-        if let bias { try Convolution.addChannelBias(y, bias.value) }
+        let y = try ConvOps.depthwiseForward(x, weight: weight.value, multiplier: depthMultiplier, g)
+        if let bias { try ConvOps.addChannelBias(y, bias.value) }
         cache = training || recordsForBackward ? (x, g) : nil
         return y
     }
 
     public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
         guard let cache else { throw missingCache() }
-        let (dx, dweight) = try Convolution.depthwiseBackward(dy, x: cache.x, weight: weight.value, multiplier: depthMultiplier,
+        let (dx, dweight) = try ConvOps.depthwiseBackward(dy, x: cache.x, weight: weight.value, multiplier: depthMultiplier,
                                                               cache.geometry, needInputGradient: needsInputGradient)
         weight.gradient = weight.trainable ? dweight : nil
-        if let bias { bias.gradient = bias.trainable ? try Convolution.channelSums(dy) : nil }
+        if let bias { bias.gradient = bias.trainable ? try ConvOps.channelSums(dy) : nil }
         return dx
     }
 

@@ -47,7 +47,7 @@ public final class Dense: Layer {
         if n > 0 {
             try Gemm.multiply(transposeB: true, m: n, n: units, k: features, MatrixOperand(x), MatrixOperand(weight.value),
                               into: MatrixOperand(y))
-            if let bias { try Convolution.addChannelBias(y, bias.value) }
+            if let bias { try ConvOps.addChannelBias(y, bias.value) }
         }
         cachedInput = training || recordsForBackward ? x : nil
         return y

@@ -40,15 +40,10 @@ public struct Loss: Sendable {
         let targets = Loss.targets(labels: labels, outputs: k, kind: kind, smoothing: labelSmoothing)
         let weights = labels.map { classWeights?[$0] ?? 1 }
         let device = logits.device
-        let targetTensor = try Tensor(on: device, shape: [n, k], values: targets)
-        let weightTensor = try Tensor(on: device, shape: [n], values: weights)
-        let perSample = try Tensor(uninitializedOn: device, shape: [n])
-        let gradient = try Tensor(uninitializedOn: device, shape: logits.shape)
+        let (perSample, gradient) = try LossOps.crossEntropyFromLogits(
+            logits, targets: try Tensor(on: device, shape: [n, k], values: targets),
+            weights: try Tensor(on: device, shape: [n], values: weights), binary: kind == .binaryCrossentropy)
         guard n > 0 else { return (0, gradient) }
-        let kernel = kind == .binaryCrossentropy ? "bce_logits" : "cce_logits"
-        try device.launch("loss", kernel, global: [n],
-                          [.tensor(logits), .tensor(targetTensor), .tensor(weightTensor), .tensor(perSample),
-                           .tensor(gradient), .size(n), .size(k)])
         let losses = try perSample.toArray()
         return (losses.reduce(0, +) / Float(n), gradient)
     }

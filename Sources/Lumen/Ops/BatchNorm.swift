@@ -3,11 +3,11 @@
 /// `_planes` kernels walk whole planes with vectors; elsewhere one work-item per element.
 public enum BatchNormOps {
     /// Biased batch mean and variance per channel.  x: [N, C, …]  ->  mean, variance: [C]
-    public static func statistics(_ x: Tensor, variant: Convolution.Variant? = nil) throws -> (mean: Tensor, variance: Tensor) {
+    public static func statistics(_ x: Tensor, variant: KernelVariant? = nil) throws -> (mean: Tensor, variance: Tensor) {
         let (n, c, p) = dims(x)
         let mean = try Tensor(uninitializedOn: x.device, shape: [c])
         let variance = try Tensor(uninitializedOn: x.device, shape: [c])
-        let rows = (variant ?? Convolution.defaultVariant(x.device)) == .rows
+        let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
         try x.device.launch("batchnorm", rows ? "bn_statistics_planes" : "bn_statistics", global: [c], local: rows ? [1] : nil,
                             [.tensor(x), .tensor(mean), .tensor(variance), .size(n), .size(c), .size(p)])
         return (mean, variance)
@@ -15,13 +15,13 @@ public enum BatchNormOps {
 
     /// y = gamma·(x − mean)/sqrt(var + eps) + beta. gamma nil means 1.   x: [N, C, …]  ->  same
     public static func normalize(_ x: Tensor, gamma: Tensor?, beta: Tensor, mean: Tensor, variance: Tensor,
-                                 epsilon: Float, variant: Convolution.Variant? = nil) throws -> Tensor {
+                                 epsilon: Float, variant: KernelVariant? = nil) throws -> Tensor {
         let (n, c, p) = dims(x)
         let y = try Tensor(uninitializedOn: x.device, shape: x.shape)
         guard y.count > 0 else { return y }
         let shared: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(gamma ?? beta), .tensor(beta), .tensor(mean),
                                         .tensor(variance), .float(epsilon), .size(gamma == nil ? 0 : 1), .size(c), .size(p)]
-        if (variant ?? Convolution.defaultVariant(x.device)) == .rows {
+        if (variant ?? KernelVariant.default(for: x.device)) == .rows {
             try x.device.launch("batchnorm", "bn_normalize_planes", global: [n * c], local: [1], shared + [.size(n * c)])
         } else {
             try x.device.launch("batchnorm", "bn_normalize", global: [x.count], shared + [.size(x.count)])
@@ -42,9 +42,9 @@ public enum BatchNormOps {
     ///     ->  dx: same as x,  dgamma, dbeta: [C]
     public static func backward(_ dy: Tensor, x: Tensor, gamma: Tensor?, mean: Tensor, variance: Tensor,
                                 epsilon: Float, training: Bool,
-                                variant: Convolution.Variant? = nil) throws -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
+                                variant: KernelVariant? = nil) throws -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
         let (n, c, p) = dims(x)
-        let rows = (variant ?? Convolution.defaultVariant(x.device)) == .rows
+        let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
         let dgamma = try Tensor(uninitializedOn: x.device, shape: [c])
         let dbeta = try Tensor(uninitializedOn: x.device, shape: [c])
         try x.device.launch("batchnorm", rows ? "bn_backward_reduce_planes" : "bn_backward_reduce", global: [c],

@@ -15,7 +15,7 @@ public struct MatrixOperand {
 }
 
 /// Matrix multiply, row-major, on whichever implementation the device's `GemmPlanner`
-/// picks for the shape: CLBlast, or one of Lumen's kernels (`LumenGemm`).
+/// picks for the shape: CLBlast, or one of Lumen's kernels (`GemmKernels`).
 ///
 /// The first GEMM on each device runs `GemmSelfCheck` first: if CLBlast gets a small
 /// product wrong there, Lumen's own GEMM serves every call on the device.
@@ -77,7 +77,7 @@ public enum Gemm {
         /// row bias and ReLU with separate kernels (C must then be a dense [batch, m, n]).
         func run(on backend: GemmBackend, beta: Float) throws {
             if let tile = backend.tile {
-                try LumenGemm.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                try GemmKernels.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                        alpha: alpha, a, strideA: strideA, b, strideB: strideB, beta: beta, into: c,
                                        strideC: strideC, batch: batch, sumOver: sumOver, rowBias: rowBias, relu: relu)
                 return
@@ -100,8 +100,9 @@ public enum Gemm {
             guard c.offset == 0, (c.leadingDimension ?? n) == n, strideC == m * n || batch == 1 else {
                 throw LumenError.shapeMismatch("a GEMM row bias or ReLU through CLBlast needs a dense [batch, m, n] C")
             }
-            if let rowBias { try Convolution.addChannelBias(c.tensor.reshaped([c.tensor.count / (m * n), m, n]), rowBias) }
-            if relu { try ActivationOps.applyInPlace(c.tensor, .relu) }
+            try c.tensor.device.launch("gemm", "gemm_epilogue", global: [c.tensor.count],
+                                       [.tensor(c.tensor), .tensor(rowBias ?? c.tensor), .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)),
+                                        .size(m), .size(n), .size(c.tensor.count)])
         }
     }
 

@@ -1,11 +1,11 @@
 import Foundation
 
-/// One SGEMM implementation: CLBlast, or one of Lumen's own kernels (`LumenGemm`).
+/// One SGEMM implementation: CLBlast, or one of Lumen's own kernels (`GemmKernels`).
 public enum GemmBackend: Hashable, Sendable, CaseIterable {
     case clblast
-    case lumen(LumenGemm.Tile)
+    case lumen(GemmKernels.Tile)
 
-    public static var allCases: [GemmBackend] { [.clblast] + LumenGemm.Tile.allCases.map { .lumen($0) } }
+    public static var allCases: [GemmBackend] { [.clblast] + GemmKernels.Tile.allCases.map { .lumen($0) } }
 
     /// The name in `LUMEN_GEMM` and in the choices file: `clblast`, `lumen-8x32`, ….
     public var name: String {
@@ -21,7 +21,7 @@ public enum GemmBackend: Hashable, Sendable, CaseIterable {
     }
 
     /// Lumen's tile for this backend; nil for CLBlast.
-    var tile: LumenGemm.Tile? {
+    var tile: GemmKernels.Tile? {
         if case .lumen(let tile) = self { return tile }
         return nil
     }

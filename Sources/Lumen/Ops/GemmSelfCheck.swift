@@ -16,7 +16,7 @@ enum GemmSelfCheck {
         if clblast <= 1e-4 { return .passed }
         let serving = GemmBackend.allCases.filter { $0.tile?.suits(device) ?? false }
         guard !serving.isEmpty else {
-            let limit = (try? device.kernel("gemm", LumenGemm.Tile.local32.kernelName).maxWorkGroupSize) ?? 0
+            let limit = (try? device.kernel("gemm", GemmKernels.Tile.local32.kernelName).maxWorkGroupSize) ?? 0
             throw LumenError.noGemmForDevice(device: device.info.name, reason: String(
                 format: "CLBlast failed its check (max error %g) and none of Lumen's GEMM kernels fits it (its work-group limit is %d, the local-memory tile needs 64)",
                 clblast, limit))

@@ -2,13 +2,13 @@
 public enum Pooling {
     /// Max pooling.                                 x: [N, C, H, W]  ->  y, argmax: [N, C, OH, OW]
     public static func maxForward(_ x: Tensor, _ g: WindowGeometry,
-                                  variant: Convolution.Variant? = nil) throws -> (y: Tensor, argmax: Tensor) {
+                                  variant: KernelVariant? = nil) throws -> (y: Tensor, argmax: Tensor) {
         let shape = [g.batch, g.channels, g.outHeight, g.outWidth]
         let y = try Tensor(uninitializedOn: x.device, shape: shape)
         let argmax = try Tensor(uninitializedOn: x.device, shape: shape)
         guard y.count > 0 else { return (y, argmax) }
         let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(argmax), .size(g.batch * g.channels)] + windowArguments(g)
-        switch variant ?? Convolution.defaultVariant(x.device) {
+        switch variant ?? KernelVariant.default(for: x.device) {
         case .elementwise:
             try x.device.launch("pool", "maxpool_forward", global: [g.outputPlane, g.batch * g.channels], arguments)
         case .rows:
@@ -20,11 +20,11 @@ public enum Pooling {
     /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]. With `reluInput` (the forward input, a
     /// ReLU's output), dx is also that ReLU's backward: 0 where the input is not positive.
     public static func maxBackward(_ dy: Tensor, argmax: Tensor, _ g: WindowGeometry, reluInput: Tensor? = nil,
-                                   variant: Convolution.Variant? = nil) throws -> Tensor {
+                                   variant: KernelVariant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
         let mask: [KernelArgument] = [.tensor(reluInput ?? dy), .int(reluInput == nil ? 0 : 1)]
-        switch variant ?? Convolution.defaultVariant(dy.device) {
+        switch variant ?? KernelVariant.default(for: dy.device) {
         case .elementwise:
             try dy.device.launch("pool", "maxpool_backward", global: [g.inputPlane, g.batch * g.channels],
                                  [.tensor(dy), .tensor(argmax), .tensor(dx)] + mask + [.size(g.batch * g.channels)]

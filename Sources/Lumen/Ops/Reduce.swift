@@ -4,7 +4,7 @@ public enum Reduce {
     /// CPU device walks each row with vectors (`.rows`).
     ///
     ///     x: [d0, ..., d(axis), ..., dk]  ->  [d0, ..., dk] without d(axis)
-    public static func sum(_ x: Tensor, axis: Int, variant: Convolution.Variant? = nil) throws -> Tensor {
+    public static func sum(_ x: Tensor, axis: Int, variant: KernelVariant? = nil) throws -> Tensor {
         guard axis >= 0, axis < x.shape.count else {
             throw LumenError.shapeMismatch("sum over axis \(axis) of a \(x.shape) tensor")
         }
@@ -15,7 +15,7 @@ public enum Reduce {
         shape.remove(at: axis)
         let y = try Tensor(uninitializedOn: x.device, shape: shape)
         guard y.count > 0 else { return y }
-        if inner == 1 && (variant ?? Convolution.defaultVariant(x.device)) == .rows {
+        if inner == 1 && (variant ?? KernelVariant.default(for: x.device)) == .rows {
             try x.device.launch("reduce", "sum_rows", global: [outer], local: [1],
                                 [.tensor(x), .tensor(y), .size(outer), .size(length)])
         } else {

@@ -36,9 +36,8 @@ public final class SGD: Optimizer {
             let value = parameter.value
             let slot = try velocity[parameter.name] ?? Tensor.zeros(on: value.device, shape: value.shape)
             velocity[parameter.name] = slot
-            try value.device.launch("optim", "sgd_update", global: [value.count],
-                                    [.tensor(value), .tensor(gradient), .tensor(slot), .float(learningRate),
-                                     .float(momentum), .size(nesterov ? 1 : 0), .float(weightDecay), .size(value.count)])
+            try OptimOps.sgdUpdate(value, gradient: gradient, velocity: slot, learningRate: learningRate, momentum: momentum,
+                                   nesterov: nesterov, weightDecay: weightDecay)
         }
         iterations += 1
     }
@@ -88,10 +87,9 @@ public final class Adam: Optimizer {
             let slot = try moments[parameter.name]
                 ?? (Tensor.zeros(on: value.device, shape: value.shape), Tensor.zeros(on: value.device, shape: value.shape))
             moments[parameter.name] = slot
-            try value.device.launch("optim", "adam_update", global: [value.count],
-                                    [.tensor(value), .tensor(gradient), .tensor(slot.m), .tensor(slot.v), .float(Float(alpha)),
-                                     .float(learningRate), .float(beta1), .float(beta2), .float(epsilon),
-                                     .float(weightDecay), .size(value.count)])
+            try OptimOps.adamUpdate(value, gradient: gradient, m: slot.m, v: slot.v, alpha: Float(alpha),
+                                    learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                    weightDecay: weightDecay)
         }
         iterations += 1
     }

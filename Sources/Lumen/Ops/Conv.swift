@@ -97,20 +97,14 @@ public struct WindowGeometry: Equatable, Sendable {
 
 /// Convolution: the twin of `Kernels/conv.cl`, im2col + GEMM (CLBlast or Lumen's own,
 /// whichever measured faster for the shape), the bias added by the GEMM.
-public enum Convolution {
-    /// Kernel shapes: one element per work-item (GPUs), or one row or plane per
-    /// work-item walking its elements in order (CPUs, where PoCL runs loops well).
-    public enum Variant: Sendable { case elementwise, rows }
-
-    static func defaultVariant(_ device: Device) -> Variant { device.info.kind == .cpu ? .rows : .elementwise }
-
+public enum ConvOps {
     /// The im2col matrix of a batch.                x: [N, C, H, W]  ->  cols: [N, C·KH·KW, OH·OW]
-    public static func im2col(_ x: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
+    public static func im2col(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let cols = try Tensor(uninitializedOn: x.device, shape: [g.batch, rows, g.outputPlane])
         guard cols.count > 0 else { return cols }
         let arguments: [KernelArgument] = [.tensor(x), .tensor(cols), .size(g.batch), .size(g.channels)] + g.kernelArguments
-        switch variant ?? defaultVariant(x.device) {
+        switch variant ?? KernelVariant.default(for: x.device) {
         case .elementwise: try x.device.launch("conv", "im2col", global: [g.outputPlane, g.batch * rows], arguments)
         case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, g.batch], local: [1, 1], arguments)
         }
@@ -118,12 +112,12 @@ public enum Convolution {
     }
 
     /// The im2col matrix transposed, pixels by rows.  x: [N, C, H, W]  ->  colsT: [N, OH·OW, C·KH·KW]
-    public static func im2colTransposed(_ x: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
+    public static func im2colTransposed(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let colsT = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.outputPlane, rows])
         guard colsT.count > 0 else { return colsT }
         let arguments: [KernelArgument] = [.tensor(x), .tensor(colsT), .size(g.batch), .size(g.channels)] + g.kernelArguments
-        switch variant ?? defaultVariant(x.device) {
+        switch variant ?? KernelVariant.default(for: x.device) {
         case .elementwise:
             try x.device.launch("conv", "im2col_transposed", global: [rows, g.batch * g.outputPlane], arguments)
         case .rows:
@@ -133,11 +127,11 @@ public enum Convolution {
     }
 
     /// The adjoint of im2col.                       cols: [N, C·KH·KW, OH·OW]  ->  dx: [N, C, H, W]
-    public static func col2im(_ cols: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
+    public static func col2im(_ cols: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: cols.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
         let arguments: [KernelArgument] = [.tensor(cols), .tensor(dx), .size(g.batch), .size(g.channels)] + g.kernelArguments
-        switch variant ?? defaultVariant(cols.device) {
+        switch variant ?? KernelVariant.default(for: cols.device) {
         case .elementwise: try cols.device.launch("conv", "col2im", global: [g.inputPlane, g.batch * g.channels], arguments)
         case .rows: try cols.device.launch("conv", "col2im_planes", global: [g.batch * g.channels], local: [1], arguments)
         }
@@ -164,7 +158,7 @@ public enum Convolution {
     ///                                              x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
     ///                                              ->  y: [N, O, OH, OW]
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, relu: Bool = false,
-                               variant: Variant? = nil) throws -> Tensor {
+                               variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let cols = try im2col(x, g, variant: variant)
@@ -194,7 +188,7 @@ public enum Convolution {
     /// that sums over the batch itself.
     ///                                              dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
     public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry,
-                                      variant: Variant? = nil) throws -> Tensor {
+                                      variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = weightShape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
@@ -262,7 +256,7 @@ public enum Convolution {
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]
-    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: Variant? = nil) throws -> Tensor {
+    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane

@@ -3,7 +3,7 @@ import Foundation
 /// Lumen's own SGEMM: the twin of `Kernels/gemm.cl`. Same contract as `Gemm.multiply`,
 /// strided-batched, with a batch sum and a row bias folded in; a transposed B is first
 /// copied out transposed.
-public enum LumenGemm {
+public enum GemmKernels {
     /// How a kernel splits C, and which kernel: `gemm_tile` for CPU-like devices (one
     /// work-item per rows × columns block in registers, broadcast A, rows of B as vectors),
     /// `gemm_nt_dot` for C = A · Bᵀ only (vector dot products along k, no transposed copy
