@@ -31,17 +31,13 @@ struct Evaluate: ParsableCommand {
             let result = try Evaluation.run(model: network, classes: checkpoint.classes, preprocessing: checkpoint.preprocessing,
                                             folder: folder, threshold: threshold, batchSize: batchSize,
                                             badFile: { warn("skipped \($0)") })
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             if let out {
-                let folderURL = URL(fileURLWithPath: out, isDirectory: true)
-                try AtomicFile.write(Data(result.predictionsCSV().utf8), to: folderURL.appendingPathComponent("predictions.csv"))
-                try AtomicFile.write(try encoder.encode(result), to: folderURL.appendingPathComponent("metrics.json"))
-                try EvaluationFiles.writeImages(result, to: folderURL)
-                try EvaluationFiles.writeReport(checkpoint: checkpoint, checkpointURL: URL(fileURLWithPath: model), model: network,
-                                                evaluation: result, to: folderURL.appendingPathComponent("report.html"))
+                try EvaluationFiles.write(result, checkpoint: checkpoint, checkpointURL: URL(fileURLWithPath: model), model: network,
+                                          to: URL(fileURLWithPath: out, isDirectory: true))
             }
             if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
                 return
             }

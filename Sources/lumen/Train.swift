@@ -49,17 +49,9 @@ struct Train: ParsableCommand {
     @OptionGroup var image: ImageOptions
     @OptionGroup var augmentationOptions: AugmentationOptions
 
+    /// Checks of the flags themselves; the settings' ranges are checked by `TrainingPlan`,
+    /// whether they come from a flag or the config file.
     func validate() throws {
-        if let epochs, epochs <= 0 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
-            throw ValidationError("--validation-split must be between 0 and 1, got \(validationSplit)")
-        }
-        if validationSplit != nil && val != nil { throw ValidationError("use either --val or --validation-split, not both") }
-        if let workers, workers <= 0 { throw ValidationError("--workers must be at least 1, got \(workers)") }
-        if let trainableLast, trainableLast < 0 { throw ValidationError("--trainable-last must not be negative, got \(trainableLast)") }
-        if trainableLast != nil && freezeUntil != nil { throw ValidationError("use either --trainable-last or --freeze-until, not both") }
         if let initFrom, !FileManager.default.fileExists(atPath: initFrom) { throw ValidationError("--init: no checkpoint at \(initFrom)") }
         if let model, BuiltinModel(rawValue: model) == nil, !FileManager.default.fileExists(atPath: model) {
             throw ValidationError("--model '\(model)' is not a built-in architecture (\(BuiltinModel.allCases.map(\.rawValue).joined(separator: ", "))) or an existing file")
@@ -68,60 +60,24 @@ struct Train: ParsableCommand {
 
     /// The config file with every given flag applied on top.
     func resolvedConfig() throws -> TrainingConfig {
-        var c = try config.map { try TrainingConfig.load(URL(fileURLWithPath: $0)) } ?? TrainingConfig()
-        if let data { c.data = data }
-        if let val { c.val = val }
-        if let validationSplit { c.validationSplit = validationSplit }
-        if let model { c.model = model }
-        if let epochs { c.epochs = epochs }
-        if let batchSize { c.batchSize = batchSize }
-        if let lr { c.learningRate = lr }
-        if let optimizer { c.optimizer = optimizer }
-        if let momentum { c.momentum = momentum }
-        if let weightDecay { c.weightDecay = weightDecay }
-        if let seed { c.seed = seed }
-        if let out { c.out = out }
-        if let classWeight { c.classWeight = try ClassWeightSetting(flag: classWeight) }
-        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
-        if let preprocessing { c.preprocessing = preprocessing }
-        if let workers { c.workers = workers }
-        if let size = image.inputSize { c.inputSize = size }
-        if let color = image.color { c.color = color.rawValue }
-        if image.interpolation != .nearest { c.interpolation = image.interpolation }
-        if strict { c.strict = true }
-        if let initFrom { c.initFrom = initFrom }
-        if let trainableLast { c.trainableLast = trainableLast }
-        if let freezeUntil { c.freezeUntil = freezeUntil }
-        if let features { c.features = features }
-        if let pretrained { c.pretrained = pretrained }
-        if let replaceHead { c.replaceHead = replaceHead }
-        if let valFeatures { c.valFeatures = valFeatures }
-        c.augmentation = try augmentationOptions.augmentation(base: c.augmentation)
-        var callbacks = c.callbacks ?? CallbackSettings()
-        if checkpointPath != nil || saveEveryEpoch || monitor != nil {
-            var checkpoint = callbacks.modelCheckpoint ?? .init(filepath: nil, monitor: nil, mode: nil, saveBestOnly: true)
-            if let checkpointPath { checkpoint.filepath = checkpointPath }
-            if saveEveryEpoch { checkpoint.saveBestOnly = false }
-            if let monitor { checkpoint.monitor = monitor }
-            callbacks.modelCheckpoint = checkpoint
-        }
-        if reduceLrPatience != nil || reduceLrFactor != nil || minLr != nil {
-            var reduce = callbacks.reduceLROnPlateau ?? .init()
-            if let reduceLrPatience { reduce.patience = reduceLrPatience }
-            if let reduceLrFactor { reduce.factor = reduceLrFactor }
-            if let minLr { reduce.minLR = minLr }
-            if let monitor { reduce.monitor = monitor }
-            callbacks.reduceLROnPlateau = reduce
-        }
-        if earlyStoppingPatience != nil || restoreBestWeights {
-            var stopping = callbacks.earlyStopping ?? .init()
-            if let earlyStoppingPatience { stopping.patience = earlyStoppingPatience }
-            if restoreBestWeights { stopping.restoreBestWeights = true }
-            if let monitor { stopping.monitor = monitor }
-            callbacks.earlyStopping = stopping
-        }
-        c.callbacks = callbacks
-        return c
+        let file = try config.map { try TrainingConfig.load(URL(fileURLWithPath: $0)) } ?? TrainingConfig()
+        var flags = TrainingConfig()
+        (flags.data, flags.val, flags.validationSplit, flags.model) = (data, val, validationSplit, model)
+        (flags.epochs, flags.batchSize, flags.learningRate, flags.optimizer) = (epochs, batchSize, lr, optimizer)
+        (flags.momentum, flags.weightDecay, flags.seed, flags.out) = (momentum, weightDecay, seed, out)
+        flags.classWeight = try classWeight.map { try ClassWeightSetting(flag: $0) }
+        (flags.labelSmoothing, flags.preprocessing, flags.workers) = (labelSmoothing, preprocessing, workers)
+        (flags.inputSize, flags.color) = (image.inputSize, image.color?.rawValue)
+        flags.interpolation = image.interpolation == .nearest ? nil : image.interpolation
+        flags.strict = strict ? true : nil
+        (flags.initFrom, flags.trainableLast, flags.freezeUntil) = (initFrom, trainableLast, freezeUntil)
+        (flags.features, flags.valFeatures, flags.pretrained, flags.replaceHead) = (features, valFeatures, pretrained, replaceHead)
+        flags.augmentation = try augmentationOptions.augmentation(base: file.augmentation)
+        var callbacks = CallbackFlags()
+        (callbacks.monitor, callbacks.checkpointPath, callbacks.saveEveryEpoch) = (monitor, checkpointPath, saveEveryEpoch)
+        (callbacks.reduceLrPatience, callbacks.reduceLrFactor, callbacks.minLr) = (reduceLrPatience, reduceLrFactor, minLr)
+        (callbacks.earlyStoppingPatience, callbacks.restoreBestWeights) = (earlyStoppingPatience, restoreBestWeights)
+        return file.overridden(by: flags, callbacks: callbacks)
     }
 
     func run() throws {
@@ -162,16 +118,7 @@ struct Train: ParsableCommand {
             } catch let stop as TrainingStop {
                 fail(stop.description)
             }
-            try AtomicFile.write(try Charts.trainingCurves(trainer.history),
-                                 to: trainer.runDirectory.appendingPathComponent("training_curves.png"))
-            let reportURL = trainer.runDirectory.appendingPathComponent("report.html")
-            var evaluation: Evaluation?
-            if let validation = run.validationFolder {
-                evaluation = try Evaluation.run(model: trainer.model, classes: trainer.classes, preprocessing: trainer.preprocessing,
-                                                folder: validation, batchSize: config.batchSize ?? 32)
-            }
-            try EvaluationFiles.writeReport(checkpoint: try Checkpoint(contentsOf: trainer.finalURL), checkpointURL: trainer.finalURL,
-                                            model: trainer.model, evaluation: evaluation, history: trainer.history, to: reportURL)
+            try EvaluationFiles.afterTraining(trainer, validation: run.validationFolder, batchSize: run.plan.batchSize)
             print("saved \(trainer.finalURL.path), training_curves.png and report.html; history in \(trainer.runDirectory.appendingPathComponent("history.csv").path)")
         }
     }

@@ -248,3 +248,59 @@ final class StopAfter: TrainingReporter {
         #expect(saved.extra["training"] != nil)
     }
 }
+
+/// The plan every run is built from: defaults in one place, ranges checked whatever the
+/// source (flag or config), and the same rules for image and feature runs.
+@Suite struct TrainingPlanTests {
+    func config(features: Bool) throws -> TrainingConfig {
+        var c = TrainingConfig()
+        c.out = "/tmp/lumen-plan-never"
+        if features {
+            c.features = "/tmp/x.features"
+            c.model = #filePath  // any existing file stands for the head spec here
+        } else {
+            c.data = "/tmp"
+        }
+        return c
+    }
+
+    @Test(arguments: [false, true])
+    func defaultsAndChecksAreTheSameForImagesAndFeatures(features: Bool) throws {
+        let plan = try TrainingPlan(try config(features: features))
+        #expect((plan.epochs, plan.batchSize, plan.learningRate, plan.optimizer, plan.weightDecay, plan.seed) == (10, 32, 1e-3, .adam, 0, 0))
+        var c = try config(features: features)
+        c.optimizer = "AdamW"
+        #expect(try TrainingPlan(c).weightDecay == 0.004)
+        c.optimizer = "rmsprop"
+        #expect(throws: LumenError.self) { try TrainingPlan(c) }
+        for (key, change) in [("batch_size", { (c: inout TrainingConfig) in c.batchSize = 0 }),
+                              ("epochs", { (c: inout TrainingConfig) in c.epochs = -1 }),
+                              ("learning_rate", { (c: inout TrainingConfig) in c.learningRate = 0 }),
+                              ("validation_split", { (c: inout TrainingConfig) in c.validationSplit = 1 })] {
+            var bad = try config(features: features)
+            change(&bad)
+            do {
+                _ = try TrainingPlan(bad)
+                Issue.record("\(key) out of range was accepted")
+            } catch let error as LumenError {
+                #expect(error.description.contains(key), "\(error)")
+            }
+        }
+    }
+
+    /// Flags override the config file; callback flags edit or enable callbacks.
+    @Test func flagsOverrideTheConfigFile() {
+        var file = TrainingConfig()
+        (file.epochs, file.batchSize, file.optimizer) = (20, 16, "sgd")
+        var flags = TrainingConfig()
+        flags.batchSize = 64
+        var callbacks = CallbackFlags()
+        (callbacks.monitor, callbacks.earlyStoppingPatience) = ("val_accuracy", 3)
+        let merged = file.overridden(by: flags, callbacks: callbacks)
+        #expect((merged.epochs, merged.batchSize, merged.optimizer) == (20, 64, "sgd"))
+        #expect(merged.callbacks?.earlyStopping?.patience == 3 && merged.callbacks?.earlyStopping?.monitor == "val_accuracy")
+        #expect(merged.callbacks?.modelCheckpoint?.monitor == "val_accuracy")
+        #expect(merged.callbacks?.reduceLROnPlateau == nil)
+    }
+}
+

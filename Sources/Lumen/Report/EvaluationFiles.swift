@@ -1,7 +1,34 @@
 import Foundation
 
-/// The chart files an evaluation folder holds.
+/// The files an evaluation writes: predictions, metrics, charts and the HTML report, for
+/// `lumen evaluate`, and after training (`afterTraining`), for `lumen train`.
 public enum EvaluationFiles {
+    /// predictions.csv, metrics.json, the charts and report.html in `folder`.
+    public static func write(_ evaluation: Evaluation, checkpoint: Checkpoint, checkpointURL: URL, model: Sequential,
+                             to folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(Data(evaluation.predictionsCSV().utf8), to: folder.appendingPathComponent("predictions.csv"))
+        try AtomicFile.write(try encoder.encode(evaluation), to: folder.appendingPathComponent("metrics.json"))
+        try writeImages(evaluation, to: folder)
+        try writeReport(checkpoint: checkpoint, checkpointURL: checkpointURL, model: model, evaluation: evaluation,
+                        to: folder.appendingPathComponent("report.html"))
+    }
+
+    /// What a finished training run adds to its folder: training_curves.png, and
+    /// report.html with the final model evaluated on `validation` (when there is one).
+    public static func afterTraining(_ trainer: Trainer, validation: ImageFolder?, batchSize: Int) throws {
+        try AtomicFile.write(try Charts.trainingCurves(trainer.history),
+                             to: trainer.runDirectory.appendingPathComponent("training_curves.png"))
+        let evaluation = try validation.map {
+            try Evaluation.run(model: trainer.model, classes: trainer.classes, preprocessing: trainer.preprocessing,
+                               folder: $0, batchSize: batchSize)
+        }
+        try writeReport(checkpoint: try Checkpoint(contentsOf: trainer.finalURL), checkpointURL: trainer.finalURL,
+                        model: trainer.model, evaluation: evaluation, history: trainer.history,
+                        to: trainer.runDirectory.appendingPathComponent("report.html"))
+    }
+
     /// confusion_matrix.png, confusion_matrix_normalized.png and, for two classes, roc_curve.png.
     public static func writeImages(_ evaluation: Evaluation, to folder: URL) throws {
         try AtomicFile.write(try Charts.confusionMatrix(evaluation.confusion, normalized: false),

@@ -28,6 +28,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     /// No GEMM can serve the device: CLBlast failed its check and none of Lumen's
     /// kernels fits it.
     case noGemmForDevice(device: String, reason: String)
+    /// A training setting (flag or config key) is missing or out of range.
+    case invalidTraining(String)
     /// An environment variable or option holds a value Lumen does not take.
     case invalidSetting(name: String, value: String, valid: [String])
 
@@ -60,6 +62,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "no kernel program named '\(name)' is built into lumen"
         case .noGemmForDevice(let device, let reason):
             return "no SGEMM can serve \(device): \(reason); Lumen will not train on it. Choose another device with --device"
+        case .invalidTraining(let what):
+            return "invalid training setting: \(what)"
         case .invalidSetting(let name, let value, let valid):
             return "\(name)=\(value) is not valid; use one of: \(valid.joined(separator: ", "))"
         }
