@@ -3,6 +3,10 @@
 // is how Keras' asymmetric "same" padding at stride 2 is expressed.
 // Host twin: Sources/Lumen/Ops/Conv.swift.
 
+// Every window kernel takes the window after the tensor sizes: kernel height and width,
+// stride, padding before (top, left), and the output size.
+#define WINDOW_ARGS const int KH, const int KW, const int S, const int PT, const int PL, const int OH, const int OW
+
 // cols[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, oh*S - PT + kh, ow*S - PL + kw], 0 outside
 //   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
 // The input value im2col puts at (sample n, row, pixel p); 0 in the padding.
@@ -18,8 +22,7 @@ inline float im2col_value(__global const float *x, const int n, const int row, c
 
 __kernel void im2col(__global const float *x, __global float *cols,
                      const int N, const int C, const int H, const int W,
-                     const int KH, const int KW, const int S, const int PT, const int PL,
-                     const int OH, const int OW) {
+                     WINDOW_ARGS) {
     const int p = get_global_id(0);          // oh*OW + ow
     const int nr = get_global_id(1);         // n*C*KH*KW + row
     const int rows = C * KH * KW;
@@ -34,8 +37,7 @@ __kernel void im2col(__global const float *x, __global float *cols,
 //   x: [N, C, H, W]   colsT: [N, OH*OW, C*KH*KW]
 __kernel void im2col_transposed(__global const float *x, __global float *cols_t,
                                 const int N, const int C, const int H, const int W,
-                                const int KH, const int KW, const int S, const int PT, const int PL,
-                                const int OH, const int OW) {
+                                WINDOW_ARGS) {
     const int row = get_global_id(0);        // (c*KH + kh)*KW + kw
     const int np = get_global_id(1);         // n*OH*OW + oh*OW + ow
     const int rows = C * KH * KW;
@@ -48,8 +50,7 @@ __kernel void im2col_transposed(__global const float *x, __global float *cols_t,
 //   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
 __kernel void col2im(__global const float *cols, __global float *dx,
                      const int N, const int C, const int H, const int W,
-                     const int KH, const int KW, const int S, const int PT, const int PL,
-                     const int OH, const int OW) {
+                     WINDOW_ARGS) {
     const int hw = get_global_id(0);
     const int nc = get_global_id(1);
     if (hw >= H * W || nc >= N * C) return;
@@ -80,12 +81,30 @@ __kernel void add_channel_bias(__global float *y, __global const float *bias,
     if (i < total) y[i] += bias[(i / P) % C];
 }
 
+// total + Σ plane[h, w] · other[i, j] over i < I, j < J, where h = i·step + top and
+// w = j·step + left fall inside the H × W plane, in row-major order of (i, j). The
+// depthwise forward walks its window this way (other = the kernel, step 1), its filter
+// gradient the output plane (other = dy, step S).
+inline float plane_dot(float total, __global const float *plane, const int H, const int W,
+                       __global const float *other, const int I, const int J, const int step,
+                       const int top, const int left) {
+    for (int i = 0; i < I; i++) {
+        const int h = i * step + top;
+        if (h < 0 || h >= H) continue;
+        for (int j = 0; j < J; j++) {
+            const int w = j * step + left;
+            if (w < 0 || w >= W) continue;
+            total += plane[h * W + w] * other[i * J + j];
+        }
+    }
+    return total;
+}
+
 // Depthwise: output channel o = c*M + m reads only input channel c.
 //   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]
 __kernel void depthwise_forward(__global const float *x, __global const float *weight, __global float *y,
                                 const int N, const int C, const int H, const int W, const int M,
-                                const int KH, const int KW, const int S, const int PT, const int PL,
-                                const int OH, const int OW) {
+                                WINDOW_ARGS) {
     const int p = get_global_id(0);
     const int no = get_global_id(1);
     if (p >= OH * OW || no >= N * C * M) return;
@@ -93,24 +112,13 @@ __kernel void depthwise_forward(__global const float *x, __global const float *w
     const int oh = p / OW, ow = p - oh * OW;
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global const float *k = weight + (size_t)o * KH * KW;
-    float total = 0.0f;
-    for (int kh = 0; kh < KH; kh++) {
-        const int h = oh * S - PT + kh;
-        if (h < 0 || h >= H) continue;
-        for (int kw = 0; kw < KW; kw++) {
-            const int w = ow * S - PL + kw;
-            if (w < 0 || w >= W) continue;
-            total += plane[h * W + w] * k[kh * KW + kw];
-        }
-    }
-    y[(size_t)no * OH * OW + p] = total;
+    y[(size_t)no * OH * OW + p] = plane_dot(0.0f, plane, H, W, k, KH, KW, 1, oh * S - PT, ow * S - PL);
 }
 
 //   dy: [N, C*M, OH, OW]   weight: [C*M, 1, KH, KW]   dx: [N, C, H, W]
 __kernel void depthwise_backward_data(__global const float *dy, __global const float *weight, __global float *dx,
                                       const int N, const int C, const int H, const int W, const int M,
-                                      const int KH, const int KW, const int S, const int PT, const int PL,
-                                      const int OH, const int OW) {
+                                      WINDOW_ARGS) {
     const int hw = get_global_id(0);
     const int nc = get_global_id(1);
     if (hw >= H * W || nc >= N * C) return;
@@ -137,8 +145,7 @@ __kernel void depthwise_backward_data(__global const float *dy, __global const f
 //   x: [N, C, H, W]   dy: [N, C*M, OH, OW]   dweight: [C*M, 1, KH, KW]
 __kernel void depthwise_backward_filter(__global const float *x, __global const float *dy, __global float *dweight,
                                         const int N, const int C, const int H, const int W, const int M,
-                                        const int KH, const int KW, const int S, const int PT, const int PL,
-                                        const int OH, const int OW) {
+                                        WINDOW_ARGS) {
     const int kk = get_global_id(0);
     const int o = get_global_id(1);
     if (kk >= KH * KW || o >= C * M) return;
@@ -147,15 +154,7 @@ __kernel void depthwise_backward_filter(__global const float *x, __global const 
     for (int n = 0; n < N; n++) {
         __global const float *plane = x + ((size_t)n * C + c) * H * W;
         __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
-        for (int oh = 0; oh < OH; oh++) {
-            const int h = oh * S - PT + kh;
-            if (h < 0 || h >= H) continue;
-            for (int ow = 0; ow < OW; ow++) {
-                const int w = ow * S - PL + kw;
-                if (w < 0 || w >= W) continue;
-                total += plane[h * W + w] * g[oh * OW + ow];
-            }
-        }
+        total = plane_dot(total, plane, H, W, g, OH, OW, S, kh - PT, kw - PL);
     }
     dweight[(size_t)o * KH * KW + kk] = total;
 }
@@ -180,8 +179,7 @@ inline void columns_inside(const int W, const int S, const int PL, const int kw,
 // The same result as im2col.   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
 __kernel void im2col_rows(__global const float *x, __global float *cols,
                           const int N, const int C, const int H, const int W,
-                          const int KH, const int KW, const int S, const int PT, const int PL,
-                          const int OH, const int OW) {
+                          WINDOW_ARGS) {
     const int row = get_global_id(0);
     const int n = get_global_id(1);
     const int rows = C * KH * KW;
@@ -216,8 +214,7 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
 // its OW × C·KH·KW block in order.   x: [N, C, H, W]   colsT: [N, OH*OW, C*KH*KW]
 __kernel void im2col_transposed_rows(__global const float *x, __global float *cols_t,
                                      const int N, const int C, const int H, const int W,
-                                     const int KH, const int KW, const int S, const int PT, const int PL,
-                                     const int OH, const int OW) {
+                                     WINDOW_ARGS) {
     const int oh = get_global_id(0);
     const int n = get_global_id(1);
     if (oh >= OH || n >= N) return;
@@ -241,8 +238,7 @@ __kernel void im2col_transposed_rows(__global const float *x, __global float *co
 //   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
 __kernel void col2im_planes(__global const float *cols, __global float *dx,
                             const int N, const int C, const int H, const int W,
-                            const int KH, const int KW, const int S, const int PT, const int PL,
-                            const int OH, const int OW) {
+                            WINDOW_ARGS) {
     const int nc = get_global_id(0);
     if (nc >= N * C) return;
     __global float *plane = dx + (size_t)nc * H * W;

@@ -1,29 +1,77 @@
-/// 2-D convolution, Keras' `Conv2D`. Weight [O, C, KH, KW] (PyTorch's OIHW), bias [O].
-public final class Conv2D: Layer {
-    public let filters: Int, kernelSize: Int, stride: Int
+/// What Keras' `Conv2D` and `DepthwiseConv2D` share: a square window with its stride and
+/// padding, a weight and an optional bias, and the forward input kept for backward.
+public class ConvolutionLayer: Layer {
+    public let kernelSize: Int, stride: Int
     public let padding: Padding
     public let useBias: Bool
+    public internal(set) var weight: Parameter!
+    public internal(set) var bias: Parameter?
+    var cache: (x: Tensor, geometry: WindowGeometry)?
+
+    init(name: String, kernelSize: Int, stride: Int, padding: Padding, useBias: Bool, activation: ActivationKind) {
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.useBias = useBias
+        super.init(name: name, activation: activation)
+    }
+
+    /// The window over an input of `shape` ([N, C, H, W]).
+    func geometry(_ shape: [Int]) throws -> WindowGeometry {
+        try WindowGeometry(input: shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
+    }
+
+    public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }
+
+    /// The spec entries both classes write: kernel_size, strides, padding, use_bias, activation.
+    func windowSpec() -> LayerSpec {
+        var spec = LayerSpec(type: typeName, name: name)
+        spec.kernelSize = kernelSize
+        spec.strides = stride
+        spec.padding = padding
+        spec.useBias = useBias
+        spec.activation = activation
+        return spec
+    }
+
+    /// Keeps the forward input when backward will need it.
+    func keep(_ x: Tensor, _ g: WindowGeometry, training: Bool) {
+        cache = training || recordsForBackward ? (x, g) : nil
+    }
+
+    /// The kept forward input, or the error of a backward without a forward.
+    func kept() throws -> (x: Tensor, geometry: WindowGeometry) {
+        guard let cache else { throw missingCache() }
+        return cache
+    }
+
+    /// Stores the weight gradient and the bias gradient (Σ of dy over batch and plane)
+    /// where they are trainable.                    dy: [N, O, OH, OW]
+    func setGradients(dweight: Tensor, dy: Tensor) throws {
+        weight.gradient = weight.trainable ? dweight : nil
+        if let bias { bias.gradient = bias.trainable ? try ConvOps.channelSums(dy) : nil }
+    }
+
+    public override func clearCache() { super.clearCache(); cache = nil }
+}
+
+/// 2-D convolution, Keras' `Conv2D`. Weight [O, C, KH, KW] (PyTorch's OIHW), bias [O].
+public final class Conv2D: ConvolutionLayer {
+    public let filters: Int
     public let kernelInitializer: Initializer
-    public private(set) var weight: Parameter!
-    public private(set) var bias: Parameter?
-    private var cache: (x: Tensor, geometry: WindowGeometry)?
 
     public init(name: String, filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid,
                 useBias: Bool = true, activation: ActivationKind = .linear,
                 kernelInitializer: Initializer = .glorotUniform) {
         self.filters = filters
-        self.kernelSize = kernelSize
-        self.stride = stride
-        self.padding = padding
-        self.useBias = useBias
         self.kernelInitializer = kernelInitializer
-        super.init(name: name, activation: activation)
+        super.init(name: name, kernelSize: kernelSize, stride: stride, padding: padding, useBias: useBias, activation: activation)
     }
 
     public override var typeName: String { "Conv2D" }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        let g = try WindowGeometry(input: [1] + input, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
+        let g = try geometry([1] + input)
         return [filters, g.outHeight, g.outWidth]
     }
 
@@ -34,16 +82,9 @@ public final class Conv2D: Layer {
                                         device: device, random: &random)
     }
 
-    public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }
-
     public override var spec: LayerSpec {
-        var spec = LayerSpec(type: typeName, name: name)
+        var spec = windowSpec()
         spec.filters = filters
-        spec.kernelSize = kernelSize
-        spec.strides = stride
-        spec.padding = padding
-        spec.useBias = useBias
-        spec.activation = activation
         if kernelInitializer != .glorotUniform { spec.kernelInitializer = kernelInitializer }
         return spec
     }
@@ -52,49 +93,36 @@ public final class Conv2D: Layer {
 
     // x: [N, C, H, W]  ->  [N, O, OH, OW]
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
-        let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
+        let g = try geometry(x.shape)
         let y = try ConvOps.forward(x, weight: weight.value, bias: bias?.value, g, relu: coreAppliesReLU)
-        cache = training || recordsForBackward ? (x, g) : nil
+        keep(x, g, training: training)
         return y
     }
 
     // dy: [N, O, OH, OW]  ->  dx: [N, C, H, W]
     public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
-        guard let cache else { throw missingCache() }
-        let (dx, dweight) = try ConvOps.backward(dy, x: cache.x, weight: weight.value, cache.geometry,
-                                                     needInputGradient: needsInputGradient)
-        weight.gradient = weight.trainable ? dweight : nil
-        if let bias { bias.gradient = bias.trainable ? try ConvOps.channelSums(dy) : nil }
+        let (x, g) = try kept()
+        let (dx, dweight) = try ConvOps.backward(dy, x: x, weight: weight.value, g, needInputGradient: needsInputGradient)
+        try setGradients(dweight: dweight, dy: dy)
         return dx
     }
-
-    public override func clearCache() { super.clearCache(); cache = nil }
 }
 
 /// Depthwise 2-D convolution, Keras' `DepthwiseConv2D`. Weight [C·M, 1, KH, KW] as
 /// PyTorch's grouped convolution stores it, bias [C·M].
-public final class DepthwiseConv2D: Layer {
-    public let kernelSize: Int, stride: Int, depthMultiplier: Int
-    public let padding: Padding
-    public let useBias: Bool
-    public private(set) var weight: Parameter!
-    public private(set) var bias: Parameter?
-    private var cache: (x: Tensor, geometry: WindowGeometry)?
+public final class DepthwiseConv2D: ConvolutionLayer {
+    public let depthMultiplier: Int
 
     public init(name: String, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
                 useBias: Bool = true, activation: ActivationKind = .linear) {
-        self.kernelSize = kernelSize
-        self.stride = stride
-        self.padding = padding
         self.depthMultiplier = depthMultiplier
-        self.useBias = useBias
-        super.init(name: name, activation: activation)
+        super.init(name: name, kernelSize: kernelSize, stride: stride, padding: padding, useBias: useBias, activation: activation)
     }
 
     public override var typeName: String { "DepthwiseConv2D" }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        let g = try WindowGeometry(input: [1] + input, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
+        let g = try geometry([1] + input)
         return [input[0] * depthMultiplier, g.outHeight, g.outWidth]
     }
 
@@ -106,36 +134,26 @@ public final class DepthwiseConv2D: Layer {
                                         device: device, random: &random)
     }
 
-    public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }
-
     public override var spec: LayerSpec {
-        var spec = LayerSpec(type: typeName, name: name)
-        spec.kernelSize = kernelSize
-        spec.strides = stride
-        spec.padding = padding
+        var spec = windowSpec()
         spec.depthMultiplier = depthMultiplier
-        spec.useBias = useBias
-        spec.activation = activation
         return spec
     }
 
     // x: [N, C, H, W]  ->  [N, C·M, OH, OW]
     public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
-        let g = try WindowGeometry(input: x.shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
+        let g = try geometry(x.shape)
         let y = try ConvOps.depthwiseForward(x, weight: weight.value, multiplier: depthMultiplier, g)
         if let bias { try ConvOps.addChannelBias(y, bias.value) }
-        cache = training || recordsForBackward ? (x, g) : nil
+        keep(x, g, training: training)
         return y
     }
 
     public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
-        guard let cache else { throw missingCache() }
-        let (dx, dweight) = try ConvOps.depthwiseBackward(dy, x: cache.x, weight: weight.value, multiplier: depthMultiplier,
-                                                              cache.geometry, needInputGradient: needsInputGradient)
-        weight.gradient = weight.trainable ? dweight : nil
-        if let bias { bias.gradient = bias.trainable ? try ConvOps.channelSums(dy) : nil }
+        let (x, g) = try kept()
+        let (dx, dweight) = try ConvOps.depthwiseBackward(dy, x: x, weight: weight.value, multiplier: depthMultiplier,
+                                                          g, needInputGradient: needsInputGradient)
+        try setGradients(dweight: dweight, dy: dy)
         return dx
     }
-
-    public override func clearCache() { super.clearCache(); cache = nil }
 }

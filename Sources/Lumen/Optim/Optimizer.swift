@@ -11,7 +11,7 @@ public protocol Optimizer: AnyObject {
     /// The optimizer's per-parameter state, named `<parameter>.<slot>`, for checkpoints.
     func stateTensors() -> [(name: String, tensor: Tensor)]
     /// Puts back state saved by `stateTensors` and the step count, for `--resume`.
-    func restore(_ state: [String: SafeTensors.Entry], iterations: Int, on device: Device) throws
+    func restore(_ state: [String: HostTensor], iterations: Int, on device: Device) throws
 }
 
 /// SGD as in Keras: momentum, optional Nesterov, decoupled weight decay.
@@ -46,7 +46,7 @@ public final class SGD: Optimizer {
         velocity.keys.sorted().map { ("\($0).momentum", velocity[$0]!) }
     }
 
-    public func restore(_ state: [String: SafeTensors.Entry], iterations: Int, on device: Device) throws {
+    public func restore(_ state: [String: HostTensor], iterations: Int, on device: Device) throws {
         velocity = [:]
         for (key, entry) in state where key.hasSuffix(".momentum") {
             velocity[String(key.dropLast(".momentum".count))] = try Tensor(on: device, shape: entry.shape, values: entry.values)
@@ -98,7 +98,7 @@ public final class Adam: Optimizer {
         moments.keys.sorted().flatMap { [("\($0).m", moments[$0]!.m), ("\($0).v", moments[$0]!.v)] }
     }
 
-    public func restore(_ state: [String: SafeTensors.Entry], iterations: Int, on device: Device) throws {
+    public func restore(_ state: [String: HostTensor], iterations: Int, on device: Device) throws {
         moments = [:]
         for (key, m) in state where key.hasSuffix(".m") {
             let name = String(key.dropLast(2))

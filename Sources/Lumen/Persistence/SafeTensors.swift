@@ -7,15 +7,8 @@ import Foundation
 /// the buffer exactly, with no holes or overlaps.
 public struct SafeTensors {
     /// A tensor's shape and float32 values, row-major.
-    public struct Entry: Equatable {
-        public var shape: [Int]
-        public var values: [Float]
-
-        public init(shape: [Int], values: [Float]) {
-            self.shape = shape
-            self.values = values
-        }
-    }
+    /// One stored tensor: a `HostTensor`.
+    public typealias Entry = HostTensor
 
     public var tensors: [String: Entry]
     public var metadata: [String: String]

@@ -57,7 +57,7 @@ public final class Trainer {
     public private(set) var history = History()
     private var startEpoch = 0
     private var startBatch = 0
-    private var partial = PartialEpoch()
+    private var partial = EpochMetrics()
     private let stopLock = NSLock()
     private var stopRequested = false
 
@@ -139,18 +139,12 @@ public final class Trainer {
             for callback in callbacks { try callback.epochEnded(epoch, logs: logs, context) }
             epoch += 1
             startBatch = 0
-            partial = PartialEpoch()
+            partial = EpochMetrics()
             try saveResumable(epoch: epoch, batch: 0)
         }
         for callback in callbacks { try callback.trainEnded(context) }
         try checkpoint(resumable: false).write(to: finalURL)
         return history
-    }
-
-    /// Running sums of a training epoch, kept across an interrupt.
-    struct PartialEpoch: Codable {
-        var lossSum = 0.0, samples = 0, correct = 0, counted = 0
-        var scores: [Float] = [], labels: [Int] = []
     }
 
     private func trainEpoch(_ epoch: Int, steps: Int) throws -> [String: Double] {
@@ -200,28 +194,16 @@ public final class Trainer {
                 }
                 throw TrainingStop.nonFinite(what: what, epoch: epoch, step: optimizer.iterations + 1, checkpoint: kept)
             }
-            let values = try logits.toArray()
-            let (correct, counted) = Metrics.accuracyCounts(logits: values, outputs: k, labels: batch.labels, activation: activation)
-            partial.lossSum += Double(value) * Double(batch.labels.count)
-            partial.samples += batch.labels.count
-            partial.correct += correct
-            partial.counted += counted
-            if classes.count == 2 {
-                partial.scores += Metrics.positiveScores(logits: values, outputs: k, activation: activation)
-                partial.labels += batch.labels
-            }
-            reporter?.stepEnded(step, of: steps, loss: partial.lossSum / Double(partial.samples),
-                                accuracy: Double(partial.correct) / Double(max(partial.counted, 1)))
+            partial.add(loss: value, logits: try logits.toArray(), labels: batch.labels, outputs: k, activation: activation,
+                        binary: classes.count == 2)
+            reporter?.stepEnded(step, of: steps, loss: partial.loss, accuracy: partial.accuracy)
             if shouldStop {
                 stream.cancel()
                 try saveResumable(epoch: epoch, batch: step)
                 throw TrainingStop.interrupted(checkpoint: resumeURL.path, epoch: epoch, step: step)
             }
         }
-        var logs = ["loss": partial.lossSum / Double(max(partial.samples, 1)),
-                    "accuracy": Double(partial.correct) / Double(max(partial.counted, 1))]
-        if let auc = Metrics.rocAUC(scores: partial.scores, labels: partial.labels) { logs["auc"] = auc }
-        return logs
+        return partial.logs()
     }
 
     /// Loss (without class weights, as Keras' validation), accuracy and, for two
@@ -229,27 +211,15 @@ public final class Trainer {
     public func evaluate(_ loader: BatchSource, epoch: Int, prefix: String = "val_") throws -> [String: Double] {
         let plain = Loss(loss.kind, labelSmoothing: loss.labelSmoothing)
         let stream = loader.epoch(epoch)
-        let k = model.outputCount
-        var lossSum = 0.0, samples = 0, correct = 0, counted = 0
-        var scores: [Float] = [], labels: [Int] = []
+        var metrics = EpochMetrics()
         while let batch = try stream.next() {
             let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
             let logits = try model.logits(x, training: false)
             let (value, _) = try plain.evaluate(logits: logits, labels: batch.labels)
-            let values = try logits.toArray()
-            let (c, n) = Metrics.accuracyCounts(logits: values, outputs: k, labels: batch.labels, activation: model.outputActivation)
-            lossSum += Double(value) * Double(batch.labels.count)
-            samples += batch.labels.count
-            correct += c
-            counted += n
-            if classes.count == 2 {
-                scores += Metrics.positiveScores(logits: values, outputs: k, activation: model.outputActivation)
-                labels += batch.labels
-            }
+            metrics.add(loss: value, logits: try logits.toArray(), labels: batch.labels, outputs: model.outputCount,
+                        activation: model.outputActivation, binary: classes.count == 2)
         }
-        var logs = [prefix + "loss": lossSum / Double(max(samples, 1)), prefix + "accuracy": Double(correct) / Double(max(counted, 1))]
-        if let auc = Metrics.rocAUC(scores: scores, labels: labels) { logs[prefix + "auc"] = auc }
-        return logs
+        return metrics.logs(prefix: prefix)
     }
 
     // MARK: - Checkpoints and resume
@@ -289,7 +259,7 @@ public final class Trainer {
         var learningRate: Float
         var callbacks: [String: [String: Double]]
         var history: History
-        var partial: PartialEpoch
+        var partial: EpochMetrics
     }
 
     /// Continues from the run's resumable checkpoint when there is one. Returns the
