@@ -18,6 +18,23 @@ public final class Device: @unchecked Sendable {
     /// Freed buffers kept for reuse: up to a quarter of the device's memory, at most 4 GiB.
     let bufferPool: BufferPool
     private var launchesBeforeFault: Int?
+    private var firstUse = 0.0
+
+    /// Seconds spent so far on work done once per device and process or per new shape —
+    /// building or loading kernel programs, checking and timing GEMMs — which progress
+    /// leaves out of rates and ETAs.
+    public var firstUseSeconds: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return firstUse
+    }
+
+    /// Adds `seconds` of first-use work (see `firstUseSeconds`).
+    func recordFirstUse(_ seconds: Double) {
+        lock.lock()
+        firstUse += seconds
+        lock.unlock()
+    }
 
     /// Whether launches are timed with OpenCL profiling events.
     public var profiling: Bool { options.profiling }
@@ -112,7 +129,9 @@ public final class Device: @unchecked Sendable {
                 throw LumenError.unknownKernelProgram(program)
             }
             let options = defines.isEmpty ? buildOptions : buildOptions + " " + defines
+            let started = Date()
             built = try programs.build(name: variant, source: source, options: options, on: self)
+            firstUse += Date().timeIntervalSince(started)
             builtPrograms[variant] = built
         }
         var handle: OpaquePointer?

@@ -200,12 +200,12 @@ public enum ConvOps {
         if rows >= 32 {
             let colsT = try im2colTransposed(x, g, variant: variant)
             let planner = GemmPlanner.of(dy.device)
-            // With a forced GEMM backend nothing is timed: per sample.
-            let plan = planner.settings.forced != nil ? .perSample : try planner.decision(
-                for: FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch),
-                among: FilterGradientPlan.allCases) { plan in
-                    _ = try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
-                }
+            let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch)
+            // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
+            let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
+                ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases) {
+                    _ = try $0.run(dy, colsT: colsT, weightShape: weightShape, g)
+                })
             return try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
         }
         // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T

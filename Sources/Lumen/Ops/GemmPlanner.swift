@@ -108,6 +108,7 @@ public final class GemmPlanner: @unchecked Sendable {
     private var outcome: CheckOutcome?
     private var choices: [String: String]?
     private var choicesFile: URL?
+    private var announcedTiming = false
     /// The tuned CLBlast parameters handed to CLBlast, once applied.
     public private(set) var clblastTuning: ClblastTuning?
     /// Set before the first GEMM to keep CLBlast on its defaults until
@@ -144,6 +145,7 @@ public final class GemmPlanner: @unchecked Sendable {
             let result = try GemmSelfCheck.run(on: device, failClblast: settings.failClblastCheck)
             outcome = result
             let seconds = Date().timeIntervalSince(started)
+            device.recordFirstUse(seconds)
             if seconds > 2 {
                 device.options.reporter.note(String(format: "compiled and checked CLBlast's GEMM kernels on %@ in %.0f s (first use; cached afterwards)", device.info.name, seconds))
             }
@@ -197,8 +199,9 @@ public final class GemmPlanner: @unchecked Sendable {
     }
 
     /// The remembered decision for `shape` among `candidates`, or the fastest of them (each
-    /// run once to warm up, then once timed), remembered unless another process stored one
-    /// first, in which case that one is used.
+    /// run once to warm up, then timed three times, its best run counting: a choice is
+    /// remembered for good, so one noisy run must not make it), remembered unless another
+    /// process stored one first, in which case that one is used.
     func decision<Decision: PlannedDecision>(for shape: some PlannedShape, among candidates: [Decision],
                                              run: (Decision) throws -> Void) throws -> Decision {
         try requireCheckedGemm()
@@ -207,18 +210,32 @@ public final class GemmPlanner: @unchecked Sendable {
            candidates.contains(where: { $0.storedName == stored.storedName }) {
             return stored
         }
+        if !announcedTiming {
+            announcedTiming = true
+            device.options.reporter.note("timing GEMM kernels for new shapes on \(device.info.name) (first use; remembered afterwards)")
+        }
+        let timingStarted = Date()
+        defer { device.recordFirstUse(Date().timeIntervalSince(timingStarted)) }
         var best: (decision: Decision, seconds: Double)?
         for candidate in candidates {
             try run(candidate)
             try device.synchronize()
-            let start = Date()
-            try run(candidate)
-            try device.synchronize()
-            let seconds = Date().timeIntervalSince(start)
-            if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
+            for _ in 0..<3 {
+                let start = Date()
+                try run(candidate)
+                try device.synchronize()
+                let seconds = Date().timeIntervalSince(start)
+                if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
+            }
         }
         guard let best else { throw LumenError.shapeMismatch("no candidate to time for \(shape.text) on \(device.info.name)") }
         return Decision(storedName: remember(best.decision.storedName, as: name)) ?? best.decision
+    }
+
+    /// The remembered decision for `shape`, or nil when it has not been timed here.
+    func remembered<Decision: PlannedDecision>(_ type: Decision.Type, for shape: some PlannedShape) throws -> Decision? {
+        try requireCheckedGemm()
+        return storedChoice(entryName(shape)).flatMap(Decision.init(storedName:))
     }
 
     /// The remembered decision's stored name for `shape`, or nil (for tests and benchmarks).
