@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Lumen
 
-/// ImageDataGenerator's parameters as flags, shared by `train` and `preview-augment`.
+/// ImageDataGenerator's parameters as flags, shared by `train`, `evaluate`, `predict` and
+/// `preview-augment`.
 /// Flags override a `--config` file's `augmentation:` section.
 struct AugmentationOptions: ParsableArguments {
     @Option(help: "Random rotation in degrees, U(-r, r).") var rotationRange: Float?
@@ -45,6 +46,18 @@ struct AugmentationOptions: ParsableArguments {
             throw ValidationError(error.description)
         }
         return a
+    }
+
+    /// How `evaluate` and `predict` perturb test images: nil without augmentation
+    /// settings; with them, each image once augmented (tta 0) or test-time augmentation.
+    func testAugmentation(base: Augmentation?, seed: UInt64, tta: Int, requireTTA: Bool = false) throws -> TestAugmentation? {
+        let settings = try augmentation(base: base)
+        guard !settings.isIdentity else {
+            if tta > 0 { throw ValidationError("--tta needs augmentation settings to draw from, e.g. --horizontal-flip --zoom-range 0.1") }
+            return nil
+        }
+        if requireTTA && tta == 0 { throw ValidationError("augmentation flags in predict need --tta N (test-time augmentation)") }
+        return TestAugmentation(augmentation: settings, seed: seed, draws: tta)
     }
 
     private func numbers(_ text: String, flag: String) throws -> [Float] {

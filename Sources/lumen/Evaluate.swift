@@ -13,12 +13,18 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Write predictions.csv and metrics.json here.") var out: String?
     @Option(help: "Images per batch.") var batchSize: Int = 32
     @Flag(help: "Print everything as JSON.") var json = false
+    @Option(help: "A YAML or JSON config whose augmentation: section perturbs the test images (flags override it).")
+    var config: String?
+    @Option(help: "Seed for the augmentation draws.") var seed: UInt64 = 0
+    @Option(help: "Test-time augmentation: average the original and N augmented draws per image.") var tta: Int = 0
     @OptionGroup var deviceOption: DeviceOption
+    @OptionGroup var augmentationOptions: AugmentationOptions
 
     func validate() throws {
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1, got \(threshold)") }
         if digits < 0 || digits > 10 { throw ValidationError("--digits must be between 0 and 10, got \(digits)") }
         if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        if tta < 0 { throw ValidationError("--tta must not be negative, got \(tta)") }
     }
 
     func run() throws {
@@ -28,9 +34,11 @@ struct Evaluate: ParsableCommand {
             let network = try checkpoint.makeModel(on: device)
             let folder = try ImageFolder(root: URL(fileURLWithPath: data), classes: checkpoint.classes)
             for line in folder.warnings { warn(line) }
+            let base = try config.map { try ConfigFile.decode(DataConfig.self, from: URL(fileURLWithPath: $0)).augmentation }
+            let augmentation = try augmentationOptions.testAugmentation(base: base ?? nil, seed: seed, tta: tta)
             let result = try Evaluation.run(model: network, classes: checkpoint.classes, preprocessing: checkpoint.preprocessing,
                                             folder: folder, threshold: threshold, batchSize: batchSize,
-                                            badFile: { warn("skipped \($0)") })
+                                            augmentation: augmentation, badFile: { warn("skipped \($0)") })
             if let out {
                 try EvaluationFiles.write(result, checkpoint: checkpoint, checkpointURL: URL(fileURLWithPath: model), model: network,
                                           to: URL(fileURLWithPath: out, isDirectory: true))
@@ -41,6 +49,7 @@ struct Evaluate: ParsableCommand {
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
                 return
             }
+            if let augmentation = result.augmentation { print("evaluated on \(augmentation.summary)") }
             print(String(format: "loss %.4f  accuracy %.4f  (%d images)", result.loss, result.accuracy, result.items.count))
             print("\nConfusion matrix (rows: true, columns: predicted)\n" + result.confusion.table())
             print("\nNormalised by row\n" + result.confusion.table(normalized: true))

@@ -13,7 +13,10 @@ struct Predict: ParsableCommand {
     @Flag(help: "Print JSON: file, predicted, probabilities.") var json = false
     @Flag(help: "Print CSV: file, predicted, then one column per class.") var csv = false
     @Option(help: "Images per batch.") var batchSize: Int = 32
+    @Option(help: "Test-time augmentation: average the original and N augmented draws per image.") var tta: Int = 0
+    @Option(help: "Seed for the augmentation draws.") var seed: UInt64 = 0
     @OptionGroup var deviceOption: DeviceOption
+    @OptionGroup var augmentationOptions: AugmentationOptions
 
     func validate() throws {
         if json && csv { throw ValidationError("choose one of --json and --csv") }
@@ -31,7 +34,8 @@ struct Predict: ParsableCommand {
             let files = try ImageFiles.list(URL(fileURLWithPath: input))
             guard !files.isEmpty else { fail("\(input): no image files (png, jpg, jpeg, bmp, ppm, tif, tiff) found") }
             let predictor = try Predictor(checkpoint: checkpoint, device: device)
-            let results = try predictor.predict(files, batchSize: batchSize) { error in
+            let augmentation = try augmentationOptions.testAugmentation(base: nil, seed: seed, tta: tta, requireTTA: true)
+            let results = try predictor.predict(files, batchSize: batchSize, augmentation: augmentation) { error in
                 FileHandle.standardError.write(Data("lumen: warning: skipped \(error)\n".utf8))
             }
             guard !results.isEmpty else { fail("\(input): none of the \(files.count) image files could be read") }

@@ -4,29 +4,27 @@ import Lumen
 /// Shows training progress: a live bar on a terminal, plain lines in logs.
 final class ProgressReporter: TrainingReporter {
     private let interactive = isatty(STDOUT_FILENO) != 0
-    private var epochStart = Date()
     private var lastPlainLine = Date.distantPast
     private var epochs = 0
 
     func epochBegan(_ epoch: Int, of epochs: Int, steps: Int) {
         self.epochs = epochs
-        epochStart = Date()
         if !interactive { print("Epoch \(epoch + 1)/\(epochs): \(steps) steps"); fflush(stdout) }
     }
 
-    func stepEnded(_ step: Int, of steps: Int, loss: Double, accuracy: Double) {
-        let elapsed = Date().timeIntervalSince(epochStart)
-        let eta = step > 0 ? elapsed / Double(step) * Double(max(steps - step, 0)) : 0
-        let numbers = String(format: "loss %.4f  accuracy %.4f", loss, accuracy)
+    func stepEnded(_ p: StepProgress) {
+        let numbers = String(format: "loss %.4f  accuracy %.4f", p.loss, p.accuracy)
+        // First-use work (compiling kernels, timing GEMMs) is said, and left out of the ETA.
+        let firstUse = p.firstUse >= 1 ? ", \(ProgressReporter.clock(p.firstUse)) of it first-use compiling and timing" : ""
         if interactive {
             let width = 30
-            let filled = steps > 0 ? min(width, step * width / steps) : width
+            let filled = p.steps > 0 ? min(width, p.step * width / p.steps) : width
             let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
-            print("\r  \(step)/\(steps) [\(bar)] ETA \(ProgressReporter.clock(eta))  \(numbers)\u{1B}[K", terminator: "")
+            print("\r  \(p.step)/\(p.steps) [\(bar)] ETA \(ProgressReporter.clock(p.eta))  \(numbers)\u{1B}[K", terminator: "")
             fflush(stdout)
-        } else if Date().timeIntervalSince(lastPlainLine) >= 10 || step == steps {
+        } else if Date().timeIntervalSince(lastPlainLine) >= 10 || p.step == p.steps {
             lastPlainLine = Date()
-            print("  step \(step)/\(steps), \(ProgressReporter.clock(elapsed)) elapsed, ETA \(ProgressReporter.clock(eta)), \(numbers)")
+            print("  step \(p.step)/\(p.steps), \(ProgressReporter.clock(p.elapsed)) elapsed\(firstUse), ETA \(ProgressReporter.clock(p.eta)), \(numbers)")
             fflush(stdout)
         }
     }

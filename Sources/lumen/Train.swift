@@ -15,6 +15,8 @@ struct Train: ParsableCommand {
     @Option(help: "Fraction of each class held out for validation, as Keras' validation_split.") var validationSplit: Double?
     @Option(help: "xray-cnn, fashion-cnn, a model spec (.yaml/.json) or a checkpoint to start from.") var model: String?
     @Option(help: "Epochs to train.") var epochs: Int?
+    @Option(help: "Batches per epoch, as Keras' steps_per_epoch; epochs continue through the data.") var stepsPerEpoch: Int?
+    @Option(help: "Validation batches per epoch, as Keras' validation_steps.") var validationSteps: Int?
     @Option(help: "Images per batch.") var batchSize: Int?
     @Option(help: "Learning rate.") var lr: Float?
     @Option(help: "adam, adamw or sgd.") var optimizer: String?
@@ -64,6 +66,7 @@ struct Train: ParsableCommand {
         var flags = TrainingConfig()
         (flags.data, flags.val, flags.validationSplit, flags.model) = (data, val, validationSplit, model)
         (flags.epochs, flags.batchSize, flags.learningRate, flags.optimizer) = (epochs, batchSize, lr, optimizer)
+        (flags.stepsPerEpoch, flags.validationSteps) = (stepsPerEpoch, validationSteps)
         (flags.momentum, flags.weightDecay, flags.seed, flags.out) = (momentum, weightDecay, seed, out)
         flags.classWeight = try classWeight.map { try ClassWeightSetting(flag: $0) }
         (flags.labelSmoothing, flags.preprocessing, flags.workers) = (labelSmoothing, preprocessing, workers)

@@ -209,7 +209,7 @@ final class StopAfter: TrainingReporter {
     }
 
     func epochBegan(_ epoch: Int, of epochs: Int, steps: Int) {}
-    func stepEnded(_ step: Int, of steps: Int, loss: Double, accuracy: Double) {
+    func stepEnded(_ progress: StepProgress) {
         seen += 1
         if seen == self.steps { trainer?.requestStop() }
     }

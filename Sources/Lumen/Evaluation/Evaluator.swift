@@ -17,10 +17,12 @@ public struct Evaluation: Encodable {
     public let report: ClassificationReport
     public let binary: BinaryMetrics?
     public let items: [Item]
+    /// How the test images were perturbed, when they were.
+    public var augmentation: TestAugmentation?
 
     enum CodingKeys: String, CodingKey {
         case classes, loss, accuracy, confusion = "confusion_matrix", normalized = "confusion_matrix_normalized"
-        case report = "classification_report", binary
+        case report = "classification_report", binary, augmentation
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -32,6 +34,7 @@ public struct Evaluation: Encodable {
         try c.encode(confusion.rowNormalized, forKey: .normalized)
         try c.encode(report, forKey: .report)
         try c.encodeIfPresent(binary, forKey: .binary)
+        try c.encodeIfPresent(augmentation, forKey: .augmentation)
     }
 
     /// predictions.csv: file, true class, predicted class, then one probability per class.
@@ -48,53 +51,81 @@ public struct Evaluation: Encodable {
     }
 
     /// Runs `model` over `folder`. For two classes, `threshold` (on class 1's
-    /// probability) replaces argmax when given.
+    /// probability) replaces argmax when given. With `augmentation`, the images are
+    /// perturbed once each, or (with draws) averaged over the original and the draws; the
+    /// loss is then the cross-entropy of the averaged probabilities.
     public static func run(model: Sequential, classes: [String], preprocessing: Preprocessing, folder: ImageFolder,
-                           threshold: Double? = nil, batchSize: Int = 32,
+                           threshold: Double? = nil, batchSize: Int = 32, augmentation: TestAugmentation? = nil,
                            badFile: (@Sendable (ImageError) -> Void)? = nil) throws -> Evaluation {
         let input = model.spec.inputShape
-        var options = LoaderOptions(height: input[0], width: input[1], channels: input[2])
-        options.shuffle = false
-        options.batchSize = batchSize
-        options.preprocessing = preprocessing
-        let loader = try BatchLoader(folder: folder, options: options)
-        loader.badFile = badFile
-        let loss = Loss(model.defaultLoss)
-        let stream = loader.epoch(0)
-        var lossSum = 0.0
-        var truth: [Int] = [], predicted: [Int] = [], scores: [Double] = []
-        var items: [Item] = []
-        let k = model.outputCount
-        while let batch = try stream.next() {
-            let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
-            let logits = try model.logits(x, training: false)
-            lossSum += Double(try loss.evaluate(logits: logits, labels: batch.labels).loss) * Double(batch.labels.count)
-            let z = try logits.toArray()
-            for (row, label) in batch.labels.enumerated() {
-                var p = Array(z[(row * k)..<((row + 1) * k)]).map(Double.init)
-                switch model.outputActivation {
-                case .sigmoid: p = p.map { 1 / (1 + exp(-$0)) }
-                case .softmax:
-                    let top = p.max() ?? 0
-                    let e = p.map { exp($0 - top) }
-                    let total = e.reduce(0, +)
-                    p = e.map { $0 / total }
-                default: break
-                }
-                if k == 1 { p = [1 - p[0], p[0]] }
-                var choice = p.indices.max { p[$0] < p[$1] } ?? 0
-                if let threshold, classes.count == 2 { choice = p[1] >= threshold ? 1 : 0 }
-                truth.append(label)
-                predicted.append(choice)
-                if classes.count == 2 { scores.append(p[1]) }
-                items.append(Item(file: batch.files[row].path, truth: classes[label], predicted: classes[choice], probabilities: p))
+        let lossFunction = Loss(model.defaultLoss)
+        var passes: [[[Double]]] = [], lossSum = 0.0
+        var files: [String] = [], labels: [Int] = []
+        for draw in augmentation?.passes ?? [nil] {
+            var options = LoaderOptions(height: input[0], width: input[1], channels: input[2])
+            options.shuffle = false
+            options.batchSize = batchSize
+            options.preprocessing = preprocessing
+            if let augmentation, draw != nil {
+                options.augmentation = augmentation.augmentation
+                options.seed = augmentation.seed
             }
+            let loader = try BatchLoader(folder: folder, options: options)
+            if passes.isEmpty { loader.badFile = badFile }
+            let stream = loader.epoch(draw ?? 0)
+            var rows: [[Double]] = []
+            files = []
+            labels = []
+            while let batch = try stream.next() {
+                let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
+                let logits = try model.logits(x, training: false)
+                if augmentation?.draws ?? 0 == 0 {
+                    lossSum += Double(try lossFunction.evaluate(logits: logits, labels: batch.labels).loss) * Double(batch.labels.count)
+                }
+                rows += probabilities(try logits.toArray(), outputs: model.outputCount, activation: model.outputActivation)
+                files += batch.files.map(\.path)
+                labels += batch.labels
+            }
+            passes.append(rows)
         }
-        guard !truth.isEmpty else { throw DataError(path: folder.root.path, reason: "no image could be evaluated") }
-        let matrix = ConfusionMatrix(classes: classes, truth: truth, predicted: predicted)
+        let probabilities = passes.count == 1 ? passes[0] : TestAugmentation.average(passes)
+        guard !labels.isEmpty else { throw DataError(path: folder.root.path, reason: "no image could be evaluated") }
+        if passes.count > 1 {
+            lossSum = zip(probabilities, labels).map { -log(max($0[$1], 1e-7)) }.reduce(0, +)
+        }
+        var predicted: [Int] = [], scores: [Double] = [], items: [Item] = []
+        for (row, p) in probabilities.enumerated() {
+            var choice = p.indices.max { p[$0] < p[$1] } ?? 0
+            if let threshold, classes.count == 2 { choice = p[1] >= threshold ? 1 : 0 }
+            predicted.append(choice)
+            if classes.count == 2 { scores.append(p[1]) }
+            items.append(Item(file: files[row], truth: classes[labels[row]], predicted: classes[choice], probabilities: p))
+        }
+        let matrix = ConfusionMatrix(classes: classes, truth: labels, predicted: predicted)
         let report = ClassificationReport(matrix)
-        return Evaluation(classes: classes, loss: lossSum / Double(truth.count), accuracy: report.accuracy, confusion: matrix,
-                          report: report, binary: classes.count == 2 ? BinaryMetrics(matrix: matrix, scores: scores, labels: truth) : nil,
-                          items: items)
+        var evaluation = Evaluation(classes: classes, loss: lossSum / Double(labels.count), accuracy: report.accuracy,
+                                    confusion: matrix, report: report,
+                                    binary: classes.count == 2 ? BinaryMetrics(matrix: matrix, scores: scores, labels: labels) : nil,
+                                    items: items)
+        evaluation.augmentation = augmentation
+        return evaluation
+    }
+
+    /// Class probabilities per row: the output activation applied to the logits, and one
+    /// sigmoid output read as [1 − p, p].       logits: N × K row-major
+    static func probabilities(_ logits: [Float], outputs k: Int, activation: ActivationKind) -> [[Double]] {
+        stride(from: 0, to: logits.count, by: max(k, 1)).map { start in
+            var p = logits[start..<(start + k)].map(Double.init)
+            switch activation {
+            case .sigmoid: p = p.map { 1 / (1 + exp(-$0)) }
+            case .softmax:
+                let top = p.max() ?? 0
+                let e = p.map { exp($0 - top) }
+                let total = e.reduce(0, +)
+                p = e.map { $0 / total }
+            default: break
+            }
+            return k == 1 ? [1 - p[0], p[0]] : p
+        }
     }
 }

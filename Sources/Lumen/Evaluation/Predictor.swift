@@ -44,27 +44,47 @@ public final class Predictor {
     }
 
     /// Class probabilities for each file. Files that cannot be decoded are passed to
-    /// `skipped` and left out.
-    public func predict(_ files: [URL], batchSize: Int = 32, skipped: (ImageError) -> Void = { _ in }) throws -> [Prediction] {
+    /// `skipped` and left out. With `augmentation` (draws > 0: test-time augmentation),
+    /// each file's probabilities are the mean over the original and the augmented draws,
+    /// draw d of file i keyed by (seed, d, i).
+    public func predict(_ files: [URL], batchSize: Int = 32, augmentation: TestAugmentation? = nil,
+                        skipped: (ImageError) -> Void = { _ in }) throws -> [Prediction] {
         let input = model.spec.inputShape  // [H, W, C]
         var results: [Prediction] = []
         var index = 0
         while index < files.count {
-            var batch: [(URL, Image)] = []
+            var batch: [(index: Int, file: URL, image: Image)] = []
             while batch.count < batchSize, index < files.count {
                 let file = files[index]
                 index += 1
                 do {
                     let image = try ImageDecoder.decode(file, channels: input[2])
-                    batch.append((file, image.resized(width: input[1], height: input[0], interpolation)))
+                    batch.append((index - 1, file, image.resized(width: input[1], height: input[0], interpolation)))
                 } catch let error as ImageError {
                     skipped(error)
                 }
             }
             guard !batch.isEmpty else { continue }
-            let output = try model.predict(try preprocessing.tensor(batch.map(\.1), on: model.device)).toArray()
+            var passes: [[Float]] = []
+            for draw in augmentation?.passes ?? [nil] {
+                let x: Tensor
+                if let augmentation, let draw {
+                    var values: [Float] = []
+                    for (i, _, image) in batch {
+                        let transform = augmentation.augmentation.transform(seed: augmentation.seed, epoch: draw, index: i,
+                                                                            height: input[0], width: input[1])
+                        values += preprocessing.channelsFirst(augmentation.augmentation.apply(transform, to: FloatImage(image)))
+                    }
+                    x = try Tensor(on: model.device, shape: [batch.count, input[2], input[0], input[1]], values: values)
+                } else {
+                    x = try preprocessing.tensor(batch.map(\.image), on: model.device)
+                }
+                passes.append(try model.predict(x).toArray())
+            }
+            let output = passes.count == 1 ? passes[0]
+                : passes[0].indices.map { i in passes.map { $0[i] }.reduce(0, +) / Float(passes.count) }
             let width = model.outputCount
-            for (row, (file, _)) in batch.enumerated() {
+            for (row, (_, file, _)) in batch.enumerated() {
                 var probabilities = Array(output[(row * width)..<((row + 1) * width)])
                 if width == 1 { probabilities = [1 - probabilities[0], probabilities[0]] }
                 let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0

@@ -45,11 +45,11 @@ public enum Charts {
             canvas.fill(barX, topMargin + gridSize * Double(s) / Double(steps), 18, gridSize / Double(steps) + 1, ColorMap.blues(t))
         }
         canvas.stroke(barX, topMargin, 18, gridSize, .grey)
-        for tick in 0...4 {
-            let fraction = Double(tick) / 4, y = topMargin + gridSize * (1 - fraction)
-            let value = top * fraction
+        let ticks = TickLocator.ticks(from: 0, to: max(top, normalized ? 1e-9 : 1), integer: !normalized)
+        for (value, label) in zip(ticks, TickLocator.labels(ticks)) {
+            let y = topMargin + gridSize * (1 - (top > 0 ? value / top : 0))
             canvas.line([(barX + 18, y), (barX + 23, y)], .black, width: 1)
-            canvas.text(normalized ? String(format: "%.2f", value) : String(format: "%.0f", value), barX + 26, y + 4, size: 11)
+            canvas.text(label, barX + 26, y + 4, size: 11)
         }
         return try canvas.pngData()
     }
@@ -88,23 +88,15 @@ public enum Charts {
         func px(_ v: Double) -> Double { plotLeft + (v - xs.lowerBound) / (xs.upperBound - xs.lowerBound) * plotWidth }
         func py(_ v: Double) -> Double { plotTop + plotHeight - (v - ys.lowerBound) / (ys.upperBound - ys.lowerBound) * plotHeight }
         canvas.text(title, plotLeft + plotWidth / 2, y + 22, size: 14, align: .center, bold: true)
-        for tick in 0...5 {
-            let v = ys.lowerBound + (ys.upperBound - ys.lowerBound) * Double(tick) / 5
+        let yTicks = TickLocator.ticks(from: ys.lowerBound, to: ys.upperBound)
+        for (v, label) in zip(yTicks, TickLocator.labels(yTicks)) {
             canvas.line([(plotLeft, py(v)), (plotLeft + plotWidth, py(v))], .lightGrey, width: 1)
-            canvas.text(String(format: abs(ys.upperBound - ys.lowerBound) < 0.05 ? "%.3f" : "%.2f", v), plotLeft - 6, py(v) + 4,
-                        size: 10, align: .right)
+            canvas.text(label, plotLeft - 6, py(v) + 4, size: 10, align: .right)
         }
-        let xTicks: [Double]
-        if integerX {
-            let span = Int(xs.upperBound - xs.lowerBound)
-            let step = max(1, Int((Double(span) / 8).rounded(.up)))
-            xTicks = stride(from: Int(xs.lowerBound), through: Int(xs.upperBound), by: step).map(Double.init)
-        } else {
-            xTicks = (0...5).map { xs.lowerBound + (xs.upperBound - xs.lowerBound) * Double($0) / 5 }
-        }
-        for v in xTicks {
+        let xTicks = TickLocator.ticks(from: xs.lowerBound, to: xs.upperBound, maxIntervals: integerX ? 8 : 5, integer: integerX)
+        for (v, label) in zip(xTicks, TickLocator.labels(xTicks)) {
             canvas.line([(px(v), plotTop + plotHeight), (px(v), plotTop + plotHeight + 4)], .black, width: 1)
-            canvas.text(integerX ? String(Int(v)) : String(format: "%.1f", v), px(v), plotTop + plotHeight + 17, size: 10, align: .center)
+            canvas.text(label, px(v), plotTop + plotHeight + 17, size: 10, align: .center)
         }
         canvas.stroke(plotLeft, plotTop, plotWidth, plotHeight, .black, width: 1)
         canvas.text(xLabel, plotLeft + plotWidth / 2, plotTop + plotHeight + 36, size: 12, align: .center)
@@ -131,13 +123,15 @@ public enum Charts {
             Series(name: name, points: history.epochs.enumerated().compactMap { i, logs in logs[key].map { (Double(i + 1), $0) } },
                    color: color)
         }
+        // One epoch is one point, centred with its tick alone (as matplotlib shows a single point).
         let epochs = Double(max(history.epochs.count, 1))
+        let xRange = epochs == 1 ? 0.5...1.5 : 1...epochs
         plot(canvas, x: 0, y: 0, width: 500, height: 400, title: "Loss", xLabel: "Epoch", yLabel: "Loss",
              series: [series("loss", "Training loss", .blue), series("val_loss", "Validation loss", .orange)],
-             xRange: 1...max(epochs, 2), integerX: true)
+             xRange: xRange, integerX: true)
         plot(canvas, x: 500, y: 0, width: 500, height: 400, title: "Accuracy", xLabel: "Epoch", yLabel: "Accuracy",
              series: [series("accuracy", "Training accuracy", .blue), series("val_accuracy", "Validation accuracy", .orange)],
-             xRange: 1...max(epochs, 2), integerX: true)
+             xRange: xRange, integerX: true)
         return try canvas.pngData()
     }
 

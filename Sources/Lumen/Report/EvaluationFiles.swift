@@ -55,6 +55,7 @@ public enum EvaluationFiles {
         let historyURL = checkpointURL.deletingLastPathComponent().appendingPathComponent("history.json")
         report.history = history ?? (try? JSONDecoder().decode(History.self, from: Data(contentsOf: historyURL)))
         report.evaluation = evaluation
+        if let augmentation = evaluation?.augmentation { report.configuration["evaluated on"] = augmentation.summary }
         if evaluation != nil, GradCAM.defaultLayer(of: model) != nil {
             try report.addMistakes(model: model, preprocessing: checkpoint.preprocessing)
         }

@@ -1,9 +1,33 @@
 import Foundation
 
+/// Where an epoch stands after a step, with the time first-use work took kept apart, so
+/// a rate or ETA can leave it out.
+public struct StepProgress: Sendable {
+    /// Steps done in the epoch (1-based), of `steps`.
+    public var step: Int, steps: Int
+    /// The epoch's running loss and accuracy.
+    public var loss: Double, accuracy: Double
+    /// Wall-clock seconds since this process began the epoch, and of those the seconds
+    /// spent compiling kernels and timing GEMMs (first use).
+    public var elapsed: Double, firstUse: Double
+    /// Steps run since this process began the epoch (fewer than `step` after a resume).
+    public var stepsRun: Int
+
+    public init(step: Int, steps: Int, loss: Double, accuracy: Double, elapsed: Double, firstUse: Double, stepsRun: Int) {
+        (self.step, self.steps, self.loss, self.accuracy) = (step, steps, loss, accuracy)
+        (self.elapsed, self.firstUse, self.stepsRun) = (elapsed, firstUse, stepsRun)
+    }
+
+    /// Seconds left at the rate of the steps run, first-use work left out.
+    public var eta: Double {
+        stepsRun > 0 ? max(elapsed - firstUse, 0) / Double(stepsRun) * Double(max(steps - step, 0)) : 0
+    }
+}
+
 /// Progress of a `fit`, for the CLI to show. Library code prints nothing itself.
 public protocol TrainingReporter: AnyObject {
     func epochBegan(_ epoch: Int, of epochs: Int, steps: Int)
-    func stepEnded(_ step: Int, of steps: Int, loss: Double, accuracy: Double)
+    func stepEnded(_ progress: StepProgress)
     func epochEnded(_ epoch: Int, of epochs: Int, logs: [String: Double])
     func message(_ text: String)
 }
@@ -124,13 +148,15 @@ public final class Trainer {
         var epoch = startEpoch
         while epoch < epochs && !context.stopTraining {
             reporter?.epochBegan(epoch, of: epochs, steps: steps)
-            let began = Date()
+            let began = Date(), firstUseBefore = model.device.firstUseSeconds
             var logs = try trainEpoch(epoch, steps: steps)
             if let validation { logs.merge(try evaluate(validation, epoch: epoch)) { $1 } }
             let seconds = Date().timeIntervalSince(began)
+            let firstUse = model.device.firstUseSeconds - firstUseBefore
             logs["learning_rate"] = Double(optimizer.learningRate)
             logs["epoch_time"] = seconds
-            logs["images_per_second"] = Double(training.sampleCount - training.badFiles.count) / max(seconds, 1e-9)
+            // The rate leaves out first-use work (compiling kernels, timing GEMMs).
+            logs["images_per_second"] = Double(training.sampleCount - training.badFiles.count) / max(seconds - firstUse, 1e-9)
             if let resident = Trainer.residentMegabytes() { logs["memory_mb"] = resident }
             history.epochs.append(logs)
             try history.write(csv: runDirectory.appendingPathComponent("history.csv"),
@@ -150,6 +176,7 @@ public final class Trainer {
     private func trainEpoch(_ epoch: Int, steps: Int) throws -> [String: Double] {
         let stream = training.epoch(epoch, skipping: startBatch)
         var step = startBatch
+        let began = Date(), firstUseBefore = model.device.firstUseSeconds
         let k = model.outputCount
         let activation = model.outputActivation
         while let batch = try stream.next() {
@@ -196,7 +223,9 @@ public final class Trainer {
             }
             partial.add(loss: value, logits: try logits.toArray(), labels: batch.labels, outputs: k, activation: activation,
                         binary: classes.count == 2)
-            reporter?.stepEnded(step, of: steps, loss: partial.loss, accuracy: partial.accuracy)
+            reporter?.stepEnded(StepProgress(step: step, steps: steps, loss: partial.loss, accuracy: partial.accuracy,
+                                             elapsed: Date().timeIntervalSince(began),
+                                             firstUse: model.device.firstUseSeconds - firstUseBefore, stepsRun: step - startBatch))
             if shouldStop {
                 stream.cancel()
                 try saveResumable(epoch: epoch, batch: step)

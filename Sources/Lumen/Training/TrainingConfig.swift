@@ -8,6 +8,10 @@ public struct TrainingConfig: Codable, Equatable {
     public var validationSplit: Double?
     public var model: String?
     public var epochs: Int?
+    /// Keras' steps_per_epoch: batches per epoch, continuing through the data across epochs.
+    public var stepsPerEpoch: Int?
+    /// Keras' validation_steps: validation batches per epoch, likewise.
+    public var validationSteps: Int?
     public var batchSize: Int?
     public var learningRate: Float?
     public var optimizer: String?
@@ -52,7 +56,7 @@ public struct TrainingConfig: Codable, Equatable {
         case weightDecay = "weight_decay", inputSize = "input_size", classWeight = "class_weight"
         case labelSmoothing = "label_smoothing", initFrom = "init", trainableLast = "trainable_last"
         case freezeUntil = "freeze_until", features, valFeatures = "val_features", pretrained
-        case replaceHead = "replace_head"
+        case replaceHead = "replace_head", stepsPerEpoch = "steps_per_epoch", validationSteps = "validation_steps"
     }
 
     public static func load(_ url: URL) throws -> TrainingConfig { try ConfigFile.decode(TrainingConfig.self, from: url) }

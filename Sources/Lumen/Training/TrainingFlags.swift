@@ -24,6 +24,8 @@ extension TrainingConfig {
         c.validationSplit = flags.validationSplit ?? validationSplit
         c.model = flags.model ?? model
         c.epochs = flags.epochs ?? epochs
+        c.stepsPerEpoch = flags.stepsPerEpoch ?? stepsPerEpoch
+        c.validationSteps = flags.validationSteps ?? validationSteps
         c.batchSize = flags.batchSize ?? batchSize
         c.learningRate = flags.learningRate ?? learningRate
         c.optimizer = flags.optimizer ?? optimizer

@@ -23,6 +23,10 @@ public struct TrainingPlan {
     public var model: String
     public var out: URL
     public var epochs = 10
+    /// Batches per epoch (Keras' steps_per_epoch), when not one pass over the data.
+    public var stepsPerEpoch: Int?
+    /// Validation batches per epoch (Keras' validation_steps), when not the whole set.
+    public var validationSteps: Int?
     public var batchSize = 32
     public var learningRate: Float = 1e-3
     public var optimizer = OptimizerKind.adam
@@ -72,6 +76,12 @@ public struct TrainingPlan {
             guard epochs >= 1 else { throw invalid("--epochs (epochs) must be at least 1, got \(epochs)") }
             self.epochs = epochs
         }
+        for (value, flag, key) in [(config.stepsPerEpoch, "--steps-per-epoch", "steps_per_epoch"),
+                                   (config.validationSteps, "--validation-steps", "validation_steps")] {
+            if let value, value < 1 { throw invalid("\(flag) (\(key)) must be at least 1, got \(value)") }
+        }
+        stepsPerEpoch = config.stepsPerEpoch
+        validationSteps = config.validationSteps
         if let batchSize = config.batchSize {
             guard batchSize >= 1 else { throw invalid("--batch-size (batch_size) must be at least 1, got \(batchSize)") }
             self.batchSize = batchSize

@@ -30,8 +30,10 @@ public struct TrainingRun {
         }
         let classWeights = try plan.classWeight?.weights(classes: data.classes, counts: data.classCounts)
         let loss = Loss(data.model.defaultLoss, labelSmoothing: plan.labelSmoothing, classWeights: classWeights)
-        trainer = try Trainer(model: data.model, optimizer: plan.makeOptimizer(), loss: loss, training: data.training,
-                              validation: data.validation, callbacks: try plan.makeCallbacks(hasValidation: data.validation != nil),
+        let training = plan.stepsPerEpoch.map { StepsPerEpoch(data.training, steps: $0) } ?? data.training
+        let validation = data.validation.map { source in plan.validationSteps.map { StepsPerEpoch(source, steps: $0) } ?? source }
+        trainer = try Trainer(model: data.model, optimizer: plan.makeOptimizer(), loss: loss, training: training,
+                              validation: validation, callbacks: try plan.makeCallbacks(hasValidation: data.validation != nil),
                               runDirectory: plan.out, classes: data.classes, preprocessing: data.preprocessing)
         trainer.configuration = data.configuration.merging([
             "model": plan.model, "optimizer": plan.optimizer.rawValue, "learning_rate": String(plan.learningRate),

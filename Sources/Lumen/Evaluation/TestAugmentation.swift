@@ -1,0 +1,39 @@
+import Foundation
+
+/// How `evaluate` and `predict` perturb test images with ImageDataGenerator's settings:
+/// once per image (the tutorials' robustness check on a damaged copy of the test set), or
+/// test-time augmentation, averaging the probabilities of the original and `draws`
+/// augmented versions. Each draw depends only on (seed, draw, image index): repeatable.
+public struct TestAugmentation: Equatable, Encodable, Sendable {
+    public var augmentation: Augmentation
+    public var seed: UInt64
+    /// 0: each image once, augmented. N > 0: the original and N augmented draws, averaged.
+    public var draws: Int
+
+    public init(augmentation: Augmentation, seed: UInt64 = 0, draws: Int = 0) {
+        self.augmentation = augmentation
+        self.seed = seed
+        self.draws = draws
+    }
+
+    /// The passes over the images: nil for the original, else the draw number that keys
+    /// the augmentation (1, 2, …).
+    var passes: [Int?] { draws == 0 ? [1] : [nil] + (1...draws).map { $0 } }
+
+    /// One line saying what was done, with the settings in Keras' names.
+    public var summary: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let settings = (try? encoder.encode(augmentation)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let what = draws == 0 ? "augmented test images" : "test-time augmentation, the original and \(draws) draws averaged"
+        return "\(what) (seed \(seed)): \(settings)"
+    }
+
+    /// The mean of `passes` probability rows, row by row.
+    static func average(_ passes: [[[Double]]]) -> [[Double]] {
+        guard let first = passes.first else { return [] }
+        return first.indices.map { row in
+            first[row].indices.map { j in passes.map { $0[row][j] }.reduce(0, +) / Double(passes.count) }
+        }
+    }
+}
