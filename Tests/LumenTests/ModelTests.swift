@@ -93,8 +93,11 @@ import Testing
         }
         try "name: strict\ninput_shape: [8, 8, 1]\nlayer: []\nlayers: []\n".write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: DataError.self) { try ConfigFile.decode(ModelSpec.self, from: file) }
-        let json = try JSONEncoder().encode(BuiltinModel.mobilenetV2.spec(classes: 3))
-        #expect(try JSONDecoder().decode(ModelSpec.self, from: json) == BuiltinModel.mobilenetV2.spec(classes: 3))
+        // Every spec Lumen writes (checkpoints carry them) reads back, Residual blocks included.
+        for builtin in BuiltinModel.allCases {
+            let spec = try Sequential(spec: builtin.spec(classes: 3, inputSize: 64), device: testDevice).spec
+            #expect(try JSONDecoder().decode(ModelSpec.self, from: try JSONEncoder().encode(spec)) == spec, "\(builtin)")
+        }
     }
 
     @Test func setTrainableFreezesAllButTheLast() throws {

@@ -51,7 +51,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         case "Dropout": return [.rate, .seed]
         case "Activation": return [.activation, .alpha]
         case "LeakyReLU": return [.alpha]
-        case "Residual": return [.layers, .shortcut]
+        case "Residual": return [.layers, .shortcut, .activation]
         default: return nil
         }
     }
