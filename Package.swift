@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The only code that calls OpenCL and CLBlast.
@@ -28,7 +29,9 @@ let package = Package(
         ),
         .target(
             name: "Lumen",
-            dependencies: ["CLShim", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CLShim", .product(name: "Yams", package: "Yams"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Export/onnx.proto"],
             plugins: ["EmbedKernelsPlugin"]
         ),
         .executableTarget(

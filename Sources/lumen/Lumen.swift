@@ -7,7 +7,7 @@ struct LumenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lumen",
         abstract: "Train and evaluate image classifiers on any OpenCL device.",
-        subcommands: [Devices.self, SelfTest.self, Init.self, Summary.self, Predict.self, PreviewAugment.self, BenchData.self, Train.self, Evaluate.self, GradCam.self, BenchTrain.self, BenchKernels.self, TuneClblast.self, ExtractFeatures.self, Combine.self, ImportKeras.self]
+        subcommands: [Devices.self, SelfTest.self, Init.self, Summary.self, Predict.self, PreviewAugment.self, BenchData.self, Train.self, Evaluate.self, GradCam.self, BenchTrain.self, BenchKernels.self, TuneClblast.self, ExtractFeatures.self, Combine.self, ImportKeras.self, ExportOnnx.self]
     )
 }
 
