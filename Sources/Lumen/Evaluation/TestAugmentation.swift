@@ -22,9 +22,19 @@ public struct TestAugmentation: Equatable, Encodable, Sendable {
 
     /// One line saying what was done, with the settings in Keras' names.
     public var summary: String {
+        // The settings that differ from ImageDataGenerator's defaults, in Keras' names.
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let settings = (try? encoder.encode(augmentation)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        func fields(_ a: Augmentation) -> [String: String] {
+            guard let data = try? encoder.encode(a), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            return object.mapValues { value in
+                (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]))
+                    .map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+            }
+        }
+        let defaults = fields(Augmentation())
+        let settings = fields(augmentation).filter { defaults[$0.key] != $0.value }.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
         let what = draws == 0 ? "augmented test images" : "test-time augmentation, the original and \(draws) draws averaged"
         return "\(what) (seed \(seed)): \(settings)"
     }
