@@ -10,6 +10,7 @@ import Lumen
 /// | `LUMEN_CACHE_DIR` | the cache folder (else `$XDG_CACHE_HOME/lumen` or `~/.cache/lumen`) |
 /// | `LUMEN_GEMM` | force one GEMM backend (auto, clblast, lumen, lumen-8x32, …) |
 /// | `LUMEN_PROFILE=1` | time each kernel with OpenCL profiling events |
+/// | `LUMEN_KERNELS` | `cpu` or `gpu`: run that kernel family whatever the device (default: the device's kind) |
 /// | `LUMEN_DEBUG_OBJECTS=1` | count OpenCL objects still live at exit (`train`) |
 /// | `LUMEN_FAULT_AFTER_LAUNCHES=N` | fail launch N + 1 onwards, as a lost device would (tests) |
 /// | `LUMEN_FAIL_CLBLAST_CHECK=1` | fail CLBlast's self-check on purpose (tests) |
@@ -30,6 +31,12 @@ struct RuntimeEnvironment {
         device.profiling = variables["LUMEN_PROFILE"] == "1"
         device.faultAfterLaunches = variables["LUMEN_FAULT_AFTER_LAUNCHES"].flatMap(Int.init)
         device.reporter = Reporter(note: { _ in }, warning: { warn($0) })
+        if let style = variables["LUMEN_KERNELS"], !style.isEmpty {
+            guard let chosen = KernelStyle(rawValue: style.lowercased()) else {
+                throw LumenError.invalidSetting(name: "LUMEN_KERNELS", value: style, valid: KernelStyle.allCases.map(\.rawValue))
+            }
+            device.kernelStyle = chosen
+        }
         gemm = GemmPlanner.Settings(forced: try GemmBackend.forced(by: variables["LUMEN_GEMM"]),
                                     failClblastCheck: variables["LUMEN_FAIL_CLBLAST_CHECK"] == "1")
         debugObjects = variables["LUMEN_DEBUG_OBJECTS"] == "1"

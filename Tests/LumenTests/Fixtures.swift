@@ -23,8 +23,8 @@ struct TorchFixture {
         return entry
     }
 
-    func tensor(_ key: String) throws -> Tensor {
-        try Tensor(on: testDevice, shape: self[key].shape, values: self[key].values)
+    func tensor(_ key: String, on device: Device = testDevice) throws -> Tensor {
+        try Tensor(on: device, shape: self[key].shape, values: self[key].values)
     }
 
     func int(_ key: String) -> Int { (config[key] as? NSNumber)?.intValue ?? 0 }

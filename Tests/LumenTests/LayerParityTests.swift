@@ -2,82 +2,83 @@ import Foundation
 import Testing
 @testable import Lumen
 
-/// Every layer's forward output and its input and parameter gradients against PyTorch.
+/// Every layer's forward output and its input and parameter gradients against PyTorch,
+/// with each kernel family (CPU-style and GPU-style, both on the test device).
 @Suite struct LayerParityTests {
-    private func build(_ layer: Layer, input: [Int]) throws {
+    private func build(_ layer: Layer, input: [Int], _ style: KernelStyle) throws {
         var random = SplitMix64(seed: 1)
-        try layer.build(input: Array(input.dropFirst()), device: testDevice, random: &random)
+        try layer.build(input: Array(input.dropFirst()), device: device(for: style), random: &random)
     }
 
     /// Runs forward in training mode and backward with the fixture's dy.
-    private func run(_ layer: Layer, _ fixture: TorchFixture) throws -> (y: Tensor, dx: Tensor?) {
-        let y = try layer.forward(try fixture.tensor("x"), training: true)
-        let dx = try layer.backward(try fixture.tensor("dy"))
+    private func run(_ layer: Layer, _ fixture: TorchFixture, _ style: KernelStyle) throws -> (y: Tensor, dx: Tensor?) {
+        let y = try layer.forward(try fixture.tensor("x", on: device(for: style)), training: true)
+        let dx = try layer.backward(try fixture.tensor("dy", on: device(for: style)))
         return (y, dx)
     }
 
-    @Test(arguments: TorchFixture.names("conv_"))
-    func conv2dMatchesPyTorch(_ name: String) throws {
+    @Test(arguments: TorchFixture.names("conv_"), KernelStyle.allCases)
+    func conv2dMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
         let layer = Conv2D(name: "c", filters: f.int("filters"), kernelSize: f.int("kernel"), stride: f.int("stride"),
                            padding: Padding(rawValue: f.string("padding"))!, useBias: f.bool("bias"))
-        try build(layer, input: f["x"].shape)
+        try build(layer, input: f["x"].shape, style)
         try layer.weight.value.write(f["weight"].values)
         if let bias = layer.bias { try bias.value.write(f["bias"].values) }
-        let (y, dx) = try run(layer, f)
+        let (y, dx) = try run(layer, f, style)
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
         try expectMatches(layer.weight.gradient, f, "dweight")
         if f.bool("bias") { try expectMatches(layer.bias?.gradient, f, "dbias") }
     }
 
-    @Test(arguments: TorchFixture.names("depthwise_"))
-    func depthwiseConv2dMatchesPyTorch(_ name: String) throws {
+    @Test(arguments: TorchFixture.names("depthwise_"), KernelStyle.allCases)
+    func depthwiseConv2dMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
         let layer = DepthwiseConv2D(name: "d", kernelSize: f.int("kernel"), stride: f.int("stride"),
                                     padding: Padding(rawValue: f.string("padding"))!, depthMultiplier: f.int("multiplier"))
-        try build(layer, input: f["x"].shape)
+        try build(layer, input: f["x"].shape, style)
         try layer.weight.value.write(f["weight"].values)
         try layer.bias!.value.write(f["bias"].values)
-        let (y, dx) = try run(layer, f)
+        let (y, dx) = try run(layer, f, style)
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
         try expectMatches(layer.weight.gradient, f, "dweight")
         try expectMatches(layer.bias?.gradient, f, "dbias")
     }
 
-    @Test(arguments: TorchFixture.names("pool_"))
-    func poolingMatchesPyTorch(_ name: String) throws {
+    @Test(arguments: TorchFixture.names("pool_"), KernelStyle.allCases)
+    func poolingMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
         let layer = Pooling2D(name: "p", mode: f.string("mode") == "max" ? .max : .average, poolSize: f.int("pool"),
                               stride: f.int("stride"), padding: Padding(rawValue: f.string("padding"))!)
-        let (y, dx) = try run(layer, f)
+        let (y, dx) = try run(layer, f, style)
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
     }
 
-    @Test(arguments: TorchFixture.names("global_pool_"))
-    func globalPoolingMatchesPyTorch(_ name: String) throws {
+    @Test(arguments: TorchFixture.names("global_pool_"), KernelStyle.allCases)
+    func globalPoolingMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
         let layer = GlobalPooling2D(name: "g", mode: f.string("mode") == "max" ? .max : .average)
-        let (y, dx) = try run(layer, f)
+        let (y, dx) = try run(layer, f, style)
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
     }
 
-    @Test(arguments: TorchFixture.names("batchnorm_"))
-    func batchNormMatchesPyTorch(_ name: String) throws {
+    @Test(arguments: TorchFixture.names("batchnorm_"), KernelStyle.allCases)
+    func batchNormMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
         let layer = BatchNormalization(name: "bn", momentum: f.float("momentum"), epsilon: f.float("epsilon"),
                                        scale: f.bool("scale"))
-        try build(layer, input: f["x"].shape)
+        try build(layer, input: f["x"].shape, style)
         if let gamma = layer.gamma { try gamma.value.write(f["gamma"].values) }
         try layer.beta.value.write(f["beta"].values)
         try layer.runningMean.value.write(f["running_mean"].values)
         try layer.runningVariance.value.write(f["running_var"].values)
         // The inference fixture is a frozen layer inside a training step.
         if !f.bool("training") { layer.trainable = false }
-        let (y, dx) = try run(layer, f)
+        let (y, dx) = try run(layer, f, style)
         try layer.commitRunningStatistics()
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
@@ -91,24 +92,25 @@ import Testing
         }
     }
 
-    @Test func denseMatchesPyTorch() throws {
+    @Test(arguments: KernelStyle.allCases)
+    func denseMatchesPyTorch(style: KernelStyle) throws {
         let f = try TorchFixture("dense")
         let layer = Dense(name: "fc", units: f.int("units"))
-        try build(layer, input: f["x"].shape)
+        try build(layer, input: f["x"].shape, style)
         try layer.weight.value.write(f["weight"].values)
         try layer.bias!.value.write(f["bias"].values)
-        let (y, dx) = try run(layer, f)
+        let (y, dx) = try run(layer, f, style)
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
         try expectMatches(layer.weight.gradient, f, "dweight")
         try expectMatches(layer.bias?.gradient, f, "dbias")
     }
 
-    @Test(arguments: TorchFixture.names("activation_"))
-    func activationMatchesPyTorch(_ name: String) throws {
+    @Test(arguments: TorchFixture.names("activation_"), KernelStyle.allCases)
+    func activationMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
         let layer = ActivationLayer(name: "a", kind: ActivationKind(rawValue: f.string("kind"))!, alpha: f.float("alpha"))
-        let (y, dx) = try run(layer, f)
+        let (y, dx) = try run(layer, f, style)
         try expectMatches(y, f, "y")
         try expectMatches(dx, f, "dx")
     }
@@ -156,17 +158,18 @@ import Testing
 /// A whole training step of the tutorial's model against PyTorch: loss, every gradient,
 /// every weight after Adam's update, and the BatchNorm running statistics.
 @Suite struct ModelParityTests {
-    @Test func xrayCNNAdamStepMatchesPyTorch() throws {
+    @Test(arguments: KernelStyle.allCases)
+    func xrayCNNAdamStepMatchesPyTorch(style: KernelStyle) throws {
         let f = try TorchFixture("xray_cnn_adam_step")
         let spec = BuiltinModel.xrayCNN.spec(classes: 2, inputSize: f.int("size"))
-        let model = try Sequential(spec: spec, device: testDevice, seed: 0)
+        let model = try Sequential(spec: spec, device: device(for: style), seed: 0)
         var initial: [String: SafeTensors.Entry] = [:]
         for (key, entry) in f.tensors where key.hasPrefix("init/") { initial[String(key.dropFirst(5))] = entry }
         try Checkpoint.load(initial, into: model, source: "fixture")
 
         let optimizer = Adam(learningRate: f.float("lr"))
         let labels = f["labels"].values.map { Int($0) }
-        let (loss, logits) = try model.trainStep(try f.tensor("x"), labels: labels, loss: Loss(model.defaultLoss),
+        let (loss, logits) = try model.trainStep(try f.tensor("x", on: device(for: style)), labels: labels, loss: Loss(model.defaultLoss),
                                                  optimizer: optimizer)
         try expectMatches(logits, f, "logits")
         let lossDifference = abs(loss - f["loss"].values[0]) / abs(f["loss"].values[0])

@@ -14,6 +14,22 @@ let testDevice: Device = {
     }
 }()
 
+/// The test device opened again with the other kernel family forced: on PoCL, the
+/// GPU-style kernels (one element per work-item, work-groups, the local-memory GEMM tile),
+/// as `LUMEN_KERNELS=gpu` runs them.
+let otherStyleDevice: Device = {
+    var options = testDevice.options
+    options.kernelStyle = testDevice.kernelStyle == .cpu ? .gpu : .cpu
+    do {
+        return try Device.open(testDevice.info, options: options)
+    } catch {
+        fatalError("tests need the test device a second time: \(error)")
+    }
+}()
+
+/// The test device running `style`'s kernels.
+func device(for style: KernelStyle) -> Device { style == testDevice.kernelStyle ? testDevice : otherStyleDevice }
+
 /// Seeded values in [-1, 1).
 func randomValues(_ count: Int, seed: UInt64) -> [Float] {
     var generator = SplitMix64(seed: seed)

@@ -47,7 +47,9 @@ private final class StepCounter: TrainingReporter {
         #expect(try labels(StepsPerEpoch(NumberedPasses(batches: 2), steps: 5).epoch(1)) == [201, 300, 301, 400, 401])
     }
 
-    @Test func trainingWithStepsPerEpochRunsThatManySteps() throws {
+    /// With each kernel family: the GPU-style kernels train on PoCL too.
+    @Test(arguments: KernelStyle.allCases)
+    func trainingWithStepsPerEpochRunsThatManySteps(style: KernelStyle) throws {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 6, seed: 21)
         try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
@@ -56,13 +58,16 @@ private final class StepCounter: TrainingReporter {
         config.model = folder.url.appendingPathComponent("small.yaml").path
         config.out = folder.url.appendingPathComponent("run").path
         (config.batchSize, config.epochs, config.stepsPerEpoch, config.validationSplit, config.validationSteps) = (4, 3, 2, 0.34, 1)
-        let run = try TrainingRun(config: config, device: testDevice)
+        let run = try TrainingRun(config: config, device: device(for: style))
         let counter = StepCounter()
         run.trainer.reporter = counter
         try run.trainer.fit(epochs: run.epochs)
         // 12 training images in batches of 4 make 3 batches a pass; each epoch takes 2.
         #expect(counter.steps == [2, 2, 2])
         #expect(run.trainer.history.epochs.count == 3 && run.trainer.history.epochs.allSatisfy { $0["val_loss"] != nil })
+        // It learns: the loss falls from the first epoch to the last.
+        let losses = run.trainer.history.epochs.compactMap { $0["loss"] }
+        #expect(losses.last! < losses.first!, "\(losses)")
     }
 
     /// The ETA leaves first-use work out: a first step that spent 32 of its 33 seconds

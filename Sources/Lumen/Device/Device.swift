@@ -39,6 +39,10 @@ public final class Device: @unchecked Sendable {
     /// Whether launches are timed with OpenCL profiling events.
     public var profiling: Bool { options.profiling }
 
+    /// The kernel family that runs here: as the options say, else the one written for
+    /// the device's kind (CPU-style on CPUs, GPU-style elsewhere).
+    public var kernelStyle: KernelStyle { options.kernelStyle ?? (info.kind == .cpu ? .cpu : .gpu) }
+
     private init(info: DeviceInfo, options: DeviceOptions) throws {
         var handle: OpaquePointer?
         try check(options.profiling ? lm_device_open_profiled(Int32(info.index), &handle) : lm_device_open(Int32(info.index), &handle),

@@ -13,6 +13,10 @@ public struct DeviceOptions: Sendable {
     public var faultAfterLaunches: Int?
     /// Told about slow first-use steps and fallbacks.
     public var reporter: Reporter = .silent
+    /// Which family of kernels runs: the one written for the device's kind when nil, or
+    /// the other on purpose (`LUMEN_KERNELS=gpu` runs the GPU-style kernels on PoCL, as CI
+    /// does to test them).
+    public var kernelStyle: KernelStyle?
 
     public init(cacheDirectory: URL) {
         self.cacheDirectory = cacheDirectory
@@ -23,4 +27,12 @@ public struct DeviceOptions: Sendable {
     public static func cacheDirectory(environment: [String: String]) -> URL {
         ProgramCache.defaultDirectory(environment: environment)
     }
+}
+
+/// The two families of Lumen's kernels.
+public enum KernelStyle: String, Sendable, CaseIterable {
+    /// Work-groups of one, rows or planes per work-item, vectors: what PoCL runs well.
+    case cpu
+    /// One element per work-item, work-groups, local memory: what GPUs run well.
+    case gpu
 }

@@ -44,11 +44,11 @@ public enum GemmKernels {
         /// Whether the tile computes this transpose combination.
         func supports(transposeA: Bool, transposeB: Bool) -> Bool { self != .dot4x4 || (!transposeA && transposeB) }
 
-        /// Whether the tile is written for this kind of device (the chooser times only
+        /// Whether the tile belongs to the device's kernel family (the planner times only
         /// those) and the device runs its work-group size.
         func suits(_ device: Device) -> Bool {
             let limit = self == .local32 ? ((try? device.kernel("gemm", kernelName).maxWorkGroupSize) ?? 0) : 1
-            return suits(cpu: device.info.kind == .cpu, workGroupLimit: limit)
+            return suits(cpu: device.kernelStyle == .cpu, workGroupLimit: limit)
         }
 
         /// Register tiles on CPUs; the local-memory tile on other devices whose limit for

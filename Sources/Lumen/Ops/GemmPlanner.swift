@@ -229,7 +229,8 @@ public final class GemmPlanner: @unchecked Sendable {
             }
         }
         guard let best else { throw LumenError.shapeMismatch("no candidate to time for \(shape.text) on \(device.info.name)") }
-        return Decision(storedName: remember(best.decision.storedName, as: name)) ?? best.decision
+        let standing = remember(best.decision.storedName, as: name)
+        return candidates.first { $0.storedName == standing } ?? best.decision
     }
 
     /// The remembered decision for `shape`, or nil when it has not been timed here.
@@ -247,8 +248,8 @@ public final class GemmPlanner: @unchecked Sendable {
         clblastUsable ? shape.text : "without-clblast " + shape.text
     }
 
-    /// The choices file: named by the device, `gemm.cl` and the CLBlast tuning in force
-    /// (which changes CLBlast's speed), so either changing is timed afresh.
+    /// The choices file: named by the device, `gemm.cl`, the CLBlast tuning in force
+    /// (which changes CLBlast's speed) and the kernel family, so any changing is timed afresh.
     func choicesFileURL() -> URL {
         choicesLock.lock()
         defer { choicesLock.unlock() }
@@ -258,7 +259,8 @@ public final class GemmPlanner: @unchecked Sendable {
     private func unlockedChoicesFileURL() -> URL {
         if let choicesFile { return choicesFile }
         let url = ProgramCache.deviceFileURL("gemm-choices", for: device.info, in: device.options.cacheDirectory,
-                                             keyedAlsoBy: [EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? ""])
+                                             keyedAlsoBy: [EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? ""]
+                                                + (device.options.kernelStyle.map { ["kernels " + $0.rawValue] } ?? []))
         choicesFile = url
         return url
     }

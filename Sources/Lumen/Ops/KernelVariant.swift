@@ -4,6 +4,6 @@
 public enum KernelVariant: Sendable {
     case elementwise, rows
 
-    /// The variant written for the device's kind.
-    static func `default`(for device: Device) -> KernelVariant { device.info.kind == .cpu ? .rows : .elementwise }
+    /// The variant of the device's kernel family (`Device.kernelStyle`).
+    static func `default`(for device: Device) -> KernelVariant { device.kernelStyle == .cpu ? .rows : .elementwise }
 }
