@@ -21,9 +21,10 @@ struct SelfTest: ParsableCommand {
             } else {
                 print("device:       \(report.device.label)")
                 print(String(format: "first kernel: %.2f s after start (fill + read back, checked)", report.firstKernelSeconds))
-                print(String(format: "GEMM check:   %.2f s, %@", report.gemmCheckSeconds,
-                             report.clblastPassed ? "CLBlast SGEMM matches the host product"
-                                                  : "CLBlast SGEMM is wrong here; Lumen's own GEMM matches the host product and serves this device"))
+                let verdict = report.forcedGemm.map { "LUMEN_GEMM=\($0) matches the host product; CLBlast not built" }
+                    ?? (report.clblastPassed ? "CLBlast SGEMM matches the host product"
+                        : "CLBlast SGEMM is wrong here; Lumen's own GEMM matches the host product and serves this device")
+                print(String(format: "GEMM check:   %.2f s, %@", report.gemmCheckSeconds, verdict))
                 print("CLBlast:      " + (report.clblastTuned ? "tuned parameters (lumen tune-clblast)" : "default parameters"))
                 print("self-test passed")
             }

@@ -166,6 +166,20 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         #expect(stored["other \(tag)"] == "summed" && stored["mine \(tag)"] == "summed" && stored["shared \(tag)"] == "per-sample")
     }
 
+    /// A forced Lumen GEMM leaves CLBlast unbuilt: only that kernel is checked (what a GPU
+    /// simulator run needs, CLBlast taking minutes there), and no CLBlast kernel runs.
+    @Test func aForcedLumenGemmLeavesCLBlastUnbuilt() throws {
+        let check = try LumenProcess.run(["self-test", "--device", "cpu"], environment: ["LUMEN_GEMM": "lumen-4x64"])
+        #expect(check.status == 0 && check.stdout.contains("LUMEN_GEMM=lumen-4x64 matches the host product; CLBlast not built"),
+                "\(check.stdout)\(check.stderr)")
+        let bench = try LumenProcess.run(["bench-train", "--device", "cpu", "--model", "fashion-cnn", "--batch-size", "2",
+                                          "--steps", "1", "--classes", "3"],
+                                         environment: ["LUMEN_GEMM": "lumen-4x64", "LUMEN_PROFILE": "1"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let profile = bench.stdout + bench.stderr
+        #expect(profile.contains("gemm_tile") && !profile.contains("clblast/"), "\(profile)")
+    }
+
     /// `LUMEN_GEMM` takes only the values it lists; anything else stops the run in one line.
     @Test func anInvalidGemmSettingListsTheValidOnes() throws {
         #expect(try GemmBackend.forced(by: nil) == nil && GemmBackend.forced(by: "AUTO") == nil)

@@ -12,6 +12,9 @@ public struct DeviceSelfTest: Encodable {
     public let clblastPassed: Bool
     /// Whether CLBlast ran with tuned parameters (`lumen tune-clblast`).
     public let clblastTuned: Bool
+    /// The forced Lumen GEMM that was checked instead of CLBlast (`LUMEN_GEMM=lumen-…`),
+    /// CLBlast left unbuilt; nil when CLBlast was checked.
+    public let forcedGemm: String?
 
     /// Throws when the kernel result is wrong or no GEMM passes its check.
     public static func run(_ device: Device, since start: Date) throws -> DeviceSelfTest {
@@ -26,6 +29,7 @@ public struct DeviceSelfTest: Encodable {
         try planner.requireCheckedGemm()
         return DeviceSelfTest(device: device.info, firstKernelSeconds: firstKernel,
                               gemmCheckSeconds: Date().timeIntervalSince(gemmStart),
-                              clblastPassed: planner.clblastUsable, clblastTuned: planner.clblastTuning != nil)
+                              clblastPassed: planner.clblastUsable, clblastTuned: planner.clblastTuning != nil,
+                              forcedGemm: planner.clblastSkipped ? planner.settings.forced?.name : nil)
     }
 }

@@ -98,6 +98,8 @@ public final class GemmPlanner: @unchecked Sendable {
         case passed
         /// CLBlast was wrong by `maxError`; Lumen's own kernels passed and serve the device.
         case clblastFailed(maxError: Float)
+        /// A Lumen kernel is forced: CLBlast was not built, the forced kernel passed.
+        case clblastSkipped
         case failed(maxError: Float)
     }
 
@@ -141,8 +143,9 @@ public final class GemmPlanner: @unchecked Sendable {
         defer { checkLock.unlock() }
         if outcome == nil {
             let started = Date()
-            if !defersClblastTuning { try applyClblastTuning() }
-            let result = try GemmSelfCheck.run(on: device, failClblast: settings.failClblastCheck)
+            let skipsClblast = settings.forced.map { $0 != .clblast } ?? false
+            if !defersClblastTuning && !skipsClblast { try applyClblastTuning() }
+            let result = try GemmSelfCheck.run(on: device, failClblast: settings.failClblastCheck, forced: settings.forced)
             outcome = result
             let seconds = Date().timeIntervalSince(started)
             device.recordFirstUse(seconds)
@@ -156,6 +159,14 @@ public final class GemmPlanner: @unchecked Sendable {
         if case .failed(let maxError) = outcome! {
             throw LumenError.gemmSelfCheckFailed(device: device.info.name, maxError: maxError)
         }
+    }
+
+    /// Whether CLBlast was left unbuilt because a Lumen kernel is forced (after `requireCheckedGemm`).
+    public var clblastSkipped: Bool {
+        checkLock.lock()
+        defer { checkLock.unlock() }
+        if case .clblastSkipped = outcome { return true }
+        return false
     }
 
     /// Whether CLBlast may serve GEMMs (after `requireCheckedGemm`).

@@ -88,7 +88,7 @@ public enum Charts {
         func px(_ v: Double) -> Double { plotLeft + (v - xs.lowerBound) / (xs.upperBound - xs.lowerBound) * plotWidth }
         func py(_ v: Double) -> Double { plotTop + plotHeight - (v - ys.lowerBound) / (ys.upperBound - ys.lowerBound) * plotHeight }
         canvas.text(title, plotLeft + plotWidth / 2, y + 22, size: 14, align: .center, bold: true)
-        let yTicks = TickLocator.ticks(from: ys.lowerBound, to: ys.upperBound)
+        let yTicks = TickLocator.ticks(from: ys.lowerBound, to: ys.upperBound, maxIntervals: 7)
         for (v, label) in zip(yTicks, TickLocator.labels(yTicks)) {
             canvas.line([(plotLeft, py(v)), (plotLeft + plotWidth, py(v))], .lightGrey, width: 1)
             canvas.text(label, plotLeft - 6, py(v) + 4, size: 10, align: .right)
