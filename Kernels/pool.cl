@@ -60,7 +60,9 @@ __kernel void maxpool_backward(__global const float *dy, __global const float *a
         }
     }
     const size_t at = (size_t)nc * H * W + hw;
-    dx[at] = (relu_mask && !(x[at] > 0.0f)) ? 0.0f : total;
+    // Without the mask, x is a stand-in smaller than dx: index it only with the mask on,
+    // so a compiler hoisting the load still reads inside the buffer.
+    dx[at] = (relu_mask && !(x[relu_mask ? at : 0] > 0.0f)) ? 0.0f : total;
 }
 
 // y = mean over the window's cells inside the image.    x: [N*C, H, W]   y: [N*C, OH, OW]
@@ -148,10 +150,10 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
     for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
     __global const float *g = dy + (size_t)nc * OH * OW;
     __global const float *where = argmax + (size_t)nc * OH * OW;
-    __global const float *input = x + (size_t)nc * H * W;
+    __global const float *input = x + (relu_mask ? (size_t)nc * H * W : 0);  // x is a stand-in without the mask
     for (int o = 0; o < OH * OW; o++) {
         const int at = (int)where[o];
-        if (at >= 0 && (!relu_mask || input[at] > 0.0f)) plane[at] += g[o];
+        if (at >= 0 && (!relu_mask || input[relu_mask ? at : 0] > 0.0f)) plane[at] += g[o];
     }
 }
 

@@ -108,7 +108,11 @@ public enum GemmKernels {
                               .tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride),
                               .tensor(c.tensor), .size(c.offset), .size(c.leadingDimension ?? n), .size(strideC),
                               .size(m), .size(n), .size(k), .size(max(sumOver, 1)), .float(alpha), .float(beta),
-                              .tensor(rowBias ?? c.tensor), .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)),
+                              // Without a bias the kernel is handed A, which holds at least m
+                              // written floats: a compiler that hoists the unused bias load
+                              // still reads memory that is inside a buffer and initialised
+                              // (C is neither when beta is 0).
+                              .tensor(rowBias ?? a.tensor), .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)),
                           ])
     }
 }
