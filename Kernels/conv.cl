@@ -46,6 +46,15 @@ __kernel void im2col_transposed(__global const float *x, __global float *cols_t,
     cols_t[(size_t)np * rows + row] = im2col_value(x, n, row, p, C, H, W, KH, KW, S, PT, PL, OW);
 }
 
+// The outputs o in [*lo, *end) whose window of K cells, stepping by S, covers the padded
+// position t (= h + PT): 0 <= t − o·S < K, within [0, O). Floor divisions written for
+// non-negative numerators.
+inline void covering_outputs(const int t, const int K, const int S, const int O, int *lo, int *end) {
+    *lo = t - K + 1 <= 0 ? 0 : (t - K + S) / S;
+    *end = min(O, t / S + 1);
+    if (*end < *lo) *end = *lo;
+}
+
 // The adjoint of im2col: each input pixel gathers every column entry it was copied to.
 //   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
 __kernel void col2im(__global const float *cols, __global float *dx,
@@ -57,17 +66,16 @@ __kernel void col2im(__global const float *cols, __global float *dx,
     const int h = hw / W, w = hw - h * W;
     const int n = nc / C, c = nc - n * C;
     __global const float *base = cols + ((size_t)n * C + c) * KH * KW * OH * OW;
+    // The outputs whose window covers (h, w): kh = h + PT − oh·S in [0, KH), likewise kw;
+    // walked by output row and column, with no division inside the loops.
+    int oh_lo, oh_end, ow_lo, ow_end;
+    covering_outputs(h + PT, KH, S, OH, &oh_lo, &oh_end);
+    covering_outputs(w + PL, KW, S, OW, &ow_lo, &ow_end);
     float total = 0.0f;
-    for (int kh = 0; kh < KH; kh++) {
-        const int th = h + PT - kh;
-        if (th < 0 || th % S != 0) continue;
-        const int oh = th / S;
-        if (oh >= OH) continue;
-        for (int kw = 0; kw < KW; kw++) {
-            const int tw = w + PL - kw;
-            if (tw < 0 || tw % S != 0) continue;
-            const int ow = tw / S;
-            if (ow >= OW) continue;
+    for (int oh = oh_lo; oh < oh_end; oh++) {
+        const int kh = h + PT - oh * S;
+        for (int ow = ow_lo; ow < ow_end; ow++) {
+            const int kw = w + PL - ow * S;
             total += base[((size_t)(kh * KW + kw)) * OH * OW + oh * OW + ow];
         }
     }
@@ -124,18 +132,18 @@ __kernel void depthwise_backward_data(__global const float *dy, __global const f
     if (hw >= H * W || nc >= N * C) return;
     const int h = hw / W, w = hw - h * W;
     const int n = nc / C, c = nc - n * C;
+    int oh_lo, oh_end, ow_lo, ow_end;
+    covering_outputs(h + PT, KH, S, OH, &oh_lo, &oh_end);
+    covering_outputs(w + PL, KW, S, OW, &ow_lo, &ow_end);
     float total = 0.0f;
     for (int m = 0; m < M; m++) {
         const int o = c * M + m;
         __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
         __global const float *k = weight + (size_t)o * KH * KW;
-        for (int kh = 0; kh < KH; kh++) {
-            const int th = h + PT - kh;
-            if (th < 0 || th % S != 0 || th / S >= OH) continue;
-            for (int kw = 0; kw < KW; kw++) {
-                const int tw = w + PL - kw;
-                if (tw < 0 || tw % S != 0 || tw / S >= OW) continue;
-                total += g[(th / S) * OW + tw / S] * k[kh * KW + kw];
+        for (int oh = oh_lo; oh < oh_end; oh++) {
+            const int kh = h + PT - oh * S;
+            for (int ow = ow_lo; ow < ow_end; ow++) {
+                total += g[oh * OW + ow] * k[kh * KW + w + PL - ow * S];
             }
         }
     }
