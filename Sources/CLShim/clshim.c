@@ -328,10 +328,23 @@ int lm_buffer_read(lm_device *device, cl_mem buffer, size_t offset, size_t bytes
     return clEnqueueReadBuffer(device->queue, buffer, CL_TRUE, offset, bytes, destination, 0, NULL, NULL);
 }
 
+// Written from the host in blocks rather than with clEnqueueFillBuffer: fills are rare
+// (new parameters and optimizer state), and GPU simulators such as oclgrind track host
+// writes as initialising memory but not fills.
 int lm_buffer_fill_f32(lm_device *device, cl_mem buffer, size_t first, size_t count, float value) {
     if (count == 0) return CL_SUCCESS;
-    return clEnqueueFillBuffer(device->queue, buffer, &value, sizeof(float), first * sizeof(float),
-                               count * sizeof(float), 0, NULL, NULL);
+    const size_t block = count < 65536 ? count : 65536;
+    float *pattern = malloc(block * sizeof(float));
+    if (!pattern) return CL_OUT_OF_HOST_MEMORY;
+    for (size_t i = 0; i < block; i++) pattern[i] = value;
+    int status = CL_SUCCESS;
+    for (size_t done = 0; done < count && status == CL_SUCCESS; done += block) {
+        const size_t n = count - done < block ? count - done : block;
+        status = clEnqueueWriteBuffer(device->queue, buffer, CL_TRUE, (first + done) * sizeof(float), n * sizeof(float),
+                                      pattern, 0, NULL, NULL);
+    }
+    free(pattern);
+    return status;
 }
 
 int lm_buffer_copy(lm_device *device, cl_mem source, size_t source_offset,
