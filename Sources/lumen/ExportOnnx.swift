@@ -26,11 +26,7 @@ struct ExportOnnx: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let device = try deviceOption.open()
-            var checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
-            if let base {
-                checkpoint = try TransferComposition.combine(base: try Checkpoint(contentsOf: URL(fileURLWithPath: base)),
-                                                             head: checkpoint, device: device)
-            }
+            let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model), joinedTo: base, device: device)
             let network = try checkpoint.makeModel(on: device)
             let data = try OnnxExport.data(network, classes: checkpoint.classes, preprocessing: checkpoint.preprocessing,
                                            batch: batch)

@@ -49,3 +49,14 @@ func fail(_ message: String) -> Never {
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("lumen: warning: \(message)\n".utf8))
 }
+
+extension Checkpoint {
+    /// The checkpoint at `path`; with `base` (`--base`), a head trained on that base's
+    /// features, joined to it.
+    init(contentsOf path: URL, joinedTo base: String?, device: Device) throws {
+        self = try Checkpoint(contentsOf: path)
+        if let base {
+            self = try TransferComposition.combine(base: try Checkpoint(contentsOf: URL(fileURLWithPath: base)), head: self, device: device)
+        }
+    }
+}

@@ -26,11 +26,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let device = try deviceOption.open()
-            var checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model))
-            if let base {
-                checkpoint = try TransferComposition.combine(base: try Checkpoint(contentsOf: URL(fileURLWithPath: base)),
-                                                             head: checkpoint, device: device)
-            }
+            let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: model), joinedTo: base, device: device)
             let files = try ImageFiles.list(URL(fileURLWithPath: input))
             guard !files.isEmpty else { fail("\(input): no image files (png, jpg, jpeg, bmp, ppm, tif, tiff) found") }
             let predictor = try Predictor(checkpoint: checkpoint, device: device)

@@ -189,27 +189,16 @@ struct GraphBuilder {
         return node
     }
 
-    static func int(_ name: String, _ value: Int64) -> Onnx_AttributeProto {
-        var a = Onnx_AttributeProto()
-        a.name = name
-        a.type = .int
-        a.i = value
-        return a
-    }
+    static func int(_ name: String, _ value: Int64) -> Onnx_AttributeProto { attribute(name, .int) { $0.i = value } }
+    static func float(_ name: String, _ value: Float) -> Onnx_AttributeProto { attribute(name, .float) { $0.f = value } }
+    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto { attribute(name, .ints) { $0.ints = values.map(Int64.init) } }
 
-    static func float(_ name: String, _ value: Float) -> Onnx_AttributeProto {
+    private static func attribute(_ name: String, _ type: Onnx_AttributeProto.AttributeType,
+                                  _ set: (inout Onnx_AttributeProto) -> Void) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto()
         a.name = name
-        a.type = .float
-        a.f = value
-        return a
-    }
-
-    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
-        var a = Onnx_AttributeProto()
-        a.name = name
-        a.type = .ints
-        a.ints = values.map(Int64.init)
+        a.type = type
+        set(&a)
         return a
     }
 
