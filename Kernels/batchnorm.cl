@@ -1,25 +1,51 @@
-// Batch normalisation over [N, C, P] (P = H*W, or 1 after Dense). One work-item per
-// channel computes statistics in a fixed order; elementwise kernels apply them.
+// Batch normalisation over [N, C, P] (P = H*W, or 1 after Dense). Statistics and the
+// backward sums reduce per channel: within a work-group (GPU-style) or one plane-walking
+// work-item per channel (CPU-style, _planes); elementwise kernels apply them.
 // Host twin: Sources/Lumen/Ops/BatchNorm.swift.
 
-// mean[c], var[c]: biased batch statistics over N and P.   x: [N, C, P]
+// GPU-style reductions: one work-group per channel, its work-items summing strided
+// parts of the channel's N·P values, then a tree in local memory. Launched with a
+// power-of-two work-group of at most REDUCE_MAX work-items.
+#define REDUCE_MAX 256
+
+// The sum of every work-item's v, returned to all of them. scratch: [local size]
+inline float group_sum(__local float *scratch, const float v) {
+    const int lid = get_local_id(0), size = get_local_size(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) scratch[lid] += scratch[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float total = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);  // everyone has read it before scratch is reused
+    return total;
+}
+
+// mean[c], var[c]: biased batch statistics over N and P, two passes (the mean, then
+// squared deviations from it).   x: [N, C, P]   one work-group per channel
 __kernel void bn_statistics(__global const float *x, __global float *mean, __global float *variance,
                             const int N, const int C, const int P) {
-    const int c = get_global_id(0);
-    if (c >= C) return;
+    __local float scratch[REDUCE_MAX];
+    const int c = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    const int count = N * P;
     float total = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *row = x + ((size_t)n * C + c) * P;
-        for (int i = 0; i < P; i++) total += row[i];
+    for (int j = lid; j < count; j += size) {
+        const int n = j / P;
+        total += x[((size_t)n * C + c) * P + (j - n * P)];
     }
-    const float m = total / (float)(N * P);
+    const float m = group_sum(scratch, total) / (float)count;
     float squares = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *row = x + ((size_t)n * C + c) * P;
-        for (int i = 0; i < P; i++) { const float d = row[i] - m; squares += d * d; }
+    for (int j = lid; j < count; j += size) {
+        const int n = j / P;
+        const float d = x[((size_t)n * C + c) * P + (j - n * P)] - m;
+        squares += d * d;
     }
-    mean[c] = m;
-    variance[c] = squares / (float)(N * P);
+    const float v = group_sum(scratch, squares) / (float)count;
+    if (lid == 0) {
+        mean[c] = m;
+        variance[c] = v;
+    }
 }
 
 // y = gamma[c] * (x - mean[c]) / sqrt(var[c] + eps) + beta[c]; gamma is 1 when has_gamma is 0.
@@ -46,23 +72,27 @@ __kernel void bn_update_running(__global float *running_mean, __global float *ru
 }
 
 // dbeta[c] = sum dy, dgamma[c] = sum dy * xhat.   x, dy: [N, C, P]   others: [C]
+// One work-group per channel, as bn_statistics.
 __kernel void bn_backward_reduce(__global const float *x, __global const float *dy,
                                  __global const float *mean, __global const float *variance,
                                  __global float *dgamma, __global float *dbeta,
                                  const float eps, const int N, const int C, const int P) {
-    const int c = get_global_id(0);
-    if (c >= C) return;
-    const float inv = rsqrt(variance[c] + eps);
+    __local float scratch[REDUCE_MAX];
+    const int c = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    const float inv = rsqrt(variance[c] + eps), m = mean[c];
     float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
-    for (int n = 0; n < N; n++) {
-        const size_t base = ((size_t)n * C + c) * P;
-        for (int i = 0; i < P; i++) {
-            sum_dy += dy[base + i];
-            sum_dy_xhat += dy[base + i] * (x[base + i] - mean[c]) * inv;
-        }
+    for (int j = lid; j < N * P; j += size) {
+        const int n = j / P;
+        const size_t at = ((size_t)n * C + c) * P + (j - n * P);
+        sum_dy += dy[at];
+        sum_dy_xhat += dy[at] * (x[at] - m) * inv;
     }
-    dbeta[c] = sum_dy;
-    dgamma[c] = sum_dy_xhat;
+    const float total_dy = group_sum(scratch, sum_dy);
+    const float total_dy_xhat = group_sum(scratch, sum_dy_xhat);
+    if (lid == 0) {
+        dbeta[c] = total_dy;
+        dgamma[c] = total_dy_xhat;
+    }
 }
 
 // Training-mode input gradient:

@@ -8,9 +8,20 @@ public enum BatchNormOps {
         let mean = try Tensor(uninitializedOn: x.device, shape: [c])
         let variance = try Tensor(uninitializedOn: x.device, shape: [c])
         let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
-        try x.device.launch("batchnorm", rows ? "bn_statistics_planes" : "bn_statistics", global: [c], local: rows ? [1] : nil,
+        let name = rows ? "bn_statistics_planes" : "bn_statistics"
+        let (global, local) = rows ? ([c], [1]) : try reductionGroups(channels: c, kernel: name, on: x.device)
+        try x.device.launch("batchnorm", name, global: global, local: local,
                             [.tensor(x), .tensor(mean), .tensor(variance), .size(n), .size(c), .size(p)])
         return (mean, variance)
+    }
+
+    /// One work-group per channel for the GPU-style reductions: the largest power of two
+    /// the kernel's work-group limit allows, at most 256 (the kernels' local arrays).
+    static func reductionGroups(channels: Int, kernel: String, on device: Device) throws -> (global: [Int], local: [Int]) {
+        let limit = min(256, try device.kernel("batchnorm", kernel).maxWorkGroupSize)
+        var size = 1
+        while size * 2 <= limit { size *= 2 }
+        return ([channels * size], [size])
     }
 
     /// y = gamma·(x − mean)/sqrt(var + eps) + beta. gamma nil means 1.   x: [N, C, …]  ->  same
@@ -47,8 +58,9 @@ public enum BatchNormOps {
         let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
         let dgamma = try Tensor(uninitializedOn: x.device, shape: [c])
         let dbeta = try Tensor(uninitializedOn: x.device, shape: [c])
-        try x.device.launch("batchnorm", rows ? "bn_backward_reduce_planes" : "bn_backward_reduce", global: [c],
-                            local: rows ? [1] : nil,
+        let reduce = rows ? "bn_backward_reduce_planes" : "bn_backward_reduce"
+        let (global, local) = rows ? ([c], [1]) : try reductionGroups(channels: c, kernel: reduce, on: x.device)
+        try x.device.launch("batchnorm", reduce, global: global, local: local,
                             [.tensor(x), .tensor(dy), .tensor(mean), .tensor(variance), .tensor(dgamma), .tensor(dbeta),
                              .float(epsilon), .size(n), .size(c), .size(p)])
         let dx = try Tensor(uninitializedOn: x.device, shape: x.shape)
