@@ -247,6 +247,12 @@ int lm_device_query(int index, lm_device_info *info) {
     if (status == CL_SUCCESS) status = clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof(max_alloc), &max_alloc, NULL);
     if (status == CL_SUCCESS) status = clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof(local_mem), &local_mem, NULL);
     if (status == CL_SUCCESS) status = clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof(max_group), &max_group, NULL);
+    cl_uint dimensions = 0;
+    size_t item_sizes[16] = {0};
+    if (status == CL_SUCCESS) status = clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof(dimensions), &dimensions, NULL);
+    if (status == CL_SUCCESS && dimensions > 16) dimensions = 16;
+    if (status == CL_SUCCESS) status = clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_ITEM_SIZES, dimensions * sizeof(size_t), item_sizes, NULL);
+    for (int d = 0; d < 3; d++) info->max_work_item_sizes[d] = d < (int)dimensions ? item_sizes[d] : 1;
     info->type = type;
     info->compute_units = units;
     info->clock_mhz = clock;

@@ -11,7 +11,7 @@ private let machine: [DeviceInfo] = [
 
 private func fakeDevice(_ index: Int, _ name: String, _ kind: DeviceKind, platform: String) -> DeviceInfo {
     DeviceInfo(index: index, platformIndex: index, platform: platform, name: name, kind: kind, vendor: "v", computeUnits: 8,
-               clockMHz: 1000, globalMemoryBytes: 1 << 30, maxAllocationBytes: 1 << 28, maxWorkGroupSize: 256,
+               clockMHz: 1000, globalMemoryBytes: 1 << 30, maxAllocationBytes: 1 << 28, maxWorkGroupSize: 256, maxWorkItemSizes: [256, 256, 64],
                openCLCVersion: "OpenCL C 1.2", deviceVersion: "OpenCL 1.2", driverVersion: "1", available: true)
 }
 

@@ -49,6 +49,16 @@ import Testing
         #expect(try x.toArray() == [Float](repeating: 0, count: 8))
     }
 
+    /// Work-groups stay within the kernel's limit and the device's per-dimension extents.
+    @Test func workGroupsRespectKernelAndDeviceLimits() {
+        #expect(Device.workGroup(for: [1000], limit: 1024) == [256])
+        #expect(Device.workGroup(for: [1000], limit: 1024, extents: [64, 64, 64]) == [64])
+        #expect(Device.workGroup(for: [100, 100], limit: 1024) == [16, 16])
+        #expect(Device.workGroup(for: [100, 100], limit: 1024, extents: [8, 4, 1]) == [8, 4])
+        #expect(Device.workGroup(for: [100, 100, 3], limit: 32) == [16, 2, 1])
+        #expect(testDevice.info.maxWorkItemSizes.count == 3 && testDevice.info.maxWorkItemSizes.allSatisfy { $0 >= 1 })
+    }
+
     @Test func emptyTensorWorks() throws {
         let x = try Tensor.zeros(on: testDevice, shape: [0, 3])
         #expect(x.count == 0)
@@ -115,7 +125,7 @@ import Testing
                                  name: info.name, kind: info.kind,
                                  vendor: info.vendor, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
                                  globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
-                                 maxWorkGroupSize: info.maxWorkGroupSize, openCLCVersion: info.openCLCVersion,
+                                 maxWorkGroupSize: info.maxWorkGroupSize, maxWorkItemSizes: info.maxWorkItemSizes, openCLCVersion: info.openCLCVersion,
                                  deviceVersion: info.deviceVersion, driverVersion: info.driverVersion + "-new",
                                  available: true)
         #expect(cache.entryURL(source: source, options: "", device: updated) != base)

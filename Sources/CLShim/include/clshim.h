@@ -51,6 +51,7 @@ typedef struct lm_device_info {
     uint64_t max_alloc_bytes;
     uint64_t local_mem_bytes;
     uint64_t max_work_group_size;
+    uint64_t max_work_item_sizes[3];  // CL_DEVICE_MAX_WORK_ITEM_SIZES, per dimension
 } lm_device_info;
 
 /// Counts the devices of every platform. With no platform installed it returns

@@ -177,7 +177,12 @@ public final class Device: @unchecked Sendable {
             throw CLError(status: CL_INVALID_KERNEL_ARGS,
                           operation: "launching \(kernel.name) with \(arguments.count) arguments; it takes \(kernel.argumentCount)")
         }
-        let local = explicit ?? Device.workGroup(for: global, limit: kernel.maxWorkGroupSize)
+        let local = explicit ?? Device.workGroup(for: global, limit: kernel.maxWorkGroupSize, extents: info.maxWorkItemSizes)
+        guard zip(local, info.maxWorkItemSizes + [Int](repeating: 1, count: 3)).allSatisfy({ $0 <= max($1, 1) }),
+              local.reduce(1, *) <= kernel.maxWorkGroupSize else {
+            throw CLError(status: CL_INVALID_WORK_GROUP_SIZE,
+                          operation: "launching \(kernel.name) with work-group \(local) (limits \(kernel.maxWorkGroupSize) in all, \(info.maxWorkItemSizes) per dimension)")
+        }
         let rounded = zip(global, local).map { size, group in (max(size, 1) + group - 1) / group * group }
         lock.lock()
         defer { lock.unlock() }
@@ -193,17 +198,20 @@ public final class Device: @unchecked Sendable {
             "launching \(kernel.name) over \(global)")
     }
 
-    /// A work-group shape for `global`: up to 256 work-items, within `limit`.
-    static func workGroup(for global: [Int], limit: Int) -> [Int] {
+    /// A work-group shape for `global`: up to 256 work-items, within the kernel's `limit`
+    /// (CL_KERNEL_WORK_GROUP_SIZE) and the device's per-dimension `extents`
+    /// (CL_DEVICE_MAX_WORK_ITEM_SIZES).
+    static func workGroup(for global: [Int], limit: Int, extents: [Int] = []) -> [Int] {
+        func extent(_ d: Int) -> Int { d < extents.count ? max(1, extents[d]) : Int.max }
         let budget = max(1, min(256, limit))
         switch global.count {
         case 1:
-            return [budget]
+            return [min(budget, extent(0))]
         default:
             var first = 1
-            while first * 2 <= min(16, budget) { first *= 2 }
-            let second = max(1, budget / first)
-            return [first, min(second, 16)] + Array(repeating: 1, count: global.count - 2)
+            while first * 2 <= min(16, budget, extent(0)) { first *= 2 }
+            let second = max(1, min(budget / first, 16, extent(1)))
+            return [first, second] + Array(repeating: 1, count: global.count - 2)
         }
     }
 }

@@ -20,6 +20,9 @@ public struct DeviceInfo: Codable, Sendable, Equatable {
     public let globalMemoryBytes: UInt64
     public let maxAllocationBytes: UInt64
     public let maxWorkGroupSize: Int
+    /// `CL_DEVICE_MAX_WORK_ITEM_SIZES`: the largest work-group extent in each of the first
+    /// three dimensions.
+    public let maxWorkItemSizes: [Int]
     /// `CL_DEVICE_OPENCL_C_VERSION`, e.g. "OpenCL C 1.2 PoCL".
     public let openCLCVersion: String
     public let deviceVersion: String
@@ -68,6 +71,7 @@ extension DeviceInfo {
         globalMemoryBytes = raw.global_mem_bytes
         maxAllocationBytes = raw.max_alloc_bytes
         maxWorkGroupSize = Int(raw.max_work_group_size)
+        maxWorkItemSizes = [raw.max_work_item_sizes.0, raw.max_work_item_sizes.1, raw.max_work_item_sizes.2].map { Int($0) }
         available = raw.available != 0
     }
 }
