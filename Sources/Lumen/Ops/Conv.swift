@@ -86,6 +86,8 @@ public struct WindowGeometry: Equatable, Sendable {
     }
 
     var outputPlane: Int { outHeight * outWidth }
+    /// A 1 × 1 window at stride 1 without padding: im2col and col2im are the identity.
+    var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padTop == 0 && padLeft == 0 }
     var inputPlane: Int { height * width }
 
     /// The integer arguments shared by the window kernels after N and C:
@@ -161,7 +163,8 @@ public enum ConvOps {
                                variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
-        let cols = try im2col(x, g, variant: variant)
+        // A pointwise window's im2col matrix is x itself.
+        let cols = g.isPointwise ? x : try im2col(x, g, variant: variant)
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
         // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the batch.
@@ -260,12 +263,13 @@ public enum ConvOps {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
-        // dcols_n[rows, P] = W[O, rows]^T · dy_n[O, P]
+        // dcols_n[rows, P] = W[O, rows]^T · dy_n[O, P]; for a pointwise window col2im is
+        // the identity, so the product is dx itself.
         let dcols = try Tensor(uninitializedOn: dy.device, shape: [g.batch, rows, plane])
         try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,
                                  MatrixOperand(weight), strideA: 0, MatrixOperand(dy), strideB: outChannels * plane,
                                  into: MatrixOperand(dcols), strideC: rows * plane, batch: g.batch)
-        return try col2im(dcols, g, variant: variant)
+        return g.isPointwise ? try dcols.reshaped([g.batch, g.channels, g.height, g.width]) : try col2im(dcols, g, variant: variant)
     }
 
     // MARK: - Depthwise
