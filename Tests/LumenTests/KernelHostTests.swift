@@ -75,13 +75,32 @@ import Testing
                                       floor: Float(3 * plane)) <= 1e-6)
         guard rows >= 32 else { return }
         // Both plans for the transposed im2col, whichever the timing picked above.
-        let colsT = try ConvOps.im2colTransposed(try Tensor(on: testDevice, shape: shape, values: x), g)
-        for plan in ConvOps.FilterGradientPlan.allCases {
+        let xt = try Tensor(on: testDevice, shape: shape, values: x)
+        let colsT = try ConvOps.im2colTransposed(xt, g)
+        for plan in ConvOps.FilterGradientPlan.allCases where plan != .direct {
             let planned = try plan.run(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
-                                       colsT: colsT, weightShape: [filters, channels, 3, 3], g)
+                                       x: xt, colsT: { colsT }, weightShape: [filters, channels, 3, 3], g)
             #expect(maxRelativeDifference("conv weight gradient, \(plan)", try planned.toArray(), expected,
                                           floor: Float(3 * plane)) <= 1e-6)
         }
+    }
+
+    /// A pointwise layer with 32 or more input channels: every weight-gradient plan,
+    /// the direct one (dy · xᵀ, no transposed copy) included, against the host.
+    @Test func pointwiseWeightGradientPlansMatchHost() throws {
+        let shape = [3, 40, 5, 6]
+        let g = try WindowGeometry(input: shape, kernel: (1, 1), stride: 1, padding: .same)
+        #expect(g.isPointwise)
+        let x = randomValues(shape.reduce(1, *), seed: 33), dy = randomValues(3 * 7 * 30, seed: 34), w = randomValues(7 * 40, seed: 35)
+        let xt = try Tensor(on: testDevice, shape: shape, values: x)
+        let dyt = try Tensor(on: testDevice, shape: [3, 7, 5, 6], values: dy)
+        let (_, expected) = HostReference.conv2dBackward(dy, x: x, weight: w, outChannels: 7, g)
+        for plan in ConvOps.FilterGradientPlan.allCases {
+            let planned = try plan.run(dyt, x: xt, colsT: { try ConvOps.im2colTransposed(xt, g) }, weightShape: [7, 40, 1, 1], g)
+            #expect(maxRelativeDifference("pointwise weight gradient, \(plan)", try planned.toArray(), expected, floor: 90) <= 1e-6)
+        }
+        let chosen = try ConvOps.backwardFilter(dyt, x: xt, weightShape: [7, 40, 1, 1], g)
+        #expect(maxRelativeDifference("pointwise weight gradient, chosen", try chosen.toArray(), expected, floor: 90) <= 1e-6)
     }
 
     @Test(arguments: [(3, 1, Padding.same, 1), (3, 2, .same, 2), (5, 2, .valid, 1)])

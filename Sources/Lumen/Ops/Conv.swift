@@ -201,18 +201,27 @@ public enum ConvOps {
             return dweight
         }
         if rows >= 32 {
-            let colsT = try im2colTransposed(x, g, variant: variant)
+            // The transposed im2col matrix, built when a plan first needs it (direct needs none).
+            var built: Tensor?
+            let colsT = { () throws -> Tensor in
+                if let built { return built }
+                let made = try im2colTransposed(x, g, variant: variant)
+                built = made
+                return made
+            }
             let planner = GemmPlanner.of(dy.device)
-            let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch)
+            let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch,
+                                            pointwise: g.isPointwise)
+            let candidates = FilterGradientPlan.allCases.filter { $0 != .direct || g.isPointwise }
             // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
-                ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases) {
-                    _ = try $0.run(dy, colsT: colsT, weightShape: weightShape, g)
+                ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: candidates) {
+                    _ = try $0.run(dy, x: x, colsT: colsT, weightShape: weightShape, g)
                 })
-            return try plan.run(dy, colsT: colsT, weightShape: weightShape, g)
+            return try plan.run(dy, x: x, colsT: colsT, weightShape: weightShape, g)
         }
-        // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T
-        let cols = try im2col(x, g, variant: variant)
+        // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T (a pointwise window's im2col is x)
+        let cols = g.isPointwise ? x : try im2col(x, g, variant: variant)
         let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
         try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
                                  MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(cols), strideB: rows * plane,
@@ -220,29 +229,43 @@ public enum ConvOps {
         return dweight
     }
 
-    /// Two ways to form dW[O, rows] = Σ_n dy_n[O, P] · colsT_n[P, rows]. `perSample`: one
+    /// Ways to form dW[O, rows] = Σ_n dy_n[O, P] · colsT_n[P, rows]. `perSample`: one
     /// product per sample, then their sum, so a panel of colsT stays in cache while every
     /// row block of dy passes over it (large planes). `summed`: one GEMM whose work-items
     /// sum over the samples themselves, with no partial products written (small planes
-    /// and large batches). Which is faster depends on the shape and the device's caches.
+    /// and large batches). `direct`, pointwise windows only: dy · xᵀ summed over the
+    /// batch straight from x, no transposed copy. Which is faster depends on the shape and
+    /// the device's caches.
     enum FilterGradientPlan: String, CaseIterable, PlannedDecision {
         case perSample = "per-sample"
         case summed
+        case direct
 
-        /// dy: [N, O, OH, OW]  colsT: [N, OH·OW, rows]  ->  dweight: [O, C, KH, KW]
-        func run(_ dy: Tensor, colsT: Tensor, weightShape: [Int], _ g: WindowGeometry) throws -> Tensor {
-            let (outChannels, rows, plane) = (weightShape[0], colsT.shape[2], g.outputPlane)
+        /// dy: [N, O, OH, OW]  x: [N, C, H, W]  colsT: [N, OH·OW, rows], made on demand
+        ///     ->  dweight: [O, C, KH, KW]
+        func run(_ dy: Tensor, x: Tensor, colsT makeColsT: () throws -> Tensor, weightShape: [Int],
+                 _ g: WindowGeometry) throws -> Tensor {
+            let (outChannels, rows, plane) = (weightShape[0], weightShape.dropFirst().reduce(1, *), g.outputPlane)
             switch self {
+            case .direct:
+                guard g.isPointwise else { throw LumenError.shapeMismatch("the direct weight-gradient plan is for 1x1 windows") }
+                let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
+                try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
+                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(x), strideB: rows * plane,
+                                         into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
+                return dweight
             case .perSample:
                 let partial = try Tensor(uninitializedOn: dy.device, shape: [g.batch, outChannels * rows])
                 try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
-                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
+                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(try makeColsT()),
+                                         strideB: plane * rows,
                                          into: MatrixOperand(partial), strideC: outChannels * rows, batch: g.batch)
                 return try Reduce.sum(partial, axis: 0).reshaped(weightShape)
             case .summed:
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
                 try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
-                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
+                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(try makeColsT()),
+                                         strideB: plane * rows,
                                          into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
                 return dweight
             }
@@ -255,7 +278,8 @@ public enum ConvOps {
     /// The shape a `FilterGradientPlan` is chosen for.
     struct FilterGradientShape: PlannedShape {
         let outChannels: Int, rows: Int, plane: Int, batch: Int
-        var text: String { "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(batch)" }
+        var pointwise = false
+        var text: String { "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(batch)" + (pointwise ? " pointwise" : "") }
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]
