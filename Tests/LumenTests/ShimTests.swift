@@ -152,7 +152,7 @@ import Testing
     }
 }
 
-@Suite struct BufferPoolTests {
+@Suite struct MemoryPoolTests {
     /// Freed buffers come back by exact size; past the limit the longest-kept go first;
     /// a buffer larger than the whole limit is not kept; drain frees everything.
     @Test func reusesBySizeAndEvictsTheOldest() throws {
@@ -161,7 +161,7 @@ import Testing
             try #require(lm_buffer_alloc(testDevice.handle, bytes, &memory) == 0)
             return memory!
         }
-        let pool = BufferPool(limit: 1000)
+        let pool = MemoryPool(limit: 1000)
         let a = try allocate(400), b = try allocate(400), c = try allocate(400)
         pool.give(a, bytes: 400)
         pool.give(b, bytes: 400)

@@ -16,7 +16,7 @@ public final class Device: @unchecked Sendable {
     private var builtPrograms: [String: OpaquePointer] = [:]
     private var attachments: [ObjectIdentifier: AnyObject] = [:]
     /// Freed buffers kept for reuse: up to a quarter of the device's memory, at most 4 GiB.
-    let bufferPool: BufferPool
+    let memoryPool: MemoryPool
     private var launchesBeforeFault: Int?
     private var firstUse = 0.0
 
@@ -51,13 +51,13 @@ public final class Device: @unchecked Sendable {
         self.options = options
         self.handle = handle!
         self.programs = ProgramCache(directory: options.cacheDirectory, reporter: options.reporter)
-        self.bufferPool = BufferPool(limit: Int(min(info.globalMemoryBytes / 4, 4 << 30)))
+        self.memoryPool = MemoryPool(limit: Int(min(info.globalMemoryBytes / 4, 4 << 30)))
         self.launchesBeforeFault = options.faultAfterLaunches
     }
 
     deinit {
         attachments.removeAll()
-        bufferPool.drain()
+        memoryPool.drain()
         for kernel in kernels.values { lm_kernel_release(kernel.handle) }
         for program in builtPrograms.values { lm_program_release(program) }
         lm_device_close(handle)

@@ -1,12 +1,12 @@
 import CLShim
 import Foundation
 
-/// One device allocation, handed back to its device's `BufferPool` when the last owner
+/// One device allocation, handed back to its device's `MemoryPool` when the last owner
 /// (a tensor and its views) lets it go.
 final class DeviceBuffer {
     private(set) var memory: OpaquePointer?
     let bytes: Int
-    private let pool: BufferPool
+    private let pool: MemoryPool
     private let device: Device
 
     init(device: Device, bytes: Int, purpose: @autoclosure () -> String) throws {
@@ -16,7 +16,7 @@ final class DeviceBuffer {
             throw LumenError.deviceMemory(purpose: purpose(), bytes: bytes, limit: device.info.maxAllocationBytes,
                                           device: device.info.name)
         }
-        self.pool = device.bufferPool
+        self.pool = device.memoryPool
         self.device = device
         self.bytes = bytes
         if let reused = pool.take(bytes) {

@@ -7,7 +7,7 @@ import Foundation
 /// in-order queue, so a buffer handed out again is written only after every kernel
 /// enqueued on its earlier life. Holds at most `limit` bytes: room for a newly freed
 /// buffer is made by freeing the longest-kept ones, so sizes that stop recurring go first.
-final class BufferPool: @unchecked Sendable {
+final class MemoryPool: @unchecked Sendable {
     private let lock = NSLock()
     private var kept: [(bytes: Int, memory: OpaquePointer)] = []  // oldest first
     private var pooledBytes = 0
