@@ -56,41 +56,30 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         }
     }
 
-    /// Decodes strictly: a key the layer's class does not take (a misspelling, or a
-    /// Keras argument Lumen does not implement, such as dilation_rate) is an error that
-    /// names the key and the layer, so the model built is the model written.
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        type = try container.decode(String.self, forKey: .type)
-        name = try container.decodeIfPresent(String.self, forKey: .name)
-        let written = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.map(\.stringValue)
-        if let allowed = LayerSpec.arguments(of: type) {
-            let known = Set((allowed + [.type, .name]).map(\.rawValue))
-            if let unknown = written.first(where: { !known.contains($0) }) {
-                let position = decoder.codingPath.last?.intValue.map { "layer \($0 + 1)" } ?? "a layer"
-                let which = name.map { "layer '\($0)'" } ?? position
-                let takes = allowed.isEmpty ? "takes no arguments" : "takes \(allowed.map(\.rawValue).joined(separator: ", "))"
-                throw LumenError.invalidModelSpec("\(which) (\(type)): unknown argument '\(unknown)'; \(type) \(takes)")
+    /// Refuses a key its layer's class does not take (a misspelling, or a Keras argument
+    /// Lumen does not implement, such as dilation_rate) in the `layers:` list `list` and in
+    /// the blocks inside it, naming the key and the layer, so the model built is the model
+    /// written. Classes Lumen does not know are left to the model builder to name.
+    static func checkArguments(in list: inout UnkeyedDecodingContainer) throws {
+        func key(_ text: String) -> AnyCodingKey { AnyCodingKey(stringValue: text) }
+        var position = 0
+        while !list.isAtEnd {
+            position += 1
+            let layer = try list.nestedContainer(keyedBy: AnyCodingKey.self)
+            let type = try layer.decode(String.self, forKey: key("type"))
+            if let allowed = arguments(of: type) {
+                let known = Set((allowed + [.type, .name]).map(\.rawValue))
+                if let unknown = layer.allKeys.map(\.stringValue).first(where: { !known.contains($0) }) {
+                    let which = try layer.decodeIfPresent(String.self, forKey: key("name")).map { "layer '\($0)'" } ?? "layer \(position)"
+                    let takes = allowed.isEmpty ? "takes no arguments" : "takes \(allowed.map(\.rawValue).joined(separator: ", "))"
+                    throw LumenError.invalidModelSpec("\(which) (\(type)): unknown argument '\(unknown)'; \(type) \(takes)")
+                }
+            }
+            for block in ["layers", "shortcut"] where layer.contains(key(block)) {
+                var inner = try layer.nestedUnkeyedContainer(forKey: key(block))
+                try checkArguments(in: &inner)
             }
         }
-        filters = try container.decodeIfPresent(Int.self, forKey: .filters)
-        kernelSize = try container.decodeIfPresent(Int.self, forKey: .kernelSize)
-        strides = try container.decodeIfPresent(Int.self, forKey: .strides)
-        padding = try container.decodeIfPresent(Padding.self, forKey: .padding)
-        useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias)
-        activation = try container.decodeIfPresent(ActivationKind.self, forKey: .activation)
-        units = try container.decodeIfPresent(Int.self, forKey: .units)
-        rate = try container.decodeIfPresent(Float.self, forKey: .rate)
-        seed = try container.decodeIfPresent(Int.self, forKey: .seed)
-        poolSize = try container.decodeIfPresent(Int.self, forKey: .poolSize)
-        momentum = try container.decodeIfPresent(Float.self, forKey: .momentum)
-        epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon)
-        scale = try container.decodeIfPresent(Bool.self, forKey: .scale)
-        depthMultiplier = try container.decodeIfPresent(Int.self, forKey: .depthMultiplier)
-        alpha = try container.decodeIfPresent(Float.self, forKey: .alpha)
-        kernelInitializer = try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
-        layers = try container.decodeIfPresent([LayerSpec].self, forKey: .layers)
-        shortcut = try container.decodeIfPresent([LayerSpec].self, forKey: .shortcut)
     }
 }
 
@@ -119,7 +108,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         case name, inputShape = "input_shape", layers
     }
 
-    /// Decodes strictly: a key other than name, input_shape and layers is an error.
+    /// Decodes strictly: a key other than name, input_shape and layers is an error, and so
+    /// is a key a layer's class does not take (`LayerSpec.checkArguments`).
     public init(from decoder: Decoder) throws {
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let unknown = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.first(where: { !known.contains($0.stringValue) }) {
@@ -128,6 +118,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
         inputShape = try container.decode([Int].self, forKey: .inputShape)
+        var list = try container.nestedUnkeyedContainer(forKey: .layers)
+        try LayerSpec.checkArguments(in: &list)
         layers = try container.decode([LayerSpec].self, forKey: .layers)
     }
 
