@@ -88,7 +88,8 @@ public struct Evaluation: Encodable {
             }
             passes.append(rows)
         }
-        let probabilities = passes.count == 1 ? passes[0] : TestAugmentation.average(passes)
+        let probabilities = passes.count == 1 ? passes[0]
+            : passes[0].indices.map { row in TestAugmentation.average(passes.map { $0[row] }) }
         guard !labels.isEmpty else { throw DataError(path: folder.root.path, reason: "no image could be evaluated") }
         if passes.count > 1 {
             lossSum = zip(probabilities, labels).map { -log(max($0[$1], 1e-7)) }.reduce(0, +)

@@ -81,8 +81,7 @@ public final class Predictor {
                 }
                 passes.append(try model.predict(x).toArray())
             }
-            let output = passes.count == 1 ? passes[0]
-                : passes[0].indices.map { i in passes.map { $0[i] }.reduce(0, +) / Float(passes.count) }
+            let output = passes.count == 1 ? passes[0] : TestAugmentation.average(passes)
             let width = model.outputCount
             for (row, (_, file, _)) in batch.enumerated() {
                 var probabilities = Array(output[(row * width)..<((row + 1) * width)])

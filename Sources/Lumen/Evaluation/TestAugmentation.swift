@@ -39,11 +39,9 @@ public struct TestAugmentation: Equatable, Encodable, Sendable {
         return "\(what) (seed \(seed)): \(settings)"
     }
 
-    /// The mean of `passes` probability rows, row by row.
-    static func average(_ passes: [[[Double]]]) -> [[Double]] {
+    /// The element-wise mean of the passes' outputs (each the same length).
+    static func average<Value: BinaryFloatingPoint>(_ passes: [[Value]]) -> [Value] {
         guard let first = passes.first else { return [] }
-        return first.indices.map { row in
-            first[row].indices.map { j in passes.map { $0[row][j] }.reduce(0, +) / Double(passes.count) }
-        }
+        return first.indices.map { i in passes.map { $0[i] }.reduce(0, +) / Value(passes.count) }
     }
 }

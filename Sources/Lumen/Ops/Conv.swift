@@ -195,11 +195,7 @@ public enum ConvOps {
         let outChannels = weightShape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
-        if g.batch == 0 || plane == 0 {
-            let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
-            try Elementwise.fill(dweight, with: 0)
-            return dweight
-        }
+        if g.batch == 0 || plane == 0 { return try Tensor.zeros(on: dy.device, shape: weightShape) }
         if rows >= 32 {
             // The transposed im2col matrix, built when a plan first needs it (direct needs none).
             var built: Tensor?

@@ -177,12 +177,9 @@ public enum Gemm {
         guard a.shape.count == 2, b.shape.count == 2, a.shape[1] == b.shape[0] else {
             throw LumenError.shapeMismatch("matmul of \(a.shape) and \(b.shape)")
         }
+        guard a.shape[1] > 0 else { return try Tensor.zeros(on: a.device, shape: [a.shape[0], b.shape[1]]) }
         let c = try Tensor(uninitializedOn: a.device, shape: [a.shape[0], b.shape[1]])
-        if a.shape[1] == 0 {
-            try Elementwise.fill(c, with: 0)
-        } else {
-            try multiply(m: a.shape[0], n: b.shape[1], k: a.shape[1], MatrixOperand(a), MatrixOperand(b), into: MatrixOperand(c))
-        }
+        try multiply(m: a.shape[0], n: b.shape[1], k: a.shape[1], MatrixOperand(a), MatrixOperand(b), into: MatrixOperand(c))
         return c
     }
 
