@@ -25,3 +25,15 @@ __kernel void axpy(const float alpha, __global const float *x, __global float *y
     const int i = get_global_id(0);
     if (i < n) y[i] = fma(alpha, x[i], y[i]);
 }
+
+// y[i] = a[i] * b[i]                             a, b, y: [n]
+__kernel void multiply(__global const float *a, __global const float *b, __global float *y, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[i] = a[i] * b[i];
+}
+
+// y[i] = scale * x[i] + offset                   x, y: [n]
+__kernel void affine(__global const float *x, const float scale, const float offset, __global float *y, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[i] = fma(scale, x[i], offset);
+}

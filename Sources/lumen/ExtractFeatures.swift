@@ -28,14 +28,14 @@ struct ExtractFeatures: ParsableCommand {
                 layer = String(base[base.index(after: colon)...])
             }
             let device = try deviceOption.open()
-            let model: Sequential
+            let model: Model
             var preprocessing = Preprocessing.rescale
             if case .checkpoint(let url) = try ModelReference(reference) {
                 let checkpoint = try Checkpoint(contentsOf: url)
                 model = try checkpoint.makeModel(on: device)
                 preprocessing = checkpoint.preprocessing
             } else {
-                model = try Sequential(spec: try ModelReference(reference).spec(classes: 2, inputSize: nil, channels: nil), device: device)
+                model = try Model(spec: try ModelReference(reference).spec(classes: 2, inputSize: nil, channels: nil), device: device)
                 warn("\(reference) is an architecture, not a checkpoint: its weights are freshly initialised")
             }
             // The features keep the data's own classes: the head may learn other ones than the base did.

@@ -26,7 +26,7 @@ struct ImportKeras: ParsableCommand {
                 classList = try ClassList(classes)
             } else {
                 // The layout does not depend on the class count: read it from the file.
-                let probe = try Sequential(spec: try reference.spec(classes: 2, inputSize: inputSize, channels: channels), device: device)
+                let probe = try Model(spec: try reference.spec(classes: 2, inputSize: inputSize, channels: channels), device: device)
                 let count: Int
                 do {
                     count = try KerasWeights.outputCount(in: url, for: probe)
@@ -37,7 +37,7 @@ struct ImportKeras: ParsableCommand {
             }
             var spec = try reference.spec(classes: classList.outputCount, inputSize: inputSize, channels: channels)
             if case .builtin = reference {} else { spec = try spec.prefixingLayerNames("") }
-            let network = try Sequential(spec: spec, device: device)
+            let network = try Model(spec: spec, device: device)
             let tensors: [String: SafeTensors.Entry]
             do {
                 tensors = try KerasWeights.tensors(from: url, for: network)

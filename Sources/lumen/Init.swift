@@ -25,11 +25,11 @@ struct Init: ParsableCommand {
             let classList = try ClassList(classes)
             let spec = try ModelReference(model).spec(classes: classList.outputCount, inputSize: inputSize, channels: channels)
             let device = try deviceOption.open()
-            let network = try Sequential(spec: spec, device: device, seed: seed)
+            let network = try Model(spec: spec, device: device, seed: seed)
             var preprocessing = Preprocessing.rescale
             if case .builtin(let builtin) = try ModelReference(model) { preprocessing = builtin.defaultPreprocessing }
             try Checkpoint(model: network, classes: classList.names, preprocessing: preprocessing).write(to: URL(fileURLWithPath: out))
-            print("wrote \(out): \(spec.name), \(Sequential.groupedCount(network.parameterCounts.total)) parameters, classes \(classList.names.joined(separator: ", "))")
+            print("wrote \(out): \(spec.name), \(Model.groupedCount(network.parameterCounts.total)) parameters, classes \(classList.names.joined(separator: ", "))")
         }
     }
 }

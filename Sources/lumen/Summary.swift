@@ -22,7 +22,7 @@ struct Summary: ParsableCommand {
         try reportingErrors {
             let spec = try ModelReference(model).spec(classes: classes, inputSize: inputSize, channels: channels)
             let device = try deviceOption.open()
-            let network = try Sequential(spec: spec, device: device)
+            let network = try Model(spec: spec, device: device)
             if let trainableLast { try network.setTrainable(last: trainableLast) }
             if let freezeUntil { try network.freeze(until: freezeUntil) }
             print(network.summary())

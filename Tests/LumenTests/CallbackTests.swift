@@ -57,7 +57,7 @@ private let replay = try! JSONDecoder().decode(KerasReplay.self, from: Data(cont
     private func context(saved: SavedLog) throws -> TrainingContext {
         let spec = ModelSpec(name: "tiny", inputShape: [1, 1, 2], layers: [LayerSpec(type: "Flatten"), {
             var d = LayerSpec(type: "Dense"); d.units = 2; d.activation = .softmax; return d }()])
-        return TrainingContext(model: try Sequential(spec: spec, device: testDevice), optimizer: Adam(learningRate: 1e-3),
+        return TrainingContext(model: try Model(spec: spec, device: testDevice), optimizer: Adam(learningRate: 1e-3),
                                saveModel: { saved.urls.append($0) }, report: { _ in })
     }
 

@@ -3,7 +3,7 @@ import Testing
 @testable import Lumen
 
 @Suite struct GradCAMTests {
-    func fixtureModel(_ f: TorchFixture) throws -> Sequential {
+    func fixtureModel(_ f: TorchFixture) throws -> Model {
         let spec = ModelSpec(name: "small", inputShape: [16, 16, 3], layers: [
             { var l = LayerSpec(type: "Conv2D"); l.filters = 6; l.kernelSize = 3; l.activation = .relu; return l }(),
             { var l = LayerSpec(type: "MaxPooling2D"); l.poolSize = 2; return l }(),
@@ -12,7 +12,7 @@ import Testing
             LayerSpec(type: "Flatten"),
             { var l = LayerSpec(type: "Dense"); l.units = 3; l.activation = .softmax; return l }(),
         ])
-        let model = try Sequential(spec: spec, device: testDevice)
+        let model = try Model(spec: spec, device: testDevice)
         try Checkpoint.load(f.tensors.filter { $0.key.contains(".") }, into: model, source: "fixture")
         return model
     }

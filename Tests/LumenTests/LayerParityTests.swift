@@ -20,7 +20,7 @@ import Testing
     @Test(arguments: TorchFixture.names("conv_"), KernelStyle.allCases)
     func conv2dMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
-        let layer = Conv2D(name: "c", filters: f.int("filters"), kernelSize: f.int("kernel"), stride: f.int("stride"),
+        let layer = Conv2D(name: "c", filters: f.int("filters"), kernelSize: WindowSize(f.int("kernel")), stride: f.int("stride"),
                            padding: Padding(rawValue: f.string("padding"))!, useBias: f.bool("bias"))
         try build(layer, input: f["x"].shape, style)
         try layer.weight.value.write(f["weight"].values)
@@ -35,7 +35,7 @@ import Testing
     @Test(arguments: TorchFixture.names("depthwise_"), KernelStyle.allCases)
     func depthwiseConv2dMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
-        let layer = DepthwiseConv2D(name: "d", kernelSize: f.int("kernel"), stride: f.int("stride"),
+        let layer = DepthwiseConv2D(name: "d", kernelSize: WindowSize(f.int("kernel")), stride: f.int("stride"),
                                     padding: Padding(rawValue: f.string("padding"))!, depthMultiplier: f.int("multiplier"))
         try build(layer, input: f["x"].shape, style)
         try layer.weight.value.write(f["weight"].values)
@@ -50,7 +50,7 @@ import Testing
     @Test(arguments: TorchFixture.names("pool_"), KernelStyle.allCases)
     func poolingMatchesPyTorch(_ name: String, style: KernelStyle) throws {
         let f = try TorchFixture(name)
-        let layer = Pooling2D(name: "p", mode: f.string("mode") == "max" ? .max : .average, poolSize: f.int("pool"),
+        let layer = Pooling2D(name: "p", mode: f.string("mode") == "max" ? .max : .average, poolSize: WindowSize(f.int("pool")),
                               stride: f.int("stride"), padding: Padding(rawValue: f.string("padding"))!)
         let (y, dx) = try run(layer, f, style)
         try expectMatches(y, f, "y")
@@ -162,7 +162,7 @@ import Testing
     func xrayCNNAdamStepMatchesPyTorch(style: KernelStyle) throws {
         let f = try TorchFixture("xray_cnn_adam_step")
         let spec = BuiltinModel.xrayCNN.spec(classes: 2, inputSize: f.int("size"))
-        let model = try Sequential(spec: spec, device: device(for: style), seed: 0)
+        let model = try Model(spec: spec, device: device(for: style), seed: 0)
         var initial: [String: SafeTensors.Entry] = [:]
         for (key, entry) in f.tensors where key.hasPrefix("init/") { initial[String(key.dropFirst(5))] = entry }
         try Checkpoint.load(initial, into: model, source: "fixture")

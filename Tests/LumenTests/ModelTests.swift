@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct ModelTests {
     @Test func xrayCNNHasKerasParameterCount() throws {
-        let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2), device: testDevice)
+        let model = try Model(spec: BuiltinModel.xrayCNN.spec(classes: 2), device: testDevice)
         let counts = model.parameterCounts
         #expect(counts.total == 2_577_858)
         #expect(counts.nonTrainable == 2 * (64 + 128 + 256 + 256))
@@ -16,21 +16,21 @@ import Testing
     }
 
     @Test func fashionCNNTakesClassesAndInput() throws {
-        let model = try Sequential(spec: BuiltinModel.fashionCNN.spec(classes: 10), device: testDevice)
+        let model = try Model(spec: BuiltinModel.fashionCNN.spec(classes: 10), device: testDevice)
         #expect(model.outputShapes.last == [10])
         #expect(model.outputShapes[0] == [32, 26, 26])
         // 320 + 18,496 + 1600·128+128 + 1290
         #expect(model.parameterCounts.total == 320 + 18_496 + 204_928 + 1_290)
-        let wide = try Sequential(spec: BuiltinModel.fashionCNN.spec(classes: 3, inputSize: 32, channels: 3), device: testDevice)
+        let wide = try Model(spec: BuiltinModel.fashionCNN.spec(classes: 3, inputSize: 32, channels: 3), device: testDevice)
         #expect(wide.outputShapes[0] == [32, 30, 30])
         #expect(wide.defaultLoss == .categoricalCrossentropy)
     }
 
     @Test func glorotInitIsSeededAndBounded() throws {
         let spec = BuiltinModel.fashionCNN.spec(classes: 10)
-        let a = try Sequential(spec: spec, device: testDevice, seed: 7)
-        let b = try Sequential(spec: spec, device: testDevice, seed: 7)
-        let c = try Sequential(spec: spec, device: testDevice, seed: 8)
+        let a = try Model(spec: spec, device: testDevice, seed: 7)
+        let b = try Model(spec: spec, device: testDevice, seed: 7)
+        let c = try Model(spec: spec, device: testDevice, seed: 8)
         let weightsA = try a.parameters[0].value.toArray()
         #expect(weightsA == (try b.parameters[0].value.toArray()))
         #expect(weightsA != (try c.parameters[0].value.toArray()))
@@ -52,18 +52,18 @@ import Testing
         #expect(LayerFactory.stem("MaxPooling2D") == "max_pooling2d")
         #expect(LayerFactory.stem("BatchNormalization") == "batch_normalization")
         #expect(LayerFactory.stem("DepthwiseConv2D") == "depthwise_conv2d")
-        let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2), device: testDevice)
+        let model = try Model(spec: BuiltinModel.xrayCNN.spec(classes: 2), device: testDevice)
         #expect(model.layers.map(\.name).prefix(4) == ["conv2d", "max_pooling2d", "batch_normalization", "conv2d_1"])
     }
 
     @Test func badSpecsAreNamed() throws {
         var spec = BuiltinModel.fashionCNN.spec(classes: 2)
         spec.layers[0].filters = nil
-        #expect(throws: LumenError.self) { try Sequential(spec: spec, device: testDevice) }
+        #expect(throws: LumenError.self) { try Model(spec: spec, device: testDevice) }
         spec = BuiltinModel.fashionCNN.spec(classes: 2)
         spec.layers.remove(at: 4)  // no Flatten before Dense
         do {
-            _ = try Sequential(spec: spec, device: testDevice)
+            _ = try Model(spec: spec, device: testDevice)
             Issue.record("Dense after a 3-D output was accepted")
         } catch let error as LumenError {
             #expect(error.description.contains("Flatten"))
@@ -95,13 +95,13 @@ import Testing
         #expect(throws: DataError.self) { try ConfigFile.decode(ModelSpec.self, from: file) }
         // Every spec Lumen writes (checkpoints carry them) reads back, Residual blocks included.
         for builtin in BuiltinModel.allCases {
-            let spec = try Sequential(spec: builtin.spec(classes: 3, inputSize: 64), device: testDevice).spec
+            let spec = try Model(spec: builtin.spec(classes: 3, inputSize: 64), device: testDevice).spec
             #expect(try JSONDecoder().decode(ModelSpec.self, from: try JSONEncoder().encode(spec)) == spec, "\(builtin)")
         }
     }
 
     @Test func setTrainableFreezesAllButTheLast() throws {
-        let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice)
+        let model = try Model(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice)
         try model.setTrainable(last: 5)
         #expect(model.layers.suffix(5).allSatisfy { $0.trainable })
         #expect(model.layers.dropLast(5).filter { !$0.parameters.isEmpty }.allSatisfy { !$0.trainable })
@@ -110,7 +110,7 @@ import Testing
 
     @Test func trainingReducesLossOnASeparableBatch() throws {
         let spec = BuiltinModel.fashionCNN.spec(classes: 2, inputSize: 12)
-        let model = try Sequential(spec: spec, device: testDevice, seed: 1)
+        let model = try Model(spec: spec, device: testDevice, seed: 1)
         // Class 0: bright top half; class 1: bright bottom half.
         var values: [Float] = []
         let labels = [0, 1, 0, 1, 1, 0, 1, 0]
@@ -133,7 +133,7 @@ import Testing
     @Test func roundTripRestoresEveryTensorAndTheSpec() throws {
         let folder = try TemporaryFolder()
         let url = folder.url.appendingPathComponent("model.safetensors")
-        let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice, seed: 5)
+        let model = try Model(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice, seed: 5)
         try Checkpoint(model: model, classes: ["NORMAL", "PNEUMONIA"], preprocessing: .tf).write(to: url)
         let loaded = try Checkpoint(contentsOf: url)
         #expect(loaded.spec == model.spec)
@@ -149,7 +149,7 @@ import Testing
     }
 
     @Test func tensorNamesFollowPyTorch() throws {
-        let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2), device: testDevice)
+        let model = try Model(spec: BuiltinModel.xrayCNN.spec(classes: 2), device: testDevice)
         let names = Set(model.parameters.map(\.name))
         for name in ["conv2d.weight", "conv2d.bias", "batch_normalization.weight", "batch_normalization.bias",
                      "batch_normalization.running_mean", "batch_normalization.running_var", "dense_2.weight"] {
@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func strictLoadingNamesEveryProblem() throws {
-        let model = try Sequential(spec: BuiltinModel.fashionCNN.spec(classes: 3), device: testDevice)
+        let model = try Model(spec: BuiltinModel.fashionCNN.spec(classes: 3), device: testDevice)
         var tensors: [String: SafeTensors.Entry] = [:]
         for p in model.parameters { tensors[p.name] = SafeTensors.Entry(shape: p.value.shape, values: try p.value.toArray()) }
         tensors["conv2d.bias"] = nil

@@ -129,7 +129,7 @@ import Testing
     @Test func weightsForAnotherArchitectureNameTheFirstMismatch() throws {
         let folder = try TemporaryFolder()
         let checkpoint = folder.url.appendingPathComponent("xray.safetensors")
-        let model = try Sequential(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice)
+        let model = try Model(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice)
         try Checkpoint(model: model, classes: ["a", "b"]).write(to: checkpoint)
         var config = TrainingConfig()
         config.model = "fashion-cnn"

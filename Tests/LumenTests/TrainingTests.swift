@@ -75,7 +75,7 @@ func smallSpecFile(_ url: URL) throws {
         return folder
     }
 
-    func weights(_ model: Sequential) throws -> [String: [Float]] {
+    func weights(_ model: Model) throws -> [String: [Float]] {
         var all: [String: [Float]] = [:]
         for p in model.parameters { all[p.name] = try p.value.toArray() }
         return all

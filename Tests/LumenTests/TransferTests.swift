@@ -116,7 +116,7 @@ import Testing
     @Test(arguments: [("torchvision_resnet18", BuiltinModel.resnet18), ("torchvision_mobilenet_v2", .mobilenetV2)])
     func logitsMatchTorchvision(fixture name: String, model builtin: BuiltinModel) throws {
         let f = try TorchFixture(name)
-        let model = try Sequential(spec: builtin.spec(classes: f.int("classes"), inputSize: 64), device: testDevice)
+        let model = try Model(spec: builtin.spec(classes: f.int("classes"), inputSize: 64), device: testDevice)
         // Every tensor name is torchvision's (its num_batches_tracked aside).
         let expectedNames = (f.config["names"] as? [String]) ?? []
         #expect(model.parameters.map(\.name).sorted() == expectedNames)
@@ -133,7 +133,7 @@ import Testing
 /// `--pretrained` loads a torchvision-style state dict by name, strictly, and
 /// `--replace-head` trains a new classifier for the data's classes.
 @Suite struct PretrainedTests {
-    func export(_ model: Sequential, to url: URL, drop: String? = nil) throws {
+    func export(_ model: Model, to url: URL, drop: String? = nil) throws {
         var tensors: [String: SafeTensors.Entry] = [:]
         for p in model.parameters where p.name != drop {
             tensors[p.name] = SafeTensors.Entry(shape: p.value.shape, values: try p.value.toArray())
@@ -145,7 +145,7 @@ import Testing
     @Test func replaceHeadLoadsTheBodyAndKeepsAFreshClassifier() throws {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 21, size: 32)
-        let source = try Sequential(spec: BuiltinModel.mobilenetV2.spec(classes: 1000, inputSize: 32), device: testDevice, seed: 5)
+        let source = try Model(spec: BuiltinModel.mobilenetV2.spec(classes: 1000, inputSize: 32), device: testDevice, seed: 5)
         let file = folder.url.appendingPathComponent("mobilenet_v2.safetensors")
         try export(source, to: file)
         var config = TrainingConfig()
@@ -174,7 +174,7 @@ import Testing
     @Test func aMissingTensorIsNamed() throws {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 22, size: 32)
-        let source = try Sequential(spec: BuiltinModel.resnet18.spec(classes: 3, inputSize: 32), device: testDevice, seed: 6)
+        let source = try Model(spec: BuiltinModel.resnet18.spec(classes: 3, inputSize: 32), device: testDevice, seed: 6)
         let file = folder.url.appendingPathComponent("resnet18.safetensors")
         try export(source, to: file, drop: "layer3.0.downsample.1.running_var")
         var config = TrainingConfig()
@@ -202,7 +202,7 @@ import Testing
         ModelSpec(name: "small", inputShape: [10, 12, 3], layers: [
             { var l = LayerSpec(type: "Conv2D"); l.filters = 5; l.kernelSize = 3; l.padding = .same; l.activation = .relu; return l }(),
             { var l = LayerSpec(type: "DepthwiseConv2D"); l.kernelSize = 3; l.depthMultiplier = 2; l.useBias = false; return l }(),
-            { var l = LayerSpec(type: "BatchNormalization"); l.scale = false; return l }(),
+            { var l = LayerSpec(type: "BatchNormalization"); l.scale = .flag(false); return l }(),
             LayerSpec(type: "Flatten"),
             { var l = LayerSpec(type: "Dense"); l.units = 4; l.activation = .softmax; return l }(),
         ])
@@ -220,7 +220,7 @@ import Testing
 
     func check(_ file: String, spec: ModelSpec, key: String, predictions: SafeTensors = KerasImportTests.predictions,
                tolerance: Float = 1e-5) throws {
-        let model = try Sequential(spec: spec, device: testDevice)
+        let model = try Model(spec: spec, device: testDevice)
         let tensors = try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent(file), for: model)
         try Checkpoint.load(tensors, into: model, source: file)
         let predicted = try model.predict(try channelsFirst(predictions.tensors["\(key)/x"]!)).toArray()
@@ -235,7 +235,7 @@ import Testing
     /// A 13×13 input shrunk by stride-2 "same" convolutions and pooling to 2×2 and 1×1 maps.
     static func narrowSpec() -> ModelSpec {
         func conv(_ filters: Int, _ kernel: Int, stride: Int = 1) -> LayerSpec {
-            var l = LayerSpec(type: "Conv2D"); l.filters = filters; l.kernelSize = kernel; l.strides = stride
+            var l = LayerSpec(type: "Conv2D"); l.filters = filters; l.kernelSize = WindowSize(kernel); l.strides = WindowSize(stride)
             l.padding = .same; l.activation = .relu; return l
         }
         return ModelSpec(name: "narrow", inputShape: [13, 13, 3], layers: [
@@ -290,7 +290,7 @@ import Testing
     }
 
     @Test func aFileForAnotherModelIsRefused() throws {
-        let model = try Sequential(spec: BuiltinModel.fashionCNN.spec(classes: 10), device: testDevice)
+        let model = try Model(spec: BuiltinModel.fashionCNN.spec(classes: 10), device: testDevice)
         do {
             _ = try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent("small-legacy.h5"), for: model)
             Issue.record("weights for another model were accepted")

@@ -116,7 +116,7 @@ private final class StepCounter: TrainingReporter {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url, perClass: 3, seed: 31)
         try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
-        let model = try Sequential(spec: try ModelReference(folder.url.appendingPathComponent("small.yaml").path)
+        let model = try Model(spec: try ModelReference(folder.url.appendingPathComponent("small.yaml").path)
             .spec(classes: 3, inputSize: nil, channels: nil), device: testDevice, seed: 4)
         let images = try ImageFolder(root: folder.url)
         var settings = Augmentation()
@@ -148,7 +148,7 @@ private final class StepCounter: TrainingReporter {
         try writeColourDataset(folder.url.appendingPathComponent("test"), perClass: 2, seed: 41)
         try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
         let checkpoint = folder.url.appendingPathComponent("model.safetensors")
-        let model = try Sequential(spec: try ModelReference(folder.url.appendingPathComponent("small.yaml").path)
+        let model = try Model(spec: try ModelReference(folder.url.appendingPathComponent("small.yaml").path)
             .spec(classes: 3, inputSize: nil, channels: nil), device: testDevice, seed: 2)
         try Checkpoint(model: model, classes: ["blue", "green", "red"]).write(to: checkpoint)
         let test = folder.url.appendingPathComponent("test").path

@@ -45,22 +45,24 @@ public enum KernelBenchmark {
     public struct ConvShape {
         public let name: String
         public let input: [Int]
-        public let filters: Int, kernelSize: Int, stride: Int
+        public let filters: Int, kernelSize: WindowSize, stride: Int
         public let padding: Padding
     }
 
     /// The model's convolutions, in order.
     public static func convShapes(for spec: ModelSpec) throws -> [ConvShape] {
         var shapes: [ConvShape] = []
-        var input = spec.channelsFirstInput
         var factory = LayerFactory(seed: 0)
-        for layerSpec in spec.layers {
-            let (_, layer) = try factory.make(layerSpec)
+        let made = try spec.layers.map { try factory.make($0) }
+        let inputs = try Model.connections(made.map(\.0), inputName: spec.resolvedInputName)
+        var outputs: [[Int]] = []
+        for ((_, layer), sources) in zip(made, inputs) {
+            let given = sources.map { $0 < 0 ? spec.channelsFirstInput : outputs[$0] }
             if let conv = layer as? Conv2D {
-                shapes.append(ConvShape(name: conv.name, input: input, filters: conv.filters, kernelSize: conv.kernelSize,
+                shapes.append(ConvShape(name: conv.name, input: given[0], filters: conv.filters, kernelSize: conv.kernelSize,
                                         stride: conv.stride, padding: conv.padding))
             }
-            input = try layer.outputShape(for: input)
+            outputs.append(try layer.outputShape(forInputs: given))
         }
         return shapes
     }
@@ -69,9 +71,9 @@ public enum KernelBenchmark {
     /// K = C·KH·KW) as one sample of a batch sees them, plus 1024³.
     public static func gemmShapes(for convolutions: [ConvShape]) throws -> [(String, Int, Int, Int)] {
         try convolutions.map { conv in
-            let g = try WindowGeometry(input: [1] + conv.input, kernel: (conv.kernelSize, conv.kernelSize),
+            let g = try WindowGeometry(input: [1] + conv.input, kernel: (conv.kernelSize.height, conv.kernelSize.width),
                                        stride: conv.stride, padding: conv.padding)
-            return ("\(conv.name) forward", conv.filters, g.outputPlane, conv.input[0] * conv.kernelSize * conv.kernelSize)
+            return ("\(conv.name) forward", conv.filters, g.outputPlane, conv.input[0] * conv.kernelSize.area)
         } + [("square", 1024, 1024, 1024)]
     }
 
@@ -144,9 +146,9 @@ public enum KernelBenchmark {
         for shape in convolutions {
             progress("convolution \(shape.name)")
             let x = try Tensor(on: device, shape: [batch] + shape.input, repeating: 0.5)
-            let g = try WindowGeometry(input: x.shape, kernel: (shape.kernelSize, shape.kernelSize), stride: shape.stride,
+            let g = try WindowGeometry(input: x.shape, kernel: (shape.kernelSize.height, shape.kernelSize.width), stride: shape.stride,
                                        padding: shape.padding)
-            let weight = try Tensor(on: device, shape: [shape.filters, shape.input[0], shape.kernelSize, shape.kernelSize],
+            let weight = try Tensor(on: device, shape: [shape.filters, shape.input[0], shape.kernelSize.height, shape.kernelSize.width],
                                     repeating: 0.1)
             let bias = try Tensor(on: device, shape: [shape.filters], repeating: 0.1)
             let flops = 2.0 * Double(batch * g.outputPlane * shape.filters) * Double(weight.count / shape.filters) / 1e9

@@ -24,7 +24,7 @@ public enum TrainingBenchmark {
 
     public static func run(spec: ModelSpec, device: Device, batchSize: Int, steps: Int, warmup: Int = 2,
                            since processStart: Date = Date()) throws -> Result {
-        let model = try Sequential(spec: spec, device: device, seed: 1)
+        let model = try Model(spec: spec, device: device, seed: 1)
         let shape = [batchSize] + spec.channelsFirstInput
         var random = SplitMix64(seed: 9)
         let inputs = (0..<shape.reduce(1, *)).map { _ in random.nextFloat(in: 0..<1) }

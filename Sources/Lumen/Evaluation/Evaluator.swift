@@ -54,7 +54,7 @@ public struct Evaluation: Encodable {
     /// probability) replaces argmax when given. With `augmentation`, the images are
     /// perturbed once each, or (with draws) averaged over the original and the draws; the
     /// loss is then the cross-entropy of the averaged probabilities.
-    public static func run(model: Sequential, classes: [String], preprocessing: Preprocessing, folder: ImageFolder,
+    public static func run(model: Model, classes: [String], preprocessing: Preprocessing, folder: ImageFolder,
                            threshold: Double? = nil, batchSize: Int = 32, augmentation: TestAugmentation? = nil,
                            badFile: (@Sendable (ImageError) -> Void)? = nil) throws -> Evaluation {
         let input = model.spec.inputShape

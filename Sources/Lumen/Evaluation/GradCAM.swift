@@ -11,51 +11,40 @@ public struct GradCAM {
     public let classIndex: Int
     public let layerName: String
 
-    /// The last top-level convolutional layer (Conv2D, DepthwiseConv2D or a residual block).
-    public static func defaultLayer(of model: Sequential) -> String? {
-        model.layers.last { $0 is Conv2D || $0 is DepthwiseConv2D || $0 is Residual }?.name
+    /// The last layer with an image-shaped output larger than 1 × 1 before the output
+    /// layer, as Keras' example picks its last convolutional block.
+    public static func defaultLayer(of model: Model) -> String? {
+        let candidates = model.outputShapes.indices.dropLast().filter { index in
+            let shape = model.outputShapes[index]
+            return shape.count == 3 && shape[1] * shape[2] > 1
+        }
+        return candidates.last.map { model.layers[$0].name }
     }
 
     /// Grad-CAM for one image.              x: [1, C, H, W] preprocessed
     /// `classIndex` nil takes the predicted class.
-    public init(model: Sequential, input x: Tensor, layer: String? = nil, classIndex: Int? = nil) throws {
+    public init(model: Model, input x: Tensor, layer: String? = nil, classIndex: Int? = nil) throws {
         guard x.shape.first == 1 else { throw LumenError.shapeMismatch("Grad-CAM takes one image, got a batch of \(x.shape[0])") }
         guard let name = layer ?? GradCAM.defaultLayer(of: model) else {
-            throw LumenError.invalidModelSpec("\(model.spec.name) has no convolutional layer for Grad-CAM")
+            throw LumenError.invalidModelSpec("\(model.spec.name) has no layer with an image-shaped output for Grad-CAM")
         }
-        guard let target = model.layers.firstIndex(where: { $0.name == name }) else {
-            throw LumenError.invalidModelSpec("no layer named '\(name)'; layers: \(model.layers.map(\.name).joined(separator: ", "))")
-        }
+        let target = try model.layerIndex(named: name)
         guard model.outputShapes[target].count == 3, target < model.layers.count - 1 else {
             throw LumenError.invalidModelSpec("Grad-CAM needs a layer with a [C, H, W] output before the last layer; '\(name)' gives \(model.outputShapes[target])")
         }
-        let after = Array(model.layers[(target + 1)...])
-        let last = model.layers.last!
-        for layer in after { layer.recordsForBackward = true }
-        last.skipsActivation = last.activation == .sigmoid || last.activation == .softmax
-        defer {
-            for layer in after {
-                layer.recordsForBackward = false
-                layer.clearCache()
+        // A: the layer's output; dA: the gradient of the chosen class's logit there, in inference mode.
+        var chosen = 0
+        let (activations, gradient) = try model.gradient(at: target, for: x) { logits in
+            let scores = try logits.toArray()
+            chosen = classIndex ?? scores.indices.max { scores[$0] < scores[$1] } ?? 0
+            guard (0..<scores.count).contains(chosen) else {
+                throw LumenError.shapeMismatch("class \(chosen) is outside the model's \(scores.count) outputs")
             }
-            last.skipsActivation = false
+            var oneHot = [Float](repeating: 0, count: scores.count)
+            oneHot[chosen] = 1
+            return try Tensor(on: model.device, shape: logits.shape, values: oneHot)
         }
-        // A: the layer's output; logits from the rest of the model, in inference mode.
-        let activations = try model.layers[...target].reduce(x) { try $1.forward($0, training: false) }
-        let logits = try after.reduce(activations) { try $1.forward($0, training: false) }
-        let scores = try logits.toArray()
-        let chosen = classIndex ?? scores.indices.max { scores[$0] < scores[$1] } ?? 0
-        guard (0..<scores.count).contains(chosen) else {
-            throw LumenError.shapeMismatch("class \(chosen) is outside the model's \(scores.count) outputs")
-        }
-        var oneHot = [Float](repeating: 0, count: scores.count)
-        oneHot[chosen] = 1
-        var gradient: Tensor? = try Tensor(on: model.device, shape: logits.shape, values: oneHot)
-        for layer in after.reversed() {
-            guard let g = gradient else { break }
-            gradient = try layer.backward(g)
-        }
-        guard let dA = try gradient?.toArray() else { throw LumenError.shapeMismatch("no gradient reached '\(name)'") }
+        let dA = try gradient.toArray()
         let a = try activations.toArray()
         let shape = model.outputShapes[target]
         let (channels, h, w) = (shape[0], shape[1], shape[2])

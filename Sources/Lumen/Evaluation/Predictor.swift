@@ -30,7 +30,7 @@ public struct Prediction: Codable, Equatable {
 /// Runs a checkpoint on image files: decode, resize to the model's input, preprocess as
 /// the checkpoint says, predict in batches.
 public final class Predictor {
-    public let model: Sequential
+    public let model: Model
     public let classes: [String]
     public let preprocessing: Preprocessing
     public var interpolation: Interpolation = .nearest

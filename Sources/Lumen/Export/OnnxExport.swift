@@ -13,13 +13,15 @@ public enum OnnxExport {
     static let irVersion: Int64 = 7
 
     /// The model's ONNX bytes. `batch` fixes the batch dimension; nil leaves it free ("N").
-    public static func data(_ model: Sequential, classes: [String], preprocessing: Preprocessing, batch: Int? = nil) throws -> Data {
+    public static func data(_ model: Model, classes: [String], preprocessing: Preprocessing, batch: Int? = nil) throws -> Data {
         var graph = GraphBuilder(batch: batch)
-        var value = "input"
-        var shape = model.spec.channelsFirstInput
-        for layer in model.layers {
-            (value, shape) = try graph.add(layer, input: value, shape: shape)
+        var values: [String] = []
+        for (layer, sources) in zip(model.layers, model.plan.inputs) {
+            let (value, _) = try graph.add(layer, inputs: sources.map { $0 < 0 ? "input" : values[$0] },
+                                           shapes: sources.map { $0 < 0 ? model.spec.channelsFirstInput : model.outputShapes[$0] })
+            values.append(value)
         }
+        let value = values.last!, shape = model.outputShapes.last!
         var output = Onnx_ValueInfoProto()
         output.name = "probabilities"
         output.type = GraphBuilder.tensorType([batch.map(Dimension.fixed) ?? .named("N")] + shape.map(Dimension.fixed))
@@ -78,12 +80,13 @@ struct GraphBuilder {
 
     /// Adds `layer` on the value `input` of per-sample shape `shape`; returns its output
     /// value and per-sample shape.
-    mutating func add(_ layer: Layer, input: String, shape: [Int]) throws -> (String, [Int]) {
-        let outShape = try layer.outputShape(for: shape)
+    mutating func add(_ layer: Layer, inputs sources: [String], shapes: [[Int]]) throws -> (String, [Int]) {
+        let outShape = try layer.outputShape(forInputs: shapes)
+        let input = sources[0], shape = shapes[0]
         var value: String
         switch layer {
         case let conv as ConvolutionLayer:
-            let g = try WindowGeometry(input: [1] + shape, kernel: (conv.kernelSize, conv.kernelSize), stride: conv.stride,
+            let g = try WindowGeometry(input: [1] + shape, kernel: (conv.kernelSize.height, conv.kernelSize.width), stride: conv.stride,
                                        padding: conv.padding)
             var inputs = [input, try weight(conv.weight)]
             if let bias = conv.bias { inputs.append(try weight(bias)) }
@@ -91,15 +94,25 @@ struct GraphBuilder {
             if conv is DepthwiseConv2D { attributes.append(GraphBuilder.int("group", Int64(shape[0]))) }
             value = emit("Conv", inputs, layer.name, attributes)
         case let pool as Pooling2D:
-            let g = try WindowGeometry(input: [1] + shape, kernel: (pool.poolSize, pool.poolSize), stride: pool.stride,
+            let g = try WindowGeometry(input: [1] + shape, kernel: (pool.poolSize.height, pool.poolSize.width), stride: pool.stride,
                                        padding: pool.padding)
             var attributes = windowAttributes(g)
             // Keras averages the cells inside the image only.
             if pool.mode == .average { attributes.append(GraphBuilder.int("count_include_pad", 0)) }
             value = emit(pool.mode == .max ? "MaxPool" : "AveragePool", [input], layer.name, attributes)
         case let pool as GlobalPooling2D:
-            let pooled = emit(pool.mode == .max ? "GlobalMaxPool" : "GlobalAveragePool", [input], layer.name + "/pool")
-            value = emit("Flatten", [pooled], layer.name, [GraphBuilder.int("axis", 1)])
+            if pool.keepsDimensions {
+                value = emit(pool.mode == .max ? "GlobalMaxPool" : "GlobalAveragePool", [input], layer.name)
+            } else {
+                let pooled = emit(pool.mode == .max ? "GlobalMaxPool" : "GlobalAveragePool", [input], layer.name + "/pool")
+                value = emit("Flatten", [pooled], layer.name, [GraphBuilder.int("axis", 1)])
+            }
+        case let merge as Merge:
+            switch merge.kind {
+            case .add: value = emit("Sum", sources, layer.name)
+            case .multiply: value = emit("Mul", sources, layer.name)
+            case .concatenate: value = emit("Concat", sources, layer.name, [GraphBuilder.int("axis", 1)])
+            }
         case let norm as BatchNormalization:
             var scale: String
             if let gamma = norm.gamma {
@@ -122,9 +135,9 @@ struct GraphBuilder {
             value = input
         case let block as Residual:
             var main = input, mainShape = shape
-            for inner in block.main { (main, mainShape) = try add(inner, input: main, shape: mainShape) }
+            for inner in block.main { (main, mainShape) = try add(inner, inputs: [main], shapes: [mainShape]) }
             var shortcut = input, shortcutShape = shape
-            for inner in block.shortcut { (shortcut, shortcutShape) = try add(inner, input: shortcut, shape: shortcutShape) }
+            for inner in block.shortcut { (shortcut, shortcutShape) = try add(inner, inputs: [shortcut], shapes: [shortcutShape]) }
             value = emit("Add", [main, shortcut], layer.name)
         default:
             throw LumenError.invalidModelSpec("layer '\(layer.name)' (\(layer.typeName)) cannot be written to ONNX")

@@ -42,7 +42,7 @@ public final class BatchNormalization: Layer {
         var spec = LayerSpec(type: typeName, name: name)
         spec.momentum = momentum
         spec.epsilon = epsilon
-        spec.scale = scale
+        spec.scale = .flag(scale)
         return spec
     }
 
@@ -50,9 +50,9 @@ public final class BatchNormalization: Layer {
     private func usesBatchStatistics(training: Bool) -> Bool { training && beta.trainable }
 
     // x: [N, C, …]  ->  same
-    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let mean: Tensor, variance: Tensor
-        let batchStatistics = usesBatchStatistics(training: training)
+        let batchStatistics = usesBatchStatistics(training: pass.training)
         if batchStatistics {
             (mean, variance) = try BatchNormOps.statistics(x)
             pending = (mean, variance)
@@ -61,18 +61,18 @@ public final class BatchNormalization: Layer {
         }
         let y = try BatchNormOps.normalize(x, gamma: gamma?.value, beta: beta.value, mean: mean, variance: variance,
                                            epsilon: epsilon)
-        cache = training || recordsForBackward ? (x, mean, variance, batchStatistics) : nil
+        cache = pass.keepsForBackward ? (x, mean, variance, batchStatistics) : nil
         return y
     }
 
-    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
         guard let cache else { throw missingCache() }
         let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: cache.x, gamma: gamma?.value, mean: cache.mean,
                                                              variance: cache.variance, epsilon: epsilon,
                                                              training: cache.batchStatistics)
         gamma?.gradient = gamma?.trainable == true ? dgamma : nil
         beta.gradient = beta.trainable ? dbeta : nil
-        return needsInputGradient ? dx : nil
+        return pass.needsInputGradient ? dx : nil
     }
 
     /// running = momentum·running + (1 − momentum)·batch, for the last training forward.

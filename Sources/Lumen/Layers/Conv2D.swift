@@ -1,14 +1,14 @@
-/// What Keras' `Conv2D` and `DepthwiseConv2D` share: a square window with its stride and
+/// What Keras' `Conv2D` and `DepthwiseConv2D` share: a window with its stride and
 /// padding, a weight and an optional bias, and the forward input kept for backward.
 public class ConvolutionLayer: Layer {
-    public let kernelSize: Int, stride: Int
+    public let kernelSize: WindowSize, stride: Int
     public let padding: Padding
     public let useBias: Bool
     public internal(set) var weight: Parameter!
     public internal(set) var bias: Parameter?
     var cache: (x: Tensor, geometry: WindowGeometry)?
 
-    init(name: String, kernelSize: Int, stride: Int, padding: Padding, useBias: Bool, activation: ActivationKind) {
+    init(name: String, kernelSize: WindowSize, stride: Int, padding: Padding, useBias: Bool, activation: ActivationKind) {
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
@@ -18,7 +18,7 @@ public class ConvolutionLayer: Layer {
 
     /// The window over an input of `shape` ([N, C, H, W]).
     func geometry(_ shape: [Int]) throws -> WindowGeometry {
-        try WindowGeometry(input: shape, kernel: (kernelSize, kernelSize), stride: stride, padding: padding)
+        try WindowGeometry(input: shape, kernel: (kernelSize.height, kernelSize.width), stride: stride, padding: padding)
     }
 
     public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }
@@ -27,7 +27,7 @@ public class ConvolutionLayer: Layer {
     func windowSpec() -> LayerSpec {
         var spec = LayerSpec(type: typeName, name: name)
         spec.kernelSize = kernelSize
-        spec.strides = stride
+        spec.strides = WindowSize(stride)
         spec.padding = padding
         spec.useBias = useBias
         spec.activation = activation
@@ -35,8 +35,8 @@ public class ConvolutionLayer: Layer {
     }
 
     /// Keeps the forward input when backward will need it.
-    func keep(_ x: Tensor, _ g: WindowGeometry, training: Bool) {
-        cache = training || recordsForBackward ? (x, g) : nil
+    func keep(_ x: Tensor, _ g: WindowGeometry, _ pass: ForwardPass) {
+        cache = pass.keepsForBackward ? (x, g) : nil
     }
 
     /// The kept forward input, or the error of a backward without a forward.
@@ -60,7 +60,7 @@ public final class Conv2D: ConvolutionLayer {
     public let filters: Int
     public let kernelInitializer: Initializer
 
-    public init(name: String, filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid,
+    public init(name: String, filters: Int, kernelSize: WindowSize, stride: Int = 1, padding: Padding = .valid,
                 useBias: Bool = true, activation: ActivationKind = .linear,
                 kernelInitializer: Initializer = .glorotUniform) {
         self.filters = filters
@@ -76,8 +76,8 @@ public final class Conv2D: ConvolutionLayer {
     }
 
     public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
-        let area = kernelSize * kernelSize
-        (weight, bias) = try makeKernel(shape: [filters, input[0], kernelSize, kernelSize], fanIn: input[0] * area,
+        let area = kernelSize.area
+        (weight, bias) = try makeKernel(shape: [filters, input[0], kernelSize.height, kernelSize.width], fanIn: input[0] * area,
                                         fanOut: filters * area, initializer: kernelInitializer, bias: useBias,
                                         device: device, random: &random)
     }
@@ -92,17 +92,17 @@ public final class Conv2D: ConvolutionLayer {
     public override var canApplyReLU: Bool { true }
 
     // x: [N, C, H, W]  ->  [N, O, OH, OW]
-    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let g = try geometry(x.shape)
-        let y = try ConvOps.forward(x, weight: weight.value, bias: bias?.value, g, relu: coreAppliesReLU)
-        keep(x, g, training: training)
+        let y = try ConvOps.forward(x, weight: weight.value, bias: bias?.value, g, relu: pass.fusesReLU)
+        keep(x, g, pass)
         return y
     }
 
     // dy: [N, O, OH, OW]  ->  dx: [N, C, H, W]
-    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
         let (x, g) = try kept()
-        let (dx, dweight) = try ConvOps.backward(dy, x: x, weight: weight.value, g, needInputGradient: needsInputGradient)
+        let (dx, dweight) = try ConvOps.backward(dy, x: x, weight: weight.value, g, needInputGradient: pass.needsInputGradient)
         try setGradients(dweight: dweight, dy: dy)
         return dx
     }
@@ -113,7 +113,7 @@ public final class Conv2D: ConvolutionLayer {
 public final class DepthwiseConv2D: ConvolutionLayer {
     public let depthMultiplier: Int
 
-    public init(name: String, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
+    public init(name: String, kernelSize: WindowSize, stride: Int = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
                 useBias: Bool = true, activation: ActivationKind = .linear) {
         self.depthMultiplier = depthMultiplier
         super.init(name: name, kernelSize: kernelSize, stride: stride, padding: padding, useBias: useBias, activation: activation)
@@ -127,9 +127,9 @@ public final class DepthwiseConv2D: ConvolutionLayer {
     }
 
     public override func build(input: [Int], device: Device, random: inout SplitMix64) throws {
-        let area = kernelSize * kernelSize
+        let area = kernelSize.area
         // Keras' depthwise kernel has shape (KH, KW, C, M): fan-in KH·KW·C, fan-out KH·KW·M.
-        (weight, bias) = try makeKernel(shape: [input[0] * depthMultiplier, 1, kernelSize, kernelSize], fanIn: area * input[0],
+        (weight, bias) = try makeKernel(shape: [input[0] * depthMultiplier, 1, kernelSize.height, kernelSize.width], fanIn: area * input[0],
                                         fanOut: area * depthMultiplier, initializer: .glorotUniform, bias: useBias,
                                         device: device, random: &random)
     }
@@ -141,18 +141,18 @@ public final class DepthwiseConv2D: ConvolutionLayer {
     }
 
     // x: [N, C, H, W]  ->  [N, C·M, OH, OW]
-    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let g = try geometry(x.shape)
         let y = try ConvOps.depthwiseForward(x, weight: weight.value, multiplier: depthMultiplier, g)
         if let bias { try ConvOps.addChannelBias(y, bias.value) }
-        keep(x, g, training: training)
+        keep(x, g, pass)
         return y
     }
 
-    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
         let (x, g) = try kept()
         let (dx, dweight) = try ConvOps.depthwiseBackward(dy, x: x, weight: weight.value, multiplier: depthMultiplier,
-                                                          g, needInputGradient: needsInputGradient)
+                                                          g, needInputGradient: pass.needsInputGradient)
         try setGradients(dweight: dweight, dy: dy)
         return dx
     }

@@ -41,7 +41,7 @@ public final class Dense: Layer {
     }
 
     // x: [N, F]  ->  [N, units]
-    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let n = x.shape[0], features = x.count / max(n, 1)
         let y = try Tensor(uninitializedOn: x.device, shape: [n, units])
         if n > 0 {
@@ -49,12 +49,12 @@ public final class Dense: Layer {
                               into: MatrixOperand(y))
             if let bias { try ConvOps.addChannelBias(y, bias.value) }
         }
-        cachedInput = training || recordsForBackward ? x : nil
+        cachedInput = pass.keepsForBackward ? x : nil
         return y
     }
 
     // dy: [N, units]  ->  dx: [N, F]
-    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
         guard let x = cachedInput else { throw missingCache() }
         let n = x.shape[0], features = x.count / max(n, 1)
         if weight.trainable {
@@ -67,7 +67,7 @@ public final class Dense: Layer {
             weight.gradient = nil
         }
         if let bias { bias.gradient = bias.trainable ? try Reduce.sum(dy, axis: 0) : nil }
-        guard needsInputGradient else { return nil }
+        guard pass.needsInputGradient else { return nil }
         // dx[N, F] = dy[N, units] · W[units, F]
         let dx = try Tensor(uninitializedOn: dy.device, shape: x.shape)
         try Gemm.multiply(m: n, n: features, k: units, MatrixOperand(dy), MatrixOperand(weight.value), into: MatrixOperand(dx))

@@ -21,12 +21,49 @@ public final class Parameter {
     }
 }
 
-/// A layer of a Sequential model: forward and backward side by side.
+/// How one forward pass runs through a layer, as the model's execution plan decides.
+public struct ForwardPass: Sendable {
+    /// Batch statistics for BatchNorm and fresh dropout masks.
+    public var training: Bool
+    /// Keep what backward needs: in training, for layers the backward pass reaches, and
+    /// for Grad-CAM, which takes gradients of a model in inference mode.
+    public var keepsForBackward: Bool
+    /// False on the logits layer when the loss applies its sigmoid or softmax.
+    public var appliesActivation = true
+    /// Set by the layer itself: its core applies its ReLU (a GEMM epilogue).
+    public internal(set) var fusesReLU = false
+
+    public init(training: Bool, keepsForBackward: Bool? = nil) {
+        self.training = training
+        self.keepsForBackward = keepsForBackward ?? training
+    }
+
+    public static let inference = ForwardPass(training: false)
+}
+
+/// How one backward pass runs through a layer, as the model's execution plan decides.
+public struct BackwardPass: Sendable {
+    /// False when no layer below trains: the layer computes its parameters' gradients only.
+    public var needsInputGradient = true
+    /// The layer above (a max pool) already applied this layer's ReLU derivative.
+    public var gradientArrivesMasked = false
+    /// For a max pool over a ReLU output: apply that ReLU's derivative here.
+    public var masksReLUBelow = false
+    /// False on the logits layer, whose activation the loss applied.
+    public var appliesActivation = true
+
+    public init() {}
+}
+
+/// A layer of a model: forward and backward side by side.
 ///
 /// Layers that take Keras' `activation=` argument (Conv2D, Dense, …) apply it after their
 /// core computation; the base class does that and its backward. Subclasses implement
-/// `forwardCore` and `backwardCore` on per-batch tensors and cache, during training,
-/// what their backward needs.
+/// `forwardCore` and `backwardCore` on per-batch tensors and cache, when the pass asks,
+/// what their backward needs. Merge layers (several inputs) override `forwardInputs`
+/// and `backwardInputs` instead. What differs between passes (training, what to keep,
+/// which fusions apply) arrives as a `ForwardPass` or `BackwardPass`: a layer holds no
+/// flags that others set.
 open class Layer {
     /// The layer's name, unique within a model (`conv2d_1`), prefixing its parameters.
     public let name: String
@@ -34,16 +71,6 @@ open class Layer {
     public let activation: ActivationKind
     /// Negative slope for leaky ReLU.
     public let activationAlpha: Float
-    /// Set on the last layer when the model trains from logits: the loss applies the activation.
-    var skipsActivation = false
-    /// Set by `Sequential.backward` when the layer above already applied this layer's
-    /// ReLU derivative to the gradient it passes down (a max pool over a ReLU).
-    var gradientArrivesMasked = false
-    /// False for the first layer, whose input gradient nobody needs.
-    var needsInputGradient = true
-    /// Keep what backward needs even in inference mode (Grad-CAM takes gradients of a
-    /// model running on its running statistics, without dropout).
-    var recordsForBackward = false
     private var activated: Tensor?
 
     init(name: String, activation: ActivationKind = .linear, activationAlpha: Float = 0.3) {
@@ -55,8 +82,17 @@ open class Layer {
     /// Keras' class name, shown by `summary()`.
     open var typeName: String { "Layer" }
 
+    /// How many inputs the layer takes: 1, or at least 2 for merge layers.
+    open var takesSeveralInputs: Bool { false }
+
     /// The per-sample output shape for a per-sample input shape ([C, H, W] or [F]).
     open func outputShape(for input: [Int]) throws -> [Int] { input }
+
+    /// The per-sample output shape for the per-sample shapes of every input.
+    open func outputShape(forInputs inputs: [[Int]]) throws -> [Int] {
+        guard inputs.count == 1 else { throw LumenError.invalidModelSpec("layer '\(name)' (\(typeName)) takes one input, got \(inputs.count)") }
+        return try outputShape(for: inputs[0])
+    }
 
     /// Creates the parameters for a per-sample input shape, initialised from `random`.
     open func build(input: [Int], device: Device, random: inout SplitMix64) throws {}
@@ -64,7 +100,7 @@ open class Layer {
     /// Every stored tensor, trainable or not, in a fixed order.
     open var parameters: [Parameter] { [] }
 
-    /// The spec that rebuilds this layer.
+    /// The spec that rebuilds this layer (without its inputs, which the model adds).
     open var spec: LayerSpec { LayerSpec(type: typeName, name: name) }
 
     /// Freezes (false) or unfreezes (true) every trainable parameter. A frozen BatchNorm
@@ -79,36 +115,62 @@ open class Layer {
     private var isTrainableWhenEmpty = true
 
     /// Whether `forwardCore` can apply ReLU to its output at no extra pass (a GEMM
-    /// epilogue) when `coreAppliesReLU` asks it to.
+    /// epilogue) when the pass's `fusesReLU` asks it to.
     open var canApplyReLU: Bool { false }
 
-    /// Whether `forwardCore` applies this layer's ReLU itself, so the base class skips its
-    /// activation kernel.
-    var coreAppliesReLU: Bool { activation == .relu && !skipsActivation && canApplyReLU }
+    /// Whether this layer ends in an activation that the pass applies.
+    private func applies(_ activationWanted: Bool) -> Bool { activation != .linear && activationWanted }
 
-    /// x: [N, …]  ->  y: [N, …]. With `training`, caches what `backward` needs.
-    public final func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        let z = try forwardCore(x, training: training)
-        if activation == .linear || skipsActivation { return z }
-        let y = coreAppliesReLU ? z : try ActivationOps.forward(z, activation, alpha: activationAlpha)
-        activated = training || recordsForBackward ? y : nil
+    /// x: [N, …]  ->  y: [N, …].
+    public final func forward(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
+        try forward([x], pass)
+    }
+
+    /// The forward of a layer with one or several inputs.
+    public final func forward(_ xs: [Tensor], _ pass: ForwardPass) throws -> Tensor {
+        var pass = pass
+        pass.fusesReLU = activation == .relu && pass.appliesActivation && canApplyReLU
+        let z = try forwardInputs(xs, pass)
+        guard applies(pass.appliesActivation) else { return z }
+        let y = pass.fusesReLU ? z : try ActivationOps.forward(z, activation, alpha: activationAlpha)
+        activated = pass.keepsForBackward ? y : nil
         return y
     }
 
-    /// dy: [N, …] (the gradient of the loss at this layer's output)  ->  dx: [N, …].
-    /// Sets the gradients of trainable parameters. Returns nil when the input gradient
-    /// is not needed.
-    public final func backward(_ dy: Tensor) throws -> Tensor? {
-        var gradient = dy
-        if activation != .linear && !skipsActivation && !gradientArrivesMasked {
-            guard let activated else { throw LumenError.shapeMismatch("\(name): backward without a training forward") }
-            gradient = try ActivationOps.backward(dy, y: activated, activation, alpha: activationAlpha)
-        }
-        return try backwardCore(gradient)
+    /// A training (or inference) forward with every default: what single-layer tests use.
+    public final func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        try forward(x, ForwardPass(training: training))
     }
 
-    open func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor { x }
-    open func backwardCore(_ dy: Tensor) throws -> Tensor? { dy }
+    /// dy: [N, …] (the gradient of the loss at this layer's output)  ->  one gradient per
+    /// input, nil where the pass needs none. Sets the gradients of trainable parameters.
+    public final func backward(_ dy: Tensor, _ pass: BackwardPass) throws -> [Tensor?] {
+        var gradient = dy
+        if applies(pass.appliesActivation) && !pass.gradientArrivesMasked {
+            guard let activated else { throw missingCache() }
+            gradient = try ActivationOps.backward(dy, y: activated, activation, alpha: activationAlpha)
+        }
+        return try backwardInputs(gradient, pass)
+    }
+
+    /// The input gradient of a one-input layer with every default.
+    public final func backward(_ dy: Tensor) throws -> Tensor? {
+        try backward(dy, BackwardPass()).first ?? nil
+    }
+
+    open func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor { x }
+    open func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? { pass.needsInputGradient ? dy : nil }
+
+    /// The core over every input; one-input layers use `forwardCore`.
+    open func forwardInputs(_ xs: [Tensor], _ pass: ForwardPass) throws -> Tensor {
+        guard xs.count == 1 else { throw LumenError.shapeMismatch("layer '\(name)' (\(typeName)) takes one input, got \(xs.count)") }
+        return try forwardCore(xs[0], pass)
+    }
+
+    /// The core's backward to every input; one-input layers use `backwardCore`.
+    open func backwardInputs(_ dy: Tensor, _ pass: BackwardPass) throws -> [Tensor?] {
+        [try backwardCore(dy, pass)]
+    }
 
     /// Drops tensors cached for backward.
     open func clearCache() { activated = nil }

@@ -9,14 +9,14 @@ public final class Flatten: Layer {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
 
-    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         inputShape = x.shape
         return try x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])
     }
 
-    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
         guard let inputShape else { throw missingCache() }
-        return needsInputGradient ? try dy.reshaped(inputShape) : nil
+        return pass.needsInputGradient ? try dy.reshaped(inputShape) : nil
     }
 }
 
@@ -44,16 +44,16 @@ public final class Dropout: Layer {
         return spec
     }
 
-    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
-        guard training, rate > 0 else { mask = nil; return x }
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
+        guard pass.training, rate > 0 else { mask = nil; return x }
         step &+= 1
         let (y, mask) = try DropoutOps.forward(x, rate: rate, seed: DropoutOps.mix32(seed &+ DropoutOps.mix32(step)))
         self.mask = mask
         return y
     }
 
-    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
-        guard needsInputGradient else { return nil }
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
+        guard pass.needsInputGradient else { return nil }
         guard let mask else { return dy }
         return try DropoutOps.backward(dy, mask: mask)
     }
@@ -81,5 +81,56 @@ public final class ActivationLayer: Layer {
         spec.activation = activation
         if activation == .leakyRelu { spec.alpha = activationAlpha }
         return spec
+    }
+}
+
+/// Keras' `Reshape` where Lumen's channels-first order and Keras' channels-last order
+/// hold the values alike: between flat vectors and 1 × 1 maps (MobileNet's head turns
+/// its (1, 1, classes) convolution output into (classes,)).
+public final class Reshape: Layer {
+    /// Keras' per-sample target, channels-last.
+    public let targetShape: [Int]
+    private var inputShape: [Int]?
+
+    public init(name: String, targetShape: [Int]) {
+        self.targetShape = targetShape
+        super.init(name: name)
+    }
+
+    public override var typeName: String { "Reshape" }
+
+    public override var spec: LayerSpec {
+        var spec = LayerSpec(type: typeName, name: name)
+        spec.targetShape = targetShape
+        return spec
+    }
+
+    /// Whether a per-sample shape keeps one order in both layouts: flat, or a 1 × 1 map.
+    private static func orderFree(_ shape: [Int]) -> Bool { shape.count == 1 || shape.count == 3 && shape[1] == 1 && shape[2] == 1 }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        var target = targetShape
+        if let unknown = target.firstIndex(of: -1) {
+            let known = target.filter { $0 != -1 }.reduce(1, *)
+            target[unknown] = known > 0 ? input.reduce(1, *) / known : 0
+        }
+        let shape = target.count == 3 ? [target[2], target[0], target[1]] : target
+        guard shape.reduce(1, *) == input.reduce(1, *), shape.allSatisfy({ $0 > 0 }) else {
+            throw LumenError.shapeMismatch("layer '\(name)' (Reshape) cannot give \(targetShape) from \(Layer.kerasShape(input))")
+        }
+        guard Reshape.orderFree(input), Reshape.orderFree(shape) else {
+            throw LumenError.invalidModelSpec("layer '\(name)' (Reshape): Lumen reshapes between flat vectors and 1×1 maps only, not \(Layer.kerasShape(input)) to \(targetShape)")
+        }
+        return shape
+    }
+
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
+        inputShape = x.shape
+        return try x.reshaped([x.shape[0]] + (try outputShape(for: Array(x.shape.dropFirst()))))
+    }
+
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
+        guard let inputShape else { throw missingCache() }
+        return pass.needsInputGradient ? try dy.reshaped(inputShape) : nil
     }
 }

@@ -46,24 +46,28 @@ public final class Residual: Layer {
         return spec
     }
 
-    public override func forwardCore(_ x: Tensor, training: Bool) throws -> Tensor {
-        let a = try main.reduce(x) { try $1.forward($0, training: training) }
-        let b = try shortcut.reduce(x) { try $1.forward($0, training: training) }
+    public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
+        var inner = pass
+        inner.appliesActivation = true
+        let a = try main.reduce(x) { try $1.forward($0, inner) }
+        let b = try shortcut.reduce(x) { try $1.forward($0, inner) }
         return try Elementwise.add(a, b)
     }
 
-    public override func backwardCore(_ dy: Tensor) throws -> Tensor? {
-        var mainGradient: Tensor? = dy
-        for layer in main.reversed() {
-            guard let g = mainGradient else { break }
-            mainGradient = try layer.backward(g)
+    public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
+        /// Back through one path; its first layer computes an input gradient only when the block must.
+        func back(_ path: [Layer]) throws -> Tensor? {
+            var gradient: Tensor? = dy
+            for (index, layer) in path.enumerated().reversed() {
+                guard let g = gradient else { break }
+                var step = BackwardPass()
+                step.needsInputGradient = index > 0 || pass.needsInputGradient
+                gradient = try layer.backward(g, step).first ?? nil
+            }
+            return gradient
         }
-        var shortcutGradient: Tensor? = dy
-        for layer in shortcut.reversed() {
-            guard let g = shortcutGradient else { break }
-            shortcutGradient = try layer.backward(g)
-        }
-        guard needsInputGradient, let mainGradient, let shortcutGradient else { return nil }
+        let mainGradient = try back(main), shortcutGradient = try back(shortcut)
+        guard pass.needsInputGradient, let mainGradient, let shortcutGradient else { return nil }
         return try Elementwise.add(mainGradient, shortcutGradient)
     }
 

@@ -4,8 +4,8 @@ enum ImageNetModels {
     private static func conv(_ name: String, _ filters: Int, _ kernel: Int, stride: Int = 1, padding: Int = 0) -> LayerSpec {
         var spec = LayerSpec(type: "Conv2D", name: name)
         spec.filters = filters
-        spec.kernelSize = kernel
-        spec.strides = stride
+        spec.kernelSize = WindowSize(kernel)
+        spec.strides = WindowSize(stride)
         spec.padding = .explicit(padding)
         spec.useBias = false
         return spec
@@ -14,7 +14,7 @@ enum ImageNetModels {
     private static func depthwise(_ name: String, stride: Int) -> LayerSpec {
         var spec = LayerSpec(type: "DepthwiseConv2D", name: name)
         spec.kernelSize = 3
-        spec.strides = stride
+        spec.strides = WindowSize(stride)
         spec.padding = .explicit(1)
         spec.useBias = false
         return spec
@@ -116,8 +116,8 @@ enum ImageNetModels {
         func kconv(_ name: String, _ filters: Int, _ kernel: Int, stride: Int = 1) -> LayerSpec {
             var spec = LayerSpec(type: "Conv2D", name: name)
             spec.filters = filters
-            spec.kernelSize = kernel
-            spec.strides = stride
+            spec.kernelSize = WindowSize(kernel)
+            spec.strides = WindowSize(stride)
             spec.padding = .same
             spec.useBias = false
             return spec
@@ -140,7 +140,7 @@ enum ImageNetModels {
                 }
                 var dw = LayerSpec(type: "DepthwiseConv2D", name: "\(prefix)depthwise")
                 dw.kernelSize = 3
-                dw.strides = stride
+                dw.strides = WindowSize(stride)
                 dw.padding = .same
                 dw.useBias = false
                 block += [dw, knorm("\(prefix)depthwise_BN"), activation("\(prefix)depthwise_relu", .relu6),

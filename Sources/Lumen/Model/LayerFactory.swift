@@ -62,28 +62,41 @@ struct LayerFactory {
             guard let value else { throw LumenError.invalidModelSpec("layer '\(name)' (\(spec.type)) needs '\(argument)'") }
             return value
         }
+        /// One stride for both axes, as Lumen's window kernels take.
+        func stride(default fallback: Int?) throws -> Int? {
+            guard let strides = spec.strides else { return fallback }
+            guard strides.isSquare else {
+                throw LumenError.invalidModelSpec("layer '\(name)' (\(spec.type)): strides \(strides) differ between the axes; Lumen takes one stride")
+            }
+            return strides.height
+        }
         let activation = spec.activation ?? .linear
         switch spec.type {
         case "Conv2D":
             return Conv2D(name: name, filters: try required(spec.filters, "filters"),
-                          kernelSize: try required(spec.kernelSize, "kernel_size"), stride: spec.strides ?? 1,
+                          kernelSize: try required(spec.kernelSize, "kernel_size"), stride: try stride(default: 1)!,
                           padding: spec.padding ?? .valid, useBias: spec.useBias ?? true, activation: activation,
                           kernelInitializer: spec.kernelInitializer ?? .glorotUniform)
         case "DepthwiseConv2D":
             return DepthwiseConv2D(name: name, kernelSize: try required(spec.kernelSize, "kernel_size"),
-                                   stride: spec.strides ?? 1, padding: spec.padding ?? .valid,
+                                   stride: try stride(default: 1)!, padding: spec.padding ?? .valid,
                                    depthMultiplier: spec.depthMultiplier ?? 1, useBias: spec.useBias ?? true,
                                    activation: activation)
+        case "SeparableConv2D":
+            return SeparableConv2D(name: name, filters: try required(spec.filters, "filters"),
+                                   kernelSize: try required(spec.kernelSize, "kernel_size"), stride: try stride(default: 1)!,
+                                   padding: spec.padding ?? .valid, depthMultiplier: spec.depthMultiplier ?? 1,
+                                   useBias: spec.useBias ?? true, activation: activation,
+                                   kernelInitializer: spec.kernelInitializer ?? .glorotUniform)
         case "MaxPooling2D", "AveragePooling2D":
             return Pooling2D(name: name, mode: spec.type == "MaxPooling2D" ? .max : .average,
-                             poolSize: spec.poolSize ?? 2, stride: spec.strides, padding: spec.padding ?? .valid)
-        case "GlobalAveragePooling2D":
-            return GlobalPooling2D(name: name, mode: .average)
-        case "GlobalMaxPooling2D":
-            return GlobalPooling2D(name: name, mode: .max)
+                             poolSize: spec.poolSize ?? 2, stride: try stride(default: nil), padding: spec.padding ?? .valid)
+        case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
+            return GlobalPooling2D(name: name, mode: spec.type == "GlobalMaxPooling2D" ? .max : .average,
+                                   keepsDimensions: spec.keepdims ?? false)
         case "BatchNormalization":
             return BatchNormalization(name: name, momentum: spec.momentum ?? 0.99, epsilon: spec.epsilon ?? 1e-3,
-                                      scale: spec.scale ?? true)
+                                      scale: try flag(spec.scale, "scale", name) ?? true)
         case "Dense":
             return Dense(name: name, units: try required(spec.units, "units"), activation: activation,
                          useBias: spec.useBias ?? true, kernelInitializer: spec.kernelInitializer ?? .glorotUniform)
@@ -93,18 +106,45 @@ struct LayerFactory {
             return Dropout(name: name, rate: try required(spec.rate, "rate"), seed: seed)
         case "Flatten":
             return Flatten(name: name)
+        case "Reshape":
+            return Reshape(name: name, targetShape: try required(spec.targetShape, "target_shape"))
         case "Activation":
             return ActivationLayer(name: name, kind: try required(spec.activation, "activation"), alpha: spec.alpha ?? 0.3)
         case "ReLU":
-            return ActivationLayer(name: name, kind: .relu)
+            switch spec.maxValue {
+            case nil: return ActivationLayer(name: name, kind: .relu)
+            case 6: return ActivationLayer(name: name, kind: .relu6)
+            case let other?: throw LumenError.invalidModelSpec("layer '\(name)' (ReLU): max_value \(other) is not supported; Lumen caps ReLU at 6 or not at all")
+            }
         case "LeakyReLU":
             return ActivationLayer(name: name, kind: .leakyRelu, alpha: spec.alpha ?? 0.3)
         case "Softmax":
             return ActivationLayer(name: name, kind: .softmax)
+        case "Add", "Multiply", "Concatenate":
+            if let axis = spec.axis, axis != -1, axis != 3 {
+                throw LumenError.invalidModelSpec("layer '\(name)' (Concatenate): axis \(axis) is not supported; Lumen concatenates channels (axis -1 or 3)")
+            }
+            return Merge(name: name, kind: Merge.Kind(rawValue: spec.type)!)
+        case "ZeroPadding2D":
+            return try Margins2D(name: name, mode: .pad, margins: spec.padding ?? .explicit(1))
+        case "Cropping2D":
+            return try Margins2D(name: name, mode: .crop, margins: spec.cropping ?? .explicit(0))
+        case "Rescaling":
+            guard let factor = spec.scale?.factor else {
+                throw LumenError.invalidModelSpec("layer '\(name)' (Rescaling) needs a number for 'scale'")
+            }
+            return Rescaling(name: name, scale: factor, offset: spec.offset ?? 0)
         case "Residual":
             return Layer(name: name)  // replaced by the caller once the inner layers exist
         default:
             throw LumenError.invalidModelSpec("layer '\(name)' has unknown type '\(spec.type)'")
         }
+    }
+
+    /// A yes/no argument given as a number is an error naming it.
+    private func flag(_ value: ScaleArgument?, _ argument: String, _ name: String) throws -> Bool? {
+        guard let value else { return nil }
+        guard let flag = value.flag else { throw LumenError.invalidModelSpec("layer '\(name)': '\(argument)' must be true or false") }
+        return flag
     }
 }

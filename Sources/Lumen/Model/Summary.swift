@@ -1,6 +1,6 @@
 import Foundation
 
-extension Sequential {
+extension Model {
     /// Parameter counts as Keras reports them: running statistics count as non-trainable.
     public var parameterCounts: (total: Int, trainable: Int, nonTrainable: Int) {
         let all = parameters
@@ -16,8 +16,8 @@ extension Sequential {
         var rows: [[String]] = []
         func add(_ layer: Layer, shape: [Int], indent: String) {
             let count = layer.parameters.reduce(0) { $0 + $1.value.count }
-            rows.append(["\(indent)\(layer.name) (\(layer.typeName))", Sequential.kerasShape(shape),
-                         Sequential.grouped(count), layer.trainable ? "Y" : "N"])
+            rows.append(["\(indent)\(layer.name) (\(layer.typeName))", Model.kerasShape(shape),
+                         Model.grouped(count), layer.trainable ? "Y" : "N"])
         }
         for (layer, shape) in zip(layers, outputShapes) {
             add(layer, shape: shape, indent: "")
@@ -42,9 +42,9 @@ extension Sequential {
             if index < rows.count - 1 { lines.append(String(repeating: "_", count: lineWidth)) }
         }
         lines += [String(repeating: "=", count: lineWidth),
-                  "Total params: \(Sequential.grouped(counts.total))",
-                  "Trainable params: \(Sequential.grouped(counts.trainable))",
-                  "Non-trainable params: \(Sequential.grouped(counts.nonTrainable))",
+                  "Total params: \(Model.grouped(counts.total))",
+                  "Trainable params: \(Model.grouped(counts.trainable))",
+                  "Non-trainable params: \(Model.grouped(counts.nonTrainable))",
                   String(repeating: "_", count: lineWidth)]
         return lines.joined(separator: "\n")
     }

@@ -7,6 +7,17 @@ public enum Padding: Codable, Sendable, Equatable {
     /// The same number of cells on every side, as PyTorch's `padding=N` (torchvision
     /// models). Average pooling still divides by the cells inside the image.
     case explicit(Int)
+    /// Margins of their own on each side: Keras' ZeroPadding2D(((top, bottom), (left, right))).
+    case cells(top: Int, bottom: Int, left: Int, right: Int)
+
+    /// The margins (top, bottom, left, right) when the padding is a number of cells.
+    public var margins: (top: Int, bottom: Int, left: Int, right: Int)? {
+        switch self {
+        case .explicit(let n): return (n, n, n, n)
+        case .cells(let top, let bottom, let left, let right): return (top, bottom, left, right)
+        default: return nil
+        }
+    }
 
     /// "valid", "same", or a number of cells.
     public init?(rawValue: String) {
@@ -24,6 +35,7 @@ public enum Padding: Codable, Sendable, Equatable {
         case .valid: return "valid"
         case .same: return "same"
         case .explicit(let cells): return String(cells)
+        case .cells(let top, let bottom, let left, let right): return "((\(top), \(bottom)), (\(left), \(right)))"
         }
     }
 
@@ -34,7 +46,18 @@ public enum Padding: Codable, Sendable, Equatable {
             self = .explicit(cells)
             return
         }
-        let text = try container.decode(String.self)
+        if let pair = try? container.decode([Int].self), pair.count == 2, pair.allSatisfy({ $0 >= 0 }) {
+            self = .cells(top: pair[0], bottom: pair[0], left: pair[1], right: pair[1])
+            return
+        }
+        if let pairs = try? container.decode([[Int]].self), pairs.count == 2, pairs.allSatisfy({ $0.count == 2 }),
+           pairs.joined().allSatisfy({ $0 >= 0 }) {
+            self = .cells(top: pairs[0][0], bottom: pairs[0][1], left: pairs[1][0], right: pairs[1][1])
+            return
+        }
+        guard let text = try? container.decode(String.self) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "padding must be valid, same, a number, [rows, columns] or [[top, bottom], [left, right]]")
+        }
         guard let padding = Padding(rawValue: text) else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "padding must be valid, same or a number, got '\(text)'")
         }
@@ -43,7 +66,11 @@ public enum Padding: Codable, Sendable, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
-        if case .explicit(let cells) = self { try container.encode(cells) } else { try container.encode(rawValue) }
+        switch self {
+        case .explicit(let cells): try container.encode(cells)
+        case .cells(let top, let bottom, let left, let right): try container.encode([[top, bottom], [left, right]])
+        default: try container.encode(rawValue)
+        }
     }
 }
 
@@ -64,7 +91,7 @@ public struct WindowGeometry: Equatable, Sendable {
         (batch, channels, height, width) = (input[0], input[1], input[2], input[3])
         (kernelHeight, kernelWidth) = kernel
         self.stride = stride
-        func along(_ size: Int, _ k: Int) throws -> (out: Int, before: Int) {
+        func along(_ size: Int, _ k: Int, _ margins: (before: Int, after: Int)?) throws -> (out: Int, before: Int) {
             switch padding {
             case .valid:
                 guard size >= k else {
@@ -74,15 +101,17 @@ public struct WindowGeometry: Equatable, Sendable {
             case .same:
                 let out = (size + stride - 1) / stride
                 return (out, max((out - 1) * stride + k - size, 0) / 2)
-            case .explicit(let cells):
-                guard size + 2 * cells >= k else {
-                    throw LumenError.shapeMismatch("a \(k)-wide window does not fit an input of size \(size) padded by \(cells)")
+            case .explicit, .cells:
+                let (before, after) = margins!
+                guard size + before + after >= k else {
+                    throw LumenError.shapeMismatch("a \(k)-wide window does not fit an input of size \(size) padded by \(before) and \(after)")
                 }
-                return ((size + 2 * cells - k) / stride + 1, cells)
+                return ((size + before + after - k) / stride + 1, before)
             }
         }
-        (outHeight, padTop) = try along(height, kernelHeight)
-        (outWidth, padLeft) = try along(width, kernelWidth)
+        let m = padding.margins
+        (outHeight, padTop) = try along(height, kernelHeight, m.map { ($0.top, $0.bottom) })
+        (outWidth, padLeft) = try along(width, kernelWidth, m.map { ($0.left, $0.right) })
     }
 
     var outputPlane: Int { outHeight * outWidth }

@@ -43,6 +43,24 @@ public enum Elementwise {
         try y.device.launch("elementwise", "axpy", global: [y.count], [.float(alpha), .tensor(x), .tensor(y), .size(y.count)])
     }
 
+    /// a ⊙ b, a new tensor.                            a, b: [same shape]
+    public static func multiply(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        try requireSameShape(a, b, "multiply")
+        let y = try Tensor(uninitializedOn: a.device, shape: a.shape)
+        guard y.count > 0 else { return y }
+        try y.device.launch("elementwise", "multiply", global: [y.count], [.tensor(a), .tensor(b), .tensor(y), .size(y.count)])
+        return y
+    }
+
+    /// scale·x + offset, a new tensor.                 x: [any]
+    public static func affine(_ x: Tensor, scale: Float, offset: Float) throws -> Tensor {
+        let y = try Tensor(uninitializedOn: x.device, shape: x.shape)
+        guard y.count > 0 else { return y }
+        try y.device.launch("elementwise", "affine", global: [y.count],
+                            [.tensor(x), .float(scale), .float(offset), .tensor(y), .size(y.count)])
+        return y
+    }
+
     static func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
         guard a.shape == b.shape else {
             throw LumenError.shapeMismatch("\(op) needs equal shapes, got \(a.shape) and \(b.shape)")

@@ -18,7 +18,7 @@ public struct Checkpoint {
     public var extraTensors: [String: SafeTensors.Entry] = [:]
 
     /// Captures a model's current parameters.
-    public init(model: Sequential, classes: [String], preprocessing: Preprocessing = .rescale,
+    public init(model: Model, classes: [String], preprocessing: Preprocessing = .rescale,
                 extra: [String: String] = [:]) throws {
         spec = model.spec
         self.classes = classes
@@ -67,8 +67,8 @@ public struct Checkpoint {
     }
 
     /// Builds the model on `device` and loads every tensor, strictly.
-    public func makeModel(on device: Device) throws -> Sequential {
-        let model = try Sequential(spec: spec, device: device)
+    public func makeModel(on device: Device) throws -> Model {
+        let model = try Model(spec: spec, device: device)
         try Checkpoint.load(tensors, into: model, source: "checkpoint")
         return model
     }
@@ -77,7 +77,7 @@ public struct Checkpoint {
     /// tensor, unexpected tensor and shape mismatch is named in one error. Parameters
     /// named in `keeping` keep their values, and tensors of those names are passed over
     /// (a classifier replaced by a fresh one).
-    public static func load(_ tensors: [String: SafeTensors.Entry], into model: Sequential, source: String,
+    public static func load(_ tensors: [String: SafeTensors.Entry], into model: Model, source: String,
                             keeping kept: Set<String> = []) throws {
         var problems: [String] = []
         let parameters = model.parameters.filter { !kept.contains($0.name) }

@@ -19,7 +19,7 @@ public enum KerasWeights {
     }
 
     /// Lumen tensors for every parameter of `model`, from the file at `url`.
-    public static func tensors(from url: URL, for model: Sequential) throws -> [String: SafeTensors.Entry] {
+    public static func tensors(from url: URL, for model: Model) throws -> [String: SafeTensors.Entry] {
         func fail(_ reason: String) -> ImportError { ImportError(file: url.path, reason: reason) }
         var file: Int64 = -1
         guard lm_h5_open(url.path, &file) == 0 else { throw fail("not an HDF5 file, or unreadable") }
@@ -34,7 +34,7 @@ public enum KerasWeights {
     }
 
     /// Every weighted layer's variables as stored, in the model's order of weighted layers.
-    static func rawVariables(_ file: Int64, _ model: Sequential, _ fail: (String) -> ImportError) throws -> [[SafeTensors.Entry]] {
+    static func rawVariables(_ file: Int64, _ model: Model, _ fail: (String) -> ImportError) throws -> [[SafeTensors.Entry]] {
         let weighted = weightedLayers(model)
         var variables: [[SafeTensors.Entry]] = []
         if let layout = legacyRoot(file) {
@@ -82,13 +82,13 @@ public enum KerasWeights {
     /// The output count of the file's last layer with weights (its bias, or its kernel's
     /// last dimension): how many classes the Keras model had. `model` gives the layout
     /// and may have any class count.
-    public static func outputCount(in url: URL, for model: Sequential) throws -> Int {
+    public static func outputCount(in url: URL, for model: Model) throws -> Int {
         let tensors = try tensorsIgnoringShapes(url, model)
         guard let last = tensors.last else { throw ImportError(file: url.path, reason: "holds no weights") }
         return last.last?.shape.last ?? 0
     }
 
-    private static func tensorsIgnoringShapes(_ url: URL, _ model: Sequential) throws -> [[SafeTensors.Entry]] {
+    private static func tensorsIgnoringShapes(_ url: URL, _ model: Model) throws -> [[SafeTensors.Entry]] {
         func fail(_ reason: String) -> ImportError { ImportError(file: url.path, reason: reason) }
         var file: Int64 = -1
         guard lm_h5_open(url.path, &file) == 0 else { throw fail("not an HDF5 file, or unreadable") }
@@ -100,7 +100,7 @@ public enum KerasWeights {
     /// while the flattened vector is still in Keras' (h, w, c) order: from a Flatten of
     /// an image-shaped output, through layers that keep the vector's order (Dropout,
     /// Activation, BatchNormalization), up to and including the first Dense.
-    static func weightedLayers(_ model: Sequential) -> [(layer: Layer, flattenInput: [Int]?)] {
+    static func weightedLayers(_ model: Model) -> [(layer: Layer, flattenInput: [Int]?)] {
         var result: [(Layer, [Int]?)] = []
         var flattened: [Int]?
         for (index, layer) in model.layers.enumerated() {
@@ -111,7 +111,8 @@ public enum KerasWeights {
             }
             if !layer.parameters.isEmpty { result.append((layer, flattened)) }
             if layer is Flatten {
-                let input = index == 0 ? model.spec.channelsFirstInput : model.outputShapes[index - 1]
+                let source = model.plan.inputs[index][0]
+                let input = source < 0 ? model.spec.channelsFirstInput : model.outputShapes[source]
                 flattened = input.count == 3 ? input : nil
             } else if !(layer is Dropout || layer is ActivationLayer || layer is BatchNormalization) {
                 flattened = nil

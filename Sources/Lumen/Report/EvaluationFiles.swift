@@ -4,7 +4,7 @@ import Foundation
 /// `lumen evaluate`, and after training (`afterTraining`), for `lumen train`.
 public enum EvaluationFiles {
     /// predictions.csv, metrics.json, the charts and report.html in `folder`.
-    public static func write(_ evaluation: Evaluation, checkpoint: Checkpoint, checkpointURL: URL, model: Sequential,
+    public static func write(_ evaluation: Evaluation, checkpoint: Checkpoint, checkpointURL: URL, model: Model,
                              to folder: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -43,7 +43,7 @@ public enum EvaluationFiles {
 
     /// report.html for a checkpoint: its run's configuration and history (when
     /// history.json sits beside it), the evaluation, and Grad-CAM of the worst mistakes.
-    public static func writeReport(checkpoint: Checkpoint, checkpointURL: URL, model: Sequential, evaluation: Evaluation?,
+    public static func writeReport(checkpoint: Checkpoint, checkpointURL: URL, model: Model, evaluation: Evaluation?,
                                    history: History? = nil, to url: URL) throws {
         var report = HTMLReport(title: "Lumen report: \(checkpoint.spec.name), \(checkpointURL.lastPathComponent)")
         if let text = checkpoint.extra["config"],

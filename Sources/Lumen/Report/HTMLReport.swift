@@ -15,7 +15,7 @@ public struct HTMLReport {
     public init(title: String) { self.title = title }
 
     /// Fills the gallery with the `count` most confident mistakes of `evaluation`.
-    public mutating func addMistakes(model: Sequential, preprocessing: Preprocessing, count: Int = 8) throws {
+    public mutating func addMistakes(model: Model, preprocessing: Preprocessing, count: Int = 8) throws {
         guard let evaluation else { return }
         let mistakes = evaluation.items.filter { $0.truth != $0.predicted }
             .sorted { ($0.probabilities.max() ?? 0) > ($1.probabilities.max() ?? 0) }.prefix(count)

@@ -2,7 +2,7 @@ import Foundation
 
 /// What callbacks see and may change during `fit`.
 public final class TrainingContext {
-    public let model: Sequential
+    public let model: Model
     public let optimizer: Optimizer
     /// Set by a callback to end training after this epoch.
     public var stopTraining = false
@@ -11,7 +11,7 @@ public final class TrainingContext {
     /// Messages for the user (ReduceLROnPlateau reducing, EarlyStopping stopping).
     let report: (String) -> Void
 
-    init(model: Sequential, optimizer: Optimizer, saveModel: @escaping (URL) throws -> Void, report: @escaping (String) -> Void) {
+    init(model: Model, optimizer: Optimizer, saveModel: @escaping (URL) throws -> Void, report: @escaping (String) -> Void) {
         self.model = model
         self.optimizer = optimizer
         self.saveModel = saveModel
@@ -241,7 +241,7 @@ public final class EarlyStopping: Callback {
         }
     }
 
-    private func snapshot(_ model: Sequential) throws -> [String: SafeTensors.Entry] {
+    private func snapshot(_ model: Model) throws -> [String: SafeTensors.Entry] {
         var weights: [String: SafeTensors.Entry] = [:]
         for p in model.parameters { weights[p.name] = SafeTensors.Entry(shape: p.value.shape, values: try p.value.toArray()) }
         return weights

@@ -63,7 +63,7 @@ public enum TrainingStop: Error, CustomStringConvertible, Equatable {
 /// Keras' `fit`: epochs of training steps over a `BatchLoader`, a validation pass,
 /// logs, callbacks, and a resumable checkpoint after every epoch.
 public final class Trainer {
-    public let model: Sequential
+    public let model: Model
     public let optimizer: Optimizer
     public let loss: Loss
     public let training: BatchSource
@@ -90,7 +90,7 @@ public final class Trainer {
     /// The model at the end of training (after EarlyStopping's restore, if any).
     public var finalURL: URL { runDirectory.appendingPathComponent("final.safetensors") }
 
-    public init(model: Sequential, optimizer: Optimizer, loss: Loss, training: BatchSource, validation: BatchSource?,
+    public init(model: Model, optimizer: Optimizer, loss: Loss, training: BatchSource, validation: BatchSource?,
                 callbacks: [Callback], runDirectory: URL, classes: [String], preprocessing: Preprocessing) throws {
         self.model = model
         self.optimizer = optimizer

@@ -51,7 +51,7 @@ public struct TrainingRun {
 /// The part of a run that depends on what it trains on: the model built for the data,
 /// the batch sources, and how to describe them.
 private struct PreparedData {
-    var model: Sequential
+    var model: Model
     var classes: [String]
     var classCounts: [Int]
     var training: BatchSource
@@ -173,8 +173,8 @@ private struct PreparedData {
 
     /// The model for `spec`, checked to have an output per class (or one sigmoid for two).
     private static func model(_ spec: ModelSpec, classes: [String], of data: String, plan: TrainingPlan,
-                              device: Device) throws -> Sequential {
-        let model = try Sequential(spec: spec, device: device, seed: plan.seed)
+                              device: Device) throws -> Model {
+        let model = try Model(spec: spec, device: device, seed: plan.seed)
         guard model.outputCount == classes.count || (model.outputCount == 1 && classes.count == 2) else {
             throw LumenError.invalidModelSpec("the model has \(model.outputCount) outputs but \(data) has \(classes.count) classes \(classes)")
         }

@@ -6,11 +6,9 @@ import Foundation
 public enum FeatureExtractor {
     /// The layer features are taken at: `layer`, or the last top-level layer with an
     /// image-shaped ([C, H, W]) output.
-    public static func featureLayer(of model: Sequential, named layer: String?) throws -> Int {
+    public static func featureLayer(of model: Model, named layer: String?) throws -> Int {
         if let layer {
-            guard let index = model.layers.firstIndex(where: { $0.name == layer }) else {
-                throw LumenError.invalidModelSpec("no layer named '\(layer)'; layers: \(model.layers.map(\.name).joined(separator: ", "))")
-            }
+            let index = try model.layerIndex(named: layer)
             guard model.outputShapes[index].count == 3 else {
                 throw LumenError.invalidModelSpec("features are taken at a [C, H, W] output; '\(layer)' gives \(model.outputShapes[index])")
             }
@@ -22,16 +20,30 @@ public enum FeatureExtractor {
         return index
     }
 
-    /// The base's spec up to and including layer `index`.
-    public static func truncatedSpec(_ model: Sequential, through index: Int) -> ModelSpec {
-        ModelSpec(name: "\(model.spec.name):\(model.layers[index].name)", inputShape: model.spec.inputShape,
-                  layers: Array(model.spec.layers[...index]))
+    /// The base's spec up to and including layer `index`, without the layers that
+    /// output does not depend on (branches of a graph that join later).
+    public static func truncatedSpec(_ model: Model, through index: Int) -> ModelSpec {
+        var needed = [Bool](repeating: false, count: index + 1)
+        needed[index] = true
+        for position in stride(from: index, through: 0, by: -1) where needed[position] {
+            for source in model.plan.inputs[position] where source >= 0 { needed[source] = true }
+        }
+        var layers: [LayerSpec] = []
+        for position in 0...index where needed[position] {
+            var layer = model.spec.layers[position]
+            // Name every input explicitly: the layer before may have been left out.
+            layer.inputs = model.plan.inputs[position].map { $0 < 0 ? model.spec.resolvedInputName : model.layers[$0].name }
+            layers.append(layer)
+        }
+        if model.isSequential { for position in layers.indices { layers[position].inputs = nil } }
+        return ModelSpec(name: "\(model.spec.name):\(model.layers[index].name)", inputShape: model.spec.inputShape,
+                         layers: layers, inputName: model.spec.inputName)
     }
 
     /// Extracts features for every image of `folder` and writes them to `out`.
     /// `progress(done, total)` is called after every batch.
     @discardableResult
-    public static func run(base model: Sequential, layer: String?, folder: ImageFolder, preprocessing: Preprocessing,
+    public static func run(base model: Model, layer: String?, folder: ImageFolder, preprocessing: Preprocessing,
                            batchSize: Int, chunkBatches: Int = 16, out: URL,
                            badFile: (@Sendable (ImageError) -> Void)? = nil,
                            progress: (Int, Int) throws -> Void = { _, _ in }) throws -> FeatureFile {
@@ -71,7 +83,7 @@ public enum FeatureExtractor {
             for done in 0..<count {
                 guard let batch = try stream.next() else { break }
                 let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
-                let y = try model.layers[...index].reduce(x) { try $1.forward($0, training: false) }
+                let y = try model.outputs(x, at: [index])[0]
                 sampleShape = Array(y.shape.dropFirst())
                 values += try y.toArray()
                 labels += batch.labels
@@ -105,18 +117,27 @@ public enum TransferComposition {
     /// The base's layers up to where its features were taken (the head's input shape
     /// tells which), then the head's; tensors from both checkpoints.
     public static func combine(base: Checkpoint, head: Checkpoint, device: Device) throws -> Checkpoint {
-        let baseModel = try Sequential(spec: base.spec, device: device)
+        let baseModel = try Model(spec: base.spec, device: device)
         let headInput = head.spec.channelsFirstInput
         guard let index = baseModel.outputShapes.indices.last(where: { baseModel.outputShapes[$0] == headInput }) else {
             throw LumenError.invalidModelSpec("the head takes \(headInput) inputs, which no layer of the base \(base.spec.name) gives")
         }
-        let layers = Array(base.spec.layers[...index]) + head.spec.layers
+        let baseLayers = FeatureExtractor.truncatedSpec(baseModel, through: index)
+        // The head's layers that take its input take the base's last layer instead.
+        let joint = baseModel.layers[index].name
+        let headLayers = head.spec.layers.map { layer -> LayerSpec in
+            var layer = layer
+            layer.inputs = layer.inputs?.map { $0 == head.spec.resolvedInputName ? joint : $0 }
+            return layer
+        }
+        let layers = baseLayers.layers + headLayers
         let names = layers.compactMap(\.name)
         guard Set(names).count == names.count else {
             throw LumenError.invalidModelSpec("the base and the head share layer names; give the head's layers other names")
         }
-        let spec = ModelSpec(name: "\(base.spec.name)+\(head.spec.name)", inputShape: base.spec.inputShape, layers: layers)
-        let combined = try Sequential(spec: spec, device: device)
+        let spec = ModelSpec(name: "\(base.spec.name)+\(head.spec.name)", inputShape: base.spec.inputShape, layers: layers,
+                             inputName: base.spec.inputName)
+        let combined = try Model(spec: spec, device: device)
         let wanted = Set(combined.parameters.map(\.name))
         let tensors = base.tensors.filter { wanted.contains($0.key) }.merging(head.tensors) { _, head in head }
         try Checkpoint.load(tensors, into: combined, source: "base and head")

@@ -7,7 +7,7 @@ public enum PretrainedWeights {
     /// counters are ignored. With `replaceHead`, the last layer keeps its fresh
     /// initialisation and the file's classifier is left out. Every missing, unexpected
     /// or mis-shaped tensor is named in one error.
-    public static func load(_ url: URL, into model: Sequential, replaceHead: Int?) throws {
+    public static func load(_ url: URL, into model: Model, replaceHead: Int?) throws {
         let file = try SafeTensors(contentsOf: url)
         let tensors = file.tensors.filter { !$0.key.hasSuffix("num_batches_tracked") }
         // With --replace-head the classifier keeps its fresh initialisation.

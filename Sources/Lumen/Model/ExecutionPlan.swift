@@ -1,0 +1,87 @@
+/// How a model runs, computed once from its graph (and again when what trains changes):
+/// the order of the layers, who consumes each output, which max pools apply the ReLU
+/// derivative of the layer below them, where the logits are, and which layers the
+/// backward pass reaches. Layers receive what the plan decides as arguments of each
+/// pass; nothing sets flags on them from outside.
+public struct ExecutionPlan: Sendable {
+    /// Layer indices in execution order (the spec's order, which lists inputs first).
+    public let order: [Int]
+    /// For each layer, the layers it takes (−1: the model's input).
+    public let inputs: [[Int]]
+    /// For each layer, the last layer (in order) that reads its output; −1 for none.
+    public let lastUse: [Int]
+    /// The output layer, whose activation the loss applies in training when it is a
+    /// sigmoid or softmax.
+    public let logits: Int
+    /// Max pools that apply the ReLU derivative of the one layer below them in
+    /// backward; that layer, whose output only the pool reads, then skips it.
+    public let poolsMaskingReLU: Set<Int>
+    public let layersMaskedAbove: Set<Int>
+    /// Whether the backward pass reaches each layer: it or a layer it depends on trains.
+    public let reached: [Bool]
+    /// The trainability this plan was made for, one flag per layer.
+    public let trainability: [Bool]
+    /// The first layer whose parameters train; nil when none does.
+    public var firstTrainable: Int? { trainability.firstIndex(of: true) }
+
+    init(inputs: [[Int]], layers: [Layer]) {
+        let count = layers.count
+        self.inputs = inputs
+        order = Array(0..<count)
+        var lastUse = [Int](repeating: -1, count: count)
+        var consumers = [[Int]](repeating: [], count: count)
+        for (index, sources) in inputs.enumerated() {
+            for source in sources where source >= 0 {
+                lastUse[source] = max(lastUse[source], index)
+                consumers[source].append(index)
+            }
+        }
+        self.lastUse = lastUse
+        logits = count - 1
+        var pools: Set<Int> = [], masked: Set<Int> = []
+        for (index, layer) in layers.enumerated() {
+            guard let pool = layer as? Pooling2D, pool.mode == .max, let below = inputs[index].first, below >= 0,
+                  below != logits, layers[below].activation == .relu, consumers[below] == [index] else { continue }
+            pools.insert(index)
+            masked.insert(below)
+        }
+        poolsMaskingReLU = pools
+        layersMaskedAbove = masked
+        trainability = layers.map { $0.parameters.contains { $0.trainable } }
+        var reached = [Bool](repeating: false, count: count)
+        for index in 0..<count {
+            reached[index] = trainability[index] || inputs[index].contains { $0 >= 0 && reached[$0] }
+        }
+        self.reached = reached
+    }
+
+    /// The forward pass of one layer: the logits layer leaves its activation to the loss
+    /// when `fromLogits`, and only layers that backward will visit keep their inputs.
+    func forwardPass(_ index: Int, _ pass: ForwardPass, fromLogits: Bool, visits: [Bool]) -> ForwardPass {
+        var layerPass = pass
+        layerPass.appliesActivation = !(fromLogits && index == logits)
+        layerPass.keepsForBackward = pass.keepsForBackward && visits[index]
+        return layerPass
+    }
+
+    /// The backward pass of one layer, with the pool-over-ReLU fusion when `fuses`.
+    func backwardPass(_ index: Int, fromLogits: Bool, visits: [Bool], fuses: Bool) -> BackwardPass {
+        var pass = BackwardPass()
+        pass.appliesActivation = !(fromLogits && index == logits)
+        pass.needsInputGradient = inputs[index].contains { $0 >= 0 && visits[$0] }
+        pass.gradientArrivesMasked = fuses && layersMaskedAbove.contains(index)
+        pass.masksReLUBelow = fuses && poolsMaskingReLU.contains(index)
+        return pass
+    }
+
+    /// The target and the layers on a path from it to the output: what a gradient at
+    /// the target's output flows back through.
+    func downstream(of target: Int) -> [Bool] {
+        var visits = [Bool](repeating: false, count: inputs.count)
+        visits[target] = true
+        for index in order where index > target {
+            visits[index] = inputs[index].contains { $0 >= 0 && visits[$0] }
+        }
+        return visits
+    }
+}
