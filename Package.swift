@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // The only code that calls OpenCL and CLBlast.
@@ -30,7 +31,8 @@ let package = Package(
         .target(
             name: "Lumen",
             dependencies: ["CLShim", .product(name: "Yams", package: "Yams"),
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["Export/onnx.proto"],
             plugins: ["EmbedKernelsPlugin"]
         ),

@@ -5,22 +5,32 @@ import Lumen
 struct ImportKeras: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-keras",
-        abstract: "Turn a Keras .h5 weights file (legacy or Keras 3 .weights.h5) into a Lumen checkpoint.")
+        abstract: "Turn a Keras model file (.h5 or .keras, architecture and weights) or a weights file into a Lumen checkpoint.",
+        discussion: """
+            Without --model the architecture is read from the file: a Keras 2/3 full-model .h5 or a Keras 3 .keras archive, \
+            Sequential or functional. With --model the file's weights (a legacy save_weights or keras-applications .h5, a \
+            Keras 3 .weights.h5, or a full-model file) load into that architecture.
+            """)
 
-    @Argument(help: "The Keras weights: save_weights output, a full-model .h5, or a Keras 3 .weights.h5.") var weights: String
-    @Option(help: "The architecture the weights belong to: a built-in or a model spec.") var model: String
+    @Argument(help: "The Keras file: a full-model .h5 or .keras, save_weights output, or a Keras 3 .weights.h5.") var weights: String
+    @Option(help: "The architecture the weights belong to: a built-in or a model spec (default: the file's own).") var model: String?
     @Option(help: "Number of classes, or their names separated by commas (default: the file's output count).") var classes: String?
     @Option(help: "Where to write the checkpoint.") var out: String
     @Option(help: "Square input size (default: the architecture's).") var inputSize: Int?
+    @Option(help: "MobileNet's width multiplier: 0.25, 0.5, 0.75 or 1.0 (same as --model mobilenet:ALPHA).") var alpha: Float?
     @Option(help: "Input channels (default: the architecture's).") var channels: Int?
     @Option(help: "rescale (x/255) or tf (x/127.5 - 1); default: the architecture's.") var preprocessing: String?
     @OptionGroup var deviceOption: DeviceOption
 
     func run() throws {
         try reportingErrors {
-            let reference = try ModelReference(model)
             let device = try deviceOption.open()
             let url = URL(fileURLWithPath: weights)
+            guard let model else {
+                try importWithArchitecture(url, device: device)
+                return
+            }
+            let reference = try ModelReference(model, alpha: alpha)
             let classList: ClassList
             if let classes {
                 classList = try ClassList(classes)
@@ -46,10 +56,35 @@ struct ImportKeras: ParsableCommand {
             }
             try Checkpoint.load(tensors, into: network, source: "Keras file \(weights)")
             var chosen: Preprocessing = .rescale
-            if case .builtin(let builtin) = reference { chosen = builtin.defaultPreprocessing }
-            if preprocessing == "tf" { chosen = .tf } else if preprocessing == "rescale" { chosen = .rescale }
-            try Checkpoint(model: network, classes: classList.names, preprocessing: chosen).write(to: URL(fileURLWithPath: out))
-            print("wrote \(out): \(spec.name) with \(tensors.count) tensors from \(weights)")
+            if case .builtin(let builtin, _) = reference { chosen = builtin.defaultPreprocessing }
+            try write(network, classes: classList, preprocessing: chosen, tensorCount: tensors.count)
         }
+    }
+
+    /// The file's own architecture and weights.
+    private func importWithArchitecture(_ url: URL, device: Device) throws {
+        if inputSize != nil || channels != nil { fail("--input-size and --channels need --model; a Keras model file fixes its input") }
+        let file = try KerasModelFile(contentsOf: url)
+        let network = try Model(spec: file.spec, device: device)
+        let tensors: [String: SafeTensors.Entry]
+        do {
+            tensors = try file.tensors(for: network)
+        } catch let error as KerasWeights.ImportError {
+            fail(error.description)
+        }
+        try Checkpoint.load(tensors, into: network, source: "Keras file \(weights)")
+        let classList = try ClassList(classes ?? String(max(network.outputCount, 2)))
+        // One sigmoid output stands for two classes.
+        guard classList.outputCount == network.outputCount || network.outputCount == 1 && classList.outputCount == 2 else {
+            fail("--classes gives \(classList.outputCount) outputs but the model in \(weights) has \(network.outputCount)")
+        }
+        try write(network, classes: classList, preprocessing: .rescale, tensorCount: tensors.count)
+    }
+
+    private func write(_ network: Model, classes: ClassList, preprocessing defaultPreprocessing: Preprocessing, tensorCount: Int) throws {
+        var chosen = defaultPreprocessing
+        if preprocessing == "tf" { chosen = .tf } else if preprocessing == "rescale" { chosen = .rescale }
+        try Checkpoint(model: network, classes: classes.names, preprocessing: chosen).write(to: URL(fileURLWithPath: out))
+        print("wrote \(out): \(network.spec.name) (\(network.layers.count) layers) with \(tensorCount) tensors from \(weights)")
     }
 }

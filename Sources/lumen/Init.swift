@@ -10,6 +10,7 @@ struct Init: ParsableCommand {
     @Option(help: "Number of classes, or their names separated by commas.") var classes: String
     @Option(help: "Where to write the .safetensors checkpoint.") var out: String
     @Option(help: "Square input size in pixels (default: the architecture's).") var inputSize: Int?
+    @Option(help: "MobileNet's width multiplier: 0.25, 0.5, 0.75 or 1.0 (same as --model mobilenet:ALPHA).") var alpha: Float?
     @Option(help: "Input channels: 3 for RGB, 1 for grayscale (default: the architecture's).") var channels: Int?
     @Option(help: "Seed for the initial weights.") var seed: UInt64 = 0
     @OptionGroup var deviceOption: DeviceOption
@@ -23,11 +24,11 @@ struct Init: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let classList = try ClassList(classes)
-            let spec = try ModelReference(model).spec(classes: classList.outputCount, inputSize: inputSize, channels: channels)
+            let spec = try ModelReference(model, alpha: alpha).spec(classes: classList.outputCount, inputSize: inputSize, channels: channels)
             let device = try deviceOption.open()
             let network = try Model(spec: spec, device: device, seed: seed)
             var preprocessing = Preprocessing.rescale
-            if case .builtin(let builtin) = try ModelReference(model) { preprocessing = builtin.defaultPreprocessing }
+            if case .builtin(let builtin, _) = try ModelReference(model, alpha: alpha) { preprocessing = builtin.defaultPreprocessing }
             try Checkpoint(model: network, classes: classList.names, preprocessing: preprocessing).write(to: URL(fileURLWithPath: out))
             print("wrote \(out): \(spec.name), \(Model.groupedCount(network.parameterCounts.total)) parameters, classes \(classList.names.joined(separator: ", "))")
         }

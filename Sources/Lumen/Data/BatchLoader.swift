@@ -285,7 +285,8 @@ extension Preprocessing {
         var out = [Float](repeating: 0, count: plane * c)
         for channel in 0..<c {
             let mean = self.mean?[channel] ?? 0, std = self.std?[channel] ?? 1
-            for i in 0..<plane { out[channel * plane + i] = (image.pixels[i * c + channel] * scale + offset - mean) / std }
+            let source = reversesChannels == true ? c - 1 - channel : channel
+            for i in 0..<plane { out[channel * plane + i] = (image.pixels[i * c + source] * scale + offset - mean) / std }
         }
         return out
     }

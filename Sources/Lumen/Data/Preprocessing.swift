@@ -6,16 +6,22 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     public var offset: Float
     public var mean: [Float]?
     public var std: [Float]?
+    /// RGB in, BGR out (Keras' "caffe" mode); mean and std are then in BGR order.
+    public var reversesChannels: Bool?
 
-    public init(scale: Float = 1 / 255, offset: Float = 0, mean: [Float]? = nil, std: [Float]? = nil) {
+    public init(scale: Float = 1 / 255, offset: Float = 0, mean: [Float]? = nil, std: [Float]? = nil,
+                reversesChannels: Bool? = nil) {
         self.scale = scale
         self.offset = offset
         self.mean = mean
         self.std = std
+        self.reversesChannels = reversesChannels
     }
 
     /// Keras' `rescale=1./255`.
     public static let rescale = Preprocessing()
     /// `preprocess_input` mode "tf": x/127.5 − 1.
     public static let tf = Preprocessing(scale: 1 / 127.5, offset: -1)
+    /// `preprocess_input` mode "caffe" (ResNet50): BGR, ImageNet means subtracted, no scaling.
+    public static let caffe = Preprocessing(scale: 1, offset: 0, mean: [103.939, 116.779, 123.68], reversesChannels: true)
 }

@@ -12,28 +12,43 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
     case mobilenetV2 = "mobilenet-v2"
     /// keras.applications' MobileNetV2, 224×224×3, with its layer names and padding.
     case kerasMobilenetV2 = "mobilenet-v2-keras"
+    /// keras.applications' MobileNet (v1), 224×224×3; width `--alpha` 0.25–1.0.
+    case mobilenet
+    /// keras.applications' Xception, 299×299×3.
+    case xception
+    /// keras.applications' InceptionV3, 299×299×3.
+    case inceptionV3 = "inception-v3"
+    /// keras.applications' ResNet50, 224×224×3.
+    case resnet50
+    /// keras.applications' DenseNet121 (CheXNet's base), 224×224×3.
+    case densenet121
 
     /// The default input (height, width, channels).
     public var defaultInput: (size: Int, channels: Int) {
         switch self {
         case .xrayCNN: return (150, 3)
         case .fashionCNN: return (28, 1)
-        case .resnet18, .mobilenetV2, .kerasMobilenetV2: return (224, 3)
+        case .resnet18, .mobilenetV2, .kerasMobilenetV2, .mobilenet, .resnet50, .densenet121: return (224, 3)
+        case .xception, .inceptionV3: return (299, 3)
         }
     }
 
     /// How the architecture expects its inputs: x/255 for the tutorials' CNNs, ImageNet
-    /// mean and std for torchvision's models.
+    /// mean and std for torchvision's models, and each Keras application's own
+    /// `preprocess_input`: "tf" (x/127.5 − 1) for MobileNet, Xception and InceptionV3,
+    /// "caffe" (BGR, ImageNet means subtracted) for ResNet50, "torch" for DenseNet121.
     public var defaultPreprocessing: Preprocessing {
         switch self {
         case .xrayCNN, .fashionCNN: return .rescale
         case .resnet18, .mobilenetV2: return ImageNetModels.preprocessing
-        case .kerasMobilenetV2: return .tf
+        case .kerasMobilenetV2, .mobilenet, .xception, .inceptionV3: return .tf
+        case .densenet121: return ImageNetModels.preprocessing
+        case .resnet50: return .caffe
         }
     }
 
     /// The spec for `classes` outputs and a square input.
-    public func spec(classes: Int, inputSize: Int? = nil, channels: Int? = nil) -> ModelSpec {
+    public func spec(classes: Int, inputSize: Int? = nil, channels: Int? = nil, alpha: Float = 1) -> ModelSpec {
         let size = inputSize ?? defaultInput.size
         let input = [size, size, channels ?? defaultInput.channels]
         func conv(_ filters: Int) -> LayerSpec {
@@ -71,6 +86,16 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
             return ImageNetModels.mobilenetV2(classes: classes, size: size, channels: input[2])
         case .kerasMobilenetV2:
             return ImageNetModels.kerasMobilenetV2(classes: classes, size: size, channels: input[2])
+        case .mobilenet:
+            return KerasApplications.mobilenet(classes: classes, size: size, channels: input[2], alpha: alpha)
+        case .xception:
+            return KerasApplications.xception(classes: classes, size: size, channels: input[2])
+        case .inceptionV3:
+            return KerasApplications.inceptionV3(classes: classes, size: size, channels: input[2])
+        case .resnet50:
+            return KerasApplications.resnet50(classes: classes, size: size, channels: input[2])
+        case .densenet121:
+            return KerasApplications.densenet121(classes: classes, size: size, channels: input[2])
         case .fashionCNN:
             return ModelSpec(name: rawValue, inputShape: input, layers: [
                 conv(32), pool(), conv(64), pool(), LayerSpec(type: "Flatten"), dense(128, .relu),

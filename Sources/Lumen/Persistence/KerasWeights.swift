@@ -18,33 +18,54 @@ public enum KerasWeights {
         public var description: String { "\(file): \(reason)" }
     }
 
-    /// Lumen tensors for every parameter of `model`, from the file at `url`.
-    public static func tensors(from url: URL, for model: Model) throws -> [String: SafeTensors.Entry] {
+    /// Lumen tensors for every parameter of `model`, from the file at `url`. With
+    /// `allowingMissing`, a legacy file whose layers are a subset of the model's by name
+    /// (keras-applications' `*_notop.h5` for a model with a head) gives those layers only.
+    public static func tensors(from url: URL, for model: Model, allowingMissing: Bool = false) throws -> [String: SafeTensors.Entry] {
         func fail(_ reason: String) -> ImportError { ImportError(file: url.path, reason: reason) }
         var file: Int64 = -1
         guard lm_h5_open(url.path, &file) == 0 else { throw fail("not an HDF5 file, or unreadable") }
         defer { lm_h5_close(file) }
         let weighted = weightedLayers(model)
-        let variables = try rawVariables(file, model, fail)
+        let variables = try rawVariables(file, model, fail, allowingMissing: allowingMissing)
         var tensors: [String: SafeTensors.Entry] = [:]
         for ((layer, flattenInput), vars) in zip(weighted, variables) {
+            guard let vars else { continue }
             for (name, entry) in try convert(layer, vars, flattenInput: flattenInput, fail) { tensors[name] = entry }
         }
         return tensors
     }
 
-    /// Every weighted layer's variables as stored, in the model's order of weighted layers.
-    static func rawVariables(_ file: Int64, _ model: Model, _ fail: (String) -> ImportError) throws -> [[SafeTensors.Entry]] {
+    /// Every weighted layer's variables as stored, in the model's order of weighted
+    /// layers; nil for a layer the file lacks (only with `allowingMissing`).
+    static func rawVariables(_ file: Int64, _ model: Model, _ fail: (String) -> ImportError,
+                             allowingMissing: Bool = false) throws -> [[SafeTensors.Entry]?] {
         let weighted = weightedLayers(model)
-        var variables: [[SafeTensors.Entry]] = []
+        var variables: [[SafeTensors.Entry]?] = []
         if let layout = legacyRoot(file) {
             let names = try strings(file, layout, "layer_names", fail)
+            func stored(_ name: String) throws -> [SafeTensors.Entry] {
+                let group = layout == "/" ? "/\(name)" : "\(layout)/\(name)"
+                return try strings(file, group, "weight_names", fail).map { try dataset(file, "\(group)/\($0)", fail) }
+            }
+            // Matched by name when the file names every layer with weights (a full-model
+            // file read with its own architecture), else by order, as Keras' load_weights does.
+            let present = Set(names)
+            if weighted.allSatisfy({ present.contains($0.layer.name) }) {
+                return try weighted.map { try stored($0.layer.name) }
+            }
+            if allowingMissing {
+                let withWeights = try names.filter { !(try stored($0)).isEmpty }
+                let modelNames = Set(weighted.map(\.layer.name))
+                if !withWeights.isEmpty, withWeights.allSatisfy(modelNames.contains) {
+                    let loaded = Set(withWeights)
+                    return try weighted.map { loaded.contains($0.layer.name) ? try stored($0.layer.name) : nil }
+                }
+            }
             var perLayer: [[SafeTensors.Entry]] = []
             for name in names {
-                let group = layout == "/" ? "/\(name)" : "\(layout)/\(name)"
-                let weights = try strings(file, group, "weight_names", fail)
-                if weights.isEmpty { continue }
-                perLayer.append(try weights.map { try dataset(file, "\(group)/\($0)", fail) })
+                let vars = try stored(name)
+                if !vars.isEmpty { perLayer.append(vars) }
             }
             guard perLayer.count == weighted.count else {
                 throw fail("holds weights for \(perLayer.count) layers but \(model.spec.name) has \(weighted.count) layers with weights")
@@ -83,12 +104,12 @@ public enum KerasWeights {
     /// last dimension): how many classes the Keras model had. `model` gives the layout
     /// and may have any class count.
     public static func outputCount(in url: URL, for model: Model) throws -> Int {
-        let tensors = try tensorsIgnoringShapes(url, model)
+        let tensors = try tensorsIgnoringShapes(url, model).compactMap { $0 }
         guard let last = tensors.last else { throw ImportError(file: url.path, reason: "holds no weights") }
         return last.last?.shape.last ?? 0
     }
 
-    private static func tensorsIgnoringShapes(_ url: URL, _ model: Model) throws -> [[SafeTensors.Entry]] {
+    private static func tensorsIgnoringShapes(_ url: URL, _ model: Model) throws -> [[SafeTensors.Entry]?] {
         func fail(_ reason: String) -> ImportError { ImportError(file: url.path, reason: reason) }
         var file: Int64 = -1
         guard lm_h5_open(url.path, &file) == 0 else { throw fail("not an HDF5 file, or unreadable") }
@@ -185,6 +206,28 @@ public enum KerasWeights {
         return SafeTensors.Entry(shape: shape, values: values)
     }
 
+    /// A Conv2D kernel (kh, kw, in, out) as (out, in, kh, kw).
+    static func convolutionKernel(_ k: SafeTensors.Entry, _ layer: Layer, _ fail: (String) -> ImportError) throws -> SafeTensors.Entry {
+        guard k.shape.count == 4 else { throw fail("\(layer.name): kernel of shape \(k.shape) is not (kh, kw, in, out)") }
+        let (kh, kw, cin, cout) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        var w = [Float](repeating: 0, count: k.values.count)
+        for y in 0..<kh { for x in 0..<kw { for i in 0..<cin { for o in 0..<cout {
+            w[((o * cin + i) * kh + y) * kw + x] = k.values[((y * kw + x) * cin + i) * cout + o]
+        } } } }
+        return SafeTensors.Entry(shape: [cout, cin, kh, kw], values: w)
+    }
+
+    /// A depthwise kernel (kh, kw, in, multiplier) as (in·multiplier, 1, kh, kw).
+    static func depthwiseKernel(_ k: SafeTensors.Entry, _ layer: Layer, _ fail: (String) -> ImportError) throws -> SafeTensors.Entry {
+        guard k.shape.count == 4 else { throw fail("\(layer.name): depthwise kernel of shape \(k.shape) is not (kh, kw, in, multiplier)") }
+        let (kh, kw, cin, m) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        var w = [Float](repeating: 0, count: k.values.count)
+        for y in 0..<kh { for x in 0..<kw { for c in 0..<cin { for j in 0..<m {
+            w[((c * m + j) * kh + y) * kw + x] = k.values[((y * kw + x) * cin + c) * m + j]
+        } } } }
+        return SafeTensors.Entry(shape: [cin * m, 1, kh, kw], values: w)
+    }
+
     /// One Keras layer's variables as Lumen tensors, named for `layer`.
     static func convert(_ layer: Layer, _ vars: [SafeTensors.Entry], flattenInput: [Int]?,
                         _ fail: (String) -> ImportError) throws -> [String: SafeTensors.Entry] {
@@ -201,24 +244,14 @@ public enum KerasWeights {
         switch layer {
         case let conv as Conv2D:
             try expect(conv.useBias ? 2 : 1)
-            let k = vars[0]
-            guard k.shape.count == 4 else { throw fail("\(layer.name): kernel of shape \(k.shape) is not (kh, kw, in, out)") }
-            let (kh, kw, cin, cout) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
-            var w = [Float](repeating: 0, count: k.values.count)
-            for y in 0..<kh { for x in 0..<kw { for i in 0..<cin { for o in 0..<cout {
-                w[((o * cin + i) * kh + y) * kw + x] = k.values[((y * kw + x) * cin + i) * cout + o]
-            } } } }
-            return [conv.weight.name: SafeTensors.Entry(shape: [cout, cin, kh, kw], values: w)].merging(bias(1)) { a, _ in a }
+            return [conv.weight.name: try convolutionKernel(vars[0], layer, fail)].merging(bias(1)) { a, _ in a }
         case let conv as DepthwiseConv2D:
             try expect(conv.useBias ? 2 : 1)
-            let k = vars[0]
-            guard k.shape.count == 4 else { throw fail("\(layer.name): depthwise kernel of shape \(k.shape) is not (kh, kw, in, multiplier)") }
-            let (kh, kw, cin, m) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
-            var w = [Float](repeating: 0, count: k.values.count)
-            for y in 0..<kh { for x in 0..<kw { for c in 0..<cin { for j in 0..<m {
-                w[((c * m + j) * kh + y) * kw + x] = k.values[((y * kw + x) * cin + c) * m + j]
-            } } } }
-            return [conv.weight.name: SafeTensors.Entry(shape: [cin * m, 1, kh, kw], values: w)].merging(bias(1)) { a, _ in a }
+            return [conv.weight.name: try depthwiseKernel(vars[0], layer, fail)].merging(bias(1)) { a, _ in a }
+        case let conv as SeparableConv2D:
+            try expect(conv.pointwise.useBias ? 3 : 2)
+            return [conv.depthwise.weight.name: try depthwiseKernel(vars[0], layer, fail),
+                    conv.pointwise.weight.name: try convolutionKernel(vars[1], layer, fail)].merging(bias(2)) { a, _ in a }
         case let dense as Dense:
             try expect(dense.useBias ? 2 : 1)
             let k = vars[0]

@@ -75,7 +75,7 @@ private struct PreparedData {
         let classes = training.classes
         let reference = try ModelReference(plan.model)
         var defaults = (size: 150, channels: 3)
-        if case .builtin(let builtin) = reference { defaults = builtin.defaultInput }
+        if case .builtin(let builtin, _) = reference { defaults = builtin.defaultInput }
         let channels = plan.color.map { $0 == "grayscale" ? 1 : 3 } ?? defaults.channels
         if let replaceHead = plan.replaceHead, replaceHead != classes.count {
             throw LumenError.invalidModelSpec("--replace-head \(replaceHead) but \(data) has \(classes.count) classes \(classes)")
@@ -98,7 +98,7 @@ private struct PreparedData {
         switch plan.preprocessing {
         case nil:
             // Each built-in architecture's own (ImageNet's mean and std for torchvision's).
-            if case .builtin(let builtin) = reference { preprocessing = builtin.defaultPreprocessing } else { preprocessing = .rescale }
+            if case .builtin(let builtin, _) = reference { preprocessing = builtin.defaultPreprocessing } else { preprocessing = .rescale }
         case "rescale": preprocessing = .rescale
         case "tf": preprocessing = .tf
         case let other?: throw LumenError.invalidModelSpec("preprocessing must be rescale or tf, got '\(other)'")

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+@testable import Lumen
+
+/// keras.applications' bases and a functional Keras model, against Keras' own outputs
+/// (Scripts/make-keras-graph-fixtures.py): the built-ins, the architectures read from
+/// Keras' configs, and the model files.
+@Suite struct KerasGraphTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/keras-graph", isDirectory: true)
+    static let applications = try! SafeTensors(contentsOf: folder.appendingPathComponent("applications.safetensors"))
+
+    /// Keras' NHWC inputs as Lumen's NCHW.
+    static func channelsFirst(_ entry: SafeTensors.Entry) throws -> Tensor {
+        let (n, h, w, c) = (entry.shape[0], entry.shape[1], entry.shape[2], entry.shape[3])
+        var values = [Float](repeating: 0, count: entry.values.count)
+        for b in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c {
+            values[((b * c + k) * h + y) * w + x] = entry.values[((b * h + y) * w + x) * c + k]
+        } } } }
+        return try Tensor(on: testDevice, shape: [n, c, h, w], values: values)
+    }
+
+    struct Application {
+        let key: String, size: Int, parameters: Int, layers: [String]
+        init(_ key: String) throws {
+            let text = KerasGraphTests.applications.metadata[key] ?? "{}"
+            let info = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+            self.key = key
+            size = info["size"] as? Int ?? 0
+            parameters = info["params"] as? Int ?? 0
+            layers = info["layers"] as? [String] ?? []
+        }
+
+        var builtin: ModelReference {
+            get throws {
+                switch key {
+                case "mobilenet-025": return try ModelReference("mobilenet:0.25")
+                case "mobilenet-100": return try ModelReference("mobilenet", alpha: 1)
+                default: return try ModelReference(key)
+                }
+            }
+        }
+    }
+
+    static let keys = ["mobilenet-025", "mobilenet-100", "xception", "inception-v3", "resnet50", "densenet121"]
+
+    /// The logits of `model` on the fixture's inputs against Keras' outputs.
+    func expectKerasOutputs(_ model: Model, _ key: String, tolerance: Float = 1e-5) throws {
+        let x = try KerasGraphTests.channelsFirst(KerasGraphTests.applications.tensors["\(key)/x"]!)
+        let predicted = try model.logits(x, training: false).toArray()
+        let difference = spreadDifference(predicted, KerasGraphTests.applications.tensors["\(key)/y"]!.values)
+        print("\(key) (\(model.spec.name)): \(difference) of the spread of Keras' outputs")
+        #expect(difference <= tolerance, "\(key): \(difference)")
+    }
+
+    /// Each built-in has Keras' layer names in Keras' order, Keras' parameter count, and
+    /// computes Keras' outputs from the same weights.
+    @Test(arguments: keys)
+    func builtinMatchesKeras(key: String) throws {
+        let application = try Application(key)
+        let spec = try application.builtin.spec(classes: 5, inputSize: application.size, channels: 3)
+        let model = try Model(spec: spec, device: testDevice)
+        #expect(model.layers.map(\.name) == application.layers)
+        #expect(model.parameterCounts.total == application.parameters)
+        try KerasFormulaWeights.load(into: model)
+        try expectKerasOutputs(model, key)
+    }
+
+    /// The architecture Keras writes (`model.to_json()`, a full-model file's config) reads
+    /// back as the same graph.
+    @Test(arguments: keys)
+    func kerasConfigReadsAsTheSameGraph(key: String) throws {
+        let json = try Data(contentsOf: KerasGraphTests.folder.appendingPathComponent("\(key).json"))
+        let model = try Model(spec: try KerasModelConfig.spec(fromJSON: json, source: key), device: testDevice)
+        #expect(model.layers.map(\.name) == (try Application(key)).layers)
+        try KerasFormulaWeights.load(into: model)
+        try expectKerasOutputs(model, key)
+    }
+
+    /// MobileNet (alpha 0.25) through every file path: full-model .h5 and .keras with their
+    /// own architecture, Keras 3 .weights.h5 into the built-in.
+    @Test(arguments: ["mobilenet-025.h5", "mobilenet-025.keras", "mobilenet-025.weights.h5"])
+    func mobilenetFilesImport(file: String) throws {
+        let url = KerasGraphTests.folder.appendingPathComponent(file)
+        let model: Model
+        if file.hasSuffix(".weights.h5") {
+            model = try Model(spec: try ModelReference("mobilenet:0.25").spec(classes: 5, inputSize: 32, channels: 3), device: testDevice)
+            try Checkpoint.load(try KerasWeights.tensors(from: url, for: model), into: model, source: file)
+        } else {
+            let kerasFile = try KerasModelFile(contentsOf: url)
+            model = try Model(spec: kerasFile.spec, device: testDevice)
+            try Checkpoint.load(try kerasFile.tensors(for: model), into: model, source: file)
+        }
+        try expectKerasOutputs(model, "mobilenet-025")
+    }
+
+    /// keras-applications' weights without the top (legacy layout, layer_names) load into
+    /// the built-in's base; its features equal Keras' include_top=False output.
+    @Test func notopWeightsLoadIntoTheBase() throws {
+        let url = KerasGraphTests.folder.appendingPathComponent("mobilenet-025-notop-legacy.h5")
+        let model = try Model(spec: try ModelReference("mobilenet:0.25").spec(classes: 5, inputSize: 32, channels: 3), device: testDevice)
+        let tensors = try KerasWeights.tensors(from: url, for: model, allowingMissing: true)
+        let head = Set(model.parameters.map(\.name)).subtracting(tensors.keys)
+        #expect(head == ["conv_preds.weight", "conv_preds.bias"])
+        try Checkpoint.load(tensors, into: model, source: "notop", keeping: head)
+        let x = try KerasGraphTests.channelsFirst(KerasGraphTests.applications.tensors["mobilenet-025/x"]!)
+        let features = try model.outputs(x, at: [try model.layerIndex(named: "conv_pw_13_relu")])[0].toArray()
+        let difference = spreadDifference(features, KerasGraphTests.applications.tensors["mobilenet-025/notop"]!.values)
+        #expect(difference <= 1e-5, "\(difference)")
+    }
+
+    /// A functional model written in Keras with every merge and reshaping layer Lumen
+    /// adds, saved as .h5 and .keras, predicts what Keras predicts.
+    @Test(arguments: ["mini-xception.h5", "mini-xception.keras"])
+    func functionalModelFilesPredictWhatKerasPredicts(file: String) throws {
+        let fixture = try SafeTensors(contentsOf: KerasGraphTests.folder.appendingPathComponent("graph.safetensors"))
+        let kerasFile = try KerasModelFile(contentsOf: KerasGraphTests.folder.appendingPathComponent(file))
+        let model = try Model(spec: kerasFile.spec, device: testDevice)
+        #expect(model.parameterCounts.total == Int(fixture.metadata["params"] ?? ""))
+        try Checkpoint.load(try kerasFile.tensors(for: model), into: model, source: file)
+        let predicted = try model.predict(try KerasGraphTests.channelsFirst(fixture.tensors["x"]!)).toArray()
+        let difference = spreadDifference(predicted, fixture.tensors["y"]!.values)
+        print("\(file): \(difference) of the spread of Keras' outputs")
+        #expect(difference <= 1e-5, "\(file): \(difference)")
+    }
+}
