@@ -376,8 +376,49 @@ def narrow_cases():
             pool_case("pool_narrow_%s_k3_s1_same_3x1" % mode, mode, 3, 1, "same", h=3, w=1)
 
 
+def graph_step(name):
+    """One training step of a graph (fan-out to three layers, SeparableConv2D, Add,
+    Concatenate, Multiply, BatchNorm in training mode, softmax cross-entropy): the loss
+    and every parameter gradient. Its own seed, so the other fixtures keep their values.
+    The layer names are those of the Lumen spec in Tests/LumenTests/GraphModelTests.swift."""
+    with torch.random.fork_rng():
+        torch.manual_seed(2468)
+        p = {
+            "stem.weight": leaf(4, 3, 3, 3, scale=0.4), "stem.bias": leaf(4, scale=0.1),
+            "sep.depthwise.weight": leaf(8, 1, 3, 3, scale=0.4), "sep.pointwise.weight": leaf(5, 8, 1, 1, scale=0.4),
+            "sep.pointwise.bias": leaf(5, scale=0.1),
+            "proj.weight": leaf(5, 4, 1, 1, scale=0.4),
+            "branch.weight": leaf(4, 1, 3, 3, scale=0.4), "branch.bias": leaf(4, scale=0.1),
+            "gate.weight": leaf(13, 13, 1, 1, scale=0.3), "gate.bias": leaf(13, scale=0.1),
+            "norm.weight": (1 + 0.2 * torch.randn(13)).requires_grad_(), "norm.bias": leaf(13, scale=0.1),
+            "head.weight": leaf(3, 13, scale=0.4), "head.bias": leaf(3, scale=0.1),
+        }
+        x = torch.randn(4, 3, 9, 9)
+        labels = torch.tensor([0, 2, 1, 2])
+        stem = F.relu(F.conv2d(x, p["stem.weight"], p["stem.bias"], padding=1))
+        sep = F.conv2d(F.conv2d(stem, p["sep.depthwise.weight"], padding=1, groups=4), p["sep.pointwise.weight"], p["sep.pointwise.bias"])
+        proj = F.conv2d(stem, p["proj.weight"])
+        add = sep + proj
+        branch = F.conv2d(stem, p["branch.weight"], p["branch.bias"], padding=1, groups=4)
+        concat = torch.cat([add, branch, stem], 1)
+        gate = torch.sigmoid(F.conv2d(concat, p["gate.weight"], p["gate.bias"]))
+        gated = concat * gate
+        mean = gated.mean((0, 2, 3), keepdim=True)
+        var = gated.var((0, 2, 3), unbiased=False, keepdim=True)
+        norm = (gated - mean) / torch.sqrt(var + 1e-3) * p["norm.weight"].view(1, -1, 1, 1) + p["norm.bias"].view(1, -1, 1, 1)
+        logits = F.linear(norm.mean((2, 3)), p["head.weight"], p["head.bias"])
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        tensors = {"x": x, "labels": labels.float(), "loss": loss.detach().view(1), "logits": logits}
+        for key, value in p.items():
+            tensors["param/" + key] = value
+            tensors["grad/" + key] = value.grad
+        save(name, tensors, {})
+
+
 def main():
     narrow_cases()
+    graph_step("graph_step")
     conv_case("conv_k3_s1_valid", 2, 3, 9, 9, 4, 3, 1, "valid", True)
     conv_case("conv_k3_s1_same", 2, 3, 9, 9, 4, 3, 1, "same", True)
     conv_case("conv_k3_s2_valid", 2, 3, 9, 9, 4, 3, 2, "valid", False)
@@ -426,4 +467,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:] == ["graph"]:
+        graph_step("graph_step")
+    else:
+        main()

@@ -10,17 +10,24 @@ extension Model {
     }
 
     /// A Keras-style summary table: one row per layer with its output shape (Keras'
-    /// channels-last order), parameter count and whether it trains, then the totals.
+    /// channels-last order), parameter count, for a graph the layers it takes (Keras'
+    /// functional "Connected to" column, after a row for the input), and whether it
+    /// trains; then the totals.
     public func summary() -> String {
-        let headers = ["Layer (type)", "Output Shape", "Param #", "Trainable"]
+        let graph = !isSequential
+        let headers = ["Layer (type)", "Output Shape", "Param #"] + (graph ? ["Connected to"] : []) + ["Trainable"]
         var rows: [[String]] = []
-        func add(_ layer: Layer, shape: [Int], indent: String) {
+        func add(_ layer: Layer, shape: [Int], indent: String, sources: [Int]? = nil) {
             let count = layer.parameters.reduce(0) { $0 + $1.value.count }
-            rows.append(["\(indent)\(layer.name) (\(layer.typeName))", Model.kerasShape(shape),
-                         Model.grouped(count), layer.trainable ? "Y" : "N"])
+            let connected = (sources ?? []).map { ($0 < 0 ? spec.resolvedInputName : layers[$0].name) + "[0][0]" }
+            rows.append(["\(indent)\(layer.name) (\(layer.typeName))", Layer.kerasShape(shape), Model.grouped(count)]
+                        + (graph ? [connected.isEmpty ? "" : connected.joined(separator: ", ")] : []) + [layer.trainable ? "Y" : "N"])
         }
-        for (layer, shape) in zip(layers, outputShapes) {
-            add(layer, shape: shape, indent: "")
+        if graph {
+            rows.append(["\(spec.resolvedInputName) (InputLayer)", Layer.kerasShape(spec.channelsFirstInput), "0", "-", "-"])
+        }
+        for (index, (layer, shape)) in zip(layers, outputShapes).enumerated() {
+            add(layer, shape: shape, indent: "", sources: plan.inputs[index])
             if let block = layer as? Residual {
                 var inner = shape
                 for sub in block.main { add(sub, shape: inner, indent: "  ") ; inner = (try? sub.outputShape(for: inner)) ?? inner }
@@ -47,12 +54,6 @@ extension Model {
                   "Non-trainable params: \(Model.grouped(counts.nonTrainable))",
                   String(repeating: "_", count: lineWidth)]
         return lines.joined(separator: "\n")
-    }
-
-    /// "(None, 148, 148, 64)" for a per-sample [64, 148, 148].
-    static func kerasShape(_ shape: [Int]) -> String {
-        let ordered = shape.count == 3 ? [shape[1], shape[2], shape[0]] : shape
-        return "(None, " + ordered.map(String.init).joined(separator: ", ") + ")"
     }
 
     /// 2577858 -> "2,577,858".

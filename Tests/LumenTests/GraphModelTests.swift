@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+@testable import Lumen
+
+/// Models as graphs: a spec with `inputs:` whose layers fan out and merge, trained one
+/// step against PyTorch (Scripts/make-torch-fixtures.py graph_step), with both kernel
+/// families; and the graph's plan, summary and transfer-learning operations.
+@Suite struct GraphModelTests {
+    static let yaml = """
+        name: graph
+        input_shape: [9, 9, 3]
+        layers:
+          - {type: Conv2D, name: stem, filters: 4, kernel_size: 3, padding: same, activation: relu}
+          - {type: SeparableConv2D, name: sep, filters: 5, kernel_size: 3, padding: same, depth_multiplier: 2}
+          - {type: Conv2D, name: proj, inputs: [stem], filters: 5, kernel_size: 1, use_bias: false}
+          - {type: Add, name: add, inputs: [sep, proj]}
+          - {type: DepthwiseConv2D, name: branch, inputs: [stem], kernel_size: 3, padding: same}
+          - {type: Concatenate, name: concat, inputs: [add, branch, stem]}
+          - {type: Conv2D, name: gate, filters: 13, kernel_size: 1, activation: sigmoid}
+          - {type: Multiply, name: gated, inputs: [concat, gate]}
+          - {type: BatchNormalization, name: norm}
+          - {type: GlobalAveragePooling2D, name: pool}
+          - {type: Dense, name: head, units: 3, activation: softmax}
+        """
+
+    static func spec() throws -> ModelSpec {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lumen-graph-\(UUID().uuidString).yaml")
+        try yaml.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try ConfigFile.decode(ModelSpec.self, from: url)
+    }
+
+    /// Gradients summed where `stem` feeds four layers, split by Concatenate, multiplied
+    /// through the gate: every parameter gradient and the loss equal PyTorch's.
+    @Test(arguments: KernelStyle.allCases)
+    func trainingStepMatchesPyTorch(style: KernelStyle) throws {
+        let f = try TorchFixture("graph_step")
+        let model = try Model(spec: try GraphModelTests.spec(), device: device(for: style))
+        var initial: [String: SafeTensors.Entry] = [:]
+        for (key, entry) in f.tensors where key.hasPrefix("param/") { initial[String(key.dropFirst(6))] = entry }
+        try Checkpoint.load(initial, into: model, source: "fixture", keeping: ["norm.running_mean", "norm.running_var"])
+        let z = try model.logits(try f.tensor("x", on: device(for: style)), training: true)
+        try expectMatches(z, f, "logits")
+        let (loss, gradient) = try Loss(model.defaultLoss).evaluate(logits: z, labels: f["labels"].values.map { Int($0) })
+        #expect(abs(loss - f["loss"].values[0]) <= 1e-4 * abs(f["loss"].values[0]))
+        try model.backward(fromLogits: gradient)
+        for parameter in model.parameters where !parameter.isStatistic {
+            try expectMatches(parameter.gradient, f, "grad/\(parameter.name)")
+        }
+        for layer in model.layers { layer.clearCache() }
+    }
+
+    /// The spec written back (with `inputs:` where a layer does not take the one before)
+    /// builds the same graph.
+    @Test func specRoundTrips() throws {
+        let model = try Model(spec: try GraphModelTests.spec(), device: testDevice)
+        #expect(!model.isSequential)
+        let again = try Model(spec: try JSONDecoder().decode(ModelSpec.self, from: try JSONEncoder().encode(model.spec)), device: testDevice)
+        #expect(again.plan.inputs == model.plan.inputs)
+        #expect(again.outputShapes == model.outputShapes)
+    }
+
+    /// Freezing the stem leaves every layer above it trainable; the plan's backward then
+    /// skips the stem, which keeps nothing for it, while the rest get their gradients.
+    @Test func frozenStemIsSkipped() throws {
+        let f = try TorchFixture("graph_step")
+        let model = try Model(spec: try GraphModelTests.spec(), device: testDevice)
+        try model.freeze(until: "stem")
+        let z = try model.logits(try f.tensor("x"), training: true)
+        #expect(model.plan.reached == [false] + [Bool](repeating: true, count: model.layers.count - 1))
+        #expect((model.layers[0] as! Conv2D).cache == nil)
+        #expect((model.layers[2] as! Conv2D).cache != nil)
+        let (_, gradient) = try Loss(model.defaultLoss).evaluate(logits: z, labels: f["labels"].values.map { Int($0) })
+        try model.backward(fromLogits: gradient)
+        #expect(model.layers[0].parameters.allSatisfy { $0.gradient == nil })
+        #expect(model.parameters.filter { !$0.name.hasPrefix("stem") && !$0.isStatistic }.allSatisfy { $0.gradient != nil })
+        for layer in model.layers { layer.clearCache() }
+    }
+
+    /// A layer naming an input that comes later, or one that leads nowhere, is one clear error.
+    @Test func badConnectionsAreNamed() throws {
+        var spec = try GraphModelTests.spec()
+        spec.layers[2].inputs = ["gate"]
+        #expect(throws: LumenError.invalidModelSpec("layer 'proj' takes 'gate', which is neither an earlier layer nor the input 'input'")) {
+            try Model(spec: spec, device: testDevice)
+        }
+        spec = try GraphModelTests.spec()
+        spec.layers[4].inputs = ["add"]
+        spec.layers[5].inputs = ["add", "stem"]
+        #expect(throws: LumenError.invalidModelSpec("layer 'branch' does not lead to the model's output, the last layer 'head'")) {
+            try Model(spec: spec, device: testDevice)
+        }
+    }
+
+    /// The summary of a graph has Keras' "Connected to" column.
+    @Test func summaryListsConnections() throws {
+        let text = try Model(spec: try GraphModelTests.spec(), device: testDevice).summary()
+        #expect(text.contains("Connected to"))
+        let concat = text.split(separator: "\n").first { $0.hasPrefix("concat (Concatenate)") } ?? ""
+        #expect(concat.contains("add[0][0], branch[0][0], stem[0][0]"))
+    }
+}
