@@ -39,6 +39,10 @@ struct ImportKeras: ParsableCommand {
                 let probe = try Model(spec: try reference.spec(classes: 2, inputSize: inputSize, channels: channels), device: device)
                 let count: Int
                 do {
+                    let present = try KerasWeights.tensors(from: url, for: probe, allowingMissing: true)
+                    if let head = probe.layers.last(where: { !$0.parameters.isEmpty }), head.parameters.contains(where: { present[$0.name] == nil }) {
+                        fail("\(weights) has no weights for the output layer '\(head.name)' (a base without its top): give --classes for the new head")
+                    }
                     count = try KerasWeights.outputCount(in: url, for: probe)
                 } catch let error as KerasWeights.ImportError {
                     fail(error.description)
@@ -50,11 +54,15 @@ struct ImportKeras: ParsableCommand {
             let network = try Model(spec: spec, device: device)
             let tensors: [String: SafeTensors.Entry]
             do {
-                tensors = try KerasWeights.tensors(from: url, for: network)
+                tensors = try KerasWeights.tensors(from: url, for: network, allowingMissing: true)
             } catch let error as KerasWeights.ImportError {
                 fail(error.description)
             }
-            try Checkpoint.load(tensors, into: network, source: "Keras file \(weights)")
+            // A base without its top (keras-applications' *_notop.h5) leaves the head freshly initialised.
+            let fresh = Set(network.parameters.map(\.name)).subtracting(tensors.keys)
+            let freshLayers = network.layers.filter { layer in layer.parameters.contains { fresh.contains($0.name) } }.map(\.name)
+            if !freshLayers.isEmpty { print("not in \(weights), freshly initialised: \(freshLayers.joined(separator: ", "))") }
+            try Checkpoint.load(tensors, into: network, source: "Keras file \(weights)", keeping: fresh)
             var chosen: Preprocessing = .rescale
             if case .builtin(let builtin, _) = reference { chosen = builtin.defaultPreprocessing }
             try write(network, classes: classList, preprocessing: chosen, tensorCount: tensors.count)
