@@ -40,7 +40,7 @@ struct ImportKeras: ParsableCommand {
                 let count: Int
                 do {
                     let present = try KerasWeights.tensors(from: url, for: probe, allowingMissing: true)
-                    if let head = probe.layers.last(where: { !$0.parameters.isEmpty }), head.parameters.contains(where: { present[$0.name] == nil }) {
+                    if let head = probe.classifier, head.parameters.contains(where: { present[$0.name] == nil }) {
                         fail("\(weights) has no weights for the output layer '\(head.name)' (a base without its top): give --classes for the new head")
                     }
                     count = try KerasWeights.outputCount(in: url, for: probe)

@@ -84,6 +84,10 @@ public final class Model {
     /// Every stored tensor, in layer order.
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
 
+    /// The classifier: the last layer with weights (MobileNet's is a 1 × 1 convolution
+    /// followed by a Reshape and an Activation).
+    public var classifier: Layer? { layers.last { !$0.parameters.isEmpty } }
+
     /// The output layer's activation, which `logits` leaves to the loss.
     public var outputActivation: ActivationKind { layers.last?.activation ?? .linear }
 

@@ -4,18 +4,18 @@ import Foundation
 /// a torchvision state dict written as safetensors by Scripts/export-torchvision.py.
 public enum PretrainedWeights {
     /// Loads every tensor of the model from `url`. PyTorch's `num_batches_tracked`
-    /// counters are ignored. With `replaceHead`, the last layer keeps its fresh
-    /// initialisation and the file's classifier is left out. Every missing, unexpected
+    /// counters are ignored. With `replaceHead`, the last layer with weights keeps its
+    /// fresh initialisation and the file's classifier is left out. Every missing, unexpected
     /// or mis-shaped tensor is named in one error.
     public static func load(_ url: URL, into model: Model, replaceHead: Int?) throws {
         let file = try SafeTensors(contentsOf: url)
         let tensors = file.tensors.filter { !$0.key.hasSuffix("num_batches_tracked") }
         // With --replace-head the classifier keeps its fresh initialisation.
-        let head = replaceHead == nil ? [] : Set(model.layers.last?.parameters.map(\.name) ?? [])
+        let classifier = model.classifier?.parameters.map(\.name) ?? []
+        let head = replaceHead == nil ? [] : Set(classifier)
         do {
             try Checkpoint.load(tensors, into: model, source: "pretrained weights \(url.lastPathComponent)", keeping: head)
         } catch LumenError.weightsMismatch(let source, let problems) {
-            let classifier = model.layers.last?.parameters.map(\.name) ?? []
             let hint = problems.contains { problem in classifier.contains { problem.hasPrefix($0) } }
                 ? ["the classifier differs: add --replace-head \(model.outputCount) to train a new one"] : []
             throw LumenError.weightsMismatch(source: source, problems: problems + hint)
