@@ -43,6 +43,16 @@ struct TorchFixture {
     }
 }
 
+/// Keras' NHWC inputs as Lumen's NCHW.
+func channelsFirstTensor(_ entry: SafeTensors.Entry) throws -> Tensor {
+    let (n, h, w, c) = (entry.shape[0], entry.shape[1], entry.shape[2], entry.shape[3])
+    var values = [Float](repeating: 0, count: entry.values.count)
+    for b in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c {
+        values[((b * c + k) * h + y) * w + x] = entry.values[((b * h + y) * w + x) * c + k]
+    } } } }
+    return try Tensor(on: testDevice, shape: [n, c, h, w], values: values)
+}
+
 /// max |actual − expected| / (max expected − min expected): the difference relative to
 /// the spread of the expected values (logits, probabilities), so outputs that barely vary
 /// cannot hide a difference.

@@ -10,16 +10,6 @@ import Testing
         .appendingPathComponent("Fixtures/keras-graph", isDirectory: true)
     static let applications = try! SafeTensors(contentsOf: folder.appendingPathComponent("applications.safetensors"))
 
-    /// Keras' NHWC inputs as Lumen's NCHW.
-    static func channelsFirst(_ entry: SafeTensors.Entry) throws -> Tensor {
-        let (n, h, w, c) = (entry.shape[0], entry.shape[1], entry.shape[2], entry.shape[3])
-        var values = [Float](repeating: 0, count: entry.values.count)
-        for b in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c {
-            values[((b * c + k) * h + y) * w + x] = entry.values[((b * h + y) * w + x) * c + k]
-        } } } }
-        return try Tensor(on: testDevice, shape: [n, c, h, w], values: values)
-    }
-
     struct Application {
         let key: String, size: Int, parameters: Int, layers: [String]
         init(_ key: String) throws {
@@ -46,7 +36,7 @@ import Testing
 
     /// The logits of `model` on the fixture's inputs against Keras' outputs.
     func expectKerasOutputs(_ model: Model, _ key: String, tolerance: Float = 1e-5) throws {
-        let x = try KerasGraphTests.channelsFirst(KerasGraphTests.applications.tensors["\(key)/x"]!)
+        let x = try channelsFirstTensor(KerasGraphTests.applications.tensors["\(key)/x"]!)
         let predicted = try model.logits(x, training: false).toArray()
         let difference = spreadDifference(predicted, KerasGraphTests.applications.tensors["\(key)/y"]!.values)
         print("\(key) (\(model.spec.name)): \(difference) of the spread of Keras' outputs")
@@ -103,7 +93,7 @@ import Testing
         let head = Set(model.parameters.map(\.name)).subtracting(tensors.keys)
         #expect(head == ["conv_preds.weight", "conv_preds.bias"])
         try Checkpoint.load(tensors, into: model, source: "notop", keeping: head)
-        let x = try KerasGraphTests.channelsFirst(KerasGraphTests.applications.tensors["mobilenet-025/x"]!)
+        let x = try channelsFirstTensor(KerasGraphTests.applications.tensors["mobilenet-025/x"]!)
         let features = try model.outputs(x, at: [try model.layerIndex(named: "conv_pw_13_relu")])[0].toArray()
         let difference = spreadDifference(features, KerasGraphTests.applications.tensors["mobilenet-025/notop"]!.values)
         #expect(difference <= 1e-5, "\(difference)")
@@ -118,7 +108,7 @@ import Testing
         let model = try Model(spec: kerasFile.spec, device: testDevice)
         #expect(model.parameterCounts.total == Int(fixture.metadata["params"] ?? ""))
         try Checkpoint.load(try kerasFile.tensors(for: model), into: model, source: file)
-        let predicted = try model.predict(try KerasGraphTests.channelsFirst(fixture.tensors["x"]!)).toArray()
+        let predicted = try model.predict(try channelsFirstTensor(fixture.tensors["x"]!)).toArray()
         let difference = spreadDifference(predicted, fixture.tensors["y"]!.values)
         print("\(file): \(difference) of the spread of Keras' outputs")
         #expect(difference <= 1e-5, "\(file): \(difference)")

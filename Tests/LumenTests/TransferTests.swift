@@ -208,22 +208,12 @@ import Testing
         ])
     }
 
-    /// Keras' NHWC inputs as Lumen's NCHW.
-    func channelsFirst(_ entry: SafeTensors.Entry) throws -> Tensor {
-        let (n, h, w, c) = (entry.shape[0], entry.shape[1], entry.shape[2], entry.shape[3])
-        var values = [Float](repeating: 0, count: entry.values.count)
-        for b in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c {
-            values[((b * c + k) * h + y) * w + x] = entry.values[((b * h + y) * w + x) * c + k]
-        } } } }
-        return try Tensor(on: testDevice, shape: [n, c, h, w], values: values)
-    }
-
     func check(_ file: String, spec: ModelSpec, key: String, predictions: SafeTensors = KerasImportTests.predictions,
                tolerance: Float = 1e-5) throws {
         let model = try Model(spec: spec, device: testDevice)
         let tensors = try KerasWeights.tensors(from: KerasImportTests.folder.appendingPathComponent(file), for: model)
         try Checkpoint.load(tensors, into: model, source: file)
-        let predicted = try model.predict(try channelsFirst(predictions.tensors["\(key)/x"]!)).toArray()
+        let predicted = try model.predict(try channelsFirstTensor(predictions.tensors["\(key)/x"]!)).toArray()
         let expected = predictions.tensors["\(key)/y"]!.values
         let difference = spreadDifference(predicted, expected)
         print("\(file): maxdiff \(difference) of the spread of Keras' outputs")
