@@ -10,7 +10,7 @@ struct GradCam: ParsableCommand {
     @Option(help: "A checkpoint.") var model: String
     @Option(help: "An image, or a folder searched recursively.") var input: String
     @Option(help: "Folder for <name>-gradcam.png files.") var out: String
-    @Option(help: "Layer to explain (default: the last convolutional layer).") var layer: String?
+    @Option(help: "Layer to explain, any named layer with an image-shaped output (default: the last one larger than 1×1 before the output, as Keras' example picks).") var layer: String?
     @Option(name: .customLong("class"), help: "Class to explain (default: the predicted class).") var className: String?
     @OptionGroup var deviceOption: DeviceOption
 

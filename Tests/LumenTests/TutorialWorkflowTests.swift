@@ -85,6 +85,16 @@ private final class StepCounter: TrainingReporter {
         #expect(built > 0)
         _ = try ActivationOps.forward(try Tensor(on: device, shape: [4], values: [1, -1, 2, -2]), .relu).toArray()
         #expect(device.firstUseSeconds == built)
+        // Nested first-use work (a convolution's gradient plans, timed with the GEMMs timed
+        // inside them, and the kernels built meanwhile) counts once: never more than the wall clock.
+        let started = Date()
+        let x = try Tensor(on: device, shape: [2, 3, 9, 9], repeating: 0.5)
+        let weight = try Tensor(on: device, shape: [4, 3, 3, 3], repeating: 0.1)
+        let g = try WindowGeometry(input: x.shape, kernel: (3, 3), stride: 1, padding: .same)
+        let y = try ConvOps.forward(x, weight: weight, bias: nil, g)
+        _ = try ConvOps.backward(y, x: x, weight: weight, g, needInputGradient: true).dx?.toArray()
+        let wall = Date().timeIntervalSince(started)
+        #expect(device.firstUseSeconds - built <= wall, "first use \(device.firstUseSeconds - built) s in \(wall) s")
     }
 
     /// Ticks at 1, 2, 2.5 or 5 × 10ᵏ, as matplotlib places them.

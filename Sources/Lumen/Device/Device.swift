@@ -19,6 +19,9 @@ public final class Device: @unchecked Sendable {
     let memoryPool: MemoryPool
     private var launchesBeforeFault: Int?
     private var firstUse = 0.0
+    /// How many first-use measurements are open (they nest: timing GEMMs may check them).
+    private var firstUseDepth = 0
+    private var firstUseStarted = Date()
 
     /// Seconds spent so far on work done once per device and process or per new shape —
     /// building or loading kernel programs, checking and timing GEMMs — which progress
@@ -29,11 +32,20 @@ public final class Device: @unchecked Sendable {
         return firstUse
     }
 
-    /// Adds `seconds` of first-use work (see `firstUseSeconds`).
-    func recordFirstUse(_ seconds: Double) {
+    /// Runs `body` as first-use work (see `firstUseSeconds`), counting wall-clock time
+    /// once however the measurements nest or overlap.
+    func measuringFirstUse<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
-        firstUse += seconds
+        if firstUseDepth == 0 { firstUseStarted = Date() }
+        firstUseDepth += 1
         lock.unlock()
+        defer {
+            lock.lock()
+            firstUseDepth -= 1
+            if firstUseDepth == 0 { firstUse += Date().timeIntervalSince(firstUseStarted) }
+            lock.unlock()
+        }
+        return try body()
     }
 
     /// Whether launches are timed with OpenCL profiling events.
@@ -135,7 +147,8 @@ public final class Device: @unchecked Sendable {
             let options = defines.isEmpty ? buildOptions : buildOptions + " " + defines
             let started = Date()
             built = try programs.build(name: variant, source: source, options: options, on: self)
-            firstUse += Date().timeIntervalSince(started)
+            // Inside a first-use measurement (timing GEMMs) the build is already counted.
+            if firstUseDepth == 0 { firstUse += Date().timeIntervalSince(started) }
             builtPrograms[variant] = built
         }
         var handle: OpaquePointer?

@@ -145,10 +145,11 @@ public final class GemmPlanner: @unchecked Sendable {
             let started = Date()
             let skipsClblast = settings.forced.map { $0 != .clblast } ?? false
             if !defersClblastTuning && !skipsClblast { try applyClblastTuning() }
-            let result = try GemmSelfCheck.run(on: device, failClblast: settings.failClblastCheck, forced: settings.forced)
+            let result = try device.measuringFirstUse {
+                try GemmSelfCheck.run(on: device, failClblast: settings.failClblastCheck, forced: settings.forced)
+            }
             outcome = result
             let seconds = Date().timeIntervalSince(started)
-            device.recordFirstUse(seconds)
             if seconds > 2 {
                 device.options.reporter.note(String(format: "compiled and checked CLBlast's GEMM kernels on %@ in %.0f s (first use; cached afterwards)", device.info.name, seconds))
             }
@@ -225,19 +226,21 @@ public final class GemmPlanner: @unchecked Sendable {
             announcedTiming = true
             device.options.reporter.note("timing GEMM kernels for new shapes on \(device.info.name) (first use; remembered afterwards)")
         }
-        let timingStarted = Date()
-        defer { device.recordFirstUse(Date().timeIntervalSince(timingStarted)) }
-        var best: (decision: Decision, seconds: Double)?
-        for candidate in candidates {
-            try run(candidate)
-            try device.synchronize()
-            for _ in 0..<3 {
-                let start = Date()
+        // Timing a plan may time the GEMMs inside it: first-use time is counted once.
+        let best = try device.measuringFirstUse { () throws -> (decision: Decision, seconds: Double)? in
+            var best: (decision: Decision, seconds: Double)?
+            for candidate in candidates {
                 try run(candidate)
                 try device.synchronize()
-                let seconds = Date().timeIntervalSince(start)
-                if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
+                for _ in 0..<3 {
+                    let start = Date()
+                    try run(candidate)
+                    try device.synchronize()
+                    let seconds = Date().timeIntervalSince(start)
+                    if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
+                }
             }
+            return best
         }
         guard let best else { throw LumenError.shapeMismatch("no candidate to time for \(shape.text) on \(device.info.name)") }
         let standing = remember(best.decision.storedName, as: name)

@@ -16,6 +16,10 @@ public enum KerasModelConfig {
 
     static func spec(from root: [String: Any], source: String) throws -> ModelSpec {
         let className = root["class_name"] as? String ?? ""
+        // Keras before 2.2.3 wrote a Sequential model's config as the bare layers list.
+        if className == "Sequential", let layers = root["config"] as? [[String: Any]] {
+            return try sequential(name: "sequential", layers, source: source)
+        }
         guard let config = root["config"] as? [String: Any], let layers = config["layers"] as? [[String: Any]] else {
             throw LumenError.invalidModelSpec("\(source): the model configuration has no layers list")
         }
