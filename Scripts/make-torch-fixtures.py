@@ -412,7 +412,21 @@ def graph_step(name):
         tensors = {"x": x, "labels": labels.float(), "loss": loss.detach().view(1), "logits": logits}
         for key, value in p.items():
             tensors["param/" + key] = value
-            tensors["grad/" + key] = value.grad
+            tensors["grad/" + key] = value.grad.clone()
+        # Grad-CAM's gradient: class 1's logit of the first image with respect to the output
+        # of "add" (one of three branches into the concatenation), in inference mode
+        # (BatchNorm on its initial running statistics, mean 0 and variance 1).
+        x0 = x[:1]
+        stem = F.relu(F.conv2d(x0, p["stem.weight"], p["stem.bias"], padding=1))
+        add = F.conv2d(F.conv2d(stem, p["sep.depthwise.weight"], padding=1, groups=4), p["sep.pointwise.weight"],
+                       p["sep.pointwise.bias"]) + F.conv2d(stem, p["proj.weight"])
+        add.retain_grad()
+        concat = torch.cat([add, F.conv2d(stem, p["branch.weight"], p["branch.bias"], padding=1, groups=4), stem], 1)
+        gated = concat * torch.sigmoid(F.conv2d(concat, p["gate.weight"], p["gate.bias"]))
+        norm = gated / math.sqrt(1 + 1e-3) * p["norm.weight"].view(1, -1, 1, 1) + p["norm.bias"].view(1, -1, 1, 1)
+        F.linear(norm.mean((2, 3)), p["head.weight"], p["head.bias"])[0, 1].backward()
+        tensors["gradcam/add"] = add.detach()
+        tensors["gradcam/dadd"] = add.grad
         save(name, tensors, {})
 
 

@@ -50,6 +50,23 @@ import Testing
         for layer in model.layers { layer.clearCache() }
     }
 
+    /// Grad-CAM's gradient at a layer inside the graph (one of three branches into the
+    /// concatenation), in inference mode, equals PyTorch's.
+    @Test func gradientAtANamedLayerMatchesPyTorch() throws {
+        let f = try TorchFixture("graph_step")
+        let model = try Model(spec: try GraphModelTests.spec(), device: testDevice)
+        var initial: [String: SafeTensors.Entry] = [:]
+        for (key, entry) in f.tensors where key.hasPrefix("param/") { initial[String(key.dropFirst(6))] = entry }
+        try Checkpoint.load(initial, into: model, source: "fixture", keeping: ["norm.running_mean", "norm.running_var"])
+        let x = f["x"]
+        let first = try Tensor(on: testDevice, shape: [1] + x.shape.dropFirst(), values: Array(x.values.prefix(x.values.count / x.shape[0])))
+        let (output, gradient) = try model.gradient(at: try model.layerIndex(named: "add"), for: first) { logits in
+            try Tensor(on: testDevice, shape: logits.shape, values: [0, 1, 0])
+        }
+        try expectMatches(output, f, "gradcam/add")
+        try expectMatches(gradient, f, "gradcam/dadd")
+    }
+
     /// The spec written back (with `inputs:` where a layer does not take the one before)
     /// builds the same graph.
     @Test func specRoundTrips() throws {
