@@ -273,3 +273,94 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
         }
     }
 }
+
+// CPU-style depthwise convolution, direct (no im2col), one row per work-item walking the
+// window's taps over the row in order: the inner loops run along contiguous columns.
+
+// One output row (n, o, oh).   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]
+__kernel void depthwise_forward_rows(__global const float *x, __global const float *weight, __global float *y,
+                                     const int N, const int C, const int H, const int W, const int M,
+                                     WINDOW_ARGS) {
+    const int oh = get_global_id(0);
+    const int no = get_global_id(1);
+    if (oh >= OH || no >= N * C * M) return;
+    const int n = no / (C * M), o = no - n * (C * M), c = o / M;
+    __global const float *plane = x + ((size_t)n * C + c) * H * W;
+    __global const float *k = weight + (size_t)o * KH * KW;
+    __global float *out = y + ((size_t)no * OH + oh) * OW;
+    for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        const int h = oh * S - PT + kh;
+        if (h < 0 || h >= H) continue;
+        __global const float *line = plane + h * W;
+        for (int kw = 0; kw < KW; kw++) {
+            const float tap = k[kh * KW + kw];
+            int first, end;
+            columns_inside(W, S, PL, kw, OW, &first, &end);
+            for (int ow = first; ow < end; ow++) out[ow] = fma(tap, line[ow * S - PL + kw], out[ow]);
+        }
+    }
+}
+
+// One input-gradient row (n, c, h): every (m, kh) whose output row oh·S − PT + kh = h
+// lands here, each tap scattering its dy row along the columns it covers.
+//   dy: [N, C*M, OH, OW]   weight: [C*M, 1, KH, KW]   dx: [N, C, H, W]
+__kernel void depthwise_backward_data_rows(__global const float *dy, __global const float *weight, __global float *dx,
+                                           const int N, const int C, const int H, const int W, const int M,
+                                           WINDOW_ARGS) {
+    const int h = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (h >= H || nc >= N * C) return;
+    const int n = nc / C, c = nc - n * C;
+    __global float *out = dx + ((size_t)nc * H + h) * W;
+    for (int w = 0; w < W; w++) out[w] = 0.0f;
+    for (int m = 0; m < M; m++) {
+        const int o = c * M + m;
+        __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
+        __global const float *k = weight + (size_t)o * KH * KW;
+        for (int kh = 0; kh < KH; kh++) {
+            const int lead = h + PT - kh;    // = oh·S
+            if (lead < 0 || lead % S != 0 || lead / S >= OH) continue;
+            __global const float *grow = g + (lead / S) * OW;
+            for (int kw = 0; kw < KW; kw++) {
+                const float tap = k[kh * KW + kw];
+                int first, end;
+                columns_inside(W, S, PL, kw, OW, &first, &end);
+                for (int ow = first; ow < end; ow++) out[ow * S - PL + kw] = fma(tap, grow[ow], out[ow * S - PL + kw]);
+            }
+        }
+    }
+}
+
+// One output channel o's whole filter gradient, KH·KW ≤ 49 sums kept in private memory
+// while the samples' rows stream past once.
+//   x: [N, C, H, W]   dy: [N, C*M, OH, OW]   dweight: [C*M, 1, KH, KW]
+__kernel void depthwise_backward_filter_rows(__global const float *x, __global const float *dy, __global float *dweight,
+                                             const int N, const int C, const int H, const int W, const int M,
+                                             WINDOW_ARGS) {
+    const int o = get_global_id(0);
+    if (o >= C * M) return;
+    const int c = o / M;
+    float sums[49];
+    for (int i = 0; i < KH * KW; i++) sums[i] = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *plane = x + ((size_t)n * C + c) * H * W;
+        __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            __global const float *grow = g + oh * OW;
+            for (int kh = 0; kh < KH; kh++) {
+                const int h = oh * S - PT + kh;
+                if (h < 0 || h >= H) continue;
+                __global const float *line = plane + h * W;
+                for (int kw = 0; kw < KW; kw++) {
+                    int first, end;
+                    columns_inside(W, S, PL, kw, OW, &first, &end);
+                    float total = 0.0f;
+                    for (int ow = first; ow < end; ow++) total = fma(grow[ow], line[ow * S - PL + kw], total);
+                    sums[kh * KW + kw] += total;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < KH * KW; i++) dweight[(size_t)o * KH * KW + i] = sums[i];
+}

@@ -105,14 +105,17 @@ import Testing
                 let wt = try Tensor(on: testDevice, shape: [g.channels * m, 1, k, k], values: weight)
                 let dyt = try Tensor(on: testDevice, shape: [g.batch, g.channels * m, g.outHeight, g.outWidth], values: dy)
                 let (dx, dweight) = HostReference.depthwiseBackward(dy, x: x, weight: weight, multiplier: m, g)
-                let back = try ConvOps.depthwiseBackward(dyt, x: xt, weight: wt, multiplier: m, g, needInputGradient: true)
-                let checks: [(String, [Float], [Float])] = [
-                    ("forward", try ConvOps.depthwiseForward(xt, weight: wt, multiplier: m, g).toArray(),
-                     HostReference.depthwise(x, weight: weight, multiplier: m, g)),
-                    ("backward data", try back.dx!.toArray(), dx),
-                    ("backward filter", try back.dweight.toArray(), dweight),
-                ]
-                tally.compare(checks, floor: Float(k * k), tolerance: 1e-5, "m\(m) \(describe(g))")
+                let y = HostReference.depthwise(x, weight: weight, multiplier: m, g)
+                for variant in [KernelVariant.elementwise, .rows] {
+                    let back = try ConvOps.depthwiseBackward(dyt, x: xt, weight: wt, multiplier: m, g, needInputGradient: true,
+                                                             variant: variant)
+                    let checks: [(String, [Float], [Float])] = [
+                        ("forward", try ConvOps.depthwiseForward(xt, weight: wt, multiplier: m, g, variant: variant).toArray(), y),
+                        ("backward data", try back.dx!.toArray(), dx),
+                        ("backward filter", try back.dweight.toArray(), dweight),
+                    ]
+                    tally.compare(checks, floor: Float(k * k), tolerance: 1e-5, "\(variant) m\(m) \(describe(g))")
+                }
             }
         }
         tally.expectAllMatched("depthwise k\(k)")

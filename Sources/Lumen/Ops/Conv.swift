@@ -324,31 +324,54 @@ public enum ConvOps {
     // MARK: - Depthwise
 
     /// Depthwise forward with multiplier M.         x: [N, C, H, W]  weight: [C·M, 1, KH, KW]  ->  [N, C·M, OH, OW]
-    public static func depthwiseForward(_ x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry) throws -> Tensor {
+    /// Direct: CPU-style one output row per work-item, GPU-style one output per work-item.
+    public static func depthwiseForward(_ x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry,
+                                        variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = g.channels * multiplier
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
-        try x.device.launch("conv", "depthwise_forward", global: [g.outputPlane, g.batch * outChannels],
-                            [.tensor(x), .tensor(weight), .tensor(y), .size(g.batch), .size(g.channels),
-                             .size(g.height), .size(g.width), .size(multiplier)] + Array(g.kernelArguments.dropFirst(2)))
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(weight), .tensor(y)] + depthwiseSizes(g, multiplier)
+        switch variant ?? KernelVariant.default(for: x.device) {
+        case .rows:
+            try x.device.launch("conv", "depthwise_forward_rows", global: [g.outHeight, g.batch * outChannels], local: [1, 1], arguments)
+        case .elementwise:
+            try x.device.launch("conv", "depthwise_forward", global: [g.outputPlane, g.batch * outChannels], arguments)
+        }
         return y
     }
 
     /// Depthwise backward.                          dy: [N, C·M, OH, OW]  ->  dx: [N, C, H, W], dweight: [C·M, 1, KH, KW]
+    /// CPU-style: one input-gradient row per work-item, and each channel's whole filter
+    /// gradient in one work-item (windows up to 7 × 7); GPU-style: one element per work-item.
     public static func depthwiseBackward(_ dy: Tensor, x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry,
-                                         needInputGradient: Bool) throws -> (dx: Tensor?, dweight: Tensor) {
-        let shared: [KernelArgument] = [.size(g.batch), .size(g.channels), .size(g.height), .size(g.width), .size(multiplier)]
-            + Array(g.kernelArguments.dropFirst(2))
+                                         needInputGradient: Bool, variant: KernelVariant? = nil) throws -> (dx: Tensor?, dweight: Tensor) {
+        let shared = depthwiseSizes(g, multiplier)
+        let rows = (variant ?? KernelVariant.default(for: dy.device)) == .rows
         let dweight = try Tensor(uninitializedOn: dy.device, shape: weight.shape)
-        try dy.device.launch("conv", "depthwise_backward_filter",
-                             global: [g.kernelHeight * g.kernelWidth, g.channels * multiplier],
-                             [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
+        if rows && g.kernelHeight * g.kernelWidth <= 49 {
+            try dy.device.launch("conv", "depthwise_backward_filter_rows", global: [g.channels * multiplier], local: [1],
+                                 [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
+        } else {
+            try dy.device.launch("conv", "depthwise_backward_filter",
+                                 global: [g.kernelHeight * g.kernelWidth, g.channels * multiplier],
+                                 [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
+        }
         guard needInputGradient else { return (nil, dweight) }
         let dx = try Tensor(uninitializedOn: dy.device, shape: x.shape)
         if dx.count > 0 {
-            try dy.device.launch("conv", "depthwise_backward_data", global: [g.inputPlane, g.batch * g.channels],
-                                 [.tensor(dy), .tensor(weight), .tensor(dx)] + shared)
+            if rows {
+                try dy.device.launch("conv", "depthwise_backward_data_rows", global: [g.height, g.batch * g.channels], local: [1, 1],
+                                     [.tensor(dy), .tensor(weight), .tensor(dx)] + shared)
+            } else {
+                try dy.device.launch("conv", "depthwise_backward_data", global: [g.inputPlane, g.batch * g.channels],
+                                     [.tensor(dy), .tensor(weight), .tensor(dx)] + shared)
+            }
         }
         return (dx, dweight)
+    }
+
+    /// N, C, H, W, M and the window: what every depthwise kernel takes after its tensors.
+    private static func depthwiseSizes(_ g: WindowGeometry, _ multiplier: Int) -> [KernelArgument] {
+        [.size(g.batch), .size(g.channels), .size(g.height), .size(g.width), .size(multiplier)] + Array(g.kernelArguments.dropFirst(2))
     }
 }
