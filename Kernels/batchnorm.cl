@@ -3,6 +3,26 @@
 // work-item per channel (CPU-style, _planes); elementwise kernels apply them.
 // Host twin: Sources/Lumen/Ops/BatchNorm.swift.
 
+// A ReLU or ReLU6 that follows the normalisation can run inside these kernels (`act`:
+// 0 none, 1 ReLU, 2 ReLU6): forward clamps the output, backward masks dy with the
+// activation's derivative at the pre-activation z = xhat·gamma + beta, recomputed.
+inline float activate(const float z, const int act) {
+    return act == 0 ? z : (act == 1 ? fmax(z, 0.0f) : clamp(z, 0.0f, 6.0f));
+}
+inline float16 activate16(const float16 z, const int act) {
+    return act == 0 ? z : (act == 1 ? fmax(z, 0.0f) : clamp(z, 0.0f, 6.0f));
+}
+// 1 where the activation passes the gradient (0 < z, and z < 6 for ReLU6), else 0.
+inline float passes(const float z, const int act) {
+    return (act == 0 || (z > 0.0f && (act == 1 || z < 6.0f))) ? 1.0f : 0.0f;
+}
+inline float16 passes16(const float16 z, const int act) {
+    if (act == 0) return (float16)1.0f;
+    float16 mask = select((float16)0.0f, (float16)1.0f, isgreater(z, (float16)0.0f));
+    if (act == 2) mask *= select((float16)0.0f, (float16)1.0f, isless(z, (float16)6.0f));
+    return mask;
+}
+
 // GPU-style reductions: one work-group per channel, its work-items summing strided
 // parts of the channel's N·P values, then a tree in local memory. Launched with a
 // power-of-two work-group of at most REDUCE_MAX work-items.
@@ -53,12 +73,12 @@ __kernel void bn_statistics(__global const float *x, __global float *mean, __glo
 __kernel void bn_normalize(__global const float *x, __global float *y,
                            __global const float *gamma, __global const float *beta,
                            __global const float *mean, __global const float *variance,
-                           const float eps, const int has_gamma, const int C, const int P, const int total) {
+                           const float eps, const int has_gamma, const int act, const int C, const int P, const int total) {
     const int i = get_global_id(0);
     if (i >= total) return;
     const int c = (i / P) % C;
     const float scale = (has_gamma ? gamma[c] : 1.0f) * rsqrt(variance[c] + eps);
-    y[i] = (x[i] - mean[c]) * scale + beta[c];
+    y[i] = activate((x[i] - mean[c]) * scale + beta[c], act);
 }
 
 // running = momentum * running + (1 - momentum) * batch (Keras' convention).   all: [C]
@@ -75,17 +95,21 @@ __kernel void bn_update_running(__global float *running_mean, __global float *ru
 // One work-group per channel, as bn_statistics.
 __kernel void bn_backward_reduce(__global const float *x, __global const float *dy,
                                  __global const float *mean, __global const float *variance,
+                                 __global const float *gamma, __global const float *beta,
                                  __global float *dgamma, __global float *dbeta,
-                                 const float eps, const int N, const int C, const int P) {
+                                 const float eps, const int has_gamma, const int act, const int N, const int C, const int P) {
     __local float scratch[REDUCE_MAX];
     const int c = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
     const float inv = rsqrt(variance[c] + eps), m = mean[c];
+    const float g = has_gamma ? gamma[c] : 1.0f, b = beta[c];
     float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
     for (int j = lid; j < N * P; j += size) {
         const int n = j / P;
         const size_t at = ((size_t)n * C + c) * P + (j - n * P);
-        sum_dy += dy[at];
-        sum_dy_xhat += dy[at] * (x[at] - m) * inv;
+        const float xhat = (x[at] - m) * inv;
+        const float d = dy[at] * passes(xhat * g + b, act);
+        sum_dy += d;
+        sum_dy_xhat += d * xhat;
     }
     const float total_dy = group_sum(scratch, sum_dy);
     const float total_dy_xhat = group_sum(scratch, sum_dy_xhat);
@@ -100,19 +124,20 @@ __kernel void bn_backward_reduce(__global const float *x, __global const float *
 // Inference-mode (frozen) input gradient, when training is 0: dx = gamma * inv * dy.
 //   x, dy, dx: [N, C, P]   others: [C]
 __kernel void bn_backward_data(__global const float *x, __global const float *dy, __global float *dx,
-                               __global const float *gamma, __global const float *mean,
+                               __global const float *gamma, __global const float *beta, __global const float *mean,
                                __global const float *variance, __global const float *dgamma,
-                               __global const float *dbeta, const float eps, const int has_gamma,
+                               __global const float *dbeta, const float eps, const int has_gamma, const int act,
                                const int training, const int N, const int C, const int P) {
     const int i = get_global_id(0);
     if (i >= N * C * P) return;
     const int c = (i / P) % C;
     const float inv = rsqrt(variance[c] + eps);
     const float g = has_gamma ? gamma[c] : 1.0f;
-    if (!training) { dx[i] = g * inv * dy[i]; return; }
-    const float M = (float)(N * P);
     const float xhat = (x[i] - mean[c]) * inv;
-    dx[i] = g * inv / M * (M * dy[i] - dbeta[c] - xhat * dgamma[c]);
+    const float d = dy[i] * passes(xhat * g + beta[c], act);
+    if (!training) { dx[i] = g * inv * d; return; }
+    const float M = (float)(N * P);
+    dx[i] = g * inv / M * (M * d - dbeta[c] - xhat * dgamma[c]);
 }
 
 // ---- CPU variants: one work-item walks whole planes with float16 vectors (launched with
@@ -156,7 +181,7 @@ __kernel void bn_statistics_planes(__global const float *x, __global float *mean
 __kernel void bn_normalize_planes(__global const float *x, __global float *y,
                                   __global const float *gamma, __global const float *beta,
                                   __global const float *mean, __global const float *variance,
-                                  const float eps, const int has_gamma, const int C, const int P, const int NC) {
+                                  const float eps, const int has_gamma, const int act, const int C, const int P, const int NC) {
     const int plane = get_global_id(0);
     if (plane >= NC) return;
     const int c = plane % C;
@@ -165,31 +190,36 @@ __kernel void bn_normalize_planes(__global const float *x, __global float *y,
     __global const float *in = x + (size_t)plane * P;
     __global float *out = y + (size_t)plane * P;
     int i = 0;
-    for (; i + 16 <= P; i += 16) vstore16((vload16(0, in + i) - m) * scale + b, 0, out + i);
-    for (; i < P; i++) out[i] = (in[i] - m) * scale + b;
+    for (; i + 16 <= P; i += 16) vstore16(activate16((vload16(0, in + i) - m) * scale + b, act), 0, out + i);
+    for (; i < P; i++) out[i] = activate((in[i] - m) * scale + b, act);
 }
 
 // As bn_backward_reduce.   x, dy: [N, C, P]   others: [C]
 __kernel void bn_backward_reduce_planes(__global const float *x, __global const float *dy,
                                         __global const float *mean, __global const float *variance,
+                                        __global const float *gamma, __global const float *beta,
                                         __global float *dgamma, __global float *dbeta,
-                                        const float eps, const int N, const int C, const int P) {
+                                        const float eps, const int has_gamma, const int act, const int N, const int C, const int P) {
     const int c = get_global_id(0);
     if (c >= C) return;
     const float inv = rsqrt(variance[c] + eps), m = mean[c];
+    const float gm = has_gamma ? gamma[c] : 1.0f, b = beta[c];
     float16 vector_dy = 0.0f, vector_dy_xhat = 0.0f;
     float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
     for (int n = 0; n < N; n++) {
         const size_t base = ((size_t)n * C + c) * P;
         int i = 0;
         for (; i + 16 <= P; i += 16) {
-            const float16 g = vload16(0, dy + base + i);
+            const float16 xhat = (vload16(0, x + base + i) - m) * inv;
+            const float16 g = vload16(0, dy + base + i) * passes16(xhat * gm + b, act);
             vector_dy += g;
-            vector_dy_xhat = fma(g, (vload16(0, x + base + i) - m) * inv, vector_dy_xhat);
+            vector_dy_xhat = fma(g, xhat, vector_dy_xhat);
         }
         for (; i < P; i++) {
-            sum_dy += dy[base + i];
-            sum_dy_xhat = fma(dy[base + i], (x[base + i] - m) * inv, sum_dy_xhat);
+            const float xhat = (x[base + i] - m) * inv;
+            const float g = dy[base + i] * passes(xhat * gm + b, act);
+            sum_dy += g;
+            sum_dy_xhat = fma(g, xhat, sum_dy_xhat);
         }
     }
     dbeta[c] = sum_dy + lane_sum(vector_dy);
@@ -198,29 +228,33 @@ __kernel void bn_backward_reduce_planes(__global const float *x, __global const 
 
 // As bn_backward_data, one (n, c) plane per work-item.   x, dy, dx: [N, C, P]   others: [C]
 __kernel void bn_backward_data_planes(__global const float *x, __global const float *dy, __global float *dx,
-                                      __global const float *gamma, __global const float *mean,
+                                      __global const float *gamma, __global const float *beta, __global const float *mean,
                                       __global const float *variance, __global const float *dgamma,
-                                      __global const float *dbeta, const float eps, const int has_gamma,
+                                      __global const float *dbeta, const float eps, const int has_gamma, const int act,
                                       const int training, const int N, const int C, const int P) {
     const int plane = get_global_id(0);
     if (plane >= N * C) return;
     const int c = plane % C;
     const float inv = rsqrt(variance[c] + eps);
-    const float g = has_gamma ? gamma[c] : 1.0f;
+    const float g = has_gamma ? gamma[c] : 1.0f, b = beta[c], m = mean[c];
     const size_t base = (size_t)plane * P;
     int i = 0;
     if (!training) {
-        for (; i + 16 <= P; i += 16) vstore16(g * inv * vload16(0, dy + base + i), 0, dx + base + i);
-        for (; i < P; i++) dx[base + i] = g * inv * dy[base + i];
+        for (; i + 16 <= P; i += 16) {
+            const float16 xhat = (vload16(0, x + base + i) - m) * inv;
+            vstore16(g * inv * vload16(0, dy + base + i) * passes16(xhat * g + b, act), 0, dx + base + i);
+        }
+        for (; i < P; i++) dx[base + i] = g * inv * dy[base + i] * passes((x[base + i] - m) * inv * g + b, act);
         return;
     }
-    const float M = (float)(N * P), m = mean[c], db = dbeta[c], dg = dgamma[c];
+    const float M = (float)(N * P), db = dbeta[c], dg = dgamma[c];
     for (; i + 16 <= P; i += 16) {
         const float16 xhat = (vload16(0, x + base + i) - m) * inv;
-        vstore16(g * inv / M * (M * vload16(0, dy + base + i) - db - xhat * dg), 0, dx + base + i);
+        const float16 d = vload16(0, dy + base + i) * passes16(xhat * g + b, act);
+        vstore16(g * inv / M * (M * d - db - xhat * dg), 0, dx + base + i);
     }
     for (; i < P; i++) {
         const float xhat = (x[base + i] - m) * inv;
-        dx[base + i] = g * inv / M * (M * dy[base + i] - db - xhat * dg);
+        dx[base + i] = g * inv / M * (M * dy[base + i] * passes(xhat * g + b, act) - db - xhat * dg);
     }
 }

@@ -8,7 +8,7 @@ struct ExtractFeatures: ParsableCommand {
         abstract: "Run a frozen base over an image folder once and cache its outputs (bottleneck features).",
         discussion: "Works in chunks; run the same command again after an interruption and it continues.")
 
-    @Option(help: "Base: a checkpoint or architecture, optionally :LAYER (default: the last layer with a [C, H, W] output).")
+    @Option(help: "Base: a checkpoint or architecture, optionally :LAYER (default: the last layer with a [C, H, W] output larger than 1×1).")
     var base: String
     @Option(help: "A folder with one subfolder per class.") var data: String
     @Option(help: "Where to write the features (.safetensors).") var out: String

@@ -67,6 +67,37 @@ import Testing
         try expectMatches(gradient, f, "gradcam/dadd")
     }
 
+    /// BatchNorm → ReLU runs as one fused pass (the plan says so) and trains exactly as
+    /// BatchNorm → LeakyReLU(alpha 0), the same function left unfused; in inference too.
+    @Test(arguments: KernelStyle.allCases)
+    func fusedBatchNormReLUTrainsAsTheUnfusedLayers(style: KernelStyle) throws {
+        func spec(_ activation: LayerSpec) -> ModelSpec {
+            var conv = LayerSpec(type: "Conv2D", name: "conv"); conv.filters = 4; conv.kernelSize = 3; conv.padding = .same
+            var dense = LayerSpec(type: "Dense", name: "dense"); dense.units = 3; dense.activation = .softmax
+            var act = activation; act.name = "act"
+            return ModelSpec(name: "bn-relu", inputShape: [6, 5, 2], layers: [conv, LayerSpec(type: "BatchNormalization", name: "norm"),
+                                                                                act, LayerSpec(type: "GlobalAveragePooling2D"), dense])
+        }
+        var leaky = LayerSpec(type: "LeakyReLU"); leaky.alpha = 0
+        let fused = try Model(spec: spec(LayerSpec(type: "ReLU")), device: device(for: style), seed: 3)
+        let unfused = try Model(spec: spec(leaky), device: device(for: style), seed: 3)
+        #expect(fused.plan.activationFusions == [1: 2] && unfused.plan.activationFusions.isEmpty)
+        let x = try Tensor(on: device(for: style), shape: [4, 2, 6, 5], values: randomValues(240, seed: 5).map { $0 * 2 - 1 })
+        var gradients: [[String: [Float]]] = []
+        for model in [fused, unfused] {
+            let z = try model.logits(x, training: true)
+            let (_, gradient) = try Loss(model.defaultLoss).evaluate(logits: z, labels: [0, 1, 2, 1])
+            try model.backward(fromLogits: gradient)
+            var named: [String: [Float]] = ["predict": try model.predict(x).toArray()]
+            for parameter in model.parameters where !parameter.isStatistic { named[parameter.name] = try parameter.gradient!.toArray() }
+            gradients.append(named)
+            for layer in model.layers { layer.clearCache() }
+        }
+        for (name, values) in gradients[0] {
+            #expect(scaledDifference(values, gradients[1][name]!) <= 1e-6, "\(name)")
+        }
+    }
+
     /// The spec written back (with `inputs:` where a layer does not take the one before)
     /// builds the same graph.
     @Test func specRoundTrips() throws {

@@ -176,12 +176,41 @@ import Testing
         for variant in [KernelVariant.elementwise, .rows] {
             let y = try BatchNormOps.normalize(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3,
                                                variant: variant)
-            let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: x, gamma: gamma, mean: mean, variance: variance,
+            let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: x, gamma: gamma, beta: beta, mean: mean, variance: variance,
                                                                 epsilon: 1e-3, training: training, variant: variant)
             outputs.append([try y.toArray(), try dx.toArray(), try dgamma.toArray(), try dbeta.toArray()])
         }
         for (index, name) in ["y", "dx", "dgamma", "dbeta"].enumerated() {
             #expect(maxRelativeDifference("bn \(name) variants", outputs[1][index], outputs[0][index]) <= 1e-5)
+        }
+    }
+
+    /// A ReLU or ReLU6 applied inside the normalisation (forward clamps, backward masks at
+    /// the recomputed pre-activation) gives what the separate activation kernels give,
+    /// with each kernel variant, in training and frozen.
+    @Test(arguments: [(ActivationKind.relu, true), (.relu6, true), (.relu, false), (.relu6, false)])
+    func batchNormWithFusedActivationMatchesSeparatePasses(activation: ActivationKind, training: Bool) throws {
+        let shape = [3, 4, 5, 7]
+        let count = shape.reduce(1, *)
+        let x = try Tensor(on: testDevice, shape: shape, values: randomValues(count, seed: 73).map { $0 * 2 - 0.5 })
+        let dy = try Tensor(on: testDevice, shape: shape, values: randomValues(count, seed: 74).map { $0 - 0.5 })
+        let gamma = try Tensor(on: testDevice, shape: [4], values: [0.5, 4, -1, 5])
+        let beta = try Tensor(on: testDevice, shape: [4], values: [0.1, 2, -0.2, 3])
+        let (mean, variance) = try BatchNormOps.statistics(x)
+        for variant in [KernelVariant.elementwise, .rows] {
+            let z = try BatchNormOps.normalize(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3, variant: variant)
+            let a = try ActivationOps.forward(z, activation)
+            let separate = try BatchNormOps.backward(try ActivationOps.backward(dy, y: a, activation), x: x, gamma: gamma, beta: beta,
+                                                     mean: mean, variance: variance, epsilon: 1e-3, training: training, variant: variant)
+            let fusedY = try BatchNormOps.normalize(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3,
+                                                    activation: activation, variant: variant)
+            let fused = try BatchNormOps.backward(dy, x: x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3,
+                                                  training: training, activation: activation, variant: variant)
+            #expect(try a.toArray().contains { $0 == 0 } && (activation == .relu || (try a.toArray().contains { $0 == 6 })))
+            #expect(maxRelativeDifference("fused \(activation) y \(variant)", try fusedY.toArray(), try a.toArray()) <= 1e-6)
+            for (name, f, s) in [("dx", fused.dx, separate.dx), ("dgamma", fused.dgamma, separate.dgamma), ("dbeta", fused.dbeta, separate.dbeta)] {
+                #expect(maxRelativeDifference("fused \(activation) \(name) \(variant)", try f.toArray(), try s.toArray()) <= 1e-5)
+            }
         }
     }
 

@@ -11,14 +11,10 @@ public struct GradCAM {
     public let classIndex: Int
     public let layerName: String
 
-    /// The last layer with an image-shaped output larger than 1 × 1 before the output
-    /// layer, as Keras' example picks its last convolutional block.
+    /// The last layer before the output with an image-shaped output larger than 1 × 1,
+    /// as Keras' example picks its last convolutional block.
     public static func defaultLayer(of model: Model) -> String? {
-        let candidates = model.outputShapes.indices.dropLast().filter { index in
-            let shape = model.outputShapes[index]
-            return shape.count == 3 && shape[1] * shape[2] > 1
-        }
-        return candidates.last.map { model.layers[$0].name }
+        model.lastImageLayer(before: model.layers.count - 1).map { model.layers[$0].name }
     }
 
     /// Grad-CAM for one image.              x: [1, C, H, W] preprocessed

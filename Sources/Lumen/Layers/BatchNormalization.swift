@@ -11,7 +11,7 @@ public final class BatchNormalization: Layer {
     public private(set) var beta: Parameter!
     public private(set) var runningMean: Parameter!
     public private(set) var runningVariance: Parameter!
-    private var cache: (x: Tensor, mean: Tensor, variance: Tensor, batchStatistics: Bool)?
+    private var cache: (x: Tensor, mean: Tensor, variance: Tensor, batchStatistics: Bool, activation: ActivationKind)?
     /// Batch statistics of the last training forward, not yet folded into the running
     /// ones: that happens with the weight update (`commitRunningStatistics`), so a step
     /// that fails half-way leaves no trace.
@@ -60,16 +60,16 @@ public final class BatchNormalization: Layer {
             (mean, variance) = (runningMean.value, runningVariance.value)
         }
         let y = try BatchNormOps.normalize(x, gamma: gamma?.value, beta: beta.value, mean: mean, variance: variance,
-                                           epsilon: epsilon)
-        cache = pass.keepsForBackward ? (x, mean, variance, batchStatistics) : nil
+                                           epsilon: epsilon, activation: pass.fusedActivation)
+        cache = pass.keepsForBackward ? (x, mean, variance, batchStatistics, pass.fusedActivation) : nil
         return y
     }
 
     public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
         guard let cache else { throw missingCache() }
-        let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: cache.x, gamma: gamma?.value, mean: cache.mean,
-                                                             variance: cache.variance, epsilon: epsilon,
-                                                             training: cache.batchStatistics)
+        let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: cache.x, gamma: gamma?.value, beta: beta.value,
+                                                             mean: cache.mean, variance: cache.variance, epsilon: epsilon,
+                                                             training: cache.batchStatistics, activation: cache.activation)
         gamma?.gradient = gamma?.trainable == true ? dgamma : nil
         beta.gradient = beta.trainable ? dbeta : nil
         return pass.needsInputGradient ? dx : nil

@@ -28,10 +28,14 @@ public struct ForwardPass: Sendable {
     /// Keep what backward needs: in training, for layers the backward pass reaches, and
     /// for Grad-CAM, which takes gradients of a model in inference mode.
     public var keepsForBackward: Bool
-    /// False on the logits layer when the loss applies its sigmoid or softmax.
+    /// False on the logits layer when the loss applies its sigmoid or softmax, and on an
+    /// activation layer whose input layer applies it (`fusedActivation`).
     public var appliesActivation = true
     /// Set by the layer itself: its core applies its ReLU (a GEMM epilogue).
     public internal(set) var fusesReLU = false
+    /// For a BatchNormalization whose only reader is a ReLU or ReLU6 layer: apply that
+    /// activation in the normalisation (the activation layer then passes values through).
+    public var fusedActivation: ActivationKind = .linear
 
     public init(training: Bool, keepsForBackward: Bool? = nil) {
         self.training = training
@@ -49,7 +53,9 @@ public struct BackwardPass: Sendable {
     public var gradientArrivesMasked = false
     /// For a max pool over a ReLU output: apply that ReLU's derivative here.
     public var masksReLUBelow = false
-    /// False on the logits layer, whose activation the loss applied.
+    /// False on the logits layer, whose activation the loss applied, and on an activation
+    /// layer whose input layer applied it (`ForwardPass.fusedActivation`; that layer
+    /// applies the derivative too).
     public var appliesActivation = true
 
     public init() {}

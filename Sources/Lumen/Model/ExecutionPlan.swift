@@ -17,12 +17,18 @@ public struct ExecutionPlan: Sendable {
     /// backward; that layer, whose output only the pool reads, then skips it.
     public let poolsMaskingReLU: Set<Int>
     public let layersMaskedAbove: Set<Int>
+    /// BatchNormalization layers that apply the ReLU or ReLU6 layer reading them (its only
+    /// reader) in their own kernels, forward and backward: BN index -> activation index.
+    public let activationFusions: [Int: Int]
     /// Whether the backward pass reaches each layer: it or a layer it depends on trains.
     public let reached: [Bool]
     /// The trainability this plan was made for, one flag per layer.
     public let trainability: [Bool]
     /// The first layer whose parameters train; nil when none does.
     public var firstTrainable: Int? { trainability.firstIndex(of: true) }
+    /// Activation index -> its BatchNorm, and the activation each fusion applies.
+    private let absorbedBy: [Int: Int]
+    private let activationKinds: [Int: ActivationKind]
 
     init(inputs: [[Int]], layers: [Layer]) {
         let count = layers.count
@@ -47,6 +53,15 @@ public struct ExecutionPlan: Sendable {
         }
         poolsMaskingReLU = pools
         layersMaskedAbove = masked
+        var fusions: [Int: Int] = [:]
+        for (index, layer) in layers.enumerated() {
+            guard layer is ActivationLayer, BatchNormOps.fuses(layer.activation), let below = inputs[index].first, below >= 0,
+                  layers[below] is BatchNormalization, consumers[below] == [index] else { continue }
+            fusions[below] = index
+        }
+        activationFusions = fusions
+        absorbedBy = Dictionary(uniqueKeysWithValues: fusions.map { ($0.value, $0.key) })
+        activationKinds = Dictionary(uniqueKeysWithValues: fusions.values.map { ($0, layers[$0].activation) })
         trainability = layers.map { $0.parameters.contains { $0.trainable } }
         var reached = [Bool](repeating: false, count: count)
         for index in 0..<count {
@@ -55,19 +70,32 @@ public struct ExecutionPlan: Sendable {
         self.reached = reached
     }
 
+    /// The activation fusion that applies to layer `index`, unless the BatchNorm's own
+    /// output is wanted (`exposed`): as the BatchNorm, the activation it applies; as the
+    /// activation, that its BatchNorm applies it.
+    private func fusion(_ index: Int, exposed: Set<Int>) -> (applies: ActivationKind, absorbed: Bool) {
+        if let activation = activationFusions[index], !exposed.contains(index) { return (activationKinds[activation]!, false) }
+        if let norm = absorbedBy[index], !exposed.contains(norm) { return (.linear, true) }
+        return (.linear, false)
+    }
+
     /// The forward pass of one layer: the logits layer leaves its activation to the loss
-    /// when `fromLogits`, and only layers that backward will visit keep their inputs.
-    func forwardPass(_ index: Int, _ pass: ForwardPass, fromLogits: Bool, visits: [Bool]) -> ForwardPass {
+    /// when `fromLogits`, only layers that backward will visit keep their inputs, and a
+    /// BatchNorm applies the ReLU above it unless its own output is `exposed`.
+    func forwardPass(_ index: Int, _ pass: ForwardPass, fromLogits: Bool, visits: [Bool], exposed: Set<Int>) -> ForwardPass {
         var layerPass = pass
-        layerPass.appliesActivation = !(fromLogits && index == logits)
+        let fused = fusion(index, exposed: exposed)
+        layerPass.appliesActivation = !(fromLogits && index == logits) && !fused.absorbed
+        layerPass.fusedActivation = fused.applies
         layerPass.keepsForBackward = pass.keepsForBackward && visits[index]
         return layerPass
     }
 
-    /// The backward pass of one layer, with the pool-over-ReLU fusion when `fuses`.
-    func backwardPass(_ index: Int, fromLogits: Bool, visits: [Bool], fuses: Bool) -> BackwardPass {
+    /// The backward pass of one layer, with the pool-over-ReLU fusion when `fuses`, and
+    /// the activation fusions the forward made (same `exposed`).
+    func backwardPass(_ index: Int, fromLogits: Bool, visits: [Bool], fuses: Bool, exposed: Set<Int>) -> BackwardPass {
         var pass = BackwardPass()
-        pass.appliesActivation = !(fromLogits && index == logits)
+        pass.appliesActivation = !(fromLogits && index == logits) && !fusion(index, exposed: exposed).absorbed
         pass.needsInputGradient = inputs[index].contains { $0 >= 0 && visits[$0] }
         pass.gradientArrivesMasked = fuses && layersMaskedAbove.contains(index)
         pass.masksReLUBelow = fuses && poolsMaskingReLU.contains(index)

@@ -109,6 +109,14 @@ public final class Model {
         return index
     }
 
+    /// The last layer before `end` (default: all) whose output is an image larger than
+    /// 1 × 1 — a base's last block, not MobileNet's 1 × 1 classifier — else the last
+    /// image-shaped one: where features and Grad-CAM are taken by default.
+    public func lastImageLayer(before end: Int? = nil) -> Int? {
+        let images = outputShapes.indices.prefix(end ?? layers.count).filter { outputShapes[$0].count == 3 }
+        return images.last { outputShapes[$0][1] * outputShapes[$0][2] > 1 } ?? images.last
+    }
+
     /// The plan for the trainability the layers have now.
     private func currentPlan() -> ExecutionPlan {
         if layers.map({ $0.parameters.contains { $0.trainable } }) != plan.trainability {
@@ -118,9 +126,10 @@ public final class Model {
     }
 
     /// Runs the graph on `x` up to layer `last` (default: the output) and returns its
-    /// output, with the outputs of the layers in `keeping`. `visits` says which layers a
-    /// later backward visits (they keep their inputs); `fromLogits` leaves the output
-    /// activation to the loss. Outputs no later layer reads are dropped as soon as possible.
+    /// output, with the outputs of the layers in `keeping` (exposed as they are: no fusion
+    /// hides them). `visits` says which layers a later backward visits (they keep their
+    /// inputs); `fromLogits` leaves the output activation to the loss. Outputs no later
+    /// layer reads are dropped as soon as possible.
     func run(_ x: Tensor, _ pass: ForwardPass, through last: Int? = nil, keeping: Set<Int> = [], visits: [Bool]? = nil,
              fromLogits: Bool = false, inspect: ((Int, Tensor) throws -> Void)? = nil) throws -> (output: Tensor, kept: [Int: Tensor]) {
         try checkInput(x)
@@ -132,7 +141,8 @@ public final class Model {
         for index in plan.order where index <= end {
             let sources = plan.inputs[index]
             let xs = sources.map { $0 < 0 ? x : values[$0]! }
-            let y = try layers[index].forward(xs, plan.forwardPass(index, pass, fromLogits: fromLogits, visits: visits))
+            let y = try layers[index].forward(xs, plan.forwardPass(index, pass, fromLogits: fromLogits, visits: visits,
+                                                                   exposed: keeping.union([end])))
             try inspect?(index, y)
             values[index] = y
             if keeping.contains(index) { kept[index] = y }
@@ -146,14 +156,15 @@ public final class Model {
     /// gradients of their trainable parameters. Stops above layer `target` and returns
     /// the gradient at its output; gradients are summed where an output fans out.
     @discardableResult
-    func backpropagate(_ gradient: Tensor, visits: [Bool], toward target: Int = -1, fromLogits: Bool, fuses: Bool) throws -> Tensor? {
+    func backpropagate(_ gradient: Tensor, visits: [Bool], toward target: Int = -1, fromLogits: Bool, fuses: Bool,
+                       exposed: Set<Int> = []) throws -> Tensor? {
         let plan = currentPlan()
         var gradients = [Tensor?](repeating: nil, count: layers.count)
         gradients[plan.logits] = gradient
         for index in plan.order.reversed() where index > target && visits[index] {
             guard let g = gradients[index] else { continue }
             gradients[index] = nil
-            let pass = plan.backwardPass(index, fromLogits: fromLogits, visits: visits, fuses: fuses)
+            let pass = plan.backwardPass(index, fromLogits: fromLogits, visits: visits, fuses: fuses, exposed: exposed)
             let results = try layers[index].backward(g, pass)
             for (source, dx) in zip(plan.inputs[index], results) where source >= 0 && visits[source] {
                 guard let dx else { continue }
@@ -200,7 +211,7 @@ public final class Model {
         let (logits, kept) = try run(x, ForwardPass(training: false, keepsForBackward: true), keeping: [target], visits: visits,
                                      fromLogits: lossAppliesActivation)
         guard let g = try backpropagate(try logitsGradient(logits), visits: visits, toward: target,
-                                        fromLogits: lossAppliesActivation, fuses: false) else {
+                                        fromLogits: lossAppliesActivation, fuses: false, exposed: [target]) else {
             throw LumenError.shapeMismatch("no gradient reached layer '\(layers[target].name)'")
         }
         return (kept[target]!, g)

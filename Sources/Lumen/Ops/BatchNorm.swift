@@ -24,14 +24,30 @@ public enum BatchNormOps {
         return ([channels * size], [size])
     }
 
-    /// y = gamma·(x − mean)/sqrt(var + eps) + beta. gamma nil means 1.   x: [N, C, …]  ->  same
+    /// The code the kernels take for an activation applied after the normalisation: 1
+    /// ReLU, 2 ReLU6, 0 none (.linear). Other activations are not fused.
+    static func fusedCode(_ activation: ActivationKind) -> Int {
+        switch activation {
+        case .relu: return 1
+        case .relu6: return 2
+        default: return 0
+        }
+    }
+
+    /// Whether `activation` can run inside the normalisation's kernels.
+    public static func fuses(_ activation: ActivationKind) -> Bool { fusedCode(activation) != 0 }
+
+    /// y = activation(gamma·(x − mean)/sqrt(var + eps) + beta). gamma nil means 1;
+    /// `activation` is .linear, .relu or .relu6.      x: [N, C, …]  ->  same
     public static func normalize(_ x: Tensor, gamma: Tensor?, beta: Tensor, mean: Tensor, variance: Tensor,
-                                 epsilon: Float, variant: KernelVariant? = nil) throws -> Tensor {
+                                 epsilon: Float, activation: ActivationKind = .linear,
+                                 variant: KernelVariant? = nil) throws -> Tensor {
         let (n, c, p) = dims(x)
         let y = try Tensor(uninitializedOn: x.device, shape: x.shape)
         guard y.count > 0 else { return y }
         let shared: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(gamma ?? beta), .tensor(beta), .tensor(mean),
-                                        .tensor(variance), .float(epsilon), .size(gamma == nil ? 0 : 1), .size(c), .size(p)]
+                                        .tensor(variance), .float(epsilon), .size(gamma == nil ? 0 : 1),
+                                        .size(fusedCode(activation)), .size(c), .size(p)]
         if (variant ?? KernelVariant.default(for: x.device)) == .rows {
             try x.device.launch("batchnorm", "bn_normalize_planes", global: [n * c], local: [1], shared + [.size(n * c)])
         } else {
@@ -49,11 +65,14 @@ public enum BatchNormOps {
     }
 
     /// Gradients. With `training` false the statistics are constants (a frozen layer).
+    /// With a fused `activation`, dy is the gradient at the activation's output and its
+    /// derivative is applied here, at the pre-activation recomputed from x.
     ///     x, dy: [N, C, …]   mean, variance: the statistics used forward
     ///     ->  dx: same as x,  dgamma, dbeta: [C]
-    public static func backward(_ dy: Tensor, x: Tensor, gamma: Tensor?, mean: Tensor, variance: Tensor,
-                                epsilon: Float, training: Bool,
+    public static func backward(_ dy: Tensor, x: Tensor, gamma: Tensor?, beta: Tensor, mean: Tensor, variance: Tensor,
+                                epsilon: Float, training: Bool, activation: ActivationKind = .linear,
                                 variant: KernelVariant? = nil) throws -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
+        let act = KernelArgument.size(fusedCode(activation)), hasGamma = KernelArgument.size(gamma == nil ? 0 : 1)
         let (n, c, p) = dims(x)
         let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
         let dgamma = try Tensor(uninitializedOn: x.device, shape: [c])
@@ -61,15 +80,15 @@ public enum BatchNormOps {
         let reduce = rows ? "bn_backward_reduce_planes" : "bn_backward_reduce"
         let (global, local) = rows ? ([c], [1]) : try reductionGroups(channels: c, kernel: reduce, on: x.device)
         try x.device.launch("batchnorm", reduce, global: global, local: local,
-                            [.tensor(x), .tensor(dy), .tensor(mean), .tensor(variance), .tensor(dgamma), .tensor(dbeta),
-                             .float(epsilon), .size(n), .size(c), .size(p)])
+                            [.tensor(x), .tensor(dy), .tensor(mean), .tensor(variance), .tensor(gamma ?? beta), .tensor(beta),
+                             .tensor(dgamma), .tensor(dbeta), .float(epsilon), hasGamma, act, .size(n), .size(c), .size(p)])
         let dx = try Tensor(uninitializedOn: x.device, shape: x.shape)
         if dx.count > 0 {
             try x.device.launch("batchnorm", rows ? "bn_backward_data_planes" : "bn_backward_data",
                                 global: [rows ? n * c : x.count], local: rows ? [1] : nil,
-                                [.tensor(x), .tensor(dy), .tensor(dx), .tensor(gamma ?? mean), .tensor(mean),
+                                [.tensor(x), .tensor(dy), .tensor(dx), .tensor(gamma ?? mean), .tensor(beta), .tensor(mean),
                                  .tensor(variance), .tensor(dgamma), .tensor(dbeta), .float(epsilon),
-                                 .size(gamma == nil ? 0 : 1), .size(training ? 1 : 0), .size(n), .size(c), .size(p)])
+                                 hasGamma, act, .size(training ? 1 : 0), .size(n), .size(c), .size(p)])
         }
         return (dx, dgamma, dbeta)
     }

@@ -5,7 +5,8 @@ import Foundation
 /// already written for the same base, layer and data.
 public enum FeatureExtractor {
     /// The layer features are taken at: `layer`, or the last top-level layer with an
-    /// image-shaped ([C, H, W]) output.
+    /// image-shaped ([C, H, W]) output larger than 1 × 1 (a base's last block, not
+    /// MobileNet's 1 × 1 classifier), else the last image-shaped one.
     public static func featureLayer(of model: Model, named layer: String?) throws -> Int {
         if let layer {
             let index = try model.layerIndex(named: layer)
@@ -14,7 +15,7 @@ public enum FeatureExtractor {
             }
             return index
         }
-        guard let index = model.outputShapes.lastIndex(where: { $0.count == 3 }) else {
+        guard let index = model.lastImageLayer() else {
             throw LumenError.invalidModelSpec("\(model.spec.name) has no layer with a [C, H, W] output to take features from")
         }
         return index
