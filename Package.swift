@@ -14,11 +14,12 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
-        // The only code that calls OpenCL and CLBlast.
+        // The only code that calls OpenCL, CLBlast, the image and HDF5 libraries, cairo and MPI.
         .target(
             name: "CLShim",
-            cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120"), .unsafeFlags(["-I/usr/include/hdf5/serial"])],
-            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("cairo"), .linkedLibrary("hdf5_serial")]
+            cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120"),
+                        .unsafeFlags(["-I/usr/include/hdf5/serial", "-I/usr/include/x86_64-linux-gnu/mpi"])],
+            linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("cairo"), .linkedLibrary("hdf5_serial"), .linkedLibrary("mpi")]
         ),
         // Build-time tool that turns Kernels/*.cl into Swift string literals.
         .executableTarget(name: "embed-kernels"),

@@ -120,14 +120,15 @@ __kernel void bn_backward_reduce(__global const float *x, __global const float *
 }
 
 // Training-mode input gradient:
-//   dx = gamma * inv / M * (M * dy - dbeta - xhat * dgamma), M = N * P.
+//   dx = gamma * inv / M * (M * dy - dbeta - xhat * dgamma), M = total (N * P, or the
+//   count over every process when the statistics and sums were reduced across them).
 // Inference-mode (frozen) input gradient, when training is 0: dx = gamma * inv * dy.
 //   x, dy, dx: [N, C, P]   others: [C]
 __kernel void bn_backward_data(__global const float *x, __global const float *dy, __global float *dx,
                                __global const float *gamma, __global const float *beta, __global const float *mean,
                                __global const float *variance, __global const float *dgamma,
                                __global const float *dbeta, const float eps, const int has_gamma, const int act,
-                               const int training, const int N, const int C, const int P) {
+                               const int training, const int N, const int C, const int P, const int total) {
     const int i = get_global_id(0);
     if (i >= N * C * P) return;
     const int c = (i / P) % C;
@@ -136,7 +137,7 @@ __kernel void bn_backward_data(__global const float *x, __global const float *dy
     const float xhat = (x[i] - mean[c]) * inv;
     const float d = dy[i] * passes(xhat * g + beta[c], act);
     if (!training) { dx[i] = g * inv * d; return; }
-    const float M = (float)(N * P);
+    const float M = (float)total;
     dx[i] = g * inv / M * (M * d - dbeta[c] - xhat * dgamma[c]);
 }
 
@@ -231,7 +232,7 @@ __kernel void bn_backward_data_planes(__global const float *x, __global const fl
                                       __global const float *gamma, __global const float *beta, __global const float *mean,
                                       __global const float *variance, __global const float *dgamma,
                                       __global const float *dbeta, const float eps, const int has_gamma, const int act,
-                                      const int training, const int N, const int C, const int P) {
+                                      const int training, const int N, const int C, const int P, const int total) {
     const int plane = get_global_id(0);
     if (plane >= N * C) return;
     const int c = plane % C;
@@ -247,7 +248,7 @@ __kernel void bn_backward_data_planes(__global const float *x, __global const fl
         for (; i < P; i++) dx[base + i] = g * inv * dy[base + i] * passes((x[base + i] - m) * inv * g + b, act);
         return;
     }
-    const float M = (float)(N * P), db = dbeta[c], dg = dgamma[c];
+    const float M = (float)total, db = dbeta[c], dg = dgamma[c];
     for (; i + 16 <= P; i += 16) {
         const float16 xhat = (vload16(0, x + base + i) - m) * inv;
         const float16 d = vload16(0, dy + base + i) * passes16(xhat * g + b, act);

@@ -12,10 +12,10 @@ inline uint mix32(uint x) {
 
 // mask[i] = 1/(1-rate) when kept, else 0;  y = x * mask.   x, y, mask: [n]
 __kernel void dropout_forward(__global const float *x, __global float *y, __global float *mask,
-                              const uint seed, const float rate, const int n) {
+                              const uint seed, const float rate, const int n, const int offset) {
     const int i = get_global_id(0);
     if (i >= n) return;
-    const uint r = mix32((uint)i ^ mix32(seed));
+    const uint r = mix32((uint)(i + offset) ^ mix32(seed));
     const float u = (float)(r >> 8) * (1.0f / 16777216.0f);
     const float keep = u >= rate ? 1.0f / (1.0f - rate) : 0.0f;
     mask[i] = keep;

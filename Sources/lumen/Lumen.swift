@@ -40,7 +40,18 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
+/// The MPI job this process belongs to, set once by `train` under mpirun: an error on
+/// any rank is told with its rank and stops every rank.
+enum MPIJob {
+    nonisolated(unsafe) static var current: ProcessGroup?
+}
+
 func fail(_ message: String) -> Never {
+    if let group = MPIJob.current, group.size > 1 {
+        FileHandle.standardError.write(Data("lumen: error: rank \(group.rank) of \(group.size): \(message); stopping every rank\n".utf8))
+        group.abortAll()
+        exit(1)
+    }
     FileHandle.standardError.write(Data("lumen: error: \(message)\n".utf8))
     exit(1)
 }

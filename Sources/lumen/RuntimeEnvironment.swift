@@ -14,11 +14,14 @@ import Lumen
 /// | `LUMEN_DEBUG_OBJECTS=1` | count OpenCL objects still live at exit (`train`) |
 /// | `LUMEN_FAULT_AFTER_LAUNCHES=N` | fail launch N + 1 onwards, as a lost device would (tests) |
 /// | `LUMEN_FAIL_CLBLAST_CHECK=1` | fail CLBlast's self-check on purpose (tests) |
+/// | `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | set by `mpirun` or `srun`: `train` joins MPI's world |
 struct RuntimeEnvironment {
     let variables: [String: String]
     var device: DeviceOptions
     let gemm: GemmPlanner.Settings
     let debugObjects: Bool
+    /// Started by `mpirun` (Open MPI or MPICH) or Slurm's `srun`: `train` joins MPI.
+    let launchedByMPI: Bool
 
     /// The process's environment; an invalid value is an error naming it.
     static func current() throws -> RuntimeEnvironment {
@@ -40,6 +43,15 @@ struct RuntimeEnvironment {
         gemm = GemmPlanner.Settings(forced: try GemmBackend.forced(by: variables["LUMEN_GEMM"]),
                                     failClblastCheck: variables["LUMEN_FAIL_CLBLAST_CHECK"] == "1")
         debugObjects = variables["LUMEN_DEBUG_OBJECTS"] == "1"
+        launchedByMPI = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { variables[$0] != nil }
+    }
+
+    /// The device of rank `localRank` on its node when neither `--device` nor
+    /// `LUMEN_DEVICE` chose one: that GPU (`gpu:N`) when the node has it, else the CPU.
+    func selector(_ flag: String?, localRank: Int) throws -> DeviceSelector {
+        guard flag == nil, variables["LUMEN_DEVICE"] == nil else { return selector(flag) }
+        let gpus = try DeviceInfo.all().filter { $0.kind != .cpu }
+        return DeviceSelector(gpus.count > localRank ? "gpu:\(localRank)" : "cpu")
     }
 
     /// `--device` when given, else `LUMEN_DEVICE`, else auto.

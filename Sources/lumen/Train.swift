@@ -47,6 +47,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from RUN_DIR/last.safetensors when it exists.") var resume = false
     @Flag(help: "Stop at the first unreadable image instead of skipping it.") var strict = false
     @Flag(help: "On a NaN or infinite loss, name the first layer where it appeared; check gradients every step.") var detectAnomaly = false
+    @Flag(help: "Under mpirun: BatchNorm statistics over the global batch, not each process's share.") var syncBatchnorm = false
     @OptionGroup var deviceOption: DeviceOption
     @OptionGroup var image: ImageOptions
     @OptionGroup var augmentationOptions: AugmentationOptions
@@ -55,7 +56,7 @@ struct Train: ParsableCommand {
     /// whether they come from a flag or the config file.
     func validate() throws {
         if let initFrom, !FileManager.default.fileExists(atPath: initFrom) { throw ValidationError("--init: no checkpoint at \(initFrom)") }
-        if let model, BuiltinModel(rawValue: model) == nil, !FileManager.default.fileExists(atPath: model) {
+        if let model, (try? ModelReference(model)) == nil {
             throw ValidationError("--model '\(model)' is not a built-in architecture (\(BuiltinModel.allCases.map(\.rawValue).joined(separator: ", "))) or an existing file")
         }
     }
@@ -95,34 +96,59 @@ struct Train: ParsableCommand {
     private func train() throws {
         try reportingErrors {
             let config = try resolvedConfig()
+            let environment = try RuntimeEnvironment.current()
+            // Under mpirun each process is a rank driving one device; alone, one rank.
+            let group = environment.launchedByMPI ? try ProcessGroup.mpi() : ProcessGroup.single()
+            MPIJob.current = group
+            defer { group.finish() }
             let reporter = ProgressReporter()
-            let device = try deviceOption.open { [weak reporter] in reporter?.message($0) }
-            let run = try TrainingRun(config: config, device: device)
+            let notes: @Sendable (String) -> Void = { [weak reporter] in reporter?.message($0) }
+            let device = try environment.open(try environment.selector(deviceOption.device, localRank: group.localRank),
+                                              notes: group.isMain ? notes : nil)
+            if syncBatchnorm && group.size == 1 { warn("--sync-batchnorm has no effect in one process") }
+            let parallel = group.size > 1 ? DataParallel(group: group, synchronizesBatchNorm: syncBatchnorm) : nil
+            let run = try TrainingRun(plan: try TrainingPlan(config), device: device, dataParallel: parallel)
             let trainer = run.trainer
-            trainer.reporter = reporter
+            if group.isMain { trainer.reporter = reporter }
             trainer.detectAnomaly = detectAnomaly
-            for line in run.warnings { warn(line) }
+            for line in run.warnings where group.isMain { warn(line) }
             (trainer.training as? BatchLoader)?.badFile = { warn("skipped \($0)") }
             (trainer.validation as? BatchLoader)?.badFile = { warn("skipped \($0)") }
-            print("device: \(device.info.label)")
-            print("data: \(run.dataSummary)")
+            if group.size > 1 {
+                // Every rank says which device it took; the rest of the output is rank 0's.
+                print("rank \(group.rank) of \(group.size) (local rank \(group.localRank)): device \(device.info.label)")
+                fflush(stdout)
+            } else {
+                print("device: \(device.info.label)")
+            }
+            guard group.isMain else {
+                _ = try resumeAndFit(trainer, run: run, quiet: true)
+                return
+            }
+            print("data: \(run.dataSummary)\(group.size > 1 ? "; global batch \(run.plan.batchSize) over \(group.size) processes" : "")")
             if let weights = run.classWeights {
                 print("class weights: " + zip(trainer.classes, weights).map { "\($0)=\(String(format: "%.3f", $1))" }.joined(separator: ", "))
             }
-            if resume, let (epoch, step) = try trainer.resumeIfPossible() {
-                print("resuming \(trainer.resumeURL.path) at epoch \(epoch + 1), step \(step)")
-            } else if !resume, FileManager.default.fileExists(atPath: trainer.resumeURL.path) {
-                print("note: \(trainer.runDirectory.path) holds an earlier run; starting fresh (use --resume to continue it)")
-            }
-            let interrupt = InterruptHandler { [weak trainer] in trainer?.requestStop() }
-            defer { withExtendedLifetime(interrupt) {} }
-            do {
-                try trainer.fit(epochs: run.epochs)
-            } catch let stop as TrainingStop {
-                fail(stop.description)
-            }
+            try resumeAndFit(trainer, run: run, quiet: false)
             try EvaluationFiles.afterTraining(trainer, validation: run.validationFolder, batchSize: run.plan.batchSize)
             print("saved \(trainer.finalURL.path), training_curves.png and report.html; history in \(trainer.runDirectory.appendingPathComponent("history.csv").path)")
+        }
+    }
+
+    /// Resumes when asked (every rank reads the same resumable checkpoint), then fits;
+    /// Ctrl-C stops after the current step with a resumable checkpoint.
+    private func resumeAndFit(_ trainer: Trainer, run: TrainingRun, quiet: Bool) throws {
+        if resume, let (epoch, step) = try trainer.resumeIfPossible() {
+            if !quiet { print("resuming \(trainer.resumeURL.path) at epoch \(epoch + 1), step \(step)") }
+        } else if !resume, !quiet, FileManager.default.fileExists(atPath: trainer.resumeURL.path) {
+            print("note: \(trainer.runDirectory.path) holds an earlier run; starting fresh (use --resume to continue it)")
+        }
+        let interrupt = InterruptHandler { [weak trainer] in trainer?.requestStop() }
+        defer { withExtendedLifetime(interrupt) {} }
+        do {
+            try trainer.fit(epochs: run.epochs)
+        } catch let stop as TrainingStop {
+            fail(stop.description)
         }
     }
 }

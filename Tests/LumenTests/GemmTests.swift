@@ -15,7 +15,8 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
 
     static let all: [GemmCase] = {
         var cases: [GemmCase] = []
-        for (m, n, k) in [(1, 1, 1), (17, 33, 65), (300, 1, 7), (13, 70, 9)] {
+        // Small m with wide n or long k: a Dense layer on one process's share of a batch.
+        for (m, n, k) in [(1, 1, 1), (17, 33, 65), (300, 1, 7), (13, 70, 9), (4, 129, 700), (130, 700, 4), (4, 700, 129), (2, 40, 33)] {
             for transposeA in [false, true] {
                 for transposeB in [false, true] {
                     for padded in [false, true] {

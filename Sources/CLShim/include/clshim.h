@@ -18,6 +18,7 @@
 #include "imageio.h"
 #include "canvas.h"
 #include "hdf5io.h"
+#include "mpiio.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,6 +7,14 @@ public struct Batch: Sendable {
     public let shape: [Int]
     public let labels: [Int]
     public let files: [URL]
+    /// For one process's share of a global batch: where the share starts in it, and the
+    /// global batch's size. A whole batch starts at 0 and is its own global batch.
+    public var sampleOffset = 0
+    public var globalCount: Int?
+
+    public init(inputs: [Float], shape: [Int], labels: [Int], files: [URL]) {
+        (self.inputs, self.shape, self.labels, self.files) = (inputs, shape, labels, files)
+    }
 }
 
 /// Where `fit` gets its batches: image folders (`BatchLoader`) or cached features
@@ -64,6 +72,10 @@ public struct LoaderOptions: Sendable {
     public var strict = false
     /// Keep the last, smaller batch (Keras does).
     public var keepPartialBatch = true
+    /// In data-parallel training, this process's share of every batch: `index` of
+    /// `count` equal slices (the batch size is the global batch, as Keras' tf.distribute
+    /// counts it); every process shuffles alike, as PyTorch's DistributedSampler does.
+    public var shard: (index: Int, count: Int)?
 
     public init(height: Int, width: Int, channels: Int) {
         self.height = height
@@ -121,7 +133,13 @@ public final class BatchLoader: BatchSource, @unchecked Sendable {
         let groups = Array(batchGroups(order(epoch: epoch), size: options.batchSize, keepPartial: options.keepPartialBatch)
             .dropFirst(skipping))
         return BatchStream(count: groups.count, depth: options.prefetch) { [self] index in
-            try makeBatch(groups[index], epoch: epoch)
+            guard let shard = options.shard else { return try makeBatch(groups[index], epoch: epoch) }
+            let group = groups[index]
+            let start = shard.index * group.count / shard.count, end = (shard.index + 1) * group.count / shard.count
+            var batch = try makeBatch(Array(group[start..<end]), epoch: epoch)
+            batch?.sampleOffset = start
+            batch?.globalCount = group.count
+            return batch
         }
     }
 

@@ -11,7 +11,8 @@ public final class BatchNormalization: Layer {
     public private(set) var beta: Parameter!
     public private(set) var runningMean: Parameter!
     public private(set) var runningVariance: Parameter!
-    private var cache: (x: Tensor, mean: Tensor, variance: Tensor, batchStatistics: Bool, activation: ActivationKind)?
+    private var cache: (x: Tensor, mean: Tensor, variance: Tensor, batchStatistics: Bool, activation: ActivationKind,
+                        sum: (@Sendable ([Double]) throws -> [Double])?)?
     /// Batch statistics of the last training forward, not yet folded into the running
     /// ones: that happens with the weight update (`commitRunningStatistics`), so a step
     /// that fails half-way leaves no trace.
@@ -51,17 +52,23 @@ public final class BatchNormalization: Layer {
 
     // x: [N, C, …]  ->  same
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
-        let mean: Tensor, variance: Tensor
+        var mean: Tensor, variance: Tensor
         let batchStatistics = usesBatchStatistics(training: pass.training)
+        let sum = batchStatistics ? pass.replicas?.sum : nil
         if batchStatistics {
             (mean, variance) = try BatchNormOps.statistics(x)
+            if let sum {
+                // Synchronised: the statistics of the global batch, over every process.
+                let (n, _, p) = BatchNormOps.dims(x)
+                (mean, variance) = try BatchNormOps.combinedStatistics(mean: mean, variance: variance, count: n * p, sum: sum)
+            }
             pending = (mean, variance)
         } else {
             (mean, variance) = (runningMean.value, runningVariance.value)
         }
         let y = try BatchNormOps.normalize(x, gamma: gamma?.value, beta: beta.value, mean: mean, variance: variance,
                                            epsilon: epsilon, activation: pass.fusedActivation)
-        cache = pass.keepsForBackward ? (x, mean, variance, batchStatistics, pass.fusedActivation) : nil
+        cache = pass.keepsForBackward ? (x, mean, variance, batchStatistics, pass.fusedActivation, sum) : nil
         return y
     }
 
@@ -69,7 +76,8 @@ public final class BatchNormalization: Layer {
         guard let cache else { throw missingCache() }
         let (dx, dgamma, dbeta) = try BatchNormOps.backward(dy, x: cache.x, gamma: gamma?.value, beta: beta.value,
                                                              mean: cache.mean, variance: cache.variance, epsilon: epsilon,
-                                                             training: cache.batchStatistics, activation: cache.activation)
+                                                             training: cache.batchStatistics, activation: cache.activation,
+                                                             sum: cache.sum)
         gamma?.gradient = gamma?.trainable == true ? dgamma : nil
         beta.gradient = beta.trainable ? dbeta : nil
         return pass.needsInputGradient ? dx : nil

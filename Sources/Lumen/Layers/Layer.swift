@@ -21,6 +21,21 @@ public final class Parameter {
     }
 }
 
+/// This process's share of a batch split across processes (data-parallel training):
+/// where its samples start in the global batch, and a sum over every process, which
+/// synchronised BatchNorm uses for its statistics.
+public struct ReplicaShare: Sendable {
+    /// The position of this process's first sample in the global batch.
+    public var sampleOffset: Int
+    /// Element-wise sums over every process; nil to keep BatchNorm's statistics local.
+    public var sum: (@Sendable ([Double]) throws -> [Double])?
+
+    public init(sampleOffset: Int, sum: (@Sendable ([Double]) throws -> [Double])?) {
+        self.sampleOffset = sampleOffset
+        self.sum = sum
+    }
+}
+
 /// How one forward pass runs through a layer, as the model's execution plan decides.
 public struct ForwardPass: Sendable {
     /// Batch statistics for BatchNorm and fresh dropout masks.
@@ -36,6 +51,8 @@ public struct ForwardPass: Sendable {
     /// For a BatchNormalization whose only reader is a ReLU or ReLU6 layer: apply that
     /// activation in the normalisation (the activation layer then passes values through).
     public var fusedActivation: ActivationKind = .linear
+    /// Set when the batch is one process's share of a global batch.
+    public var replicas: ReplicaShare?
 
     public init(training: Bool, keepsForBackward: Bool? = nil) {
         self.training = training

@@ -47,7 +47,9 @@ public final class Dropout: Layer {
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         guard pass.training, rate > 0 else { mask = nil; return x }
         step &+= 1
-        let (y, mask) = try DropoutOps.forward(x, rate: rate, seed: DropoutOps.mix32(seed &+ DropoutOps.mix32(step)))
+        // Masks follow the global batch: a process's share starts at its first sample's place.
+        let offset = (pass.replicas?.sampleOffset ?? 0) * (x.count / max(x.shape[0], 1))
+        let (y, mask) = try DropoutOps.forward(x, rate: rate, seed: DropoutOps.mix32(seed &+ DropoutOps.mix32(step)), offset: offset)
         self.mask = mask
         return y
     }

@@ -174,10 +174,13 @@ public final class Model {
         return target >= 0 ? gradients[target] : nil
     }
 
-    /// Pre-activation outputs.                      x: [N, C, H, W]  ->  [N, outputs]
-    public func logits(_ x: Tensor, training: Bool) throws -> Tensor {
+    /// Pre-activation outputs. `replicas` is set when `x` is this process's share of a
+    /// global batch.                                x: [N, C, H, W]  ->  [N, outputs]
+    public func logits(_ x: Tensor, training: Bool, replicas: ReplicaShare? = nil) throws -> Tensor {
         let plan = currentPlan()
-        return try run(x, ForwardPass(training: training), visits: plan.reached, fromLogits: lossAppliesActivation).output
+        var pass = ForwardPass(training: training)
+        pass.replicas = replicas
+        return try run(x, pass, visits: plan.reached, fromLogits: lossAppliesActivation).output
     }
 
     /// Class probabilities in inference mode.       x: [N, C, H, W]  ->  [N, outputs]
@@ -218,17 +221,22 @@ public final class Model {
     }
 
     /// One training step: forward from logits, loss, backward, optimizer update.
-    /// Returns the batch loss and the logits. A non-finite loss skips backward and the
-    /// update, so the weights stay those that produced it; `beforeUpdate` runs between
-    /// backward and the update and may throw to skip the update too.
+    /// Returns the batch loss and the logits. A loss `proceeds` refuses (by default, a
+    /// non-finite one) skips backward and the update, so the weights stay those that
+    /// produced it; `beforeUpdate` runs between backward and the update and may throw to
+    /// skip the update too. In data-parallel training `replicas` places this share of the
+    /// global batch, `gradientScale` (share / global batch) makes the gradients those of
+    /// the global mean loss once summed, and `proceeds` asks every process.
     @discardableResult
     public func trainStep(_ x: Tensor, labels: [Int], loss: Loss, optimizer: Optimizer,
+                          replicas: ReplicaShare? = nil, gradientScale: Float = 1,
+                          proceeds: (Float) throws -> Bool = { $0.isFinite },
                           beforeUpdate: (() throws -> Void)? = nil) throws -> (loss: Float, logits: Tensor) {
         defer { for layer in layers { layer.clearCache() } }
-        let z = try logits(x, training: true)
+        let z = try logits(x, training: true, replicas: replicas)
         let (value, gradient) = try loss.evaluate(logits: z, labels: labels)
-        guard value.isFinite else { return (value, z) }
-        try backward(fromLogits: gradient)
+        guard try proceeds(value) else { return (value.isFinite ? .nan : value, z) }
+        try backward(fromLogits: gradientScale == 1 ? gradient : try Elementwise.scale(gradient, by: gradientScale))
         try beforeUpdate?()
         try optimizer.step(parameters)
         try commitRunningStatistics()

@@ -2,6 +2,19 @@
 /// [N, C, P], P being H·W for images and 1 after a Dense layer. On CPU devices the
 /// `_planes` kernels walk whole planes with vectors; elsewhere one work-item per element.
 public enum BatchNormOps {
+    /// Mean and biased variance over every process's batch, from each process's own
+    /// (`sum` adds over processes): the statistics of synchronised BatchNorm.
+    public static func combinedStatistics(mean: Tensor, variance: Tensor, count: Int,
+                                          sum: ([Double]) throws -> [Double]) throws -> (mean: Tensor, variance: Tensor) {
+        let m = try mean.toArray().map(Double.init), v = try variance.toArray().map(Double.init), n = Double(count)
+        let global = try sum(m.map { $0 * n } + zip(m, v).map { n * ($1 + $0 * $0) } + [n])
+        let c = m.count, total = max(global[2 * c], 1)
+        let means = (0..<c).map { global[$0] / total }
+        let variances = (0..<c).map { max(global[c + $0] / total - means[$0] * means[$0], 0) }
+        return (try Tensor(on: mean.device, shape: [c], values: means.map(Float.init)),
+                try Tensor(on: mean.device, shape: [c], values: variances.map(Float.init)))
+    }
+
     /// Biased batch mean and variance per channel.  x: [N, C, …]  ->  mean, variance: [C]
     public static func statistics(_ x: Tensor, variant: KernelVariant? = nil) throws -> (mean: Tensor, variance: Tensor) {
         let (n, c, p) = dims(x)
@@ -69,8 +82,12 @@ public enum BatchNormOps {
     /// derivative is applied here, at the pre-activation recomputed from x.
     ///     x, dy: [N, C, …]   mean, variance: the statistics used forward
     ///     ->  dx: same as x,  dgamma, dbeta: [C]
+    /// With `sum` (synchronised BatchNorm across processes), the input gradient uses the
+    /// per-channel sums and the count over every process; dgamma and dbeta stay this
+    /// process's own, to be summed with the other gradients.
     public static func backward(_ dy: Tensor, x: Tensor, gamma: Tensor?, beta: Tensor, mean: Tensor, variance: Tensor,
                                 epsilon: Float, training: Bool, activation: ActivationKind = .linear,
+                                sum: (([Double]) throws -> [Double])? = nil,
                                 variant: KernelVariant? = nil) throws -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
         let act = KernelArgument.size(fusedCode(activation)), hasGamma = KernelArgument.size(gamma == nil ? 0 : 1)
         let (n, c, p) = dims(x)
@@ -82,18 +99,25 @@ public enum BatchNormOps {
         try x.device.launch("batchnorm", reduce, global: global, local: local,
                             [.tensor(x), .tensor(dy), .tensor(mean), .tensor(variance), .tensor(gamma ?? beta), .tensor(beta),
                              .tensor(dgamma), .tensor(dbeta), .float(epsilon), hasGamma, act, .size(n), .size(c), .size(p)])
+        var sums = (dgamma, dbeta), count = n * p
+        if let sum, training {
+            let global = try sum(try dgamma.toArray().map(Double.init) + dbeta.toArray().map(Double.init) + [Double(count)])
+            sums = (try Tensor(on: x.device, shape: [c], values: global[0..<c].map(Float.init)),
+                    try Tensor(on: x.device, shape: [c], values: global[c..<2 * c].map(Float.init)))
+            count = Int(global[2 * c])
+        }
         let dx = try Tensor(uninitializedOn: x.device, shape: x.shape)
         if dx.count > 0 {
             try x.device.launch("batchnorm", rows ? "bn_backward_data_planes" : "bn_backward_data",
                                 global: [rows ? n * c : x.count], local: rows ? [1] : nil,
                                 [.tensor(x), .tensor(dy), .tensor(dx), .tensor(gamma ?? mean), .tensor(beta), .tensor(mean),
-                                 .tensor(variance), .tensor(dgamma), .tensor(dbeta), .float(epsilon),
-                                 hasGamma, act, .size(training ? 1 : 0), .size(n), .size(c), .size(p)])
+                                 .tensor(variance), .tensor(sums.0), .tensor(sums.1), .float(epsilon),
+                                 hasGamma, act, .size(training ? 1 : 0), .size(n), .size(c), .size(p), .size(count)])
         }
         return (dx, dgamma, dbeta)
     }
 
-    private static func dims(_ x: Tensor) -> (Int, Int, Int) {
+    static func dims(_ x: Tensor) -> (Int, Int, Int) {
         (x.shape[0], x.shape.count > 1 ? x.shape[1] : 1, x.shape.dropFirst(2).reduce(1, *))
     }
 }

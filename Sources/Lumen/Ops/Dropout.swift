@@ -1,13 +1,16 @@
 /// Inverted dropout: the twin of `Kernels/dropout.cl`.
 public enum DropoutOps {
     /// Keeps each element with probability 1 − rate, scaled by 1/(1 − rate). The mask is a
-    /// function of `seed` and the element index only.      x: [any]  ->  y, mask: same
-    public static func forward(_ x: Tensor, rate: Float, seed: UInt32) throws -> (y: Tensor, mask: Tensor) {
+    /// function of `seed` and the element's index plus `offset` only (a process holding
+    /// part of a batch passes where its part starts, so masks follow the global batch).
+    ///     x: [any]  ->  y, mask: same
+    public static func forward(_ x: Tensor, rate: Float, seed: UInt32, offset: Int = 0) throws -> (y: Tensor, mask: Tensor) {
         let y = try Tensor(uninitializedOn: x.device, shape: x.shape)
         let mask = try Tensor(uninitializedOn: x.device, shape: x.shape)
         guard x.count > 0 else { return (y, mask) }
         try x.device.launch("dropout", "dropout_forward", global: [x.count],
-                            [.tensor(x), .tensor(y), .tensor(mask), .int(Int32(bitPattern: seed)), .float(rate), .size(x.count)])
+                            [.tensor(x), .tensor(y), .tensor(mask), .int(Int32(bitPattern: seed)), .float(rate), .size(x.count),
+                             .size(offset)])
         return (y, mask)
     }
 

@@ -32,6 +32,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
     case invalidTraining(String)
     /// An environment variable or option holds a value Lumen does not take.
     case invalidSetting(name: String, value: String, valid: [String])
+    /// A collective between processes failed, or the processes disagree.
+    case distributed(String)
 
     public var description: String {
         switch self {
@@ -66,6 +68,8 @@ public enum LumenError: Error, CustomStringConvertible, Equatable {
             return "invalid training setting: \(what)"
         case .invalidSetting(let name, let value, let valid):
             return "\(name)=\(value) is not valid; use one of: \(valid.joined(separator: ", "))"
+        case .distributed(let what):
+            return what
         }
     }
 }

@@ -78,6 +78,10 @@ public final class Trainer {
     /// Check every step's gradients and, on a non-finite loss, find the first layer
     /// whose output went bad. Slower: it reads every gradient back.
     public var detectAnomaly = false
+    /// Data-parallel training over several processes (the loaders give this process's
+    /// share of each global batch); nil for one process. Only rank 0 writes files.
+    public var dataParallel: DataParallel?
+    private var writesFiles: Bool { dataParallel?.group.isMain ?? true }
     public private(set) var history = History()
     private var startEpoch = 0
     private var startBatch = 0
@@ -141,9 +145,10 @@ public final class Trainer {
     @discardableResult
     public func fit(epochs: Int) throws -> History {
         let context = TrainingContext(model: model, optimizer: optimizer, saveModel: { [unowned self] url in
-            try self.checkpoint(resumable: false).write(to: url)
+            if self.writesFiles { try self.checkpoint(resumable: false).write(to: url) }
         }, report: { [weak self] in self?.reporter?.message($0) })
         for callback in callbacks { try callback.trainBegan(context) }
+        try dataParallel?.broadcastParameters(of: model)
         let steps = training.batchesPerEpoch
         var epoch = startEpoch
         while epoch < epochs && !context.stopTraining {
@@ -159,8 +164,10 @@ public final class Trainer {
             logs["images_per_second"] = Double(training.sampleCount - training.badFiles.count) / max(seconds - firstUse, 1e-9)
             if let resident = Trainer.residentMegabytes() { logs["memory_mb"] = resident }
             history.epochs.append(logs)
-            try history.write(csv: runDirectory.appendingPathComponent("history.csv"),
-                              json: runDirectory.appendingPathComponent("history.json"))
+            if writesFiles {
+                try history.write(csv: runDirectory.appendingPathComponent("history.csv"),
+                                  json: runDirectory.appendingPathComponent("history.json"))
+            }
             reporter?.epochEnded(epoch, of: epochs, logs: logs)
             for callback in callbacks { try callback.epochEnded(epoch, logs: logs, context) }
             epoch += 1
@@ -169,7 +176,7 @@ public final class Trainer {
             try saveResumable(epoch: epoch, batch: 0)
         }
         for callback in callbacks { try callback.trainEnded(context) }
-        try checkpoint(resumable: false).write(to: finalURL)
+        if writesFiles { try checkpoint(resumable: false).write(to: finalURL) }
         return history
     }
 
@@ -185,8 +192,15 @@ public final class Trainer {
             var updating = false
             do {
                 let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
-                (value, logits) = try model.trainStep(x, labels: batch.labels, loss: loss, optimizer: optimizer) { [self] in
+                let parallel = dataParallel
+                // Data-parallel: this share's loss gradient scaled by its part of the global
+                // batch; every process agrees whether the step goes on; gradients summed.
+                (value, logits) = try model.trainStep(
+                    x, labels: batch.labels, loss: loss, optimizer: optimizer, replicas: parallel?.share(of: batch),
+                    gradientScale: Float(batch.labels.count) / Float(batch.globalCount ?? batch.labels.count),
+                    proceeds: { value in try !(parallel?.group.any(!value.isFinite) ?? !value.isFinite) }) { [self] in
                     updating = true
+                    try parallel?.sumGradients(of: model)
                     // With --detect-anomaly, a bad gradient stops the step before it reaches the weights.
                     if detectAnomaly, let name = try model.firstNonFiniteGradient() {
                         throw TrainingStop.nonFinite(what: "the gradient of \(name)", epoch: epoch, step: optimizer.iterations + 1,
@@ -221,18 +235,20 @@ public final class Trainer {
                 }
                 throw TrainingStop.nonFinite(what: what, epoch: epoch, step: optimizer.iterations + 1, checkpoint: kept)
             }
+            try dataParallel?.averageRunningStatistics(of: model)
             partial.add(loss: value, logits: try logits.toArray(), labels: batch.labels, outputs: k, activation: activation,
                         binary: classes.count == 2)
             reporter?.stepEnded(StepProgress(step: step, steps: steps, loss: partial.loss, accuracy: partial.accuracy,
                                              elapsed: Date().timeIntervalSince(began),
                                              firstUse: model.device.firstUseSeconds - firstUseBefore, stepsRun: step - startBatch))
-            if shouldStop {
+            // Any process asked to stop: every process stops after the same step.
+            if try dataParallel?.group.any(shouldStop) ?? shouldStop {
                 stream.cancel()
                 try saveResumable(epoch: epoch, batch: step)
                 throw TrainingStop.interrupted(checkpoint: resumeURL.path, epoch: epoch, step: step)
             }
         }
-        return partial.logs()
+        return try (dataParallel?.combined(partial) ?? partial).logs()
     }
 
     /// Loss (without class weights, as Keras' validation), accuracy and, for two
@@ -248,7 +264,7 @@ public final class Trainer {
             metrics.add(loss: value, logits: try logits.toArray(), labels: batch.labels, outputs: model.outputCount,
                         activation: model.outputActivation, binary: classes.count == 2)
         }
-        return metrics.logs(prefix: prefix)
+        return try (dataParallel?.combined(metrics) ?? metrics).logs(prefix: prefix)
     }
 
     // MARK: - Checkpoints and resume
@@ -280,7 +296,7 @@ public final class Trainer {
     private func saveResumable(epoch: Int, batch: Int) throws {
         startEpoch = epoch
         startBatch = batch
-        try checkpoint(resumable: true).write(to: resumeURL)
+        if writesFiles { try checkpoint(resumable: true).write(to: resumeURL) }
     }
 
     struct ResumeState: Codable {

@@ -20,12 +20,18 @@ public struct TrainingRun {
         try self.init(plan: TrainingPlan(config), device: device)
     }
 
-    public init(plan: TrainingPlan, device: Device) throws {
+    /// With `dataParallel`, this process trains on its share of every global batch of
+    /// `plan.batchSize` and validates on its share of the validation batches.
+    public init(plan: TrainingPlan, device: Device, dataParallel: DataParallel? = nil) throws {
         let data: PreparedData
         switch plan.source {
         case .images(let folder, let validation):
-            data = try PreparedData(images: folder, validation: validation, plan: plan, device: device)
+            data = try PreparedData(images: folder, validation: validation, plan: plan, device: device,
+                                    shard: dataParallel.map { ($0.group.rank, $0.group.size) })
         case .features(let file, let validation):
+            if let dataParallel, dataParallel.group.size > 1 {
+                throw LumenError.invalidTraining("training on bottleneck features runs in one process; start it without mpirun (\(dataParallel.group.size) processes)")
+            }
             data = try PreparedData(features: file, validation: validation, plan: plan, device: device)
         }
         let classWeights = try plan.classWeight?.weights(classes: data.classes, counts: data.classCounts)
@@ -35,6 +41,7 @@ public struct TrainingRun {
         trainer = try Trainer(model: data.model, optimizer: plan.makeOptimizer(), loss: loss, training: training,
                               validation: validation, callbacks: try plan.makeCallbacks(hasValidation: data.validation != nil),
                               runDirectory: plan.out, classes: data.classes, preprocessing: data.preprocessing)
+        trainer.dataParallel = dataParallel
         trainer.configuration = data.configuration.merging([
             "model": plan.model, "optimizer": plan.optimizer.rawValue, "learning_rate": String(plan.learningRate),
             "batch_size": String(plan.batchSize), "seed": String(plan.seed), "epochs": String(plan.epochs),
@@ -64,7 +71,8 @@ private struct PreparedData {
     var validationFolder: ImageFolder?
 
     /// A model trained on image folders.
-    init(images data: String, validation val: String?, plan: TrainingPlan, device: Device) throws {
+    init(images data: String, validation val: String?, plan: TrainingPlan, device: Device,
+         shard: (rank: Int, count: Int)? = nil) throws {
         var training = try ImageFolder(root: URL(fileURLWithPath: data))
         var validation: ImageFolder?
         if let val {
@@ -120,6 +128,16 @@ private struct PreparedData {
         options.seed = plan.seed
         options.strict = plan.strict
         if let workers = plan.workers { options.workers = workers }
+        if let shard, shard.count > 1 {
+            options.shard = (shard.rank, shard.count)
+            // A last batch smaller than the number of processes would leave one without samples.
+            if training.samples.count % plan.batchSize != 0 && training.samples.count % plan.batchSize < shard.count {
+                options.keepPartialBatch = false
+            }
+            guard plan.batchSize >= shard.count else {
+                throw LumenError.invalidTraining("--batch-size \(plan.batchSize) is the global batch; it must be at least the \(shard.count) processes")
+            }
+        }
         var trainOptions = options
         trainOptions.augmentation = plan.augmentation
         self.training = try BatchLoader(folder: training, options: trainOptions)

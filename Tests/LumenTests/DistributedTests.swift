@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import Lumen
+
+/// Data-parallel training under `mpirun -np 2` (Open MPI from Debian, installed by
+/// Scripts/install-deps): two processes sharing a global batch end with the weights one
+/// process training on that batch ends with, and a run stopped under two processes
+/// resumes under one.
+@Suite(.serialized) struct DistributedTests {
+    static let smallSpec = """
+        name: small
+        input_shape: [20, 20, 3]
+        layers:
+          - {type: Conv2D, filters: 4, kernel_size: 3, activation: relu}
+          - {type: MaxPooling2D, pool_size: 2}
+          - {type: Flatten}
+          - {type: Dense, units: 3, activation: softmax}
+        """
+
+    /// `lumen train` under `mpirun -np ranks` (1: run alone, without MPI).
+    static func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        guard ranks > 1 else { return try LumenProcess.run(["train", "--device", "cpu"] + arguments, environment: environment) }
+        let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let mpirun else {
+            Issue.record("mpirun is missing: run Scripts/install-deps (openmpi-bin)")
+            return (1, "", "no mpirun")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mpirun)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), LumenProcess.binary.path, "train"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        (process.standardOutput, process.standardError) = (out, err)
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile(), errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+    }
+
+    /// The largest difference between two checkpoints' tensors, each relative to its scale.
+    static func difference(_ a: URL, _ b: URL) throws -> (Float, String) {
+        let one = try Checkpoint(contentsOf: a).tensors, two = try Checkpoint(contentsOf: b).tensors
+        #expect(Set(one.keys) == Set(two.keys))
+        return one.keys.sorted().map { (scaledDifference(two[$0]?.values ?? [], one[$0]!.values), $0) }.max { $0.0 < $1.0 } ?? (0, "")
+    }
+
+    func expectSameWeights(_ a: URL, _ b: URL, _ what: String) throws {
+        let (worst, tensor) = try DistributedTests.difference(a, b)
+        print("\(what): max difference \(worst) of scale (\(tensor))")
+        #expect(worst <= 1e-5, "\(what): \(tensor) differs by \(worst) of its scale")
+    }
+
+    /// A model without BatchNorm, two epochs with Adam: 2 ranks × half of each global
+    /// batch of 8 end where 1 rank × 8 ends.
+    @Test func twoRanksTrainAsOneRank() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 12, seed: 61)
+        let spec = folder.url.appendingPathComponent("small.yaml")
+        try DistributedTests.smallSpec.write(to: spec, atomically: true, encoding: .utf8)
+        var finals: [URL] = []
+        for ranks in [1, 2] {
+            let out = folder.url.appendingPathComponent("run\(ranks)")
+            let run = try DistributedTests.train(ranks: ranks, ["--data", folder.url.appendingPathComponent("data").path,
+                                                                 "--model", spec.path, "--epochs", "2", "--batch-size", "8", "--seed", "3",
+                                                                 "--out", out.path])
+            #expect(run.status == 0, "\(run.stderr)")
+            if ranks == 2 {
+                #expect(run.stdout.contains("rank 0 of 2") && run.stdout.contains("rank 1 of 2"), "\(run.stdout)")
+                #expect(run.stdout.contains("global batch 8 over 2 processes"), "\(run.stdout)")
+            }
+            finals.append(out.appendingPathComponent("final.safetensors"))
+        }
+        try expectSameWeights(finals[0], finals[1], "small model, 1 vs 2 ranks")
+    }
+
+    /// xray-cnn at 48×48 with --sync-batchnorm (BatchNorm statistics and sums over the
+    /// global batch) and its two Dropout layers (masks follow the global batch): three
+    /// SGD steps under 2 ranks end where 1 rank ends. One GEMM kernel is forced, so the
+    /// shares' shapes cannot pick kernels that round differently.
+    @Test func syncBatchNormTrainsAsOneRank() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 12, seed: 65)
+        var finals: [URL] = []
+        for ranks in [1, 2] {
+            let out = folder.url.appendingPathComponent("run\(ranks)")
+            let run = try DistributedTests.train(ranks: ranks, ["--data", folder.url.appendingPathComponent("data").path,
+                                                                 "--model", "xray-cnn", "--input-size", "64", "--epochs", "1",
+                                                                 "--steps-per-epoch", "2", "--batch-size", "8", "--optimizer", "sgd",
+                                                                 "--lr", "0.001", "--seed", "3", "--validation-split", "0.25",
+                                                                 "--out", out.path] + (ranks > 1 ? ["--sync-batchnorm"] : []),
+                                                 environment: ["LUMEN_GEMM": "lumen"])
+            #expect(run.status == 0, "\(run.stderr)")
+            finals.append(out.appendingPathComponent("final.safetensors"))
+        }
+        try expectSameWeights(finals[0], finals[1], "xray-cnn with sync BatchNorm, 1 vs 2 ranks")
+    }
+
+    /// One epoch under 2 ranks, then --resume under 1 rank to the second epoch: the
+    /// weights of an uninterrupted 2-epoch run under 1 rank.
+    @Test func aTwoRankRunResumesUnderOneRank() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 12, seed: 63)
+        let spec = folder.url.appendingPathComponent("small.yaml")
+        try DistributedTests.smallSpec.write(to: spec, atomically: true, encoding: .utf8)
+        let common = ["--data", folder.url.appendingPathComponent("data").path, "--model", spec.path, "--batch-size", "8", "--seed", "5"]
+        let resumed = folder.url.appendingPathComponent("resumed"), straight = folder.url.appendingPathComponent("straight")
+        let first = try DistributedTests.train(ranks: 2, common + ["--epochs", "1", "--out", resumed.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try DistributedTests.train(ranks: 1, common + ["--epochs", "2", "--out", resumed.path, "--resume"])
+        #expect(second.status == 0 && second.stdout.contains("resuming"), "\(second.stdout)\(second.stderr)")
+        let whole = try DistributedTests.train(ranks: 1, common + ["--epochs", "2", "--out", straight.path])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        try expectSameWeights(straight.appendingPathComponent("final.safetensors"), resumed.appendingPathComponent("final.safetensors"),
+                              "resumed under 1 rank after 2")
+    }
+}
