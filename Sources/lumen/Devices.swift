@@ -40,6 +40,23 @@ struct Devices: ParsableCommand {
                 print(String(decoding: try encoder.encode(entries), as: UTF8.self))
                 return
             }
+            let environment = try RuntimeEnvironment.current()
+            if environment.launchedByMPI {
+                // Under mpirun: the world, and the device each rank would train on.
+                let group = try ProcessGroup.mpi()
+                defer { group.finish() }
+                let chosen = try environment.selector(deviceOption.device, localRank: group.localRank).resolve(in: devices)
+                if group.isMain {
+                    print(DeviceTable.render(devices, auto: automatic?.index, selected: nil))
+                    print("MPI world: \(group.size) ranks")
+                }
+                fflush(stdout)
+                var ranks = [Float](repeating: 0, count: group.size)
+                ranks[group.rank] = 1
+                try group.sum(&ranks)  // every rank has its table out before the rank lines
+                print("rank \(group.rank) of \(group.size) (local rank \(group.localRank)): \(chosen.label)")
+                return
+            }
             print(DeviceTable.render(devices, auto: automatic?.index, selected: selected?.index))
             if let selected {
                 print("--device \(deviceOption.selector) → \(selected.label)")

@@ -20,6 +20,11 @@ import Testing
     /// `lumen train` under `mpirun -np ranks` (1: run alone, without MPI).
     static func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         guard ranks > 1 else { return try LumenProcess.run(["train", "--device", "cpu"] + arguments, environment: environment) }
+        return try lumen(ranks: ranks, ["train"] + arguments, environment: environment)
+    }
+
+    /// `lumen ARGUMENTS` under `mpirun -np ranks`.
+    static func lumen(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let mpirun else {
             Issue.record("mpirun is missing: run Scripts/install-deps (openmpi-bin)")
@@ -27,7 +32,7 @@ import Testing
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: mpirun)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), LumenProcess.binary.path, "train"] + arguments
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), LumenProcess.binary.path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         (process.standardOutput, process.standardError) = (out, err)
@@ -48,6 +53,14 @@ import Testing
         let (worst, tensor) = try DistributedTests.difference(a, b)
         print("\(what): max difference \(worst) of scale (\(tensor))")
         #expect(worst <= 1e-5, "\(what): \(tensor) differs by \(worst) of its scale")
+    }
+
+    /// `lumen devices` under mpirun says the world's size and the device each rank takes.
+    @Test func devicesNameTheWorld() throws {
+        let run = try DistributedTests.lumen(ranks: 2, ["devices"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("MPI world: 2 ranks") && run.stdout.contains("rank 0 of 2") && run.stdout.contains("rank 1 of 2"),
+                "\(run.stdout)")
     }
 
     /// A model without BatchNorm, two epochs with Adam: 2 ranks × half of each global

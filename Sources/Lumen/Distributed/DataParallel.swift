@@ -1,11 +1,15 @@
+import Foundation
+
 /// Data-parallel training over a `ProcessGroup`, as Horovod and DDP do it: every process
 /// holds the same weights, trains on its share of each global batch, and adds its
 /// gradients to the others' in one allreduce per step (one buffer for every tensor),
 /// staged through host memory; so every process takes the same optimizer step.
-public struct DataParallel: Sendable {
+public final class DataParallel: @unchecked Sendable {
     public let group: ProcessGroup
     /// BatchNorm statistics over the global batch (`--sync-batchnorm`), not each share's.
     public let synchronizesBatchNorm: Bool
+    /// Seconds spent staging and summing gradients so far (the training thread's).
+    public private(set) var allreduceSeconds = 0.0
 
     public init(group: ProcessGroup, synchronizesBatchNorm: Bool) {
         self.group = group
@@ -36,6 +40,8 @@ public struct DataParallel: Sendable {
     /// global batch's gradient).
     public func sumGradients(of model: Model) throws {
         guard group.size > 1 else { return }
+        let started = Date()
+        defer { allreduceSeconds += Date().timeIntervalSince(started) }
         let parameters = model.parameters.filter { $0.trainable && $0.gradient != nil }
         var values = try parameters.flatMap { try $0.gradient!.toArray() }
         try group.sum(&values)

@@ -154,7 +154,10 @@ public final class Trainer {
         while epoch < epochs && !context.stopTraining {
             reporter?.epochBegan(epoch, of: epochs, steps: steps)
             let began = Date(), firstUseBefore = model.device.firstUseSeconds
+            let allreduceBefore = dataParallel?.allreduceSeconds ?? 0
             var logs = try trainEpoch(epoch, steps: steps)
+            // Data-parallel: the time each step spent staging and summing gradients.
+            if let dataParallel { logs["allreduce_seconds_per_step"] = (dataParallel.allreduceSeconds - allreduceBefore) / Double(max(steps, 1)) }
             if let validation { logs.merge(try evaluate(validation, epoch: epoch)) { $1 } }
             let seconds = Date().timeIntervalSince(began)
             let firstUse = model.device.firstUseSeconds - firstUseBefore
