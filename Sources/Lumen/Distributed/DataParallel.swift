@@ -45,12 +45,7 @@ public final class DataParallel: @unchecked Sendable {
         let parameters = model.parameters.filter { $0.trainable && $0.gradient != nil }
         var values = try parameters.flatMap { try $0.gradient!.toArray() }
         try group.sum(&values)
-        var start = 0
-        for parameter in parameters {
-            let count = parameter.gradient!.count
-            parameter.gradient = try Tensor(on: model.device, shape: parameter.gradient!.shape, values: Array(values[start..<start + count]))
-            start += count
-        }
+        try write(values, into: parameters.map { $0.gradient! })
     }
 
     /// Running statistics averaged over the processes, so they stay identical when each
