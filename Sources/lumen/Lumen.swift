@@ -14,7 +14,7 @@ struct LumenCommand: ParsableCommand {
 /// `--device`, shared by every subcommand that runs kernels.
 struct DeviceOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "Device: auto, cpu, gpu, gpu:N, an index from `lumen devices`, or part of a device name. Defaults to $LUMEN_DEVICE, then auto.",
+        "Device: auto, cpu, gpu, gpu:N, an index from `lumen devices`, or part of a device name; for `train`, several separated by commas, or all-gpus. Defaults to $LUMEN_DEVICE, then auto.",
         valueName: "selector"))
     var device: String?
 

@@ -97,6 +97,10 @@ struct Train: ParsableCommand {
         try reportingErrors {
             let config = try resolvedConfig()
             let environment = try RuntimeEnvironment.current()
+            if let selectors = try severalDevices(environment), !environment.launchedByMPI {
+                try trainOnSeveralDevices(config, selectors, environment)
+                return
+            }
             // Under mpirun each process is a rank driving one device; alone, one rank.
             let group = environment.launchedByMPI ? try ProcessGroup.mpi() : ProcessGroup.single()
             MPIJob.current = group
@@ -135,6 +139,69 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// `--device a,b,…` or `all-gpus`: the devices to split each batch over in this
+    /// process; nil for one device.
+    private func severalDevices(_ environment: RuntimeEnvironment) throws -> [DeviceSelector]? {
+        guard let text = deviceOption.device ?? environment.variables["LUMEN_DEVICE"] else { return nil }
+        if text == "all-gpus" {
+            let gpus = try DeviceInfo.all().filter { $0.kind != .cpu }
+            guard !gpus.isEmpty else { fail("--device all-gpus: this machine has no GPU; `lumen devices` lists what it has") }
+            return gpus.count > 1 ? gpus.map { DeviceSelector(String($0.index)) } : nil
+        }
+        let parts = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        return parts.count > 1 ? parts.map(DeviceSelector.init) : nil
+    }
+
+    /// Data-parallel training over several devices of this process: one thread per
+    /// device, each a rank with its share of every global batch, summing gradients in
+    /// memory with the same code MPI ranks use. Rank 0 prints and writes.
+    private func trainOnSeveralDevices(_ config: TrainingConfig, _ selectors: [DeviceSelector], _ environment: RuntimeEnvironment) throws {
+        let groups = ProcessGroup.threads(selectors.count)
+        let reporter = ProgressReporter()
+        let notes: @Sendable (String) -> Void = { [weak reporter] in reporter?.message($0) }
+        let devices = try selectors.enumerated().map { try environment.open($1, notes: $0 == 0 ? notes : nil) }
+        let runs = try zip(groups, devices).map { group, device in
+            try TrainingRun(plan: try TrainingPlan(config), device: device,
+                            dataParallel: DataParallel(group: group, synchronizesBatchNorm: syncBatchnorm))
+        }
+        let main = runs[0].trainer
+        main.reporter = reporter
+        main.detectAnomaly = detectAnomaly
+        for line in runs[0].warnings { warn(line) }
+        for (rank, device) in devices.enumerated() { print("rank \(rank) of \(devices.count) (in this process): device \(device.info.label)") }
+        print("data: \(runs[0].dataSummary); global batch \(runs[0].plan.batchSize) over \(devices.count) devices")
+        for (rank, run) in runs.enumerated() {
+            run.trainer.detectAnomaly = detectAnomaly
+            if resume, let (epoch, step) = try run.trainer.resumeIfPossible(), rank == 0 {
+                print("resuming \(run.trainer.resumeURL.path) at epoch \(epoch + 1), step \(step)")
+            }
+        }
+        let interrupt = InterruptHandler { for run in runs { run.trainer.requestStop() } }
+        defer { withExtendedLifetime(interrupt) {} }
+        let finished = DispatchGroup()
+        let stops = StopBox()
+        for (rank, run) in runs.enumerated() {
+            finished.enter()
+            let thread = Thread {
+                defer { finished.leave() }
+                do {
+                    try run.trainer.fit(epochs: run.epochs)
+                } catch let stop as TrainingStop {
+                    if rank == 0 { stops.set(stop) }  // every rank stops at the same step; rank 0 tells
+                } catch {
+                    // Other ranks would wait for this one forever: stop the process.
+                    fail("rank \(rank) of \(runs.count): \((error as? LumenError)?.description ?? (error as? CLError)?.description ?? "\(error)")")
+                }
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+        finished.wait()
+        if let stop = stops.value { fail(stop.description) }
+        try EvaluationFiles.afterTraining(main, validation: runs[0].validationFolder, batchSize: runs[0].plan.batchSize)
+        print("saved \(main.finalURL.path), training_curves.png and report.html; history in \(main.runDirectory.appendingPathComponent("history.csv").path)")
+    }
+
     /// Resumes when asked (every rank reads the same resumable checkpoint), then fits;
     /// Ctrl-C stops after the current step with a resumable checkpoint.
     private func resumeAndFit(_ trainer: Trainer, run: TrainingRun, quiet: Bool) throws {
@@ -151,4 +218,12 @@ struct Train: ParsableCommand {
             fail(stop.description)
         }
     }
+}
+
+/// The stop rank 0 met, handed from its thread to the main one.
+private final class StopBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stop: TrainingStop?
+    func set(_ value: TrainingStop) { lock.lock(); stop = value; lock.unlock() }
+    var value: TrainingStop? { lock.lock(); defer { lock.unlock() }; return stop }
 }

@@ -17,10 +17,17 @@ import Testing
           - {type: Dense, units: 3, activation: softmax}
         """
 
-    /// `lumen train` under `mpirun -np ranks` (1: run alone, without MPI).
-    static func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        guard ranks > 1 else { return try LumenProcess.run(["train", "--device", "cpu"] + arguments, environment: environment) }
-        return try lumen(ranks: ranks, ["train"] + arguments, environment: environment)
+    /// How a run is spread: one device, two MPI ranks, or two devices (two PoCL
+    /// contexts on the CPU) in one process.
+    enum Spread: String, CaseIterable, Sendable { case one, twoRanks, twoDevices }
+
+    /// `lumen train` spread as asked.
+    static func train(_ spread: Spread, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        switch spread {
+        case .one: return try LumenProcess.run(["train", "--device", "cpu"] + arguments, environment: environment)
+        case .twoDevices: return try LumenProcess.run(["train", "--device", "cpu,cpu"] + arguments, environment: environment)
+        case .twoRanks: return try lumen(ranks: 2, ["train"] + arguments, environment: environment)
+        }
     }
 
     /// `lumen ARGUMENTS` under `mpirun -np ranks`.
@@ -63,49 +70,51 @@ import Testing
                 "\(run.stdout)")
     }
 
-    /// A model without BatchNorm, two epochs with Adam: 2 ranks × half of each global
-    /// batch of 8 end where 1 rank × 8 ends.
-    @Test func twoRanksTrainAsOneRank() throws {
+    /// A model without BatchNorm, two epochs with Adam: 2 ranks (MPI processes, or devices
+    /// of one process) × half of each global batch of 8 end where 1 rank × 8 ends.
+    @Test(arguments: [Spread.twoRanks, .twoDevices])
+    func twoRanksTrainAsOneRank(spread: Spread) throws {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 12, seed: 61)
         let spec = folder.url.appendingPathComponent("small.yaml")
         try DistributedTests.smallSpec.write(to: spec, atomically: true, encoding: .utf8)
         var finals: [URL] = []
-        for ranks in [1, 2] {
-            let out = folder.url.appendingPathComponent("run\(ranks)")
-            let run = try DistributedTests.train(ranks: ranks, ["--data", folder.url.appendingPathComponent("data").path,
-                                                                 "--model", spec.path, "--epochs", "2", "--batch-size", "8", "--seed", "3",
-                                                                 "--out", out.path])
+        for mode in [Spread.one, spread] {
+            let out = folder.url.appendingPathComponent("run-\(mode.rawValue)")
+            let run = try DistributedTests.train(mode, ["--data", folder.url.appendingPathComponent("data").path,
+                                                        "--model", spec.path, "--epochs", "2", "--batch-size", "8", "--seed", "3",
+                                                        "--out", out.path])
             #expect(run.status == 0, "\(run.stderr)")
-            if ranks == 2 {
+            if mode != .one {
                 #expect(run.stdout.contains("rank 0 of 2") && run.stdout.contains("rank 1 of 2"), "\(run.stdout)")
-                #expect(run.stdout.contains("global batch 8 over 2 processes"), "\(run.stdout)")
+                #expect(run.stdout.contains("global batch 8 over 2"), "\(run.stdout)")
             }
             finals.append(out.appendingPathComponent("final.safetensors"))
         }
-        try expectSameWeights(finals[0], finals[1], "small model, 1 vs 2 ranks")
+        try expectSameWeights(finals[0], finals[1], "small model, 1 vs 2 (\(spread))")
     }
 
     /// xray-cnn at 48×48 with --sync-batchnorm (BatchNorm statistics and sums over the
     /// global batch) and its two Dropout layers (masks follow the global batch): three
     /// SGD steps under 2 ranks end where 1 rank ends. One GEMM kernel is forced, so the
     /// shares' shapes cannot pick kernels that round differently.
-    @Test func syncBatchNormTrainsAsOneRank() throws {
+    @Test(arguments: [Spread.twoRanks, .twoDevices])
+    func syncBatchNormTrainsAsOneRank(spread: Spread) throws {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 12, seed: 65)
         var finals: [URL] = []
-        for ranks in [1, 2] {
-            let out = folder.url.appendingPathComponent("run\(ranks)")
-            let run = try DistributedTests.train(ranks: ranks, ["--data", folder.url.appendingPathComponent("data").path,
+        for mode in [Spread.one, spread] {
+            let out = folder.url.appendingPathComponent("run-\(mode.rawValue)")
+            let run = try DistributedTests.train(mode, ["--data", folder.url.appendingPathComponent("data").path,
                                                                  "--model", "xray-cnn", "--input-size", "64", "--epochs", "1",
                                                                  "--steps-per-epoch", "2", "--batch-size", "8", "--optimizer", "sgd",
                                                                  "--lr", "0.001", "--seed", "3", "--validation-split", "0.25",
-                                                                 "--out", out.path] + (ranks > 1 ? ["--sync-batchnorm"] : []),
+                                                                 "--out", out.path] + (mode != .one ? ["--sync-batchnorm"] : []),
                                                  environment: ["LUMEN_GEMM": "lumen"])
             #expect(run.status == 0, "\(run.stderr)")
             finals.append(out.appendingPathComponent("final.safetensors"))
         }
-        try expectSameWeights(finals[0], finals[1], "xray-cnn with sync BatchNorm, 1 vs 2 ranks")
+        try expectSameWeights(finals[0], finals[1], "xray-cnn with sync BatchNorm, 1 vs 2 (\(spread))")
     }
 
     /// One epoch under 2 ranks, then --resume under 1 rank to the second epoch: the
@@ -117,11 +126,11 @@ import Testing
         try DistributedTests.smallSpec.write(to: spec, atomically: true, encoding: .utf8)
         let common = ["--data", folder.url.appendingPathComponent("data").path, "--model", spec.path, "--batch-size", "8", "--seed", "5"]
         let resumed = folder.url.appendingPathComponent("resumed"), straight = folder.url.appendingPathComponent("straight")
-        let first = try DistributedTests.train(ranks: 2, common + ["--epochs", "1", "--out", resumed.path])
+        let first = try DistributedTests.train(.twoRanks, common + ["--epochs", "1", "--out", resumed.path])
         #expect(first.status == 0, "\(first.stderr)")
-        let second = try DistributedTests.train(ranks: 1, common + ["--epochs", "2", "--out", resumed.path, "--resume"])
+        let second = try DistributedTests.train(.one, common + ["--epochs", "2", "--out", resumed.path, "--resume"])
         #expect(second.status == 0 && second.stdout.contains("resuming"), "\(second.stdout)\(second.stderr)")
-        let whole = try DistributedTests.train(ranks: 1, common + ["--epochs", "2", "--out", straight.path])
+        let whole = try DistributedTests.train(.one, common + ["--epochs", "2", "--out", straight.path])
         #expect(whole.status == 0, "\(whole.stderr)")
         try expectSameWeights(straight.appendingPathComponent("final.safetensors"), resumed.appendingPathComponent("final.safetensors"),
                               "resumed under 1 rank after 2")

@@ -1,19 +1,30 @@
 import CLShim
+import Foundation
 
-/// The processes training one model together, one device each: MPI's world when the
-/// job was started by `mpirun` (or Slurm's `srun`), otherwise this process alone. The
-/// collectives run on the host, over buffers the caller stages.
+/// The ranks training one model together, one device each: MPI's world when the job
+/// was started by `mpirun` (or Slurm's `srun`); threads of this process, one per device
+/// (`--device gpu:0,gpu:1`); or this process alone. The collectives run on the host, over
+/// buffers the caller stages.
 public final class ProcessGroup: @unchecked Sendable {
-    /// This process's rank, the number of processes, and its rank among those on its node.
+    /// This rank, the number of ranks, and its rank among those on its node.
     public let rank: Int, size: Int, localRank: Int
     private let usesMPI: Bool
+    /// Shared by the ranks that are threads of this process.
+    private let threads: ThreadCollective?
 
-    private init(rank: Int, size: Int, localRank: Int, usesMPI: Bool) {
-        (self.rank, self.size, self.localRank, self.usesMPI) = (rank, size, localRank, usesMPI)
+    private init(rank: Int, size: Int, localRank: Int, usesMPI: Bool, threads: ThreadCollective? = nil) {
+        (self.rank, self.size, self.localRank, self.usesMPI, self.threads) = (rank, size, localRank, usesMPI, threads)
     }
 
     /// This process alone: every collective is the identity.
     public static func single() -> ProcessGroup { ProcessGroup(rank: 0, size: 1, localRank: 0, usesMPI: false) }
+
+    /// `count` ranks that are threads of this process, one per device; each thread uses
+    /// its own member.
+    public static func threads(_ count: Int) -> [ProcessGroup] {
+        let shared = ThreadCollective(count: count)
+        return (0..<count).map { ProcessGroup(rank: $0, size: count, localRank: $0, usesMPI: false, threads: shared) }
+    }
 
     /// Starts MPI and joins its world. Call once, from the thread that trains.
     public static func mpi() throws -> ProcessGroup {
@@ -27,12 +38,14 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// Element-wise sums over every process, in place.
     public func sum(_ values: inout [Float]) throws {
+        if let threads { values = threads.elementwise(rank, values.map(Double.init), +).map(Float.init); return }
         guard usesMPI, size > 1, !values.isEmpty else { return }
         let count = values.count
         try values.withUnsafeMutableBufferPointer { try ProcessGroup.check(lm_mpi_sum_f32($0.baseAddress, count), "summing \(count) floats") }
     }
 
     public func sum(_ values: inout [Double]) throws {
+        if let threads { values = threads.elementwise(rank, values, +); return }
         guard usesMPI, size > 1, !values.isEmpty else { return }
         let count = values.count
         try values.withUnsafeMutableBufferPointer { try ProcessGroup.check(lm_mpi_sum_f64($0.baseAddress, count), "summing \(count) doubles") }
@@ -40,6 +53,7 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// The largest of every process's flag: any process saying yes.
     public func any(_ flag: Bool) throws -> Bool {
+        if let threads { return threads.elementwise(rank, [flag ? 1 : 0], max)[0] != 0 }
         guard usesMPI, size > 1 else { return flag }
         var value: Int32 = flag ? 1 : 0
         try ProcessGroup.check(lm_mpi_max_i32(&value, 1), "agreeing on a stop")
@@ -48,6 +62,10 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// Rank `root`'s values on every process, in place.
     public func broadcast(_ values: inout [Float], from root: Int = 0) throws {
+        if let threads {
+            values = threads.combine(rank, rank == root ? values.map(Double.init) : [], { $0.isEmpty ? $1 : $0 }).map(Float.init)
+            return
+        }
         guard usesMPI, size > 1, !values.isEmpty else { return }
         let count = values.count
         try values.withUnsafeMutableBufferPointer {
@@ -67,5 +85,54 @@ public final class ProcessGroup: @unchecked Sendable {
 
     private static func check(_ status: Int32, _ what: String) throws {
         guard status == 0 else { throw LumenError.distributed("MPI failed \(what) (MPI error class \(status))") }
+    }
+}
+
+/// Collectives between threads of one process: each rank deposits its values, the last
+/// to arrive combines them in rank order (so every rank gets the same result, whatever
+/// the arrival order), and all leave with the result before the next round begins.
+final class ThreadCollective: @unchecked Sendable {
+    private let count: Int
+    private let condition = NSCondition()
+    private var deposits: [[Double]?]
+    private var result: [Double] = []
+    private var arrived = 0, leaving = 0, round = 0
+
+    init(count: Int) {
+        self.count = count
+        deposits = [[Double]?](repeating: nil, count: count)
+    }
+
+    /// Every rank's `values` combined element-wise with `operation`, in rank order.
+    func elementwise(_ rank: Int, _ values: [Double], _ operation: @escaping (Double, Double) -> Double) -> [Double] {
+        combine(rank, values) { a, b in
+            if a.isEmpty { return b }
+            if b.isEmpty { return a }
+            return zip(a, b).map(operation)
+        }
+    }
+
+    /// Every rank's `values` folded with `fold` in rank order; every rank gets the result.
+    func combine(_ rank: Int, _ values: [Double], _ fold: ([Double], [Double]) -> [Double]) -> [Double] {
+        condition.lock()
+        defer { condition.unlock() }
+        while leaving > 0 { condition.wait() }  // the previous round is still being read
+        let myRound = round
+        deposits[rank] = values
+        arrived += 1
+        if arrived == count {
+            result = deposits.dropFirst().reduce(deposits[0] ?? []) { fold($0, $1 ?? []) }
+            deposits = [[Double]?](repeating: nil, count: count)
+            arrived = 0
+            leaving = count
+            round += 1
+            condition.broadcast()
+        } else {
+            while round == myRound { condition.wait() }
+        }
+        let mine = result
+        leaving -= 1
+        if leaving == 0 { condition.broadcast() }
+        return mine
     }
 }
