@@ -30,7 +30,8 @@ import Testing
         }
     }
 
-    /// `lumen ARGUMENTS` under `mpirun -np ranks`.
+    /// `lumen ARGUMENTS` under `mpirun -np ranks` (ARGUMENTS may go on with Open MPI's
+    /// `: -np N program …` for other ranks).
     static func lumen(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let mpirun else {
@@ -115,6 +116,29 @@ import Testing
             finals.append(out.appendingPathComponent("final.safetensors"))
         }
         try expectSameWeights(finals[0], finals[1], "xray-cnn with sync BatchNorm, 1 vs 2 (\(spread))")
+    }
+
+    /// A rank whose device fails mid-epoch says so with its rank and stops the job; the
+    /// checkpoint of the last complete epoch stays, and the run resumes from it.
+    @Test func aFailingRankStopsEveryRank() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 12, seed: 64)
+        let spec = folder.url.appendingPathComponent("small.yaml")
+        try DistributedTests.smallSpec.write(to: spec, atomically: true, encoding: .utf8)
+        let out = folder.url.appendingPathComponent("run")
+        let arguments = ["train", "--data", folder.url.appendingPathComponent("data").path, "--model", spec.path, "--epochs", "4",
+                         "--batch-size", "8", "--seed", "3", "--out", out.path]
+        // Open MPI's MPMD form: rank 1 alone gets a device that fails after 150 launches.
+        let started = Date()
+        let run = try DistributedTests.lumen(ranks: 1, arguments + [":", "-np", "1", "env", "LUMEN_FAULT_AFTER_LAUNCHES=150",
+                                                                     LumenProcess.binary.path] + arguments)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("rank 1 of 2: the device failed") && run.stderr.contains("stopping every rank"), "\(run.stderr)")
+        #expect(Date().timeIntervalSince(started) < 60)
+        let kept = try Checkpoint(contentsOf: out.appendingPathComponent("last.safetensors"))
+        #expect(kept.extra["training"]?.contains("\"batch\":0") == true, "a complete epoch's checkpoint")
+        let resumed = try DistributedTests.train(.one, Array(arguments.dropFirst()) + ["--resume"])
+        #expect(resumed.status == 0 && resumed.stdout.contains("resuming"), "\(resumed.stderr)")
     }
 
     /// One epoch under 2 ranks, then --resume under 1 rank to the second epoch: the

@@ -224,7 +224,7 @@ public final class Trainer {
                 // checkpoint can be trusted.
                 stream.cancel()
                 var saved: String?
-                if !updating, (try? saveResumable(epoch: epoch, batch: step)) != nil { saved = resumeURL.path }
+                if !updating, writesFiles, (try? saveResumable(epoch: epoch, batch: step)) != nil { saved = resumeURL.path }
                 throw TrainingStop.deviceFailed(detail: error.description, epoch: epoch, step: step, saved: saved)
             }
             step += 1
