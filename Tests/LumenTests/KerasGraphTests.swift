@@ -113,4 +113,30 @@ import Testing
         print("\(file): \(difference) of the spread of Keras' outputs")
         #expect(difference <= 1e-5, "\(file): \(difference)")
     }
+
+    /// A layer class or argument value Lumen does not implement is one line naming the
+    /// file, the layer, its class and the argument; Keras 2's inbound-node lists read as
+    /// Keras 3's.
+    @Test func unsupportedKerasLayersAreNamed() throws {
+        func config(_ layer: String) -> Data {
+            Data("""
+            {"class_name": "Functional", "config": {"name": "m", "layers": [
+              {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 3]}, "inbound_nodes": []},
+              \(layer)],
+              "input_layers": [["in", 0, 0]], "output_layers": [["x", 0, 0]]}}
+            """.utf8)
+        }
+        let lambda = config(#"{"class_name": "Lambda", "name": "x", "config": {"name": "x"}, "inbound_nodes": [[["in", 0, 0, {}]]]}"#)
+        #expect(throws: LumenError.invalidModelSpec("f.h5: layer 'x' has class Lambda, which Lumen does not implement")) {
+            try KerasModelConfig.spec(fromJSON: lambda, source: "f.h5")
+        }
+        let dilated = config(#"{"class_name": "Conv2D", "name": "x", "config": {"name": "x", "filters": 2, "kernel_size": [3, 3], "dilation_rate": [2, 2]}, "inbound_nodes": [[["in", 0, 0, {}]]]}"#)
+        #expect(throws: LumenError.invalidModelSpec("f.h5: layer 'x' (Conv2D): dilation_rate=[2, 2] is not supported")) {
+            try KerasModelConfig.spec(fromJSON: dilated, source: "f.h5")
+        }
+        let plain = config(#"{"class_name": "Conv2D", "name": "x", "config": {"name": "x", "filters": 2, "kernel_size": [3, 3], "padding": "same"}, "inbound_nodes": [[["in", 0, 0, {}]]]}"#)
+        let spec = try KerasModelConfig.spec(fromJSON: plain, source: "f.h5")
+        #expect(spec.inputShape == [8, 8, 3] && spec.inputName == "in" && spec.layers.map(\.inputs) == [["in"]])
+        #expect(try Model(spec: spec, device: testDevice).outputShapes == [[2, 8, 8]])
+    }
 }
