@@ -98,38 +98,6 @@ import Testing
         }
     }
 
-    /// In inference a BatchNorm folds into the convolution before it (Conv2D and
-    /// DepthwiseConv2D, with and without gamma, with a fused ReLU6 after it): the same
-    /// outputs as the unfolded layers, which asking for the BatchNorm outputs keeps.
-    @Test(arguments: KernelStyle.allCases)
-    func foldedBatchNormPredictsAsUnfolded(style: KernelStyle) throws {
-        func layer(_ type: String, _ set: (inout LayerSpec) -> Void = { _ in }) -> LayerSpec {
-            var spec = LayerSpec(type: type); set(&spec); return spec
-        }
-        let spec = ModelSpec(name: "folds", inputShape: [9, 8, 3], layers: [
-            layer("Conv2D") { $0.filters = 6; $0.kernelSize = 3; $0.strides = 2; $0.padding = .same },
-            layer("BatchNormalization"), layer("ReLU") { $0.maxValue = 6 },
-            layer("DepthwiseConv2D") { $0.kernelSize = 3; $0.padding = .same; $0.useBias = false },
-            layer("BatchNormalization") { $0.scale = .flag(false) }, layer("ReLU"),
-            layer("Conv2D") { $0.filters = 5; $0.kernelSize = 1 }, layer("BatchNormalization"),
-            layer("GlobalAveragePooling2D"), layer("Dense") { $0.units = 3; $0.activation = .softmax },
-        ])
-        let model = try Model(spec: spec, device: device(for: style), seed: 4)
-        #expect(model.plan.normalizationFolds == [0: 1, 3: 4, 6: 7])
-        var random = SplitMix64(seed: 9)
-        for case let norm as BatchNormalization in model.layers {
-            let c = norm.beta.value.count
-            try norm.runningMean.value.write((0..<c).map { _ in random.nextFloat(in: -0.5..<0.5) })
-            try norm.runningVariance.value.write((0..<c).map { _ in random.nextFloat(in: 0.3..<2) })
-            try norm.beta.value.write((0..<c).map { _ in random.nextFloat(in: -0.3..<0.3) })
-            try norm.gamma?.value.write((0..<c).map { _ in random.nextFloat(in: 0.5..<1.5) })
-        }
-        let x = try Tensor(on: device(for: style), shape: [3, 3, 9, 8], values: randomValues(3 * 3 * 72, seed: 8).map { $0 * 4 - 2 })
-        let folded = try model.predict(x).toArray()
-        let unfolded = try model.outputs(x, at: [1, 4, 7, model.layers.count - 1]).last!.toArray()
-        #expect(scaledDifference(folded, unfolded) <= 1e-5, "\(scaledDifference(folded, unfolded))")
-    }
-
     /// The spec written back (with `inputs:` where a layer does not take the one before)
     /// builds the same graph.
     @Test func specRoundTrips() throws {

@@ -52,11 +52,6 @@ public final class BatchNormalization: Layer {
 
     // x: [N, C, …]  ->  same
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
-        if pass.normalizationFolded {
-            // Inference with this layer folded into the convolution before it.
-            cache = nil
-            return BatchNormOps.fuses(pass.fusedActivation) ? try ActivationOps.forward(x, pass.fusedActivation) : x
-        }
         var mean: Tensor, variance: Tensor
         let batchStatistics = usesBatchStatistics(training: pass.training)
         let sum = batchStatistics ? pass.replicas?.sum : nil

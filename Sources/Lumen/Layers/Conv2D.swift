@@ -23,21 +23,6 @@ public class ConvolutionLayer: Layer {
 
     public override var parameters: [Parameter] { [weight, bias].compactMap { $0 } }
 
-    /// The kernel and bias with the BatchNormalization `norm` that follows folded in, for
-    /// inference: W'[o] = W[o]·s[o] and b'[o] = (b[o] − mean[o])·s[o] + beta[o], with
-    /// s = gamma / sqrt(running variance + epsilon).
-    func folded(with norm: BatchNormalization) throws -> (weight: Tensor, bias: Tensor) {
-        let w = weight.value, channels = w.shape[0]
-        let zeros = try Tensor.zeros(on: w.device, shape: [channels])
-        let rows = try w.reshaped([1, channels, w.count / channels])
-        let foldedWeight = try BatchNormOps.normalize(rows, gamma: norm.gamma?.value, beta: zeros, mean: zeros,
-                                                      variance: norm.runningVariance.value, epsilon: norm.epsilon)
-        let b = try (bias?.value ?? zeros).reshaped([1, channels])
-        let foldedBias = try BatchNormOps.normalize(b, gamma: norm.gamma?.value, beta: norm.beta.value, mean: norm.runningMean.value,
-                                                    variance: norm.runningVariance.value, epsilon: norm.epsilon)
-        return (try foldedWeight.reshaped(w.shape), try foldedBias.reshaped([channels]))
-    }
-
     /// The spec entries both classes write: kernel_size, strides, padding, use_bias, activation.
     func windowSpec() -> LayerSpec {
         var spec = LayerSpec(type: typeName, name: name)
@@ -109,8 +94,7 @@ public final class Conv2D: ConvolutionLayer {
     // x: [N, C, H, W]  ->  [N, O, OH, OW]
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let g = try geometry(x.shape)
-        let (w, b) = pass.foldedKernel ?? (weight.value, bias?.value)
-        let y = try ConvOps.forward(x, weight: w, bias: b, g, relu: pass.fusesReLU)
+        let y = try ConvOps.forward(x, weight: weight.value, bias: bias?.value, g, relu: pass.fusesReLU)
         keep(x, g, pass)
         return y
     }
@@ -159,9 +143,8 @@ public final class DepthwiseConv2D: ConvolutionLayer {
     // x: [N, C, H, W]  ->  [N, C·M, OH, OW]
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let g = try geometry(x.shape)
-        let (w, b) = pass.foldedKernel ?? (weight.value, bias?.value)
-        let y = try ConvOps.depthwiseForward(x, weight: w, multiplier: depthMultiplier, g)
-        if let b { try ConvOps.addChannelBias(y, b) }
+        let y = try ConvOps.depthwiseForward(x, weight: weight.value, multiplier: depthMultiplier, g)
+        if let bias { try ConvOps.addChannelBias(y, bias.value) }
         keep(x, g, pass)
         return y
     }

@@ -53,12 +53,6 @@ public struct ForwardPass: Sendable {
     public var fusedActivation: ActivationKind = .linear
     /// Set when the batch is one process's share of a global batch.
     public var replicas: ReplicaShare?
-    /// For a convolution in inference whose BatchNormalization is folded into it: the
-    /// folded kernel and bias to use instead of its own (the BatchNorm then only applies
-    /// its fused activation).
-    var foldedKernel: (weight: Tensor, bias: Tensor?)?
-    /// For that BatchNormalization: its normalisation already happened in the convolution.
-    var normalizationFolded = false
 
     public init(training: Bool, keepsForBackward: Bool? = nil) {
         self.training = training

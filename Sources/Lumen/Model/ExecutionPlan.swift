@@ -17,9 +17,6 @@ public struct ExecutionPlan: Sendable {
     /// backward; that layer, whose output only the pool reads, then skips it.
     public let poolsMaskingReLU: Set<Int>
     public let layersMaskedAbove: Set<Int>
-    /// Convolutions (without an activation of their own) read only by a BatchNormalization:
-    /// in inference the normalisation folds into their kernel. Conv index -> BN index.
-    public let normalizationFolds: [Int: Int]
     /// BatchNormalization layers that apply the ReLU or ReLU6 layer reading them (its only
     /// reader) in their own kernels, forward and backward: BN index -> activation index.
     public let activationFusions: [Int: Int]
@@ -63,14 +60,6 @@ public struct ExecutionPlan: Sendable {
             fusions[below] = index
         }
         activationFusions = fusions
-        var folds: [Int: Int] = [:]
-        for (index, layer) in layers.enumerated() {
-            guard layer is BatchNormalization, let conv = inputs[index].first, conv >= 0, inputs[index].count == 1,
-                  layers[conv] is Conv2D || layers[conv] is DepthwiseConv2D, layers[conv].activation == .linear,
-                  consumers[conv] == [index] else { continue }
-            folds[conv] = index
-        }
-        normalizationFolds = folds
         absorbedBy = Dictionary(uniqueKeysWithValues: fusions.map { ($0.value, $0.key) })
         activationKinds = Dictionary(uniqueKeysWithValues: fusions.values.map { ($0, layers[$0].activation) })
         trainability = layers.map { $0.parameters.contains { $0.trainable } }

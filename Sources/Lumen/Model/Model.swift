@@ -138,21 +138,11 @@ public final class Model {
         let visits = visits ?? [Bool](repeating: true, count: layers.count)
         var values = [Tensor?](repeating: nil, count: layers.count)
         var kept: [Int: Tensor] = [:]
-        let exposed = keeping.union([end])
-        // Inference: a BatchNorm folds into the convolution before it, unless either's
-        // output is wanted as it is.
-        let folds = pass.training || pass.keepsForBackward ? [:]
-            : plan.normalizationFolds.filter { !exposed.contains($0.key) && !exposed.contains($0.value) && $0.value <= end }
-        let foldedNorms = Set(folds.values)
         for index in plan.order where index <= end {
             let sources = plan.inputs[index]
             let xs = sources.map { $0 < 0 ? x : values[$0]! }
-            var layerPass = plan.forwardPass(index, pass, fromLogits: fromLogits, visits: visits, exposed: exposed)
-            if let norm = folds[index], let conv = layers[index] as? ConvolutionLayer, let bn = layers[norm] as? BatchNormalization {
-                layerPass.foldedKernel = try conv.folded(with: bn)
-            }
-            layerPass.normalizationFolded = foldedNorms.contains(index)
-            let y = try layers[index].forward(xs, layerPass)
+            let y = try layers[index].forward(xs, plan.forwardPass(index, pass, fromLogits: fromLogits, visits: visits,
+                                                                   exposed: keeping.union([end])))
             try inspect?(index, y)
             values[index] = y
             if keeping.contains(index) { kept[index] = y }
