@@ -19,7 +19,7 @@ struct ImportKeras: ParsableCommand {
     @Option(help: "Square input size (default: the architecture's).") var inputSize: Int?
     @Option(help: "MobileNet's width multiplier: 0.25, 0.5, 0.75 or 1.0 (same as --model mobilenet:ALPHA).") var alpha: Float?
     @Option(help: "Input channels (default: the architecture's).") var channels: Int?
-    @Option(help: "rescale (x/255) or tf (x/127.5 - 1); default: the architecture's.") var preprocessing: String?
+    @Option(help: "rescale (x/255), tf (x/127.5 - 1) or none (pixels as they are); default: the architecture's, and for a model file none when it starts with a Rescaling layer, else rescale.") var preprocessing: String?
     @OptionGroup var deviceOption: DeviceOption
 
     func run() throws {
@@ -86,13 +86,21 @@ struct ImportKeras: ParsableCommand {
         guard classList.outputCount == network.outputCount || network.outputCount == 1 && classList.outputCount == 2 else {
             fail("--classes gives \(classList.outputCount) outputs but the model in \(weights) has \(network.outputCount)")
         }
-        try write(network, classes: classList, preprocessing: .rescale, tensorCount: tensors.count)
+        // A model that rescales its own input (Keras 3's Rescaling first) takes pixels as they are.
+        let ownScaling = network.layers.first is Rescaling
+        try write(network, classes: classList, preprocessing: ownScaling ? .raw : .rescale, tensorCount: tensors.count)
     }
 
     private func write(_ network: Model, classes: ClassList, preprocessing defaultPreprocessing: Preprocessing, tensorCount: Int) throws {
         var chosen = defaultPreprocessing
-        if preprocessing == "tf" { chosen = .tf } else if preprocessing == "rescale" { chosen = .rescale }
+        switch preprocessing {
+        case nil: break
+        case "tf": chosen = .tf
+        case "rescale": chosen = .rescale
+        case "none": chosen = .raw
+        case let other?: fail("--preprocessing '\(other)': use rescale, tf or none")
+        }
         try Checkpoint(model: network, classes: classes.names, preprocessing: chosen).write(to: URL(fileURLWithPath: out))
-        print("wrote \(out): \(network.spec.name) (\(network.layers.count) layers) with \(tensorCount) tensors from \(weights)")
+        print("wrote \(out): \(network.spec.name) (\(network.layers.count) layers) with \(tensorCount) tensors from \(weights); preprocessing x·\(chosen.scale) + \(chosen.offset)")
     }
 }

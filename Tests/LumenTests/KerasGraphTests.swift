@@ -139,4 +139,23 @@ import Testing
         #expect(spec.inputShape == [8, 8, 3] && spec.inputName == "in" && spec.layers.map(\.inputs) == [["in"]])
         #expect(try Model(spec: spec, device: testDevice).outputShapes == [[2, 8, 8]])
     }
+
+    /// `lumen import-keras FILE` without --model: the checkpoint holds the file's graph and
+    /// weights, predicts what Keras predicts, and takes raw pixels because the model
+    /// rescales its own input.
+    @Test func importKerasReadsTheArchitectureFromTheCommandLine() throws {
+        let folder = try TemporaryFolder()
+        let out = folder.url.appendingPathComponent("mini.safetensors")
+        let run = try LumenProcess.run(["import-keras", KerasGraphTests.folder.appendingPathComponent("mini-xception.keras").path,
+                                        "--classes", "a,b,c,d", "--out", out.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let checkpoint = try Checkpoint(contentsOf: out)
+        #expect(checkpoint.preprocessing == .raw && checkpoint.classes == ["a", "b", "c", "d"])
+        let fixture = try SafeTensors(contentsOf: KerasGraphTests.folder.appendingPathComponent("graph.safetensors"))
+        let predicted = try checkpoint.makeModel(on: testDevice).predict(try channelsFirstTensor(fixture.tensors["x"]!)).toArray()
+        #expect(spreadDifference(predicted, fixture.tensors["y"]!.values) <= 1e-5)
+        let wrong = try LumenProcess.run(["import-keras", KerasGraphTests.folder.appendingPathComponent("mini-xception.h5").path,
+                                          "--classes", "a,b", "--out", out.path])
+        #expect(wrong.status != 0 && wrong.stderr.contains("--classes gives 2 outputs"), "\(wrong.stderr)")
+    }
 }

@@ -20,6 +20,8 @@ public struct Preprocessing: Codable, Equatable, Sendable {
 
     /// Keras' `rescale=1./255`.
     public static let rescale = Preprocessing()
+    /// Pixels as they are (0–255): for models that scale their own input.
+    public static let raw = Preprocessing(scale: 1, offset: 0)
     /// `preprocess_input` mode "tf": x/127.5 − 1.
     public static let tf = Preprocessing(scale: 1 / 127.5, offset: -1)
     /// `preprocess_input` mode "caffe" (ResNet50): BGR, ImageNet means subtracted, no scaling.
