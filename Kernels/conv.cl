@@ -150,21 +150,35 @@ __kernel void depthwise_backward_data(__global const float *dy, __global const f
     dx[(size_t)nc * H * W + hw] = total;
 }
 
+// One work-group per weight (o, kh, kw): its work-items sum strided parts of the N·OH·OW
+// products, then a tree in local memory (launched with a power-of-two work-group of at
+// most DW_REDUCE_MAX work-items), so no work-item walks a whole batch alone.
 //   x: [N, C, H, W]   dy: [N, C*M, OH, OW]   dweight: [C*M, 1, KH, KW]
+#define DW_REDUCE_MAX 256
 __kernel void depthwise_backward_filter(__global const float *x, __global const float *dy, __global float *dweight,
                                         const int N, const int C, const int H, const int W, const int M,
                                         WINDOW_ARGS) {
-    const int kk = get_global_id(0);
-    const int o = get_global_id(1);
-    if (kk >= KH * KW || o >= C * M) return;
+    __local float scratch[DW_REDUCE_MAX];
+    const int weight = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    const int o = weight / (KH * KW), kk = weight - o * KH * KW;
     const int kh = kk / KW, kw = kk - kh * KW, c = o / M;
+    const int count = N * OH * OW;
     float total = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *plane = x + ((size_t)n * C + c) * H * W;
-        __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
-        total = plane_dot(total, plane, H, W, g, OH, OW, S, kh - PT, kw - PL);
+    for (int j = lid; j < count; j += size) {
+        const int n = j / (OH * OW), p = j - n * OH * OW;
+        const int oh = p / OW, ow = p - oh * OW;
+        const int h = oh * S - PT + kh, w = ow * S - PL + kw;
+        if (h >= 0 && h < H && w >= 0 && w < W) {
+            total += x[(((size_t)n * C + c) * H + h) * W + w] * dy[((size_t)n * C * M + o) * OH * OW + p];
+        }
     }
-    dweight[(size_t)o * KH * KW + kk] = total;
+    scratch[lid] = total;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) scratch[lid] += scratch[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) dweight[weight] = scratch[0];
 }
 
 // CPU-style variants: one work-item per (sample, row) or plane walks its outputs in

@@ -28,10 +28,11 @@ public enum BatchNormOps {
         return (mean, variance)
     }
 
-    /// One work-group per channel for the GPU-style reductions: the largest power of two
-    /// the kernel's work-group limit allows, at most 256 (the kernels' local arrays).
-    static func reductionGroups(channels: Int, kernel: String, on device: Device) throws -> (global: [Int], local: [Int]) {
-        let limit = min(256, try device.kernel("batchnorm", kernel).maxWorkGroupSize)
+    /// One work-group per channel (or per sum) for the GPU-style reductions: the largest
+    /// power of two the kernel's work-group limit allows, at most 256 (the kernels' local arrays).
+    static func reductionGroups(channels: Int, kernel: String, program: String = "batchnorm",
+                                on device: Device) throws -> (global: [Int], local: [Int]) {
+        let limit = min(256, try device.kernel(program, kernel).maxWorkGroupSize)
         var size = 1
         while size * 2 <= limit { size *= 2 }
         return ([channels * size], [size])

@@ -342,7 +342,8 @@ public enum ConvOps {
 
     /// Depthwise backward.                          dy: [N, C·M, OH, OW]  ->  dx: [N, C, H, W], dweight: [C·M, 1, KH, KW]
     /// CPU-style: one input-gradient row per work-item, and each channel's whole filter
-    /// gradient in one work-item (windows up to 7 × 7); GPU-style: one element per work-item.
+    /// gradient in one work-item (windows up to 7 × 7); GPU-style: one input-gradient
+    /// element per work-item, and each weight's gradient summed by a work-group.
     public static func depthwiseBackward(_ dy: Tensor, x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry,
                                          needInputGradient: Bool, variant: KernelVariant? = nil) throws -> (dx: Tensor?, dweight: Tensor) {
         let shared = depthwiseSizes(g, multiplier)
@@ -352,8 +353,10 @@ public enum ConvOps {
             try dy.device.launch("conv", "depthwise_backward_filter_rows", global: [g.channels * multiplier], local: [1],
                                  [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
         } else {
-            try dy.device.launch("conv", "depthwise_backward_filter",
-                                 global: [g.kernelHeight * g.kernelWidth, g.channels * multiplier],
+            let weights = g.channels * multiplier * g.kernelHeight * g.kernelWidth
+            let (global, local) = try BatchNormOps.reductionGroups(channels: weights, kernel: "depthwise_backward_filter",
+                                                                   program: "conv", on: dy.device)
+            try dy.device.launch("conv", "depthwise_backward_filter", global: global, local: local,
                                  [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
         }
         guard needInputGradient else { return (nil, dweight) }
