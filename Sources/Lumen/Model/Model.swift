@@ -138,11 +138,12 @@ public final class Model {
         let visits = visits ?? [Bool](repeating: true, count: layers.count)
         var values = [Tensor?](repeating: nil, count: layers.count)
         var kept: [Int: Tensor] = [:]
+        let exposed = keeping.union([end])
         for index in plan.order where index <= end {
             let sources = plan.inputs[index]
             let xs = sources.map { $0 < 0 ? x : values[$0]! }
             let y = try layers[index].forward(xs, plan.forwardPass(index, pass, fromLogits: fromLogits, visits: visits,
-                                                                   exposed: keeping.union([end])))
+                                                                   exposed: exposed))
             try inspect?(index, y)
             values[index] = y
             if keeping.contains(index) { kept[index] = y }
