@@ -126,7 +126,7 @@ struct Train: ParsableCommand {
                 print("device: \(device.info.label)")
             }
             guard group.isMain else {
-                _ = try resumeAndFit(trainer, run: run, quiet: true)
+                try resumeAndFit(trainer, run: run, quiet: true)
                 return
             }
             print("data: \(run.dataSummary)\(group.size > 1 ? "; global batch \(run.plan.batchSize) over \(group.size) processes" : "")")
@@ -134,9 +134,14 @@ struct Train: ParsableCommand {
                 print("class weights: " + zip(trainer.classes, weights).map { "\($0)=\(String(format: "%.3f", $1))" }.joined(separator: ", "))
             }
             try resumeAndFit(trainer, run: run, quiet: false)
-            try EvaluationFiles.afterTraining(trainer, validation: run.validationFolder, batchSize: run.plan.batchSize)
-            print("saved \(trainer.finalURL.path), training_curves.png and report.html; history in \(trainer.runDirectory.appendingPathComponent("history.csv").path)")
+            try writeReport(trainer, run: run)
         }
+    }
+
+    /// Rank 0's evaluation files after training: the curves, the report, and where they went.
+    private func writeReport(_ trainer: Trainer, run: TrainingRun) throws {
+        try EvaluationFiles.afterTraining(trainer, validation: run.validationFolder, batchSize: run.plan.batchSize)
+        print("saved \(trainer.finalURL.path), training_curves.png and report.html; history in \(trainer.runDirectory.appendingPathComponent("history.csv").path)")
     }
 
     /// `--device a,b,…` or `all-gpus`: the devices to split each batch over in this
@@ -198,8 +203,7 @@ struct Train: ParsableCommand {
         }
         finished.wait()
         if let stop = stops.value { fail(stop.description) }
-        try EvaluationFiles.afterTraining(main, validation: runs[0].validationFolder, batchSize: runs[0].plan.batchSize)
-        print("saved \(main.finalURL.path), training_curves.png and report.html; history in \(main.runDirectory.appendingPathComponent("history.csv").path)")
+        try writeReport(main, run: runs[0])
     }
 
     /// Resumes when asked (every rank reads the same resumable checkpoint), then fits;

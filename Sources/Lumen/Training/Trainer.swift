@@ -201,7 +201,10 @@ public final class Trainer {
                 (value, logits) = try model.trainStep(
                     x, labels: batch.labels, loss: loss, optimizer: optimizer, replicas: parallel?.share(of: batch),
                     gradientScale: Float(batch.labels.count) / Float(batch.globalCount ?? batch.labels.count),
-                    proceeds: { value in try !(parallel?.group.any(!value.isFinite) ?? !value.isFinite) }) { [self] in
+                    proceeds: { value in
+                        let bad = !value.isFinite
+                        return try !(parallel?.group.any(bad) ?? bad)  // no process met a non-finite loss
+                    }) { [self] in
                     updating = true
                     try parallel?.sumGradients(of: model)
                     // With --detect-anomaly, a bad gradient stops the step before it reaches the weights.
