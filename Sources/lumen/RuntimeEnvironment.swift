@@ -11,6 +11,7 @@ import Lumen
 /// | `LUMEN_GEMM` | force one GEMM backend (auto, clblast, lumen, lumen-8x32, …) |
 /// | `LUMEN_PROFILE=1` | time each kernel with OpenCL profiling events |
 /// | `LUMEN_KERNELS` | `cpu` or `gpu`: run that kernel family whatever the device (default: the device's kind) |
+/// | `LUMEN_KERNEL_DIR` | a folder of `.cl` files built instead of the embedded kernels of the same name |
 /// | `LUMEN_DEBUG_OBJECTS=1` | count OpenCL objects still live at exit (`train`) |
 /// | `LUMEN_FAULT_AFTER_LAUNCHES=N` | fail launch N + 1 onwards, as a lost device would (tests) |
 /// | `LUMEN_FAIL_CLBLAST_CHECK=1` | fail CLBlast's self-check on purpose (tests) |
@@ -40,10 +41,34 @@ struct RuntimeEnvironment {
             }
             device.kernelStyle = chosen
         }
+        if let folder = variables["LUMEN_KERNEL_DIR"], !folder.isEmpty {
+            device.kernelSources = try Self.kernelSources(in: URL(fileURLWithPath: folder))
+        }
         gemm = GemmPlanner.Settings(forced: try GemmBackend.forced(by: variables["LUMEN_GEMM"]),
                                     failClblastCheck: variables["LUMEN_FAIL_CLBLAST_CHECK"] == "1")
         debugObjects = variables["LUMEN_DEBUG_OBJECTS"] == "1"
         launchedByMPI = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { variables[$0] != nil }
+    }
+
+    /// The `.cl` files of `folder` by program name; one that is not a kernel program
+    /// Lumen has is an error naming it.
+    static func kernelSources(in folder: URL) throws -> [String: String] {
+        let files: [URL]
+        do {
+            files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+        } catch {
+            throw LumenError.invalidSetting(name: "LUMEN_KERNEL_DIR", value: folder.path, valid: ["a readable folder of .cl files"])
+        }
+        var sources: [String: String] = [:]
+        for file in files where file.pathExtension == "cl" {
+            let program = file.deletingPathExtension().lastPathComponent
+            guard DeviceOptions.kernelPrograms.contains(program) else {
+                throw LumenError.invalidSetting(name: "LUMEN_KERNEL_DIR", value: file.path,
+                                                valid: DeviceOptions.kernelPrograms.map { $0 + ".cl" })
+            }
+            sources[program] = try String(contentsOf: file, encoding: .utf8)
+        }
+        return sources
     }
 
     /// The device of rank `localRank` on its node when neither `--device` nor

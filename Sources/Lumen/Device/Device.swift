@@ -141,7 +141,7 @@ public final class Device: @unchecked Sendable {
         if let existing = builtPrograms[variant] {
             built = existing
         } else {
-            guard let source = EmbeddedKernels.sources[program] else {
+            guard let source = options.kernelSources[program] ?? EmbeddedKernels.sources[program] else {
                 throw LumenError.unknownKernelProgram(program)
             }
             let options = defines.isEmpty ? buildOptions : buildOptions + " " + defines
@@ -168,7 +168,7 @@ public final class Device: @unchecked Sendable {
     /// call keeps Lumen's and the driver's caches out), then to build it again, which
     /// loads the binary Lumen's cache kept. The cache entry is removed afterwards.
     func measureCompile(_ program: String) throws -> (cold: Double, warm: Double) {
-        guard let source = EmbeddedKernels.sources[program] else { throw LumenError.unknownKernelProgram(program) }
+        guard let source = options.kernelSources[program] ?? EmbeddedKernels.sources[program] else { throw LumenError.unknownKernelProgram(program) }
         let options = buildOptions + " -DLUMEN_COMPILE_PROBE=\(UInt64.random(in: 1...UInt64.max))"
         defer { try? FileManager.default.removeItem(at: programs.entryURL(source: source, options: options, device: info)) }
         var seconds: [Double] = []

@@ -17,6 +17,14 @@ public struct DeviceOptions: Sendable {
     /// the other on purpose (`LUMEN_KERNELS=gpu` runs the GPU-style kernels on PoCL, as CI
     /// does to test them).
     public var kernelStyle: KernelStyle?
+    /// Kernel sources to build instead of the embedded ones, by program name (`conv`,
+    /// `pool`, …): kernels under development, or one broken on purpose to see
+    /// `self-test --full` catch it (`LUMEN_KERNEL_DIR`).
+    public var kernelSources: [String: String] = [:]
+
+    /// The names of Lumen's kernel programs (`Kernels/<name>.cl`), which `kernelSources`
+    /// may replace.
+    public static var kernelPrograms: [String] { EmbeddedKernels.sources.keys.sorted() }
 
     public init(cacheDirectory: URL) {
         self.cacheDirectory = cacheDirectory

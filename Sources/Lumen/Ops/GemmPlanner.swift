@@ -273,7 +273,7 @@ public final class GemmPlanner: @unchecked Sendable {
     private func unlockedChoicesFileURL() -> URL {
         if let choicesFile { return choicesFile }
         let url = ProgramCache.deviceFileURL("gemm-choices", for: device.info, in: device.options.cacheDirectory,
-                                             keyedAlsoBy: [EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? ""]
+                                             keyedAlsoBy: [device.options.kernelSources["gemm"] ?? EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? ""]
                                                 + (device.options.kernelStyle.map { ["kernels " + $0.rawValue] } ?? []))
         choicesFile = url
         return url

@@ -1,4 +1,3 @@
-@testable import Lumen
 
 /// Plain-Swift backward passes of the window ops (convolution, depthwise, pooling),
 /// written as the forward's taps run in reverse. Images are [N, C, H, W] row-major.

@@ -1,5 +1,4 @@
 import Foundation
-@testable import Lumen
 
 /// Plain-Swift twins of the layer kernels, written for clarity, not speed. Images are
 /// [N, C, H, W] row-major arrays.
@@ -29,54 +28,31 @@ extension HostReference {
 
     /// Direct convolution.                          weight: [O, C, KH, KW]  ->  [N, O, OH, OW]
     static func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, outChannels: Int, _ g: WindowGeometry) -> [Float] {
-        var y = [Float](repeating: 0, count: g.batch * outChannels * g.outHeight * g.outWidth)
-        for n in 0..<g.batch {
-            for o in 0..<outChannels {
-                for oh in 0..<g.outHeight {
-                    for ow in 0..<g.outWidth {
-                        var total = Double(bias?[o] ?? 0)
-                        for c in 0..<g.channels {
-                            for kh in 0..<g.kernelHeight {
-                                for kw in 0..<g.kernelWidth {
-                                    let h = oh * g.stride - g.padTop + kh, w = ow * g.stride - g.padLeft + kw
-                                    guard h >= 0, h < g.height, w >= 0, w < g.width else { continue }
-                                    total += Double(x[((n * g.channels + c) * g.height + h) * g.width + w])
-                                        * Double(weight[((o * g.channels + c) * g.kernelHeight + kh) * g.kernelWidth + kw])
-                                }
-                            }
-                        }
-                        y[((n * outChannels + o) * g.outHeight + oh) * g.outWidth + ow] = Float(total)
-                    }
-                }
-            }
+        windowSums(x, weight: weight, bias: bias, outChannels: outChannels, g) { c in
+            (0..<outChannels).map { o in (o, o * g.channels + c) }
         }
-        return y
     }
 
     /// Depthwise convolution.                       weight: [C·M, 1, KH, KW]  ->  [N, C·M, OH, OW]
     static func depthwise(_ x: [Float], weight: [Float], multiplier m: Int, _ g: WindowGeometry) -> [Float] {
-        let outChannels = g.channels * m
-        var y = [Float](repeating: 0, count: g.batch * outChannels * g.outHeight * g.outWidth)
-        for n in 0..<g.batch {
-            for o in 0..<outChannels {
-                let c = o / m
-                for oh in 0..<g.outHeight {
-                    for ow in 0..<g.outWidth {
-                        var total: Double = 0
-                        for kh in 0..<g.kernelHeight {
-                            for kw in 0..<g.kernelWidth {
-                                let h = oh * g.stride - g.padTop + kh, w = ow * g.stride - g.padLeft + kw
-                                guard h >= 0, h < g.height, w >= 0, w < g.width else { continue }
-                                total += Double(x[((n * g.channels + c) * g.height + h) * g.width + w])
-                                    * Double(weight[(o * g.kernelHeight + kh) * g.kernelWidth + kw])
-                            }
-                        }
-                        y[((n * outChannels + o) * g.outHeight + oh) * g.outWidth + ow] = Float(total)
-                    }
-                }
+        windowSums(x, weight: weight, bias: nil, outChannels: g.channels * m, g) { c in (c * m..<(c * m + m)).map { o in (o, o) } }
+    }
+
+    /// Σ over each output's taps of x · weight, plus the bias: `filters(c)` lists the
+    /// output channels input channel c feeds, each with the index of its KH × KW plane
+    /// in `weight`.
+    private static func windowSums(_ x: [Float], weight: [Float], bias: [Float]?, outChannels: Int, _ g: WindowGeometry,
+                                   filters: (Int) -> [(output: Int, plane: Int)]) -> [Float] {
+        var y = [Double](repeating: 0, count: g.batch * outChannels * g.outputPlane)
+        for (index, _) in y.enumerated() { y[index] = Double(bias?[index / g.outputPlane % outChannels] ?? 0) }
+        forEachTap(g) { n, c, oh, ow, kh, kw, h, w in
+            let value = Double(x[((n * g.channels + c) * g.height + h) * g.width + w])
+            for (o, plane) in filters(c) {
+                y[((n * outChannels + o) * g.outHeight + oh) * g.outWidth + ow] +=
+                    value * Double(weight[(plane * g.kernelHeight + kh) * g.kernelWidth + kw])
             }
         }
-        return y
+        return y.map(Float.init)
     }
 
     /// Max or average pooling over the cells inside the image.

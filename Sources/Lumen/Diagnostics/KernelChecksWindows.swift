@@ -1,0 +1,116 @@
+/// The window operations of `KernelChecks` (convolution, depthwise convolution, pooling)
+/// on maps from 1×1 to 4×4, where windows overhang the image on both sides, and on one
+/// wide map that takes the kernels' vector paths and their tails.
+extension KernelChecks {
+    /// [2, channels, h, w] inputs with h, w in 1…4, plus 7 × 37, for each window and stride
+    /// the padding allows.
+    static func geometries(kernels: [(Int, Int)], channels: Int) -> [WindowGeometry] {
+        let maps = (1...4).flatMap { h in (1...4).map { w in (h, w) } } + [(7, 37), (32, 32)]
+        var result: [WindowGeometry] = []
+        for (h, w) in maps {
+            for kernel in kernels {
+                for stride in [1, 2] {
+                    for padding in [Padding.valid, .same] {
+                        if let g = try? WindowGeometry(input: [2, channels, h, w], kernel: kernel, stride: stride, padding: padding) {
+                            result.append(g)
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    static func describe(_ g: WindowGeometry) -> String {
+        "\(g.height)×\(g.width) window \(g.kernelHeight)×\(g.kernelWidth) stride \(g.stride) pad (\(g.padTop), \(g.padLeft))"
+    }
+
+    static func convolution(on device: Device) -> [KernelCheck] {
+        var forward = KernelCheck(family: device.kernelStyle, name: "conv2d forward (im2col + GEMM + bias)", tolerance: 1e-5)
+        var data = KernelCheck(family: device.kernelStyle, name: "conv2d backward data (GEMM + col2im)", tolerance: 1e-5)
+        var filter = KernelCheck(family: device.kernelStyle, name: "conv2d backward filter", tolerance: 1e-5)
+        let outChannels = 3
+        do {
+            for (index, g) in geometries(kernels: [(1, 1), (3, 3), (7, 7), (1, 7), (7, 1)], channels: 2).enumerated() {
+                let shape = [g.batch, g.channels, g.height, g.width]
+                let weightShape = [outChannels, g.channels, g.kernelHeight, g.kernelWidth]
+                let x = checkValues(shape.reduce(1, *), seed: UInt64(index) * 4 + 1)
+                let weight = checkValues(weightShape.reduce(1, *), seed: UInt64(index) * 4 + 2)
+                let bias = checkValues(outChannels, seed: UInt64(index) * 4 + 3)
+                let dy = checkValues(g.batch * outChannels * g.outputPlane, seed: UInt64(index) * 4 + 4)
+                let xt = try Tensor(on: device, shape: shape, values: x)
+                let wt = try Tensor(on: device, shape: weightShape, values: weight)
+                let dyt = try Tensor(on: device, shape: [g.batch, outChannels, g.outHeight, g.outWidth], values: dy)
+                let taps = Float(g.channels * g.kernelHeight * g.kernelWidth)
+                let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: weight, outChannels: outChannels, g)
+                forward.compare(describe(g), { try ConvOps.forward(xt, weight: wt, bias: try Tensor(on: device, shape: [outChannels], values: bias), g).toArray() },
+                                HostReference.conv2d(x, weight: weight, bias: bias, outChannels: outChannels, g), floor: taps)
+                data.compare(describe(g), { try ConvOps.backwardData(dyt, weight: wt, g).toArray() }, dx, floor: Float(outChannels * 4))
+                filter.compare(describe(g), { try ConvOps.backwardFilter(dyt, x: xt, weightShape: weightShape, g).toArray() }, dweight,
+                               floor: Float(g.batch * g.outputPlane))
+            }
+        } catch {
+            return finished([forward, data, filter], error: error)
+        }
+        return finished([forward, data, filter])
+    }
+
+    static func depthwise(on device: Device) -> [KernelCheck] {
+        var forward = KernelCheck(family: device.kernelStyle, name: "depthwise conv forward", tolerance: 1e-5)
+        var data = KernelCheck(family: device.kernelStyle, name: "depthwise conv backward data", tolerance: 1e-5)
+        var filter = KernelCheck(family: device.kernelStyle, name: "depthwise conv backward filter", tolerance: 1e-5)
+        do {
+            for multiplier in [1, 2] {
+                for (index, g) in geometries(kernels: [(3, 3), (5, 5)], channels: 3).enumerated() {
+                    let seed = UInt64(index * 8 + multiplier * 4)
+                    let shape = [g.batch, g.channels, g.height, g.width]
+                    let weightShape = [g.channels * multiplier, 1, g.kernelHeight, g.kernelWidth]
+                    let x = checkValues(shape.reduce(1, *), seed: seed + 1)
+                    let weight = checkValues(weightShape.reduce(1, *), seed: seed + 2)
+                    let dy = checkValues(g.batch * g.channels * multiplier * g.outputPlane, seed: seed + 3)
+                    let xt = try Tensor(on: device, shape: shape, values: x)
+                    let wt = try Tensor(on: device, shape: weightShape, values: weight)
+                    let dyt = try Tensor(on: device, shape: [g.batch, g.channels * multiplier, g.outHeight, g.outWidth], values: dy)
+                    let place = describe(g) + ", multiplier \(multiplier)"
+                    let taps = Float(g.kernelHeight * g.kernelWidth)
+                    forward.compare(place, { try ConvOps.depthwiseForward(xt, weight: wt, multiplier: multiplier, g).toArray() },
+                                    HostReference.depthwise(x, weight: weight, multiplier: multiplier, g), floor: taps)
+                    let expected = HostReference.depthwiseBackward(dy, x: x, weight: weight, multiplier: multiplier, g)
+                    let (dx, dweight) = try ConvOps.depthwiseBackward(dyt, x: xt, weight: wt, multiplier: multiplier, g,
+                                                                      needInputGradient: true)
+                    data.compare(place, { try dx?.toArray() ?? [] }, expected.dx, floor: taps)
+                    filter.compare(place, { try dweight.toArray() }, expected.dweight, floor: Float(g.batch * g.outputPlane))
+                }
+            }
+        } catch {
+            return finished([forward, data, filter], error: error)
+        }
+        return finished([forward, data, filter])
+    }
+
+    static func pooling(on device: Device) -> [KernelCheck] {
+        var maxForward = KernelCheck(family: device.kernelStyle, name: "max pool forward", tolerance: 0)
+        var maxBackward = KernelCheck(family: device.kernelStyle, name: "max pool backward", tolerance: 1e-6)
+        var averageForward = KernelCheck(family: device.kernelStyle, name: "average pool forward", tolerance: 1e-6)
+        var averageBackward = KernelCheck(family: device.kernelStyle, name: "average pool backward", tolerance: 1e-6)
+        do {
+            for (index, g) in geometries(kernels: [(2, 2), (3, 3)], channels: 3).enumerated() {
+                let shape = [g.batch, g.channels, g.height, g.width]
+                let x = checkValues(shape.reduce(1, *), seed: UInt64(index) * 2 + 1)
+                let dy = checkValues(g.batch * g.channels * g.outputPlane, seed: UInt64(index) * 2 + 2)
+                let xt = try Tensor(on: device, shape: shape, values: x)
+                let dyt = try Tensor(on: device, shape: [g.batch, g.channels, g.outHeight, g.outWidth], values: dy)
+                let (y, argmax) = try Pooling.maxForward(xt, g)
+                maxForward.compare(describe(g), { try y.toArray() }, HostReference.pool(x, max: true, g))
+                maxBackward.compare(describe(g), { try Pooling.maxBackward(dyt, argmax: argmax, g).toArray() },
+                                    HostReference.poolBackward(dy, x: x, max: true, g))
+                averageForward.compare(describe(g), { try Pooling.averageForward(xt, g).toArray() }, HostReference.pool(x, max: false, g))
+                averageBackward.compare(describe(g), { try Pooling.averageBackward(dyt, g).toArray() },
+                                        HostReference.poolBackward(dy, x: x, max: false, g))
+            }
+        } catch {
+            return finished([maxForward, maxBackward, averageForward, averageBackward], error: error)
+        }
+        return finished([maxForward, maxBackward, averageForward, averageBackward])
+    }
+}
