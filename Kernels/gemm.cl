@@ -146,6 +146,24 @@ __kernel void transpose_strided(__global const float *src, const int off, const 
     }
 }
 
+// As transpose_strided, the GPU way: a 16 × 16 work-group moves one 16 × 16 block
+// through local memory, each work-item reading one float along a row of src and
+// writing one along a row of dst, so both sides are read and written in runs.
+// Launched over [cols, rows, batch] rounded up to 16s, work-groups of 16 × 16 × 1.
+__kernel void transpose_local(__global const float *src, const int off, const int ld, const int stride,
+                              __global float *dst, const int rows, const int cols) {
+    __local float tile[16][17];   // a column of padding: the column reads hit 17 banks
+    const int lc = get_local_id(0), lr = get_local_id(1);
+    const int c0 = get_group_id(0) * 16, r0 = get_group_id(1) * 16;
+    const int z = get_global_id(2);
+    __global const float *in = src + off + (size_t)z * stride;
+    __global float *out = dst + (size_t)z * cols * rows;
+    if (r0 + lr < rows && c0 + lc < cols) tile[lr][lc] = in[(size_t)(r0 + lr) * ld + c0 + lc];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    // Work-item (lc, lr) writes dst[c0 + lr, r0 + lc], read from the tile's column.
+    if (c0 + lr < cols && r0 + lc < rows) out[(size_t)(c0 + lr) * rows + r0 + lc] = tile[lc][lr];
+}
+
 // C = A · Bᵀ with both operands read along their rows, for a B stored [n, k] that
 // gemm_tile would need transposed first (a weight gradient: k is the long pixel axis).
 // Each work-item holds a 4 × 4 block of C as sixteen float16 partial dot products over

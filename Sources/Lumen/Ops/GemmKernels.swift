@@ -93,8 +93,17 @@ public enum GemmKernels {
             // B is stored [n, k]; pack Bᵀ as [sets, k, n].
             let packed = try Tensor(uninitializedOn: device, shape: [sets, k, n])
             if packed.count > 0 {
-                try device.launch("gemm", "transpose_strided", global: [(k + 15) / 16, (n + 15) / 16, sets], local: tile.group,
-                                  [.tensor(b.tensor), .size(b.offset), .size(ldb), .size(strideB), .tensor(packed), .size(n), .size(k)])
+                let arguments: [KernelArgument] = [.tensor(b.tensor), .size(b.offset), .size(ldb), .size(strideB), .tensor(packed),
+                                                   .size(n), .size(k)]
+                // GPU-like devices stage blocks in local memory when a 16 × 16 group fits;
+                // CPU-like ones move a block per work-item in registers.
+                if tile == .local32, device.info.maxWorkItemSizes.prefix(2).allSatisfy({ $0 >= 16 }),
+                   try device.kernel("gemm", "transpose_local").maxWorkGroupSize >= 256 {
+                    try device.launch("gemm", "transpose_local", global: [k, n, sets], local: [16, 16, 1], arguments)
+                } else {
+                    try device.launch("gemm", "transpose_strided", global: [(k + 15) / 16, (n + 15) / 16, sets], local: [1, 1, 1],
+                                      arguments)
+                }
             }
             (bTensor, bOffset, ldb, bStride) = (packed, 0, n, k * n)
         }
