@@ -334,21 +334,18 @@ int lm_buffer_read(lm_device *device, cl_mem buffer, size_t offset, size_t bytes
     return clEnqueueReadBuffer(device->queue, buffer, CL_TRUE, offset, bytes, destination, 0, NULL, NULL);
 }
 
-// Written from the host in blocks rather than with clEnqueueFillBuffer: fills are rare
-// (new parameters and optimizer state), and GPU simulators such as oclgrind track host
-// writes as initialising memory but not fills.
+// Written from the host in one write rather than with clEnqueueFillBuffer: fills are
+// rare (new parameters and optimizer state), and oclgrind 21.10 tracks host writes as
+// initialising memory but not fills, nor every write at an offset: filled in blocks
+// (65,536 floats, then the 4,464 left of 70,000) the first 4,464 floats read as
+// uninitialised, so one write of the whole range is what its checker reads correctly.
 int lm_buffer_fill_f32(lm_device *device, cl_mem buffer, size_t first, size_t count, float value) {
     if (count == 0) return CL_SUCCESS;
-    const size_t block = count < 65536 ? count : 65536;
-    float *pattern = malloc(block * sizeof(float));
+    float *pattern = malloc(count * sizeof(float));
     if (!pattern) return CL_OUT_OF_HOST_MEMORY;
-    for (size_t i = 0; i < block; i++) pattern[i] = value;
-    int status = CL_SUCCESS;
-    for (size_t done = 0; done < count && status == CL_SUCCESS; done += block) {
-        const size_t n = count - done < block ? count - done : block;
-        status = clEnqueueWriteBuffer(device->queue, buffer, CL_TRUE, (first + done) * sizeof(float), n * sizeof(float),
-                                      pattern, 0, NULL, NULL);
-    }
+    for (size_t i = 0; i < count; i++) pattern[i] = value;
+    const int status = clEnqueueWriteBuffer(device->queue, buffer, CL_TRUE, first * sizeof(float), count * sizeof(float),
+                                            pattern, 0, NULL, NULL);
     free(pattern);
     return status;
 }

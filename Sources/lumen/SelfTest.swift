@@ -20,6 +20,8 @@ struct SelfTest: ParsableCommand {
                                valueName: "names")) var models = "all"
     @Option(help: ArgumentHelp("With --full: the kernel families to check (cpu, gpu, or both).", valueName: "families"))
     var kernels = "cpu,gpu"
+    @Option(help: ArgumentHelp("With --full: only these groups of kernel checks, comma-separated (gemm, conv2d, depthwise, pooling, global-pooling, batchnorm, activations, reductions, layout, elementwise, dropout, loss).",
+                               valueName: "groups")) var only: String?
     @Flag(help: "Print the results as JSON.") var json = false
 
     func run() throws {
@@ -68,6 +70,15 @@ struct SelfTest: ParsableCommand {
                 return (name, try ModelReference(name).spec(classes: 3, inputSize: nil, channels: nil))
             }
         }
+        let groups = try only.map { list in
+            try Set(list.split(separator: ",").map { name -> String in
+                guard KernelChecks.groups.contains(where: { $0.name == name }) else {
+                    throw ValidationError("--only: '\(name)' is not a group of kernel checks; expected some of "
+                                          + KernelChecks.groups.map(\.name).joined(separator: ", "))
+                }
+                return String(name)
+            })
+        }
         let environment = try RuntimeEnvironment.current()
         let selector = environment.selector(deviceOption.device)
         var report = FullSelfTest()
@@ -78,7 +89,7 @@ struct SelfTest: ParsableCommand {
             let device = try options.open(selector)
             report.device = device.info.label
             if !json { print("\(device.info.label), \(family.rawValue)-style kernels:") }
-            report.kernels += KernelChecks.run(on: device) { check in
+            report.kernels += KernelChecks.run(on: device, only: groups) { check in
                 if !json { print(Self.line(check)) }
             }
             for (name, spec) in specs {

@@ -4,15 +4,20 @@ import Foundation
 /// on small shapes and compared with the plain-Swift twins in `HostReference`: what
 /// `lumen self-test --full` prints, one `KernelCheck` a line.
 public enum KernelChecks {
-    /// Runs every check on `device`, telling `progress` each result as it is known.
-    public static func run(on device: Device, progress: (KernelCheck) -> Void = { _ in }) -> [KernelCheck] {
-        let groups: [(Device) -> [KernelCheck]] = [
-            gemm, convolution, depthwise, pooling, globalPooling, batchNorm, activations, reductions, layout, elementwise,
-            dropout, loss,
-        ]
+    /// The checks by group, in the order they run: `lumen self-test --full --only NAME`
+    /// runs some of them.
+    public static let groups: [(name: String, run: (Device) -> [KernelCheck])] = [
+        ("gemm", gemm), ("conv2d", convolution), ("depthwise", depthwise), ("pooling", pooling),
+        ("global-pooling", globalPooling), ("batchnorm", batchNorm), ("activations", activations),
+        ("reductions", reductions), ("layout", layout), ("elementwise", elementwise), ("dropout", dropout), ("loss", loss),
+    ]
+
+    /// Runs the checks of the groups named in `only` (every group when nil) on
+    /// `device`, telling `progress` each result as it is known.
+    public static func run(on device: Device, only: Set<String>? = nil, progress: (KernelCheck) -> Void = { _ in }) -> [KernelCheck] {
         var results: [KernelCheck] = []
-        for group in groups {
-            for check in group(device) {
+        for group in groups where only?.contains(group.name) ?? true {
+            for check in group.run(device) {
                 progress(check)
                 results.append(check)
             }
@@ -274,7 +279,7 @@ public enum KernelChecks {
 
     static func elementwise(on device: Device) -> [KernelCheck] {
         [KernelCheck.run("add, scale, axpy, multiply, affine, fill", on: device, tolerance: 1e-6) { check in
-            for count in [1, 7, 1000] {
+            for count in [1, 7, 1000, 70_000] {
                 let a = checkValues(count, seed: UInt64(count)), b = checkValues(count, seed: UInt64(count) + 1)
                 let at = try Tensor(on: device, shape: [count], values: a), bt = try Tensor(on: device, shape: [count], values: b)
                 check.compare("add of \(count)", { try Elementwise.add(at, bt).toArray() }, zip(a, b).map(+))
@@ -286,6 +291,7 @@ public enum KernelChecks {
                     try Elementwise.axpy(0.5, at, y)
                     return try y.toArray()
                 }, zip(a, b).map { 0.5 * $0 + $1 })
+                check.compare("zeros + x of \(count)", { try Elementwise.add(try Tensor.zeros(on: device, shape: [count]), at).toArray() }, a)
                 check.compare("fill of \(count)", {
                     let y = try Tensor(uninitializedOn: device, shape: [count])
                     try Elementwise.fill(y, with: 0.25)
