@@ -31,3 +31,22 @@ __kernel void sum_rows(__global const float *x, __global float *y, const int out
     const float4 quarters = halves.lo + halves.hi;
     y[o] = total + (quarters.s0 + quarters.s1) + (quarters.s2 + quarters.s3);
 }
+
+// The same sum for inner == 1 on GPUs: one work-group per row, its work-items summing
+// strided parts of the row, then a tree in local memory. Launched with power-of-two
+// work-groups of at most 256, one per row.   x: [outer, length]  y: [outer]
+__kernel void sum_rows_group(__global const float *x, __global float *y, const int outer, const int length) {
+    __local float scratch[256];
+    const int o = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    if (o >= outer) return;   // a whole group leaves: no barrier is left waiting
+    __global const float *row = x + (size_t)o * length;
+    float total = 0.0f;
+    for (int l = lid; l < length; l += size) total += row[l];
+    scratch[lid] = total;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) scratch[lid] += scratch[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) y[o] = scratch[0];
+}

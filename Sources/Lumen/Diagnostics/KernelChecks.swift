@@ -214,7 +214,7 @@ public enum KernelChecks {
     }
 
     static func reductions(on device: Device) -> [KernelCheck] {
-        let shapes = [[1, 1, 1], [2, 3, 4], [3, 5, 37], [4, 33, 17]]
+        let shapes = [[1, 1, 1], [2, 3, 4], [3, 5, 37], [4, 33, 17], [3, 2, 300]]
         return [
             KernelCheck.run("sum over an axis", on: device, tolerance: 1e-5) { check in
                 for (index, shape) in shapes.enumerated() {

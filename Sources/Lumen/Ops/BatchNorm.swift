@@ -29,10 +29,12 @@ public enum BatchNormOps {
     }
 
     /// One work-group per channel (or per sum) for the GPU-style reductions: the largest
-    /// power of two the kernel's work-group limit allows, at most 256 (the kernels' local arrays).
+    /// power of two the kernel's work-group limit (CL_KERNEL_WORK_GROUP_SIZE) and the
+    /// device's first extent (CL_DEVICE_MAX_WORK_ITEM_SIZES) allow, at most 256 (the
+    /// kernels' local arrays).
     static func reductionGroups(channels: Int, kernel: String, program: String = "batchnorm",
                                 on device: Device) throws -> (global: [Int], local: [Int]) {
-        let limit = min(256, try device.kernel(program, kernel).maxWorkGroupSize)
+        let limit = min(256, try device.kernel(program, kernel).maxWorkGroupSize, max(1, device.info.maxWorkItemSizes.first ?? 256))
         var size = 1
         while size * 2 <= limit { size *= 2 }
         return ([channels * size], [size])

@@ -1,7 +1,8 @@
 /// Reductions: the twin of `Kernels/reduce.cl`.
 public enum Reduce {
     /// The sum over `axis`, which is removed from the shape. Summing the last axis on a
-    /// CPU device walks each row with vectors (`.rows`).
+    /// CPU device walks each row with vectors (`.rows`); on a GPU a work-group sums each
+    /// row of 64 or more.
     ///
     ///     x: [d0, ..., d(axis), ..., dk]  ->  [d0, ..., dk] without d(axis)
     public static func sum(_ x: Tensor, axis: Int, variant: KernelVariant? = nil) throws -> Tensor {
@@ -15,8 +16,15 @@ public enum Reduce {
         shape.remove(at: axis)
         let y = try Tensor(uninitializedOn: x.device, shape: shape)
         guard y.count > 0 else { return y }
-        if inner == 1 && (variant ?? KernelVariant.default(for: x.device)) == .rows {
+        let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
+        if inner == 1 && rows {
             try x.device.launch("reduce", "sum_rows", global: [outer], local: [1],
+                                [.tensor(x), .tensor(y), .size(outer), .size(length)])
+        } else if inner == 1 && length >= 64 {
+            // Long rows on GPUs: a work-group per row rather than one work-item walking it.
+            let (global, local) = try BatchNormOps.reductionGroups(channels: outer, kernel: "sum_rows_group", program: "reduce",
+                                                                   on: x.device)
+            try x.device.launch("reduce", "sum_rows_group", global: global, local: local,
                                 [.tensor(x), .tensor(y), .size(outer), .size(length)])
         } else {
             try x.device.launch("reduce", "sum_axis", global: [inner, outer],
