@@ -48,7 +48,9 @@ public enum GemmKernels {
         /// those) and the device runs its work-group size.
         func suits(_ device: Device) -> Bool {
             let limit = self == .local32 ? ((try? device.kernel("gemm", kernelName).maxWorkGroupSize) ?? 0) : 1
-            return suits(cpu: device.kernelStyle == .cpu, workGroupLimit: limit)
+            // The device must also take the group's extent in each dimension.
+            let extents = zip(group, device.info.maxWorkItemSizes).allSatisfy { $0 <= $1 }
+            return extents && suits(cpu: device.kernelStyle == .cpu, workGroupLimit: limit)
         }
 
         /// Register tiles on CPUs; the local-memory tile on other devices whose limit for
