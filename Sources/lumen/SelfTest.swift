@@ -50,7 +50,7 @@ struct SelfTest: ParsableCommand {
     private func runFull() throws {
         let families = try kernels.split(separator: ",").map { name -> KernelStyle in
             guard let style = KernelStyle(rawValue: name.trimmingCharacters(in: .whitespaces).lowercased()) else {
-                throw ValidationError("--kernels: '\(name)' is not a kernel family; expected cpu, gpu or cpu,gpu")
+                throw LumenError.invalidSetting(name: "--kernels", value: String(name), valid: KernelStyle.allCases.map(\.rawValue))
             }
             return style
         }
@@ -64,8 +64,8 @@ struct SelfTest: ParsableCommand {
                 let name = String(item)
                 if let builtin = BuiltinModel(rawValue: name) { return (name, ModelStepCheck.smallSpec(builtin)) }
                 guard FileManager.default.fileExists(atPath: name) else {
-                    throw ValidationError("--models: '\(name)' is neither a model file nor a built-in; expected all, none, files or some of "
-                                          + BuiltinModel.allCases.map(\.rawValue).joined(separator: ", "))
+                    throw LumenError.invalidSetting(name: "--models", value: name,
+                                                    valid: ["all", "none", "a model file"] + BuiltinModel.allCases.map(\.rawValue))
                 }
                 return (name, try ModelReference(name).spec(classes: 3, inputSize: nil, channels: nil))
             }
@@ -73,8 +73,7 @@ struct SelfTest: ParsableCommand {
         let groups = try only.map { list in
             try Set(list.split(separator: ",").map { name -> String in
                 guard KernelChecks.groups.contains(where: { $0.name == name }) else {
-                    throw ValidationError("--only: '\(name)' is not a group of kernel checks; expected some of "
-                                          + KernelChecks.groups.map(\.name).joined(separator: ", "))
+                    throw LumenError.invalidSetting(name: "--only", value: String(name), valid: KernelChecks.groups.map(\.name))
                 }
                 return String(name)
             })
