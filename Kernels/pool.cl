@@ -118,6 +118,40 @@ __kernel void global_maxpool_forward(__global const float *x, __global float *y,
     argmax[nc] = (float)where;
 }
 
+// The same on GPUs for large planes: one work-group per plane, each work-item the best
+// of a strided part, then a tree in local memory keeping the larger value and, between
+// equal ones, the earlier position (the first maximum, as above). Power-of-two
+// work-groups of at most 256, one per plane.
+__kernel void global_maxpool_forward_group(__global const float *x, __global float *y, __global float *argmax,
+                                           const int NC, const int P) {
+    __local float best[256];
+    __local int where[256];
+    const int nc = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    if (nc >= NC) return;   // a whole group leaves: no barrier is left waiting
+    __global const float *plane = x + (size_t)nc * P;
+    float mine = -INFINITY;
+    int at = P;
+    for (int i = lid; i < P; i += size) if (plane[i] > mine || at == P) { mine = plane[i]; at = i; }
+    best[lid] = mine;
+    where[lid] = at;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) {
+            const float other = best[lid + stride];
+            const int other_at = where[lid + stride];
+            if (other_at < P && (where[lid] == P || other > best[lid] || (other == best[lid] && other_at < where[lid]))) {
+                best[lid] = other;
+                where[lid] = other_at;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        y[nc] = best[0];
+        argmax[nc] = (float)where[0];
+    }
+}
+
 //   dy, argmax: [N*C]   dx: [N*C, P]
 __kernel void global_maxpool_backward(__global const float *dy, __global const float *argmax, __global float *dx,
                                       const int NC, const int P) {

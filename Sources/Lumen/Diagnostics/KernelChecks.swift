@@ -110,7 +110,7 @@ public enum KernelChecks {
     }
 
     static func globalPooling(on device: Device) -> [KernelCheck] {
-        let shapes = [[2, 3, 1, 1], [2, 3, 2, 3], [3, 5, 7, 9]]
+        let shapes = [[2, 3, 1, 1], [2, 3, 2, 3], [3, 5, 7, 9], [2, 3, 17, 19]]
         return [
             KernelCheck.run("global average pool forward and backward", on: device, tolerance: 1e-6) { check in
                 for (index, shape) in shapes.enumerated() {
@@ -127,7 +127,9 @@ public enum KernelChecks {
             KernelCheck.run("global max pool forward and backward", on: device, tolerance: 0) { check in
                 for (index, shape) in shapes.enumerated() {
                     let (planes, plane) = (shape[0] * shape[1], shape[2] * shape[3])
-                    let x = checkValues(planes * plane, seed: UInt64(index) + 21), dy = checkValues(planes, seed: UInt64(index) + 31)
+                    // Whole numbers on the last shape: ties, where the first maximum wins.
+                    let x = checkValues(planes * plane, seed: UInt64(index) + 21).map { index == shapes.count - 1 ? ($0 * 2).rounded() : $0 }
+                    let dy = checkValues(planes, seed: UInt64(index) + 31)
                     let xt = try Tensor(on: device, shape: shape, values: x)
                     let dyt = try Tensor(on: device, shape: [shape[0], shape[1]], values: dy)
                     let (y, argmax) = try Pooling.globalMaxForward(xt)

@@ -76,8 +76,15 @@ public enum Pooling {
         let y = try Tensor(uninitializedOn: x.device, shape: [x.shape[0], x.shape[1]])
         let argmax = try Tensor(uninitializedOn: x.device, shape: y.shape)
         guard planes > 0 else { return (y, argmax) }
-        try x.device.launch("pool", "global_maxpool_forward", global: [planes],
-                            [.tensor(x), .tensor(y), .tensor(argmax), .size(planes), .size(plane)])
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(argmax), .size(planes), .size(plane)]
+        if KernelVariant.default(for: x.device) == .elementwise && plane >= 64 {
+            // Large planes on GPUs: a work-group per plane rather than one work-item walking it.
+            let (global, local) = try BatchNormOps.reductionGroups(channels: planes, kernel: "global_maxpool_forward_group",
+                                                                   program: "pool", on: x.device)
+            try x.device.launch("pool", "global_maxpool_forward_group", global: global, local: local, arguments)
+        } else {
+            try x.device.launch("pool", "global_maxpool_forward", global: [planes], arguments)
+        }
         return (y, argmax)
     }
 
