@@ -22,22 +22,10 @@ public enum BatchNormOps {
         let variance = try Tensor(uninitializedOn: x.device, shape: [c])
         let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
         let name = rows ? "bn_statistics_planes" : "bn_statistics"
-        let (global, local) = rows ? ([c], [1]) : try reductionGroups(channels: c, kernel: name, on: x.device)
+        let (global, local) = rows ? ([c], [1]) : try ReductionGroups.onePer(c, kernel: name, program: "batchnorm", on: x.device)
         try x.device.launch("batchnorm", name, global: global, local: local,
                             [.tensor(x), .tensor(mean), .tensor(variance), .size(n), .size(c), .size(p)])
         return (mean, variance)
-    }
-
-    /// One work-group per channel (or per sum) for the GPU-style reductions: the largest
-    /// power of two the kernel's work-group limit (CL_KERNEL_WORK_GROUP_SIZE) and the
-    /// device's first extent (CL_DEVICE_MAX_WORK_ITEM_SIZES) allow, at most 256 (the
-    /// kernels' local arrays).
-    static func reductionGroups(channels: Int, kernel: String, program: String = "batchnorm",
-                                on device: Device) throws -> (global: [Int], local: [Int]) {
-        let limit = min(256, try device.kernel(program, kernel).maxWorkGroupSize, max(1, device.info.maxWorkItemSizes.first ?? 256))
-        var size = 1
-        while size * 2 <= limit { size *= 2 }
-        return ([channels * size], [size])
     }
 
     /// The code the kernels take for an activation applied after the normalisation: 1
@@ -98,7 +86,7 @@ public enum BatchNormOps {
         let dgamma = try Tensor(uninitializedOn: x.device, shape: [c])
         let dbeta = try Tensor(uninitializedOn: x.device, shape: [c])
         let reduce = rows ? "bn_backward_reduce_planes" : "bn_backward_reduce"
-        let (global, local) = rows ? ([c], [1]) : try reductionGroups(channels: c, kernel: reduce, on: x.device)
+        let (global, local) = rows ? ([c], [1]) : try ReductionGroups.onePer(c, kernel: reduce, program: "batchnorm", on: x.device)
         try x.device.launch("batchnorm", reduce, global: global, local: local,
                             [.tensor(x), .tensor(dy), .tensor(mean), .tensor(variance), .tensor(gamma ?? beta), .tensor(beta),
                              .tensor(dgamma), .tensor(dbeta), .float(epsilon), hasGamma, act, .size(n), .size(c), .size(p)])

@@ -354,8 +354,7 @@ public enum ConvOps {
                                  [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
         } else {
             let weights = g.channels * multiplier * g.kernelHeight * g.kernelWidth
-            let (global, local) = try BatchNormOps.reductionGroups(channels: weights, kernel: "depthwise_backward_filter",
-                                                                   program: "conv", on: dy.device)
+            let (global, local) = try ReductionGroups.onePer(weights, kernel: "depthwise_backward_filter", program: "conv", on: dy.device)
             try dy.device.launch("conv", "depthwise_backward_filter", global: global, local: local,
                                  [.tensor(x), .tensor(dy), .tensor(dweight)] + shared)
         }

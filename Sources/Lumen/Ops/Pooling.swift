@@ -79,8 +79,7 @@ public enum Pooling {
         let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(argmax), .size(planes), .size(plane)]
         if KernelVariant.default(for: x.device) == .elementwise && plane >= 64 {
             // Large planes on GPUs: a work-group per plane rather than one work-item walking it.
-            let (global, local) = try BatchNormOps.reductionGroups(channels: planes, kernel: "global_maxpool_forward_group",
-                                                                   program: "pool", on: x.device)
+            let (global, local) = try ReductionGroups.onePer(planes, kernel: "global_maxpool_forward_group", program: "pool", on: x.device)
             try x.device.launch("pool", "global_maxpool_forward_group", global: global, local: local, arguments)
         } else {
             try x.device.launch("pool", "global_maxpool_forward", global: [planes], arguments)

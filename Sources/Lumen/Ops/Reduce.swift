@@ -22,8 +22,7 @@ public enum Reduce {
                                 [.tensor(x), .tensor(y), .size(outer), .size(length)])
         } else if inner == 1 && length >= 64 {
             // Long rows on GPUs: a work-group per row rather than one work-item walking it.
-            let (global, local) = try BatchNormOps.reductionGroups(channels: outer, kernel: "sum_rows_group", program: "reduce",
-                                                                   on: x.device)
+            let (global, local) = try ReductionGroups.onePer(outer, kernel: "sum_rows_group", program: "reduce", on: x.device)
             try x.device.launch("reduce", "sum_rows_group", global: global, local: local,
                                 [.tensor(x), .tensor(y), .size(outer), .size(length)])
         } else {
