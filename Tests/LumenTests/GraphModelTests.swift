@@ -67,6 +67,17 @@ import Testing
         try expectMatches(gradient, f, "gradcam/dadd")
     }
 
+    /// One training step's parameter gradients by name, and the predictions after it ("predict").
+    static func stepGradients(_ model: Model, _ x: Tensor) throws -> [String: [Float]] {
+        let z = try model.logits(x, training: true)
+        let (_, gradient) = try Loss(model.defaultLoss).evaluate(logits: z, labels: [0, 1, 2, 1])
+        try model.backward(fromLogits: gradient)
+        var named: [String: [Float]] = ["predict": try model.predict(x).toArray()]
+        for parameter in model.parameters where !parameter.isStatistic { named[parameter.name] = try parameter.gradient!.toArray() }
+        for layer in model.layers { layer.clearCache() }
+        return named
+    }
+
     /// BatchNorm → ReLU runs as one fused pass (the plan says so) and trains exactly as
     /// BatchNorm → LeakyReLU(alpha 0), the same function left unfused; in inference too.
     @Test(arguments: KernelStyle.allCases)
@@ -83,16 +94,35 @@ import Testing
         let unfused = try Model(spec: spec(leaky), device: device(for: style), seed: 3)
         #expect(fused.plan.activationFusions == [1: 2] && unfused.plan.activationFusions.isEmpty)
         let x = try Tensor(on: device(for: style), shape: [4, 2, 6, 5], values: randomValues(240, seed: 5).map { $0 * 2 - 1 })
-        var gradients: [[String: [Float]]] = []
-        for model in [fused, unfused] {
-            let z = try model.logits(x, training: true)
-            let (_, gradient) = try Loss(model.defaultLoss).evaluate(logits: z, labels: [0, 1, 2, 1])
-            try model.backward(fromLogits: gradient)
-            var named: [String: [Float]] = ["predict": try model.predict(x).toArray()]
-            for parameter in model.parameters where !parameter.isStatistic { named[parameter.name] = try parameter.gradient!.toArray() }
-            gradients.append(named)
-            for layer in model.layers { layer.clearCache() }
+        let gradients = try [fused, unfused].map { try GraphModelTests.stepGradients($0, x) }
+        for (name, values) in gradients[0] {
+            #expect(scaledDifference(values, gradients[1][name]!) <= 1e-6, "\(name)")
         }
+    }
+
+    /// Inside a residual block too: BatchNorm → ReLU6 on its main path runs fused and
+    /// trains exactly as BatchNorm → LeakyReLU(alpha 0) (inputs small enough that 6 is never reached).
+    @Test(arguments: KernelStyle.allCases)
+    func fusedBatchNormReLU6InResidualBlockTrainsAsTheUnfusedLayers(style: KernelStyle) throws {
+        func spec(_ activation: LayerSpec) -> ModelSpec {
+            var conv = LayerSpec(type: "Conv2D", name: "conv"); conv.filters = 3; conv.kernelSize = 3; conv.padding = .same
+            var back = conv; back.name = "back"; back.filters = 2
+            var dense = LayerSpec(type: "Dense", name: "dense"); dense.units = 3; dense.activation = .softmax
+            var act = activation; act.name = "act"
+            var block = LayerSpec(type: "Residual", name: "block")
+            block.layers = [conv, LayerSpec(type: "BatchNormalization", name: "norm"), act, back]
+            return ModelSpec(name: "res-bn-relu6", inputShape: [6, 5, 2], layers: [block, LayerSpec(type: "GlobalAveragePooling2D"), dense])
+        }
+        var relu6 = LayerSpec(type: "Activation"); relu6.activation = .relu6
+        var leaky = LayerSpec(type: "LeakyReLU"); leaky.alpha = 0
+        let fused = try Model(spec: spec(relu6), device: device(for: style), seed: 3)
+        let unfused = try Model(spec: spec(leaky), device: device(for: style), seed: 3)
+        let paths = [fused, unfused].map { ($0.layers[0] as! Residual).main }
+        #expect(Residual.forwardPasses(paths[0], .inference).map(\.fusedActivation) == [.linear, .relu6, .linear, .linear])
+        #expect(Residual.forwardPasses(paths[1], .inference).allSatisfy { $0.fusedActivation == .linear && $0.appliesActivation })
+        let x = try Tensor(on: device(for: style), shape: [4, 2, 6, 5], values: randomValues(240, seed: 5).map { $0 * 2 - 1 })
+        let gradients = try [fused, unfused].map { try GraphModelTests.stepGradients($0, x) }
+        #expect(gradients[0].count == 9)
         for (name, values) in gradients[0] {
             #expect(scaledDifference(values, gradients[1][name]!) <= 1e-6, "\(name)")
         }

@@ -15,6 +15,20 @@ import Testing
         #expect(summary.contains("dense_2 (Dense)"))
     }
 
+    /// A residual block's rows show each inner layer's own output, shortcut included:
+    /// resnet18's layer2.0 takes 64×16×16 (at 64²) and halves it on both paths.
+    @Test func summaryShowsResidualPathsOutputs() throws {
+        let lines = try Model(spec: BuiltinModel.resnet18.spec(classes: 2, inputSize: 64), device: testDevice).summary()
+            .split(separator: "\n").map(String.init)
+        func shape(_ name: String) -> String? {
+            lines.first { $0.hasPrefix("  \(name) (") }?.split(separator: "(").dropFirst(2).first.map { "(" + $0.split(separator: ")")[0] + ")" }
+        }
+        #expect(shape("layer2.0.conv1") == "(None, 8, 8, 128)")
+        #expect(shape("layer2.0.bn2") == "(None, 8, 8, 128)")
+        #expect(shape("layer2.0.downsample.0") == "(None, 8, 8, 128)")
+        #expect(shape("layer1.0.conv1") == "(None, 16, 16, 64)")
+    }
+
     @Test func fashionCNNTakesClassesAndInput() throws {
         let model = try Model(spec: BuiltinModel.fashionCNN.spec(classes: 10), device: testDevice)
         #expect(model.outputShapes.last == [10])

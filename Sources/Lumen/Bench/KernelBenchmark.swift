@@ -56,12 +56,23 @@ public enum KernelBenchmark {
         let made = try spec.layers.map { try factory.make($0) }
         let inputs = try Model.connections(made.map(\.0), inputName: spec.resolvedInputName)
         var outputs: [[Int]] = []
+        /// The layer's convolutions, a residual block's paths included, for an input of `shape`.
+        func collect(_ layer: Layer, _ shape: [Int]) throws {
+            if let conv = layer as? Conv2D {
+                shapes.append(ConvShape(name: conv.name, input: shape, filters: conv.filters, kernelSize: conv.kernelSize,
+                                        stride: conv.stride, padding: conv.padding))
+            } else if let block = layer as? Residual {
+                for path in [block.main, block.shortcut] {
+                    _ = try path.reduce(shape) { shape, inner in
+                        try collect(inner, shape)
+                        return try inner.outputShape(for: shape)
+                    }
+                }
+            }
+        }
         for ((_, layer), sources) in zip(made, inputs) {
             let given = sources.map { $0 < 0 ? spec.channelsFirstInput : outputs[$0] }
-            if let conv = layer as? Conv2D {
-                shapes.append(ConvShape(name: conv.name, input: given[0], filters: conv.filters, kernelSize: conv.kernelSize,
-                                        stride: conv.stride, padding: conv.padding))
-            }
+            try collect(layer, given[0])
             outputs.append(try layer.outputShape(forInputs: given))
         }
         return shapes

@@ -47,11 +47,28 @@ public final class Residual: Layer {
     }
 
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
-        var inner = pass
-        inner.appliesActivation = true
-        let a = try main.reduce(x) { try $1.forward($0, inner) }
-        let b = try shortcut.reduce(x) { try $1.forward($0, inner) }
-        return try Elementwise.add(a, b)
+        func run(_ path: [Layer]) throws -> Tensor {
+            try zip(path, Residual.forwardPasses(path, pass)).reduce(x) { try $1.0.forward($0, $1.1) }
+        }
+        return try Elementwise.add(try run(main), try run(shortcut))
+    }
+
+    /// Whether layer `index` of a path is an activation its BatchNorm applies: within a
+    /// path each layer's only reader is the next, so a BatchNorm followed by a ReLU or
+    /// ReLU6 layer always takes it, as the model's execution plan does between layers.
+    static func absorbsActivation(_ path: [Layer], at index: Int) -> Bool {
+        index > 0 && path[index] is ActivationLayer && BatchNormOps.fuses(path[index].activation)
+            && path[index - 1] is BatchNormalization
+    }
+
+    /// The pass of each layer of a path: the block's own, with the BatchNorm + activation fusions.
+    static func forwardPasses(_ path: [Layer], _ pass: ForwardPass) -> [ForwardPass] {
+        path.indices.map { index in
+            var inner = pass
+            inner.appliesActivation = !absorbsActivation(path, at: index)
+            inner.fusedActivation = index + 1 < path.count && absorbsActivation(path, at: index + 1) ? path[index + 1].activation : .linear
+            return inner
+        }
     }
 
     public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
@@ -62,6 +79,7 @@ public final class Residual: Layer {
                 guard let g = gradient else { break }
                 var step = BackwardPass()
                 step.needsInputGradient = index > 0 || pass.needsInputGradient
+                step.appliesActivation = !Residual.absorbsActivation(path, at: index)
                 gradient = try layer.backward(g, step).first ?? nil
             }
             return gradient

@@ -29,8 +29,15 @@ extension Model {
         for (index, (layer, shape)) in zip(layers, outputShapes).enumerated() {
             add(layer, shape: shape, indent: "", sources: plan.inputs[index])
             if let block = layer as? Residual {
-                var inner = shape
-                for sub in block.main { add(sub, shape: inner, indent: "  ") ; inner = (try? sub.outputShape(for: inner)) ?? inner }
+                // Each path from the block's input, every row showing that layer's output.
+                let source = plan.inputs[index].first ?? -1
+                for path in [block.main, block.shortcut] {
+                    var inner = source < 0 ? spec.channelsFirstInput : outputShapes[source]
+                    for sub in path {
+                        inner = (try? sub.outputShape(for: inner)) ?? inner
+                        add(sub, shape: inner, indent: "  ")
+                    }
+                }
             }
         }
         let widths = (0..<headers.count).map { column in
