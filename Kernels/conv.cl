@@ -288,8 +288,67 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
     }
 }
 
-// CPU-style depthwise convolution, direct (no im2col), one row per work-item walking the
-// window's taps over the row in order: the inner loops run along contiguous columns.
+// CPU-style depthwise convolution, direct (no im2col). A work-item walks its row in
+// chunks of 16 columns held in one float16 accumulator, each tap adding a vector load of
+// the row it reads, so the inner work is wide FMAs and each output is stored once. Only
+// the columns whose window overhangs the row's edge (and rows too narrow for a chunk)
+// take a scalar path with bounds checks.
+
+// The output columns [*lo, *hi) whose taps all fall inside a row of W:
+// ow·S − PL ≥ 0 and ow·S − PL + KW − 1 < W. Empty (lo = hi) when no column is.
+inline void interior_columns(const int W, const int S, const int PL, const int KW, const int OW, int *lo, int *hi) {
+    const int last = W - KW + PL;
+    *lo = min(OW, (PL + S - 1) / S);
+    *hi = last < 0 ? *lo : max(*lo, min(OW, last / S + 1));
+}
+
+// The 16 values line[start + q·S], q < 16, all inside the row.
+inline float16 taps16(__global const float *line, const int start, const int S) {
+    if (S == 1) return vload16(0, line + start);
+    if (S == 2) {
+        const float16 a = vload16(0, line + start), b = vload16(0, line + start + 15);
+        return (float16)(a.even, b.odd);
+    }
+    float values[16];
+    for (int q = 0; q < 16; q++) values[q] = line[start + q * S];
+    return vload16(0, values);
+}
+
+// The 16 values line[start + q·S], q < 16, with 0 where the column falls outside [0, W):
+// rows too narrow for an interior chunk read this way.
+inline float16 window16(__global const float *line, const int W, const int start, const int S) {
+    float values[16];
+    for (int q = 0; q < 16; q++) {
+        const int col = start + q * S;
+        values[q] = col >= 0 && col < W ? line[col] : 0.0f;
+    }
+    return vload16(0, values);
+}
+
+// The 16 values a stride-S tap scatters onto columns lead + q, q < 16, of an input-
+// gradient row: grow[(lead + q)/S] where lead + q is a multiple of S inside [0, OW·S),
+// else 0 (S ≥ 2). Stride 2 spreads 8 loaded values over every other lane.
+inline float16 spread16(__global const float *grow, const int OW, const int lead, const int S) {
+    const int first = (lead + 1) / 2;       // the first dy value a lane takes
+    if (S == 2 && lead >= 0 && first + 8 <= OW) {
+        // lead even: lanes 0, 2, …, 14 take d[0…7]; lead odd: lanes 1, 3, …, 15 do.
+        const float8 d = vload8(0, grow + first);
+        if ((lead & 1) == 0) return (float16)(d.s0, 0.0f, d.s1, 0.0f, d.s2, 0.0f, d.s3, 0.0f, d.s4, 0.0f, d.s5, 0.0f, d.s6, 0.0f, d.s7, 0.0f);
+        return (float16)(0.0f, d.s0, 0.0f, d.s1, 0.0f, d.s2, 0.0f, d.s3, 0.0f, d.s4, 0.0f, d.s5, 0.0f, d.s6, 0.0f, d.s7);
+    }
+    float values[16];
+    for (int q = 0; q < 16; q++) values[q] = 0.0f;
+    for (int ow = lead > 0 ? (lead + S - 1) / S : 0; ow < OW && ow * S < lead + 16; ow++) values[ow * S - lead] = grow[ow];
+    return vload16(0, values);
+}
+
+// Stores the first `count` (≤ 16) lanes of a chunk at out.
+inline void store_chunk(const float16 chunk, __global float *out, const int count) {
+    if (count >= 16) { vstore16(chunk, 0, out); return; }
+    float values[16];
+    vstore16(chunk, 0, values);
+    for (int q = 0; q < count; q++) out[q] = values[q];
+}
 
 // One output row (n, o, oh).   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]
 __kernel void depthwise_forward_rows(__global const float *x, __global const float *weight, __global float *y,
@@ -302,22 +361,50 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global const float *k = weight + (size_t)o * KH * KW;
     __global float *out = y + ((size_t)no * OH + oh) * OW;
-    for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
-    for (int kh = 0; kh < KH; kh++) {
-        const int h = oh * S - PT + kh;
-        if (h < 0 || h >= H) continue;
-        __global const float *line = plane + h * W;
-        for (int kw = 0; kw < KW; kw++) {
-            const float tap = k[kh * KW + kw];
-            int first, end;
-            columns_inside(W, S, PL, kw, OW, &first, &end);
-            for (int ow = first; ow < end; ow++) out[ow] = fma(tap, line[ow * S - PL + kw], out[ow]);
+    const int kh0 = max(0, PT - oh * S), kh1 = min(KH, H + PT - oh * S);   // rows inside the image
+    int lo, hi;
+    interior_columns(W, S, PL, KW, OW, &lo, &hi);
+    if (hi - lo < 16) {
+        // A narrow row: chunks of 16 read with bounds checks, only the first columns stored.
+        for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+            float16 acc = 0.0f;
+            for (int kh = kh0; kh < kh1; kh++) {
+                __global const float *line = plane + (oh * S - PT + kh) * W;
+                for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], window16(line, W, ow0 * S - PL + kw, S), acc);
+            }
+            store_chunk(acc, out + ow0, OW - ow0);
         }
+        return;
+    }
+    // Chunks of 16 inside [lo, hi), the last moved back to end at hi (it rewrites a few
+    // columns with the same values).
+    for (int c0 = lo; c0 < hi; c0 += 16) {
+        const int ow0 = min(c0, hi - 16);
+        float16 acc = 0.0f;
+        for (int kh = kh0; kh < kh1; kh++) {
+            __global const float *line = plane + (oh * S - PT + kh) * W;
+            for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], taps16(line, ow0 * S - PL + kw, S), acc);
+        }
+        vstore16(acc, 0, out + ow0);
+    }
+    // The edge columns, one by one.
+    for (int ow = lo == 0 ? hi : 0; ow < OW; ow = ow + 1 == lo ? hi : ow + 1) {
+        float total = 0.0f;
+        for (int kh = kh0; kh < kh1; kh++) {
+            __global const float *line = plane + (oh * S - PT + kh) * W;
+            for (int kw = 0; kw < KW; kw++) {
+                const int col = ow * S - PL + kw;
+                if (col >= 0 && col < W) total = fma(k[kh * KW + kw], line[col], total);
+            }
+        }
+        out[ow] = total;
     }
 }
 
 // One input-gradient row (n, c, h): every (m, kh) whose output row oh·S − PT + kh = h
-// lands here, each tap scattering its dy row along the columns it covers.
+// lands here; tap (kh, kw) brings dy[oh, ow] to column w = ow·S − PL + kw. Stride 1
+// reads dy rows as vectors (w + PL − kw inside [0, OW) for every tap in the interior);
+// larger strides spread their values over the lanes they reach.
 //   dy: [N, C*M, OH, OW]   weight: [C*M, 1, KH, KW]   dx: [N, C, H, W]
 __kernel void depthwise_backward_data_rows(__global const float *dy, __global const float *weight, __global float *dx,
                                            const int N, const int C, const int H, const int W, const int M,
@@ -327,27 +414,74 @@ __kernel void depthwise_backward_data_rows(__global const float *dy, __global co
     if (h >= H || nc >= N * C) return;
     const int n = nc / C, c = nc - n * C;
     __global float *out = dx + ((size_t)nc * H + h) * W;
-    for (int w = 0; w < W; w++) out[w] = 0.0f;
-    for (int m = 0; m < M; m++) {
-        const int o = c * M + m;
-        __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
-        __global const float *k = weight + (size_t)o * KH * KW;
-        for (int kh = 0; kh < KH; kh++) {
-            const int lead = h + PT - kh;    // = oh·S
-            if (lead < 0 || lead % S != 0 || lead / S >= OH) continue;
-            __global const float *grow = g + (lead / S) * OW;
-            for (int kw = 0; kw < KW; kw++) {
-                const float tap = k[kh * KW + kw];
-                int first, end;
-                columns_inside(W, S, PL, kw, OW, &first, &end);
-                for (int ow = first; ow < end; ow++) out[ow * S - PL + kw] = fma(tap, grow[ow], out[ow * S - PL + kw]);
+    __global const float *g0 = dy + (size_t)n * C * M * OH * OW;
+    if (S != 1) {
+        for (int w0 = 0; w0 < W; w0 += 16) {
+            float16 acc = 0.0f;
+            for (int m = 0; m < M; m++) {
+                const int o = c * M + m;
+                __global const float *k = weight + (size_t)o * KH * KW;
+                for (int kh = 0; kh < KH; kh++) {
+                    const int lead = h + PT - kh;    // = oh·S
+                    if (lead < 0 || lead % S != 0 || lead / S >= OH) continue;
+                    __global const float *grow = g0 + ((size_t)o * OH + lead / S) * OW;
+                    for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], spread16(grow, OW, w0 + PL - kw, S), acc);
+                }
+            }
+            store_chunk(acc, out + w0, W - w0);
+        }
+        return;
+    }
+    const int kh0 = max(0, h + PT - OH + 1), kh1 = min(KH, h + PT + 1);   // dy rows h + PT − kh inside [0, OH)
+    int lo = max(0, KW - 1 - PL), hi = min(W, OW - PL);
+    if (hi - lo < 16) {
+        for (int w0 = 0; w0 < W; w0 += 16) {
+            float16 acc = 0.0f;
+            for (int m = 0; m < M; m++) {
+                const int o = c * M + m;
+                __global const float *k = weight + (size_t)o * KH * KW;
+                for (int kh = kh0; kh < kh1; kh++) {
+                    __global const float *grow = g0 + ((size_t)o * OH + h + PT - kh) * OW;
+                    for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], window16(grow, OW, w0 + PL - kw, 1), acc);
+                }
+            }
+            store_chunk(acc, out + w0, W - w0);
+        }
+        return;
+    }
+    for (int c0 = lo; c0 < hi; c0 += 16) {
+        const int w0 = min(c0, hi - 16);
+        float16 acc = 0.0f;
+        for (int m = 0; m < M; m++) {
+            const int o = c * M + m;
+            __global const float *k = weight + (size_t)o * KH * KW;
+            for (int kh = kh0; kh < kh1; kh++) {
+                __global const float *grow = g0 + ((size_t)o * OH + h + PT - kh) * OW + w0 + PL;
+                for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], vload16(0, grow - kw), acc);
             }
         }
+        vstore16(acc, 0, out + w0);
+    }
+    for (int w = lo == 0 ? hi : 0; w < W; w = w + 1 == lo ? hi : w + 1) {
+        float total = 0.0f;
+        for (int m = 0; m < M; m++) {
+            const int o = c * M + m;
+            __global const float *k = weight + (size_t)o * KH * KW;
+            for (int kh = kh0; kh < kh1; kh++) {
+                __global const float *grow = g0 + ((size_t)o * OH + h + PT - kh) * OW;
+                for (int kw = 0; kw < KW; kw++) {
+                    const int ow = w + PL - kw;
+                    if (ow >= 0 && ow < OW) total = fma(k[kh * KW + kw], grow[ow], total);
+                }
+            }
+        }
+        out[w] = total;
     }
 }
 
-// One output channel o's whole filter gradient, KH·KW ≤ 49 sums kept in private memory
-// while the samples' rows stream past once.
+// One output channel o's whole filter gradient: KH·KW ≤ 49 float16 partial sums kept in
+// private memory while the samples' rows stream past once (chunks of interior columns),
+// plus scalar sums for the edge columns; each summed across its lanes at the end.
 //   x: [N, C, H, W]   dy: [N, C*M, OH, OW]   dweight: [C*M, 1, KH, KW]
 __kernel void depthwise_backward_filter_rows(__global const float *x, __global const float *dy, __global float *dweight,
                                              const int N, const int C, const int H, const int W, const int M,
@@ -355,26 +489,60 @@ __kernel void depthwise_backward_filter_rows(__global const float *x, __global c
     const int o = get_global_id(0);
     if (o >= C * M) return;
     const int c = o / M;
-    float sums[49];
-    for (int i = 0; i < KH * KW; i++) sums[i] = 0.0f;
+    float16 sums[49];
+    float edges[49];
+    for (int i = 0; i < KH * KW; i++) { sums[i] = 0.0f; edges[i] = 0.0f; }
+    int lo, hi;
+    interior_columns(W, S, PL, KW, OW, &lo, &hi);
+    // Chunks never overlap: each column is summed once. Rows too narrow for a chunk take
+    // the scalar path whole: per tap, a dot product over the columns it covers.
+    const bool narrow = hi - lo < 16;
+    const int vectorEnd = narrow ? lo : lo + (hi - lo) / 16 * 16;
     for (int n = 0; n < N; n++) {
         __global const float *plane = x + ((size_t)n * C + c) * H * W;
         __global const float *g = dy + ((size_t)n * C * M + o) * OH * OW;
         for (int oh = 0; oh < OH; oh++) {
             __global const float *grow = g + oh * OW;
-            for (int kh = 0; kh < KH; kh++) {
-                const int h = oh * S - PT + kh;
-                if (h < 0 || h >= H) continue;
-                __global const float *line = plane + h * W;
-                for (int kw = 0; kw < KW; kw++) {
-                    int first, end;
-                    columns_inside(W, S, PL, kw, OW, &first, &end);
-                    float total = 0.0f;
-                    for (int ow = first; ow < end; ow++) total = fma(grow[ow], line[ow * S - PL + kw], total);
-                    sums[kh * KW + kw] += total;
+            const int kh0 = max(0, PT - oh * S), kh1 = min(KH, H + PT - oh * S);
+            if (narrow) {
+                for (int kh = kh0; kh < kh1; kh++) {
+                    __global const float *line = plane + (oh * S - PT + kh) * W;
+                    for (int kw = 0; kw < KW; kw++) {
+                        int first, end;
+                        columns_inside(W, S, PL, kw, OW, &first, &end);
+                        float total = 0.0f;
+                        for (int ow = first; ow < end; ow++) total = fma(grow[ow], line[ow * S - PL + kw], total);
+                        edges[kh * KW + kw] += total;
+                    }
+                }
+                continue;
+            }
+            for (int ow0 = lo; ow0 < vectorEnd; ow0 += 16) {
+                const float16 gv = vload16(0, grow + ow0);
+                for (int kh = kh0; kh < kh1; kh++) {
+                    __global const float *line = plane + (oh * S - PT + kh) * W;
+                    for (int kw = 0; kw < KW; kw++) {
+                        sums[kh * KW + kw] = fma(gv, taps16(line, ow0 * S - PL + kw, S), sums[kh * KW + kw]);
+                    }
+                }
+            }
+            for (int ow = lo == 0 ? vectorEnd : 0; ow < OW; ow = ow + 1 == lo ? vectorEnd : ow + 1) {
+                const float gv = grow[ow];
+                for (int kh = kh0; kh < kh1; kh++) {
+                    __global const float *line = plane + (oh * S - PT + kh) * W;
+                    for (int kw = 0; kw < KW; kw++) {
+                        const int col = ow * S - PL + kw;
+                        if (col >= 0 && col < W) edges[kh * KW + kw] = fma(gv, line[col], edges[kh * KW + kw]);
+                    }
                 }
             }
         }
     }
-    for (int i = 0; i < KH * KW; i++) dweight[(size_t)o * KH * KW + i] = sums[i];
+    for (int i = 0; i < KH * KW; i++) {
+        const float16 s = sums[i];
+        const float8 a = s.lo + s.hi;
+        const float4 b = a.lo + a.hi;
+        const float2 d = b.lo + b.hi;
+        dweight[(size_t)o * KH * KW + i] = d.x + d.y + edges[i];
+    }
 }
