@@ -21,8 +21,9 @@ inline float im2col_value(__global const float *x, const int n, const int row, c
 }
 
 __kernel void im2col(__global const float *x, __global float *cols,
-                     const int N, const int C, const int H, const int W,
+                     const int N, const int first, const int C, const int H, const int W,
                      WINDOW_ARGS) {
+    x += (size_t)first * C * H * W;        // images first … first + N − 1
     const int p = get_global_id(0);          // oh*OW + ow
     const int nr = get_global_id(1);         // n*C*KH*KW + row
     const int rows = C * KH * KW;
@@ -36,8 +37,9 @@ __kernel void im2col(__global const float *x, __global float *cols,
 //   colsT[n, oh*OW + ow, (c*KH + kh)*KW + kw] = x[n, c, oh*S - PT + kh, ow*S - PL + kw], 0 outside
 //   x: [N, C, H, W]   colsT: [N, OH*OW, C*KH*KW]
 __kernel void im2col_transposed(__global const float *x, __global float *cols_t,
-                                const int N, const int C, const int H, const int W,
+                                const int N, const int first, const int C, const int H, const int W,
                                 WINDOW_ARGS) {
+    x += (size_t)first * C * H * W;        // images first … first + N − 1
     const int row = get_global_id(0);        // (c*KH + kh)*KW + kw
     const int np = get_global_id(1);         // n*OH*OW + oh*OW + ow
     const int rows = C * KH * KW;
@@ -58,8 +60,9 @@ inline void covering_outputs(const int t, const int K, const int S, const int O,
 // The adjoint of im2col: each input pixel gathers every column entry it was copied to.
 //   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
 __kernel void col2im(__global const float *cols, __global float *dx,
-                     const int N, const int C, const int H, const int W,
+                     const int N, const int first, const int C, const int H, const int W,
                      WINDOW_ARGS) {
+    dx += (size_t)first * C * H * W;        // images first … first + N − 1
     const int hw = get_global_id(0);
     const int nc = get_global_id(1);
     if (hw >= H * W || nc >= N * C) return;
@@ -200,8 +203,9 @@ inline void columns_inside(const int W, const int S, const int PL, const int kw,
 
 // The same result as im2col.   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
 __kernel void im2col_rows(__global const float *x, __global float *cols,
-                          const int N, const int C, const int H, const int W,
+                          const int N, const int first, const int C, const int H, const int W,
                           WINDOW_ARGS) {
+    x += (size_t)first * C * H * W;        // images first … first + N − 1
     const int row = get_global_id(0);
     const int n = get_global_id(1);
     const int rows = C * KH * KW;
@@ -235,8 +239,9 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
 // The same result as im2col_transposed, one output row (n, oh) per work-item, writing
 // its OW × C·KH·KW block in order.   x: [N, C, H, W]   colsT: [N, OH*OW, C*KH*KW]
 __kernel void im2col_transposed_rows(__global const float *x, __global float *cols_t,
-                                     const int N, const int C, const int H, const int W,
+                                     const int N, const int first, const int C, const int H, const int W,
                                      WINDOW_ARGS) {
+    x += (size_t)first * C * H * W;        // images first … first + N − 1
     const int oh = get_global_id(0);
     const int n = get_global_id(1);
     if (oh >= OH || n >= N) return;
@@ -259,8 +264,9 @@ __kernel void im2col_transposed_rows(__global const float *x, __global float *co
 // The same sum as col2im, accumulated per plane in a fixed order.
 //   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
 __kernel void col2im_planes(__global const float *cols, __global float *dx,
-                            const int N, const int C, const int H, const int W,
+                            const int N, const int first, const int C, const int H, const int W,
                             WINDOW_ARGS) {
+    dx += (size_t)first * C * H * W;        // images first … first + N − 1
     const int nc = get_global_id(0);
     if (nc >= N * C) return;
     __global float *plane = dx + (size_t)nc * H * W;

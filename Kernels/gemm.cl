@@ -294,11 +294,12 @@ __kernel void gemm_local(__global const float *A, const int a_off, const int lda
 }
 
 // The epilogue CLBlast lacks, applied after it: c[z, i, j] += bias[i] when flags & 1,
-// then max(c, 0) when flags & 2.   c: [batch, M, N]   bias: [M]
-__kernel void gemm_epilogue(__global float *c, __global const float *bias, const int flags,
+// then max(c, 0) when flags & 2.   c: [batch, M, N] from c_off   bias: [M]
+__kernel void gemm_epilogue(__global float *c, const int c_off, __global const float *bias, const int flags,
                             const int M, const int N, const int total) {
     const int i = get_global_id(0);
     if (i >= total) return;
+    c += c_off;
     float value = c[i];
     if (flags & 1) value += bias[(i / N) % M];
     if (flags & 2) value = fmax(value, 0.0f);

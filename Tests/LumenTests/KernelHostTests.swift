@@ -76,12 +76,39 @@ import Testing
         guard rows >= 32 else { return }
         // Both plans for the transposed im2col, whichever the timing picked above.
         let xt = try Tensor(on: testDevice, shape: shape, values: x)
-        let colsT = try ConvOps.im2colTransposed(xt, g)
         for plan in ConvOps.FilterGradientPlan.allCases where plan != .direct {
             let planned = try plan.run(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
-                                       x: xt, colsT: { colsT }, weightShape: [filters, channels, 3, 3], g)
+                                       x: xt, weightShape: [filters, channels, 3, 3], g)
             #expect(maxRelativeDifference("conv weight gradient, \(plan)", try planned.toArray(), expected,
                                           floor: Float(3 * plane)) <= 1e-6)
+        }
+    }
+
+    /// CPU-style kernels run im2col + GEMM a group of images at a time (the column matrix
+    /// kept cache-sized): here groups of 3, 3 and 1 of 7 images, each of whose column
+    /// matrices alone is 64·9 × 32·32 floats. Forward, input gradient and both
+    /// weight-gradient plans against the host.
+    @Test func convolutionInGroupsOfImagesMatchesHost() throws {
+        let shape = [7, 64, 34, 34], filters = 3
+        let g = try WindowGeometry(input: shape, kernel: (3, 3), stride: 1, padding: .valid)
+        let rows = 64 * 9
+        #expect(ConvOps.imagesPerGroup(g, rows: rows, variant: .rows) == 3)
+        #expect(ConvOps.imagesPerGroup(g, rows: rows, variant: .elementwise) == 7)
+        let device = device(for: .cpu)
+        let x = randomValues(shape.reduce(1, *), seed: 41), w = randomValues(filters * rows, seed: 42)
+        let bias = randomValues(filters, seed: 43), dy = randomValues(7 * filters * g.outputPlane, seed: 44)
+        let xt = try Tensor(on: device, shape: shape, values: x), wt = try Tensor(on: device, shape: [filters, 64, 3, 3], values: w)
+        let dyt = try Tensor(on: device, shape: [7, filters, g.outHeight, g.outWidth], values: dy)
+        let y = try ConvOps.forward(xt, weight: wt, bias: try Tensor(on: device, shape: [filters], values: bias), g, variant: .rows)
+        #expect(maxRelativeDifference("grouped conv forward", try y.toArray(),
+                                      HostReference.conv2d(x, weight: w, bias: bias, outChannels: filters, g), floor: Float(rows)) <= 1e-5)
+        let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: w, outChannels: filters, g)
+        #expect(maxRelativeDifference("grouped conv backward data", try ConvOps.backwardData(dyt, weight: wt, g, variant: .rows).toArray(),
+                                      dx, floor: Float(filters * 9)) <= 1e-5)
+        for plan in ConvOps.FilterGradientPlan.allCases where plan != .direct {
+            let planned = try plan.run(dyt, x: xt, weightShape: [filters, 64, 3, 3], g, variant: .rows)
+            #expect(maxRelativeDifference("grouped conv weight gradient, \(plan)", try planned.toArray(), dweight,
+                                          floor: Float(7 * g.outputPlane)) <= 1e-5)
         }
     }
 
@@ -96,7 +123,7 @@ import Testing
         let dyt = try Tensor(on: testDevice, shape: [3, 7, 5, 6], values: dy)
         let (_, expected) = HostReference.conv2dBackward(dy, x: x, weight: w, outChannels: 7, g)
         for plan in ConvOps.FilterGradientPlan.allCases {
-            let planned = try plan.run(dyt, x: xt, colsT: { try ConvOps.im2colTransposed(xt, g) }, weightShape: [7, 40, 1, 1], g)
+            let planned = try plan.run(dyt, x: xt, weightShape: [7, 40, 1, 1], g)
             #expect(maxRelativeDifference("pointwise weight gradient, \(plan)", try planned.toArray(), expected, floor: 90) <= 1e-6)
         }
         let chosen = try ConvOps.backwardFilter(dyt, x: xt, weightShape: [7, 40, 1, 1], g)

@@ -129,45 +129,84 @@ public struct WindowGeometry: Equatable, Sendable {
 /// Convolution: the twin of `Kernels/conv.cl`, im2col + GEMM (CLBlast or Lumen's own,
 /// whichever measured faster for the shape), the bias added by the GEMM.
 public enum ConvOps {
-    /// The im2col matrix of a batch.                x: [N, C, H, W]  ->  cols: [N, C·KH·KW, OH·OW]
-    public static func im2col(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
+    /// The im2col matrix of a batch, or of the images `images` of it.
+    ///                                              x: [N, C, H, W]  ->  cols: [count, C·KH·KW, OH·OW]
+    public static func im2col(_ x: Tensor, _ g: WindowGeometry, images: Range<Int>? = nil, into reused: Tensor? = nil,
+                              variant: KernelVariant? = nil) throws -> Tensor {
+        let images = images ?? 0..<g.batch
         let rows = g.channels * g.kernelHeight * g.kernelWidth
-        let cols = try Tensor(uninitializedOn: x.device, shape: [g.batch, rows, g.outputPlane])
-        guard cols.count > 0 else { return cols }
-        let arguments: [KernelArgument] = [.tensor(x), .tensor(cols), .size(g.batch), .size(g.channels)] + g.kernelArguments
+        let cols = try reused ?? Tensor(uninitializedOn: x.device, shape: [images.count, rows, g.outputPlane])
+        guard images.count * rows * g.outputPlane > 0 else { return cols }
+        let arguments = windowArguments(x, cols, g, images)
         switch variant ?? KernelVariant.default(for: x.device) {
-        case .elementwise: try x.device.launch("conv", "im2col", global: [g.outputPlane, g.batch * rows], arguments)
-        case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, g.batch], local: [1, 1], arguments)
+        case .elementwise: try x.device.launch("conv", "im2col", global: [g.outputPlane, images.count * rows], arguments)
+        case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, images.count], local: [1, 1], arguments)
         }
         return cols
     }
 
-    /// The im2col matrix transposed, pixels by rows.  x: [N, C, H, W]  ->  colsT: [N, OH·OW, C·KH·KW]
-    public static func im2colTransposed(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
+    /// The im2col matrix transposed, pixels by rows.  x: [N, C, H, W]  ->  colsT: [count, OH·OW, C·KH·KW]
+    public static func im2colTransposed(_ x: Tensor, _ g: WindowGeometry, images: Range<Int>? = nil, into reused: Tensor? = nil,
+                                        variant: KernelVariant? = nil) throws -> Tensor {
+        let images = images ?? 0..<g.batch
         let rows = g.channels * g.kernelHeight * g.kernelWidth
-        let colsT = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.outputPlane, rows])
-        guard colsT.count > 0 else { return colsT }
-        let arguments: [KernelArgument] = [.tensor(x), .tensor(colsT), .size(g.batch), .size(g.channels)] + g.kernelArguments
+        let colsT = try reused ?? Tensor(uninitializedOn: x.device, shape: [images.count, g.outputPlane, rows])
+        guard images.count * rows * g.outputPlane > 0 else { return colsT }
+        let arguments = windowArguments(x, colsT, g, images)
         switch variant ?? KernelVariant.default(for: x.device) {
         case .elementwise:
-            try x.device.launch("conv", "im2col_transposed", global: [rows, g.batch * g.outputPlane], arguments)
+            try x.device.launch("conv", "im2col_transposed", global: [rows, images.count * g.outputPlane], arguments)
         case .rows:
-            try x.device.launch("conv", "im2col_transposed_rows", global: [g.outHeight, g.batch], local: [1, 1], arguments)
+            try x.device.launch("conv", "im2col_transposed_rows", global: [g.outHeight, images.count], local: [1, 1], arguments)
         }
         return colsT
     }
 
-    /// The adjoint of im2col.                       cols: [N, C·KH·KW, OH·OW]  ->  dx: [N, C, H, W]
-    public static func col2im(_ cols: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
-        let dx = try Tensor(uninitializedOn: cols.device, shape: [g.batch, g.channels, g.height, g.width])
-        guard dx.count > 0 else { return dx }
-        let arguments: [KernelArgument] = [.tensor(cols), .tensor(dx), .size(g.batch), .size(g.channels)] + g.kernelArguments
+    /// The adjoint of im2col, written into the images `images` of dx (all of a new one by default).
+    ///                                              cols: [count, C·KH·KW, OH·OW]  ->  dx: [N, C, H, W]
+    @discardableResult
+    public static func col2im(_ cols: Tensor, _ g: WindowGeometry, images: Range<Int>? = nil, into target: Tensor? = nil,
+                              variant: KernelVariant? = nil) throws -> Tensor {
+        let images = images ?? 0..<g.batch
+        let dx = try target ?? Tensor(uninitializedOn: cols.device, shape: [g.batch, g.channels, g.height, g.width])
+        guard images.count * g.channels * g.inputPlane > 0 else { return dx }
+        let arguments = windowArguments(cols, dx, g, images)
         switch variant ?? KernelVariant.default(for: cols.device) {
-        case .elementwise: try cols.device.launch("conv", "col2im", global: [g.inputPlane, g.batch * g.channels], arguments)
-        case .rows: try cols.device.launch("conv", "col2im_planes", global: [g.batch * g.channels], local: [1], arguments)
+        case .elementwise: try cols.device.launch("conv", "col2im", global: [g.inputPlane, images.count * g.channels], arguments)
+        case .rows: try cols.device.launch("conv", "col2im_planes", global: [images.count * g.channels], local: [1], arguments)
         }
         return dx
     }
+
+    /// What im2col and col2im take: the two tensors, the images (count, first), C and the window.
+    private static func windowArguments(_ from: Tensor, _ to: Tensor, _ g: WindowGeometry, _ images: Range<Int>) -> [KernelArgument] {
+        [.tensor(from), .tensor(to), .size(images.count), .size(images.lowerBound), .size(g.channels)] + g.kernelArguments
+    }
+
+    /// Runs `body` over the batch in groups of `imagesPerGroup` images, handing it each
+    /// group's image range and a column buffer for a whole group (reused from group to
+    /// group, the last group using its start; nil for a pointwise window, whose columns
+    /// are x itself, unless `columnsOfPointwise`: the transposed columns are a copy).
+    static func eachGroup(_ g: WindowGeometry, rows: Int, variant: KernelVariant?, on device: Device,
+                          columnsOfPointwise: Bool = false, _ body: (Range<Int>, Tensor?) throws -> Void) throws {
+        let group = imagesPerGroup(g, rows: rows, variant: variant ?? KernelVariant.default(for: device))
+        let cols = g.isPointwise && !columnsOfPointwise ? nil : try Tensor(uninitializedOn: device, shape: [group, rows, g.outputPlane])
+        for first in stride(from: 0, to: g.batch, by: group) {
+            let images = first..<min(g.batch, first + group)
+            try body(images, cols)
+        }
+    }
+
+    /// Images per im2col group: on CPU-style kernels, as many as keep a group's column
+    /// matrix within `columnBudget` floats (at least one), so the GEMM reads the columns
+    /// im2col just wrote from cache rather than memory; on GPU-style kernels, the whole batch.
+    static func imagesPerGroup(_ g: WindowGeometry, rows: Int, variant: KernelVariant) -> Int {
+        guard variant == .rows else { return g.batch }
+        return max(1, min(g.batch, columnBudget / max(1, rows * g.outputPlane)))
+    }
+
+    /// 2M floats (8 MB): a share of a CPU's last-level cache.
+    static let columnBudget = 2 << 20
 
     /// y[n, c, …] += bias[c].                       y: [N, C, …]  bias: [C]
     public static func addChannelBias(_ y: Tensor, _ bias: Tensor) throws {
@@ -192,15 +231,18 @@ public enum ConvOps {
                                variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
-        // A pointwise window's im2col matrix is x itself.
-        let cols = g.isPointwise ? x : try im2col(x, g, variant: variant)
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
-        // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the batch.
-        try Gemm.multiplyBatched(m: outChannels, n: g.outputPlane, k: rows,
-                                 MatrixOperand(weight), strideA: 0, MatrixOperand(cols), strideB: rows * g.outputPlane,
-                                 into: MatrixOperand(y), strideC: outChannels * g.outputPlane, batch: g.batch, rowBias: bias,
-                                 relu: relu)
+        // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the
+        // batch; a pointwise window's im2col matrix is x itself.
+        try eachGroup(g, rows: rows, variant: variant, on: x.device) { images, cols in
+            let b = g.isPointwise ? MatrixOperand(x, offset: images.lowerBound * rows * g.outputPlane)
+                : MatrixOperand(try im2col(x, g, images: images, into: cols, variant: variant))
+            try Gemm.multiplyBatched(m: outChannels, n: g.outputPlane, k: rows,
+                                     MatrixOperand(weight), strideA: 0, b, strideB: rows * g.outputPlane,
+                                     into: MatrixOperand(y, offset: images.lowerBound * outChannels * g.outputPlane),
+                                     strideC: outChannels * g.outputPlane, batch: images.count, rowBias: bias, relu: relu)
+        }
         return y
     }
 
@@ -226,14 +268,6 @@ public enum ConvOps {
         let plane = g.outputPlane
         if g.batch == 0 || plane == 0 { return try Tensor.zeros(on: dy.device, shape: weightShape) }
         if rows >= 32 {
-            // The transposed im2col matrix, built when a plan first needs it (direct needs none).
-            var built: Tensor?
-            let colsT = { () throws -> Tensor in
-                if let built { return built }
-                let made = try im2colTransposed(x, g, variant: variant)
-                built = made
-                return made
-            }
             let planner = GemmPlanner.of(dy.device)
             let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch,
                                             pointwise: g.isPointwise)
@@ -241,9 +275,9 @@ public enum ConvOps {
             // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
                 ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: candidates) {
-                    _ = try $0.run(dy, x: x, colsT: colsT, weightShape: weightShape, g)
+                    _ = try $0.run(dy, x: x, weightShape: weightShape, g, variant: variant)
                 })
-            return try plan.run(dy, x: x, colsT: colsT, weightShape: weightShape, g)
+            return try plan.run(dy, x: x, weightShape: weightShape, g, variant: variant)
         }
         // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T (a pointwise window's im2col is x)
         let cols = g.isPointwise ? x : try im2col(x, g, variant: variant)
@@ -266,10 +300,9 @@ public enum ConvOps {
         case summed
         case direct
 
-        /// dy: [N, O, OH, OW]  x: [N, C, H, W]  colsT: [N, OH·OW, rows], made on demand
-        ///     ->  dweight: [O, C, KH, KW]
-        func run(_ dy: Tensor, x: Tensor, colsT makeColsT: () throws -> Tensor, weightShape: [Int],
-                 _ g: WindowGeometry) throws -> Tensor {
+        /// The transposed im2col matrix is built a group of images at a time (`eachGroup`).
+        /// dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
+        func run(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
             let (outChannels, rows, plane) = (weightShape[0], weightShape.dropFirst().reduce(1, *), g.outputPlane)
             switch self {
             case .direct:
@@ -281,17 +314,26 @@ public enum ConvOps {
                 return dweight
             case .perSample:
                 let partial = try Tensor(uninitializedOn: dy.device, shape: [g.batch, outChannels * rows])
-                try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
-                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(try makeColsT()),
-                                         strideB: plane * rows,
-                                         into: MatrixOperand(partial), strideC: outChannels * rows, batch: g.batch)
+                try eachGroup(g, rows: rows, variant: variant, on: dy.device, columnsOfPointwise: true) { images, buffer in
+                    let colsT = try im2colTransposed(x, g, images: images, into: buffer, variant: variant)
+                    try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
+                                             MatrixOperand(dy, offset: images.lowerBound * outChannels * plane),
+                                             strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
+                                             into: MatrixOperand(partial, offset: images.lowerBound * outChannels * rows),
+                                             strideC: outChannels * rows, batch: images.count)
+                }
                 return try Reduce.sum(partial, axis: 0).reshaped(weightShape)
             case .summed:
+                // Each group's sum added to the groups' before it (beta 1 after the first).
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
-                try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
-                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(try makeColsT()),
-                                         strideB: plane * rows,
-                                         into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
+                try eachGroup(g, rows: rows, variant: variant, on: dy.device, columnsOfPointwise: true) { images, buffer in
+                    let colsT = try im2colTransposed(x, g, images: images, into: buffer, variant: variant)
+                    try Gemm.multiplyBatched(m: outChannels, n: rows, k: plane,
+                                             MatrixOperand(dy, offset: images.lowerBound * outChannels * plane),
+                                             strideA: outChannels * plane, MatrixOperand(colsT), strideB: plane * rows,
+                                             beta: images.lowerBound == 0 ? 0 : 1,
+                                             into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: images.count)
+                }
                 return dweight
             }
         }
@@ -312,13 +354,19 @@ public enum ConvOps {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
+        let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
+        guard dx.count > 0 else { return dx }
         // dcols_n[rows, P] = W[O, rows]^T · dy_n[O, P]; for a pointwise window col2im is
         // the identity, so the product is dx itself.
-        let dcols = try Tensor(uninitializedOn: dy.device, shape: [g.batch, rows, plane])
-        try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,
-                                 MatrixOperand(weight), strideA: 0, MatrixOperand(dy), strideB: outChannels * plane,
-                                 into: MatrixOperand(dcols), strideC: rows * plane, batch: g.batch)
-        return g.isPointwise ? try dcols.reshaped([g.batch, g.channels, g.height, g.width]) : try col2im(dcols, g, variant: variant)
+        try eachGroup(g, rows: rows, variant: variant, on: dy.device) { images, dcols in
+            let target = g.isPointwise ? MatrixOperand(dx, offset: images.lowerBound * rows * plane) : MatrixOperand(dcols!)
+            try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,
+                                     MatrixOperand(weight), strideA: 0,
+                                     MatrixOperand(dy, offset: images.lowerBound * outChannels * plane), strideB: outChannels * plane,
+                                     into: target, strideC: rows * plane, batch: images.count)
+            if !g.isPointwise { try col2im(dcols!, g, images: images, into: dx, variant: variant) }
+        }
+        return dx
     }
 
     // MARK: - Depthwise

@@ -97,12 +97,12 @@ public enum Gemm {
                 }
             }
             guard rowBias != nil || relu else { return }
-            guard c.offset == 0, (c.leadingDimension ?? n) == n, strideC == m * n || batch == 1 else {
+            guard (c.leadingDimension ?? n) == n, strideC == m * n || batch == 1 else {
                 throw LumenError.shapeMismatch("a GEMM row bias or ReLU through CLBlast needs a dense [batch, m, n] C")
             }
-            try c.tensor.device.launch("gemm", "gemm_epilogue", global: [c.tensor.count],
-                                       [.tensor(c.tensor), .tensor(rowBias ?? c.tensor), .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)),
-                                        .size(m), .size(n), .size(c.tensor.count)])
+            try c.tensor.device.launch("gemm", "gemm_epilogue", global: [batch * m * n],
+                                       [.tensor(c.tensor), .size(c.offset), .tensor(rowBias ?? c.tensor),
+                                        .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)), .size(m), .size(n), .size(batch * m * n)])
         }
     }
 
