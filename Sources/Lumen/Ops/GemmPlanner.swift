@@ -273,7 +273,9 @@ public final class GemmPlanner: @unchecked Sendable {
     private func unlockedChoicesFileURL() -> URL {
         if let choicesFile { return choicesFile }
         let url = ProgramCache.deviceFileURL("gemm-choices", for: device.info, in: device.options.cacheDirectory,
-                                             keyedAlsoBy: [device.options.kernelSources["gemm"] ?? EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? ""]
+                                             // The candidates too: choices made before a tile existed would never time it.
+                                             keyedAlsoBy: [device.options.kernelSources["gemm"] ?? EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? "",
+                                                           GemmBackend.allCases.map(\.name).joined(separator: ",")]
                                                 + (device.options.kernelStyle.map { ["kernels " + $0.rawValue] } ?? []))
         choicesFile = url
         return url
