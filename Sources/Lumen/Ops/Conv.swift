@@ -152,8 +152,16 @@ public enum ConvOps {
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let colsT = try reused ?? Tensor(uninitializedOn: x.device, shape: [images.count, g.outputPlane, rows])
         guard images.count * rows * g.outputPlane > 0 else { return colsT }
+        let variant = variant ?? KernelVariant.default(for: x.device)
+        if g.isPointwise {
+            // Each image's [C, P] plane transposed: 16 × 16 blocks, read and written in runs.
+            try GemmKernels.transpose(x, offset: images.lowerBound * rows * g.outputPlane, ld: g.outputPlane,
+                                      stride: rows * g.outputPlane, rows: rows, cols: g.outputPlane, sets: images.count,
+                                      into: colsT, staged: variant == .elementwise)
+            return colsT
+        }
         let arguments = windowArguments(x, colsT, g, images)
-        switch variant ?? KernelVariant.default(for: x.device) {
+        switch variant {
         case .elementwise:
             try x.device.launch("conv", "im2col_transposed", global: [rows, images.count * g.outputPlane], arguments)
         case .rows:

@@ -94,19 +94,8 @@ public enum GemmKernels {
         if transposeB && tile != .dot4x4 {
             // B is stored [n, k]; pack Bᵀ as [sets, k, n].
             let packed = try Tensor(uninitializedOn: device, shape: [sets, k, n])
-            if packed.count > 0 {
-                let arguments: [KernelArgument] = [.tensor(b.tensor), .size(b.offset), .size(ldb), .size(strideB), .tensor(packed),
-                                                   .size(n), .size(k)]
-                // GPU-like devices stage blocks in local memory when a 16 × 16 group fits;
-                // CPU-like ones move a block per work-item in registers.
-                if tile == .local32, device.info.maxWorkItemSizes.prefix(2).allSatisfy({ $0 >= 16 }),
-                   try device.kernel("gemm", "transpose_local").maxWorkGroupSize >= 256 {
-                    try device.launch("gemm", "transpose_local", global: [k, n, sets], local: [16, 16, 1], arguments)
-                } else {
-                    try device.launch("gemm", "transpose_strided", global: [(k + 15) / 16, (n + 15) / 16, sets], local: [1, 1, 1],
-                                      arguments)
-                }
-            }
+            try transpose(b.tensor, offset: b.offset, ld: ldb, stride: strideB, rows: n, cols: k, sets: sets, into: packed,
+                          staged: tile == .local32)
             (bTensor, bOffset, ldb, bStride) = (packed, 0, n, k * n)
         }
         // gemm_nt_dot takes no trans_a; the arguments are otherwise the same.
@@ -125,5 +114,23 @@ public enum GemmKernels {
                               // (C is neither when beta is 0).
                               .tensor(rowBias ?? a.tensor), .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)),
                           ])
+    }
+
+    /// dst[z, c, r] = src[offset + z·stride + r·ld + c] for z < sets, r < rows, c < cols:
+    /// strided matrices copied out transposed, [sets, cols, rows]. With `staged` (GPU-like
+    /// devices whose limits take a 16 × 16 group) blocks move through local memory; else
+    /// a block per work-item moves in registers.
+    static func transpose(_ src: Tensor, offset: Int, ld: Int, stride: Int, rows: Int, cols: Int, sets: Int,
+                          into dst: Tensor, staged: Bool) throws {
+        guard rows > 0, cols > 0, sets > 0 else { return }
+        let device = src.device
+        let arguments: [KernelArgument] = [.tensor(src), .size(offset), .size(ld), .size(stride), .tensor(dst), .size(rows), .size(cols)]
+        if staged, device.info.maxWorkItemSizes.prefix(2).allSatisfy({ $0 >= 16 }),
+           try device.kernel("gemm", "transpose_local").maxWorkGroupSize >= 256 {
+            try device.launch("gemm", "transpose_local", global: [cols, rows, sets], local: [16, 16, 1], arguments)
+        } else {
+            try device.launch("gemm", "transpose_strided", global: [(cols + 15) / 16, (rows + 15) / 16, sets], local: [1, 1, 1],
+                              arguments)
+        }
     }
 }
