@@ -74,9 +74,9 @@ import Testing
         #expect(maxRelativeDifference("conv weight gradient, \(rows) rows", try dweight.toArray(), expected,
                                       floor: Float(3 * plane)) <= 1e-6)
         guard rows >= 32 else { return }
-        // Both plans for the transposed im2col, whichever the timing picked above.
+        // Every plan, whichever the timing picked above.
         let xt = try Tensor(on: testDevice, shape: shape, values: x)
-        for plan in ConvOps.FilterGradientPlan.allCases where plan != .direct {
+        for plan in ConvOps.FilterGradientPlan.allCases {
             let planned = try plan.run(try Tensor(on: testDevice, shape: [3, filters, g.outHeight, g.outWidth], values: dy),
                                        x: xt, weightShape: [filters, channels, 3, 3], g)
             #expect(maxRelativeDifference("conv weight gradient, \(plan)", try planned.toArray(), expected,
@@ -86,7 +86,7 @@ import Testing
 
     /// CPU-style kernels run im2col + GEMM a group of images at a time (the column matrix
     /// kept cache-sized): here groups of 3, 3 and 1 of 7 images, each of whose column
-    /// matrices alone is 64·9 × 32·32 floats. Forward, input gradient and both
+    /// matrices alone is 64·9 × 32·32 floats. Forward, input gradient and every
     /// weight-gradient plans against the host.
     @Test func convolutionInGroupsOfImagesMatchesHost() throws {
         let shape = [7, 64, 34, 34], filters = 3
@@ -105,7 +105,7 @@ import Testing
         let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: w, outChannels: filters, g)
         #expect(maxRelativeDifference("grouped conv backward data", try ConvOps.backwardData(dyt, weight: wt, g, variant: .rows).toArray(),
                                       dx, floor: Float(filters * 9)) <= 1e-5)
-        for plan in ConvOps.FilterGradientPlan.allCases where plan != .direct {
+        for plan in ConvOps.FilterGradientPlan.allCases {
             let planned = try plan.run(dyt, x: xt, weightShape: [filters, 64, 3, 3], g, variant: .rows)
             #expect(maxRelativeDifference("grouped conv weight gradient, \(plan)", try planned.toArray(), dweight,
                                           floor: Float(7 * g.outputPlane)) <= 1e-5)

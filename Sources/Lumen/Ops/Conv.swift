@@ -279,7 +279,7 @@ public enum ConvOps {
             let planner = GemmPlanner.of(dy.device)
             let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch,
                                             pointwise: g.isPointwise)
-            let candidates = FilterGradientPlan.allCases.filter { $0 != .direct || g.isPointwise }
+            let candidates = FilterGradientPlan.allCases
             // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
                 ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: candidates) {
@@ -300,9 +300,9 @@ public enum ConvOps {
     /// product per sample, then their sum, so a panel of colsT stays in cache while every
     /// row block of dy passes over it (large planes). `summed`: one GEMM whose work-items
     /// sum over the samples themselves, with no partial products written (small planes
-    /// and large batches). `direct`, pointwise windows only: dy · xᵀ summed over the
-    /// batch straight from x, no transposed copy. Which is faster depends on the shape and
-    /// the device's caches.
+    /// and large batches). `direct`: dy · colsᵀ summed over the batch on the plain im2col
+    /// matrix (for pointwise windows x itself), no transposed copy. Which is faster
+    /// depends on the shape and the device's caches.
     enum FilterGradientPlan: String, CaseIterable, PlannedDecision {
         case perSample = "per-sample"
         case summed
@@ -314,11 +314,18 @@ public enum ConvOps {
             let (outChannels, rows, plane) = (weightShape[0], weightShape.dropFirst().reduce(1, *), g.outputPlane)
             switch self {
             case .direct:
-                guard g.isPointwise else { throw LumenError.shapeMismatch("the direct weight-gradient plan is for 1x1 windows") }
+                // Pointwise: x is the column matrix. Otherwise im2col a group at a time, each
+                // group's sum added to the groups' before it.
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
-                try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
-                                         MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(x), strideB: rows * plane,
-                                         into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
+                try eachGroup(g, rows: rows, variant: variant, on: dy.device) { images, buffer in
+                    let cols = g.isPointwise ? MatrixOperand(x, offset: images.lowerBound * rows * plane)
+                        : MatrixOperand(try im2col(x, g, images: images, into: buffer, variant: variant))
+                    try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
+                                             MatrixOperand(dy, offset: images.lowerBound * outChannels * plane),
+                                             strideA: outChannels * plane, cols, strideB: rows * plane,
+                                             beta: images.lowerBound == 0 ? 0 : 1,
+                                             into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: images.count)
+                }
                 return dweight
             case .perSample:
                 let partial = try Tensor(uninitializedOn: dy.device, shape: [g.batch, outChannels * rows])

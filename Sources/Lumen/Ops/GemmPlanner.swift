@@ -273,9 +273,10 @@ public final class GemmPlanner: @unchecked Sendable {
     private func unlockedChoicesFileURL() -> URL {
         if let choicesFile { return choicesFile }
         let url = ProgramCache.deviceFileURL("gemm-choices", for: device.info, in: device.options.cacheDirectory,
-                                             // The candidates too: choices made before a tile existed would never time it.
+                                             // The candidates too: choices made before a tile or plan existed (or applied) would never time it.
                                              keyedAlsoBy: [device.options.kernelSources["gemm"] ?? EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? "",
-                                                           GemmBackend.allCases.map(\.name).joined(separator: ",")]
+                                                           (GemmBackend.allCases.map(\.name) + ConvOps.FilterGradientPlan.allCases.map(\.storedName))
+                                                               .joined(separator: ",") + " direct-any-window"]
                                                 + (device.options.kernelStyle.map { ["kernels " + $0.rawValue] } ?? []))
         choicesFile = url
         return url
