@@ -228,6 +228,14 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
             if (S == 1) {
                 __global const float *shifted = line + kw - PL;
                 for (; ow + 16 <= end; ow += 16) vstore16(vload16(0, shifted + ow), 0, out + ow);
+            } else if (S == 2) {
+                // Columns 2·ow − PL + kw: the even lanes of 16 columns, the odd ones of the
+                // 16 from the 15th on (the last read column is the last one needed).
+                __global const float *shifted = line + kw - PL;
+                for (; ow + 16 <= end; ow += 16) {
+                    const float16 a = vload16(0, shifted + 2 * ow), b = vload16(0, shifted + 2 * ow + 15);
+                    vstore16((float16)(a.even, b.odd), 0, out + ow);
+                }
             }
             for (; ow < end; ow++) out[ow] = line[ow * S - PL + kw];
             for (; ow < OW; ow++) out[ow] = 0.0f;
