@@ -32,7 +32,8 @@ public enum Pooling {
         case .rows:
             try dy.device.launch("pool", "maxpool_backward_planes", global: [g.batch * g.channels],
                                  [.tensor(dy), .tensor(argmax), .tensor(dx)] + mask + [.size(g.batch * g.channels),
-                                  .size(g.height), .size(g.width), .size(g.outHeight), .size(g.outWidth)])
+                                  .size(g.height), .size(g.width), .size(g.outHeight), .size(g.outWidth),
+                                  .int(g.kernelHeight == 2 && g.kernelWidth == 2 && g.stride == 2 && g.padTop == 0 && g.padLeft == 0 ? 1 : 0)])
         }
         return dx
     }
