@@ -449,6 +449,9 @@ __kernel void depthwise_backward_data_rows(__global const float *dy, __global co
     const int kh0 = max(0, h + PT - OH + 1), kh1 = min(KH, h + PT + 1);   // dy rows h + PT − kh inside [0, OH)
     int lo = max(0, KW - 1 - PL), hi = min(W, OW - PL);
     if (hi - lo < 16) {
+        // Narrow rows: the stride-S loop above with window16's bounds-checked loads. Its
+        // spread16 gathers these rows too, but measured 35% slower on MobileNetV2's 7- and
+        // 14-wide maps (a division per call), so the loop is written out again here.
         for (int w0 = 0; w0 < W; w0 += 16) {
             float16 acc = 0.0f;
             for (int m = 0; m < M; m++) {

@@ -37,6 +37,10 @@ public final class BatchNormalization: Layer {
                                     isStatistic: true)
     }
 
+    /// Whether a BatchNormalization that is `layer`'s only input applies it in its own
+    /// kernels: an activation layer of a kind the fused kernels take (ReLU, ReLU6).
+    public static func absorbs(_ layer: Layer) -> Bool { layer is ActivationLayer && BatchNormOps.fuses(layer.activation) }
+
     public override var parameters: [Parameter] { [gamma, beta, runningMean, runningVariance].compactMap { $0 } }
 
     public override var spec: LayerSpec {

@@ -57,8 +57,7 @@ public final class Residual: Layer {
     /// path each layer's only reader is the next, so a BatchNorm followed by a ReLU or
     /// ReLU6 layer always takes it, as the model's execution plan does between layers.
     static func absorbsActivation(_ path: [Layer], at index: Int) -> Bool {
-        index > 0 && path[index] is ActivationLayer && BatchNormOps.fuses(path[index].activation)
-            && path[index - 1] is BatchNormalization
+        index > 0 && BatchNormalization.absorbs(path[index]) && path[index - 1] is BatchNormalization
     }
 
     /// The pass of each layer of a path: the block's own, with the BatchNorm + activation fusions.

@@ -55,7 +55,7 @@ public struct ExecutionPlan: Sendable {
         layersMaskedAbove = masked
         var fusions: [Int: Int] = [:]
         for (index, layer) in layers.enumerated() {
-            guard layer is ActivationLayer, BatchNormOps.fuses(layer.activation), let below = inputs[index].first, below >= 0,
+            guard BatchNormalization.absorbs(layer), let below = inputs[index].first, below >= 0,
                   layers[below] is BatchNormalization, consumers[below] == [index] else { continue }
             fusions[below] = index
         }

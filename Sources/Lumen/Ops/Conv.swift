@@ -263,11 +263,10 @@ public enum ConvOps {
         return (needInputGradient ? try backwardData(dy, weight: weight, g) : nil, dweight)
     }
 
-    /// The weight gradient, summed over the batch. With 32 or more rows (C·KH·KW) it
-    /// rebuilds the im2col matrix transposed and runs untransposed GEMMs on it, with the
-    /// plan (`FilterGradientPlan`) timed on first use for the shape and remembered; with
-    /// fewer (a first layer on RGB) it rebuilds the plain im2col matrix for one A·Bᵀ GEMM
-    /// that sums over the batch itself.
+    /// The weight gradient, summed over the batch. With 32 or more rows (C·KH·KW) the
+    /// plan (`FilterGradientPlan`) is timed on first use for the shape and remembered;
+    /// with fewer (a first layer on RGB) the direct plan serves untimed: the plain im2col
+    /// matrix in one A·Bᵀ GEMM per group that sums over its images.
     ///                                              dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
     public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry,
                                       variant: KernelVariant? = nil) throws -> Tensor {
@@ -279,21 +278,14 @@ public enum ConvOps {
             let planner = GemmPlanner.of(dy.device)
             let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch,
                                             pointwise: g.isPointwise)
-            let candidates = FilterGradientPlan.allCases
             // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
-                ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: candidates) {
+                ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases) {
                     _ = try $0.run(dy, x: x, weightShape: weightShape, g, variant: variant)
                 })
             return try plan.run(dy, x: x, weightShape: weightShape, g, variant: variant)
         }
-        // dW[O, rows] = Σ_n dy_n[O, P] · cols_n[rows, P]^T (a pointwise window's im2col is x)
-        let cols = g.isPointwise ? x : try im2col(x, g, variant: variant)
-        let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
-        try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
-                                 MatrixOperand(dy), strideA: outChannels * plane, MatrixOperand(cols), strideB: rows * plane,
-                                 into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: g.batch)
-        return dweight
+        return try FilterGradientPlan.direct.run(dy, x: x, weightShape: weightShape, g, variant: variant)
     }
 
     /// Ways to form dW[O, rows] = Σ_n dy_n[O, P] · colsT_n[P, rows]. `perSample`: one
