@@ -111,11 +111,25 @@ inline float plane_dot(float total, __global const float *plane, const int H, co
     return total;
 }
 
-// Depthwise: output channel o = c*M + m reads only input channel c.
-//   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]
+// What a forward kernel's epilogue does to a value as it stores it, with the GEMM
+// kernels' bits: 1 adds `shift` (the channel's bias, else 0), 2 clamps at 0, 4 with it
+// caps at 6 (ReLU6).
+inline float finish(const float value, const float shift, const int epilogue) {
+    const float shifted = value + shift;
+    return epilogue & 2 ? fmin(fmax(shifted, 0.0f), epilogue & 4 ? 6.0f : INFINITY) : shifted;
+}
+
+inline float16 finish16(const float16 value, const float shift, const int epilogue) {
+    const float16 shifted = value + shift;
+    return epilogue & 2 ? fmin(fmax(shifted, 0.0f), epilogue & 4 ? 6.0f : INFINITY) : shifted;
+}
+
+// Depthwise: output channel o = c*M + m reads only input channel c; the epilogue adds
+// bias[o] and applies the activation (`finish`).
+//   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]   bias: [C*M]
 __kernel void depthwise_forward(__global const float *x, __global const float *weight, __global float *y,
                                 const int N, const int C, const int H, const int W, const int M,
-                                WINDOW_ARGS) {
+                                WINDOW_ARGS, __global const float *bias, const int epilogue) {
     const int p = get_global_id(0);
     const int no = get_global_id(1);
     if (p >= OH * OW || no >= N * C * M) return;
@@ -123,7 +137,8 @@ __kernel void depthwise_forward(__global const float *x, __global const float *w
     const int oh = p / OW, ow = p - oh * OW;
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global const float *k = weight + (size_t)o * KH * KW;
-    y[(size_t)no * OH * OW + p] = plane_dot(0.0f, plane, H, W, k, KH, KW, 1, oh * S - PT, ow * S - PL);
+    y[(size_t)no * OH * OW + p] = finish(plane_dot(0.0f, plane, H, W, k, KH, KW, 1, oh * S - PT, ow * S - PL),
+                                         epilogue & 1 ? bias[o] : 0.0f, epilogue);
 }
 
 //   dy: [N, C*M, OH, OW]   weight: [C*M, 1, KH, KW]   dx: [N, C, H, W]
@@ -364,10 +379,11 @@ inline void store_chunk(const float16 chunk, __global float *out, const int coun
     for (int q = 0; q < count; q++) out[q] = values[q];
 }
 
-// One output row (n, o, oh).   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]
+// One output row (n, o, oh), with depthwise_forward's epilogue.
+//   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]   bias: [C*M]
 __kernel void depthwise_forward_rows(__global const float *x, __global const float *weight, __global float *y,
                                      const int N, const int C, const int H, const int W, const int M,
-                                     WINDOW_ARGS) {
+                                     WINDOW_ARGS, __global const float *bias, const int epilogue) {
     const int oh = get_global_id(0);
     const int no = get_global_id(1);
     if (oh >= OH || no >= N * C * M) return;
@@ -375,6 +391,7 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global const float *k = weight + (size_t)o * KH * KW;
     __global float *out = y + ((size_t)no * OH + oh) * OW;
+    const float shift = epilogue & 1 ? bias[o] : 0.0f;
     const int kh0 = max(0, PT - oh * S), kh1 = min(KH, H + PT - oh * S);   // rows inside the image
     int lo, hi;
     interior_columns(W, S, PL, KW, OW, &lo, &hi);
@@ -386,7 +403,7 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
                 __global const float *line = plane + (oh * S - PT + kh) * W;
                 for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], window16(line, W, ow0 * S - PL + kw, S), acc);
             }
-            store_chunk(acc, out + ow0, OW - ow0);
+            store_chunk(finish16(acc, shift, epilogue), out + ow0, OW - ow0);
         }
         return;
     }
@@ -399,7 +416,7 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
             __global const float *line = plane + (oh * S - PT + kh) * W;
             for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], taps16(line, ow0 * S - PL + kw, S), acc);
         }
-        vstore16(acc, 0, out + ow0);
+        vstore16(finish16(acc, shift, epilogue), 0, out + ow0);
     }
     // The edge columns, one by one.
     for (int ow = lo == 0 ? hi : 0; ow < OW; ow = ow + 1 == lo ? hi : ow + 1) {
@@ -411,7 +428,7 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
                 if (col >= 0 && col < W) total = fma(k[kh * KW + kw], line[col], total);
             }
         }
-        out[ow] = total;
+        out[ow] = finish(total, shift, epilogue);
     }
 }
 

@@ -22,7 +22,8 @@
 //   s < sum_over (A and B advance by their strides, C by its own only per z): the
 //   gradient of a weight shared across a batch in one launch.
 //   epilogue: bit 0 adds bias[i] (bias: [m]) to every row, bit 1 applies ReLU to the
-//   result (a convolution's fused activation). beta == 0 never reads C.
+//   result (a convolution's fused activation), bit 2 with it caps it at 6 (ReLU6).
+//   beta == 0 never reads C.
 __kernel void gemm_tile(__global const float *A, const int a_off, const int lda, const int a_stride, const int trans_a,
                         __global const float *B, const int b_off, const int ldb, const int b_stride,
                         __global float *C, const int c_off, const int ldc, const int c_stride,
@@ -30,6 +31,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                         __global const float *bias, const int epilogue) {
     const int i0 = get_global_id(0) * TM;
     const bool has_bias = epilogue & 1, relu = epilogue & 2;
+    const float cap = epilogue & 4 ? 6.0f : INFINITY;
     const int j0 = get_global_id(1) * TN;
     const int z = get_global_id(2);
     if (i0 >= m || j0 >= n) return;
@@ -70,7 +72,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     __global float *out = c + (size_t)(i0 + r) * ldc + j0 + 16 * v;
                     float16 value = fma((float16)alpha, acc[r][v], shift);
                     if (beta != 0.0f) value = fma((float16)beta, vload16(0, out), value);
-                    if (relu) value = fmax(value, 0.0f);
+                    if (relu) value = fmin(fmax(value, 0.0f), cap);
                     vstore16(value, 0, out);
                 }
             }
@@ -84,7 +86,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                         __global float *out = c + (size_t)(ti + r) * ldc + tj + 16 * v + q;
                         const float value = fma(alpha, values[q], shift);
                         const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-                        *out = relu ? fmax(result, 0.0f) : result;
+                        *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
                     }
                 }
             }
@@ -108,7 +110,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
             __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
             const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
             const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-            *out = relu ? fmax(result, 0.0f) : result;
+            *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
         }
     }
 }
@@ -177,6 +179,7 @@ __kernel void gemm_nt_dot(__global const float *A, const int a_off, const int ld
                           __global const float *bias, const int epilogue) {
     const int i0 = get_global_id(0) * DR;
     const bool has_bias = epilogue & 1, relu = epilogue & 2;
+    const float cap = epilogue & 4 ? 6.0f : INFINITY;
     const int j0 = get_global_id(1) * DR;
     const int z = get_global_id(2);
     if (i0 >= m || j0 >= n) return;
@@ -225,7 +228,7 @@ __kernel void gemm_nt_dot(__global const float *A, const int a_off, const int ld
             __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
             const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
             const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-            *out = relu ? fmax(result, 0.0f) : result;
+            *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
         }
     }
 }
@@ -249,6 +252,7 @@ __kernel void gemm_local(__global const float *A, const int a_off, const int lda
     const int i_base = get_group_id(0) * LT, j_base = get_group_id(1) * LT;
     const int z = get_global_id(2);
     const bool has_bias = epilogue & 1, relu = epilogue & 2;
+    const float cap = epilogue & 4 ? 6.0f : INFINITY;
     float acc[LW][LW];
     for (int r = 0; r < LW; r++) {
         for (int q = 0; q < LW; q++) acc[r][q] = 0.0f;
@@ -288,13 +292,13 @@ __kernel void gemm_local(__global const float *A, const int a_off, const int lda
             __global float *out = c + (size_t)i * ldc + j;
             const float value = fma(alpha, acc[r][q], has_bias ? bias[i] : 0.0f);
             const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-            *out = relu ? fmax(result, 0.0f) : result;
+            *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
         }
     }
 }
 
 // The epilogue CLBlast lacks, applied after it: c[z, i, j] += bias[i] when flags & 1,
-// then max(c, 0) when flags & 2.   c: [batch, M, N] from c_off   bias: [M]
+// then max(c, 0) when flags & 2, capped at 6 when flags & 4 too.   c: [batch, M, N] from c_off   bias: [M]
 __kernel void gemm_epilogue(__global float *c, const int c_off, __global const float *bias, const int flags,
                             const int M, const int N, const int total) {
     const int i = get_global_id(0);
@@ -302,6 +306,6 @@ __kernel void gemm_epilogue(__global float *c, const int c_off, __global const f
     c += c_off;
     float value = c[i];
     if (flags & 1) value += bias[(i / N) % M];
-    if (flags & 2) value = fmax(value, 0.0f);
+    if (flags & 2) value = fmin(fmax(value, 0.0f), flags & 4 ? 6.0f : INFINITY);
     c[i] = value;
 }

@@ -239,22 +239,22 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                                       floor: Float(k)) <= 1e-6)
     }
 
-    /// A sum over operand sets plus a row bias and optionally ReLU (a convolution's weight
-    /// gradient and forward), on every backend, against the host:
-    /// C_z = α Σ_s A_zs B_zsᵀ + bias + β C_z, then max(·, 0) with ReLU.
-    @Test(arguments: GemmBackend.allCases, [false, true])
-    func summedGemmWithRowBiasMatchesHost(_ backend: GemmBackend, relu: Bool) throws {
+    /// A sum over operand sets plus a row bias and an activation applied as C is stored (a
+    /// convolution's weight gradient and forward), on every backend, against the host:
+    /// C_z = α Σ_s A_zs B_zsᵀ + bias + β C_z, then max(·, 0) with ReLU, clamped to [0, 6] with ReLU6.
+    @Test(arguments: GemmBackend.allCases, [ActivationKind.linear, .relu, .relu6])
+    func summedGemmWithRowBiasMatchesHost(_ backend: GemmBackend, activation: ActivationKind) throws {
         let (m, n, k, batch, sumOver) = (19, 37, 23, 2, 3)
         let sets = batch * sumOver
         let a = randomValues(sets * m * k, seed: 700), b = randomValues(sets * n * k, seed: 800)
-        let bias = randomValues(m, seed: 900)
+        let bias = randomValues(m, seed: 900).map { $0 * 8 }   // results on both sides of 0 and 6
         var expected = randomValues(batch * m * n, seed: 1000)
         let c = try Tensor(on: testDevice, shape: [batch, m, n], values: expected)
         let call = Gemm.Call(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 0.5,
                              a: MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a)), strideA: m * k,
                              b: MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b)), strideB: n * k,
                              c: MatrixOperand(c), strideC: m * n, batch: batch, sumOver: sumOver,
-                             rowBias: try Tensor(on: testDevice, shape: [m], values: bias), relu: relu)
+                             rowBias: try Tensor(on: testDevice, shape: [m], values: bias), activation: activation)
         try call.run(on: backend, beta: 2)
         for z in 0..<batch {
             for i in 0..<m {
@@ -266,11 +266,11 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                     }
                     let index = z * m * n + i * n + j
                     let value = Float(0.5 * total + Double(bias[i]) + 2 * Double(expected[index]))
-                    expected[index] = relu ? max(value, 0) : value
+                    expected[index] = activation == .linear ? value : min(max(value, 0), activation == .relu6 ? 6 : .infinity)
                 }
             }
         }
-        #expect(maxRelativeDifference("summed gemm \(backend.name) relu \(relu)", try c.toArray(), expected,
+        #expect(maxRelativeDifference("summed gemm \(backend.name) \(activation.rawValue)", try c.toArray(), expected,
                                       floor: Float(k)) <= 1e-6)
     }
 

@@ -23,12 +23,7 @@ import Testing
           - {type: Dense, name: head, units: 3, activation: softmax}
         """
 
-    static func spec() throws -> ModelSpec {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lumen-graph-\(UUID().uuidString).yaml")
-        try yaml.write(to: url, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: url) }
-        return try ConfigFile.decode(ModelSpec.self, from: url)
-    }
+    static func spec() throws -> ModelSpec { try modelSpec(yaml: yaml) }
 
     /// Gradients summed where `stem` feeds four layers, split by Concatenate, multiplied
     /// through the gate: every parameter gradient and the loss equal PyTorch's.
@@ -118,8 +113,9 @@ import Testing
         let fused = try Model(spec: spec(relu6), device: device(for: style), seed: 3)
         let unfused = try Model(spec: spec(leaky), device: device(for: style), seed: 3)
         let paths = [fused, unfused].map { ($0.layers[0] as! Residual).main }
-        #expect(Residual.forwardPasses(paths[0], .inference).map(\.fusedActivation) == [.linear, .relu6, .linear, .linear])
-        #expect(Residual.forwardPasses(paths[1], .inference).allSatisfy { $0.fusedActivation == .linear && $0.appliesActivation })
+        let training = ForwardPass(training: true)
+        #expect(Residual.forwardPasses(paths[0], training).map(\.fusedActivation) == [.linear, .relu6, .linear, .linear])
+        #expect(Residual.forwardPasses(paths[1], training).allSatisfy { $0.fusedActivation == .linear && $0.appliesActivation })
         let x = try Tensor(on: device(for: style), shape: [4, 2, 6, 5], values: randomValues(240, seed: 5).map { $0 * 2 - 1 })
         let gradients = try [fused, unfused].map { try GraphModelTests.stepGradients($0, x) }
         #expect(gradients[0].count == 9)

@@ -46,6 +46,14 @@ func maxRelativeDifference(_ label: String, _ actual: [Float], _ expected: [Floa
     return worst
 }
 
+/// A model spec read from YAML text, as `--model FILE.yaml` reads it.
+func modelSpec(yaml: String) throws -> ModelSpec {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("lumen-spec-\(UUID().uuidString).yaml")
+    try yaml.write(to: url, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try ConfigFile.decode(ModelSpec.self, from: url)
+}
+
 /// A temporary folder removed when the test ends.
 final class TemporaryFolder {
     let url: URL

@@ -6,6 +6,9 @@ import Foundation
 final class DeviceBuffer {
     private(set) var memory: OpaquePointer?
     let bytes: Int
+    /// How many times the buffer was handed to the device or the host (a kernel, a
+    /// GEMM, a copy): one whose count has not moved since a moment has not changed.
+    private(set) var uses = 0
     private let pool: MemoryPool
     private let device: Device
 
@@ -48,6 +51,7 @@ final class DeviceBuffer {
 
     /// The allocation, or an error naming `what` was used after `release()`.
     func liveMemory(what: @autoclosure () -> String) throws -> OpaquePointer {
+        uses &+= 1
         guard let memory else { throw CLError(status: CL_INVALID_MEM_OBJECT, operation: "using \(what())") }
         return memory
     }

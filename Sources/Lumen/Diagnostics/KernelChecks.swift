@@ -50,7 +50,8 @@ public enum KernelChecks {
                     for transposeA in [false, true] {
                         for transposeB in [false, true] {
                             if let tile = backend.tile, !tile.supports(transposeA: transposeA, transposeB: transposeB) { continue }
-                            let epilogue = index % 2 == 1
+                            // Shapes 1 and 3 add a bias and apply ReLU, then ReLU6.
+                            let epilogue: ActivationKind? = index % 2 == 0 ? nil : index == 1 ? .relu : .relu6
                             try compareGemm(&check, on: device, tile: backend.tile, m: m, n: n, k: k, transposeA: transposeA,
                                             transposeB: transposeB, epilogue: epilogue, seed: UInt64(index * 4 + 1))
                         }
@@ -62,12 +63,13 @@ public enum KernelChecks {
 
     /// One batched product of 2 outputs, each the sum of 2 operand pairs.
     private static func compareGemm(_ check: inout KernelCheck, on device: Device, tile: GemmKernels.Tile?, m: Int, n: Int, k: Int,
-                                    transposeA: Bool, transposeB: Bool, epilogue: Bool, seed: UInt64) throws {
+                                    transposeA: Bool, transposeB: Bool, epilogue: ActivationKind?, seed: UInt64) throws {
         let (batch, sumOver) = (2, 2)
         let sets = batch * sumOver
         let a = checkValues(sets * m * k, seed: seed), b = checkValues(sets * k * n, seed: seed + 1)
-        let c = checkValues(batch * m * n, seed: seed + 2), bias = checkValues(m, seed: seed + 3)
-        let (alpha, beta): (Float, Float) = epilogue ? (0.5, 1) : (1, 0)
+        // The bias spreads values across 0 and 6, so both of ReLU6's bounds apply.
+        let c = checkValues(batch * m * n, seed: seed + 2), bias = checkValues(m, seed: seed + 3).map { $0 * 8 }
+        let (alpha, beta): (Float, Float) = epilogue != nil ? (0.5, 1) : (1, 0)
         var expected = [Float](repeating: 0, count: c.count)
         for z in 0..<batch {
             for i in 0..<m {
@@ -83,7 +85,7 @@ public enum KernelChecks {
                     }
                     let at = (z * m + i) * n + j
                     var value = Double(alpha) * total + Double(beta) * Double(c[at])
-                    if epilogue { value = max(value + Double(bias[i]), 0) }
+                    if let epilogue { value = min(max(value + Double(bias[i]), 0), epilogue == .relu6 ? 6 : .infinity) }
                     expected[at] = Float(value)
                 }
             }
@@ -91,19 +93,19 @@ public enum KernelChecks {
         let at = try Tensor(on: device, shape: [sets * m * k], values: a)
         let bt = try Tensor(on: device, shape: [sets * k * n], values: b)
         let ct = try Tensor(on: device, shape: [batch * m * n], values: c)
-        let biasTensor = epilogue ? try Tensor(on: device, shape: [m], values: bias) : nil
-        let place = "\(m)×\(n)×\(k)\(transposeA ? " Aᵀ" : "")\(transposeB ? " Bᵀ" : "")\(epilogue ? " with bias, ReLU and beta" : "")"
+        let biasTensor = epilogue != nil ? try Tensor(on: device, shape: [m], values: bias) : nil
+        let place = "\(m)×\(n)×\(k)\(transposeA ? " Aᵀ" : "")\(transposeB ? " Bᵀ" : "")\(epilogue.map { " with bias, \($0.rawValue) and beta" } ?? "")"
         check.compare(place, {
             if let tile {
                 try GemmKernels.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                          MatrixOperand(at), strideA: m * k, MatrixOperand(bt), strideB: k * n, beta: beta,
                                          into: MatrixOperand(ct), strideC: m * n, batch: batch, sumOver: sumOver,
-                                         rowBias: biasTensor, relu: epilogue)
+                                         rowBias: biasTensor, activation: epilogue ?? .linear)
             } else {
                 try Gemm.multiplyBatched(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                          MatrixOperand(at), strideA: m * k, MatrixOperand(bt), strideB: k * n, beta: beta,
                                          into: MatrixOperand(ct), strideC: m * n, batch: batch, sumOver: sumOver,
-                                         rowBias: biasTensor, relu: epilogue)
+                                         rowBias: biasTensor, activation: epilogue ?? .linear)
             }
             return try ct.toArray()
         }, expected, floor: Float(k))

@@ -71,10 +71,21 @@ extension KernelChecks {
                     let xt = try Tensor(on: device, shape: shape, values: x)
                     let wt = try Tensor(on: device, shape: weightShape, values: weight)
                     let dyt = try Tensor(on: device, shape: [g.batch, g.channels * multiplier, g.outHeight, g.outWidth], values: dy)
-                    let place = describe(g) + ", multiplier \(multiplier)"
+                    // With a multiplier of 2 the forward adds a bias and applies ReLU or ReLU6 as it
+                    // stores (a bias spread over ±4, so outputs fall on both sides of 0 and 6).
+                    let activation: ActivationKind = multiplier == 1 ? .linear : index % 2 == 0 ? .relu6 : .relu
+                    let bias = multiplier == 1 ? nil : checkValues(g.channels * multiplier, seed: seed + 4).map { $0 * 4 }
+                    let bt = try bias.map { try Tensor(on: device, shape: [$0.count], values: $0) }
+                    let place = describe(g) + ", multiplier \(multiplier)" + (bias == nil ? "" : ", bias and \(activation.rawValue)")
                     let taps = Float(g.kernelHeight * g.kernelWidth)
-                    forward.compare(place, { try ConvOps.depthwiseForward(xt, weight: wt, multiplier: multiplier, g).toArray() },
-                                    HostReference.depthwise(x, weight: weight, multiplier: multiplier, g), floor: taps)
+                    let plane = g.outputPlane
+                    let expectedY = HostReference.depthwise(x, weight: weight, multiplier: multiplier, g).enumerated().map { at, value in
+                        let shifted = value + (bias?[at / plane % (g.channels * multiplier)] ?? 0)
+                        return activation == .linear ? shifted : min(max(shifted, 0), activation == .relu6 ? 6 : .infinity)
+                    }
+                    forward.compare(place, {
+                        try ConvOps.depthwiseForward(xt, weight: wt, multiplier: multiplier, g, bias: bt, activation: activation).toArray()
+                    }, expectedY, floor: taps)
                     let expected = HostReference.depthwiseBackward(dy, x: x, weight: weight, multiplier: multiplier, g)
                     let (dx, dweight) = try ConvOps.depthwiseBackward(dyt, x: xt, weight: wt, multiplier: multiplier, g,
                                                                       needInputGradient: true)

@@ -41,6 +41,15 @@ public final class BatchNormalization: Layer {
     /// kernels: an activation layer of a kind the fused kernels take (ReLU, ReLU6).
     public static func absorbs(_ layer: Layer) -> Bool { layer is ActivationLayer && BatchNormOps.fuses(layer.activation) }
 
+    /// Whether a BatchNormalization reading only `layer`'s output folds into its weights
+    /// (`FoldedNormalization`) in a pass: `layer` is a convolution with no activation of
+    /// its own, the normalisation uses its running statistics (not `training` while it
+    /// `trains`), and no backward will need either layer's cache.
+    static func folds(into layer: Layer, training: Bool, trains: Bool, keptForBackward: Bool) -> Bool {
+        (layer is ConvolutionLayer || layer is SeparableConv2D) && layer.activation == .linear
+            && !(training && trains) && !keptForBackward
+    }
+
     public override var parameters: [Parameter] { [gamma, beta, runningMean, runningVariance].compactMap { $0 } }
 
     public override var spec: LayerSpec {
@@ -56,6 +65,10 @@ public final class BatchNormalization: Layer {
 
     // x: [N, C, …]  ->  same
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
+        if pass.normalizationFolded {
+            cache = nil
+            return x
+        }
         var mean: Tensor, variance: Tensor
         let batchStatistics = usesBatchStatistics(training: pass.training)
         let sum = batchStatistics ? pass.replicas?.sum : nil

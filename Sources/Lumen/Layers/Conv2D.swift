@@ -7,6 +7,8 @@ public class ConvolutionLayer: Layer {
     public internal(set) var weight: Parameter!
     public internal(set) var bias: Parameter?
     var cache: (x: Tensor, geometry: WindowGeometry)?
+    /// The weight and bias with the BatchNormalization above folded in, while passes fold it.
+    private(set) var folded: FoldedNormalization?
 
     init(name: String, kernelSize: WindowSize, stride: Int, padding: Padding, useBias: Bool, activation: ActivationKind) {
         self.kernelSize = kernelSize
@@ -32,6 +34,21 @@ public class ConvolutionLayer: Layer {
         spec.useBias = useBias
         spec.activation = activation
         return spec
+    }
+
+    /// The weight, bias and activation a forward runs with: the layer's own (its ReLU
+    /// applied as the output is stored when the pass fuses it), or, when the pass folds a
+    /// BatchNormalization in, the folded weight and bias (made once, remade when a tensor
+    /// they came from has changed) and the activation that layer would apply.
+    func operands(_ pass: ForwardPass) throws -> (weight: Tensor, bias: Tensor?, activation: ActivationKind) {
+        guard let norm = pass.foldedNormalization else {
+            folded = nil
+            return (weight.value, bias?.value, pass.fusesReLU ? .relu : .linear)
+        }
+        if folded?.isCurrent(weight: weight.value, bias: bias?.value, norm) != true {
+            folded = try FoldedNormalization(weight: weight.value, bias: bias?.value, norm)
+        }
+        return (folded!.weight, folded!.bias, pass.fusedActivation)
     }
 
     /// Keeps the forward input when backward will need it.
@@ -94,7 +111,8 @@ public final class Conv2D: ConvolutionLayer {
     // x: [N, C, H, W]  ->  [N, O, OH, OW]
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let g = try geometry(x.shape)
-        let y = try ConvOps.forward(x, weight: weight.value, bias: bias?.value, g, relu: pass.fusesReLU)
+        let (w, b, activation) = try operands(pass)
+        let y = try ConvOps.forward(x, weight: w, bias: b, g, activation: activation)
         keep(x, g, pass)
         return y
     }
@@ -140,11 +158,13 @@ public final class DepthwiseConv2D: ConvolutionLayer {
         return spec
     }
 
+    public override var canApplyReLU: Bool { true }
+
     // x: [N, C, H, W]  ->  [N, C·M, OH, OW]
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let g = try geometry(x.shape)
-        let y = try ConvOps.depthwiseForward(x, weight: weight.value, multiplier: depthMultiplier, g)
-        if let bias { try ConvOps.addChannelBias(y, bias.value) }
+        let (w, b, activation) = try operands(pass)
+        let y = try ConvOps.depthwiseForward(x, weight: w, multiplier: depthMultiplier, g, bias: b, activation: activation)
         keep(x, g, pass)
         return y
     }

@@ -37,7 +37,7 @@ public struct ReplicaShare: Sendable {
 }
 
 /// How one forward pass runs through a layer, as the model's execution plan decides.
-public struct ForwardPass: Sendable {
+public struct ForwardPass {
     /// Batch statistics for BatchNorm and fresh dropout masks.
     public var training: Bool
     /// Keep what backward needs: in training, for layers the backward pass reaches, and
@@ -50,7 +50,15 @@ public struct ForwardPass: Sendable {
     public internal(set) var fusesReLU = false
     /// For a BatchNormalization whose only reader is a ReLU or ReLU6 layer: apply that
     /// activation in the normalisation (the activation layer then passes values through).
+    /// For a layer that folds that BatchNormalization in (`foldedNormalization`): apply it there.
     public var fusedActivation: ActivationKind = .linear
+    /// For a Conv2D, DepthwiseConv2D or SeparableConv2D whose only reader is a
+    /// BatchNormalization that normalises with its running statistics, when nothing
+    /// keeps either for backward: that layer, to fold into the weights (the layer's
+    /// own pass then says `normalizationFolded`).
+    public var foldedNormalization: BatchNormalization?
+    /// For that BatchNormalization: the layer below applied it; pass values through.
+    public var normalizationFolded = false
     /// Set when the batch is one process's share of a global batch.
     public var replicas: ReplicaShare?
 

@@ -60,12 +60,27 @@ public final class Residual: Layer {
         index > 0 && BatchNormalization.absorbs(path[index]) && path[index - 1] is BatchNormalization
     }
 
-    /// The pass of each layer of a path: the block's own, with the BatchNorm + activation fusions.
+    /// The pass of each layer of a path: the block's own, with the BatchNorm + activation
+    /// fusions, and each BatchNorm folded into the convolution before it where
+    /// `BatchNormalization.folds` says so (the convolution then applies its activation).
     static func forwardPasses(_ path: [Layer], _ pass: ForwardPass) -> [ForwardPass] {
-        path.indices.map { index in
+        func folds(_ index: Int) -> Bool {
+            guard index >= 0, index + 1 < path.count, let norm = path[index + 1] as? BatchNormalization else { return false }
+            return BatchNormalization.folds(into: path[index], training: pass.training, trains: norm.trainable,
+                                            keptForBackward: pass.keepsForBackward)
+        }
+        func fusedActivation(_ index: Int) -> ActivationKind {
+            index + 1 < path.count && absorbsActivation(path, at: index + 1) ? path[index + 1].activation : .linear
+        }
+        return path.indices.map { index in
             var inner = pass
             inner.appliesActivation = !absorbsActivation(path, at: index)
-            inner.fusedActivation = index + 1 < path.count && absorbsActivation(path, at: index + 1) ? path[index + 1].activation : .linear
+            inner.fusedActivation = fusedActivation(index)
+            if folds(index) {
+                inner.foldedNormalization = path[index + 1] as? BatchNormalization
+                inner.fusedActivation = fusedActivation(index + 1)
+            }
+            inner.normalizationFolded = folds(index - 1)
             return inner
         }
     }

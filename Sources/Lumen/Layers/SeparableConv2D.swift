@@ -44,9 +44,13 @@ public final class SeparableConv2D: Layer {
     }
 
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
-        var inner = pass
-        inner.appliesActivation = true
-        return try pointwise.forward(try depthwise.forward(x, inner), inner)
+        // A BatchNormalization folded into this layer folds into its pointwise half.
+        var second = pass
+        second.appliesActivation = true
+        var first = second
+        first.foldedNormalization = nil
+        first.fusedActivation = .linear
+        return try pointwise.forward(try depthwise.forward(x, first), second)
     }
 
     public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {

@@ -1,9 +1,10 @@
 /// How a model runs, computed once from its graph (and again when what trains changes):
 /// the order of the layers, who consumes each output, which max pools apply the ReLU
-/// derivative of the layer below them, where the logits are, and which layers the
+/// derivative of the layer below them, which BatchNorms apply the activation above them
+/// or fold into the convolution below, where the logits are, and which layers the
 /// backward pass reaches. Layers receive what the plan decides as arguments of each
 /// pass; nothing sets flags on them from outside.
-public struct ExecutionPlan: Sendable {
+public struct ExecutionPlan {
     /// Layer indices in execution order (the spec's order, which lists inputs first).
     public let order: [Int]
     /// For each layer, the layers it takes (−1: the model's input).
@@ -29,6 +30,10 @@ public struct ExecutionPlan: Sendable {
     /// Activation index -> its BatchNorm, and the activation each fusion applies.
     private let absorbedBy: [Int: Int]
     private let activationKinds: [Int: ActivationKind]
+    /// Layers whose only reader is a BatchNormalization (index -> the two layers), and
+    /// that BatchNormalization's index -> the layer's: folds a pass may make.
+    private let foldCandidates: [Int: (layer: Layer, norm: BatchNormalization, at: Int)]
+    private let foldedInto: [Int: Int]
 
     init(inputs: [[Int]], layers: [Layer]) {
         let count = layers.count
@@ -60,6 +65,14 @@ public struct ExecutionPlan: Sendable {
             fusions[below] = index
         }
         activationFusions = fusions
+        var candidates: [Int: (layer: Layer, norm: BatchNormalization, at: Int)] = [:]
+        for (index, layer) in layers.enumerated() {
+            guard let reader = consumers[index].first, consumers[index].count == 1,
+                  let norm = layers[reader] as? BatchNormalization else { continue }
+            candidates[index] = (layer, norm, reader)
+        }
+        foldCandidates = candidates
+        foldedInto = Dictionary(uniqueKeysWithValues: candidates.map { ($0.value.at, $0.key) })
         absorbedBy = Dictionary(uniqueKeysWithValues: fusions.map { ($0.value, $0.key) })
         activationKinds = Dictionary(uniqueKeysWithValues: fusions.values.map { ($0, layers[$0].activation) })
         trainability = layers.map { $0.parameters.contains { $0.trainable } }
@@ -79,15 +92,31 @@ public struct ExecutionPlan: Sendable {
         return (.linear, false)
     }
 
+    /// Whether the BatchNormalization reading layer `index` folds into it in this pass
+    /// (`BatchNormalization.folds`), the layer's own output not being `exposed`.
+    private func folds(_ index: Int, _ pass: ForwardPass, visits: [Bool], exposed: Set<Int>) -> Bool {
+        guard let candidate = foldCandidates[index], !exposed.contains(index) else { return false }
+        return BatchNormalization.folds(into: candidate.layer, training: pass.training, trains: trainability[candidate.at],
+                                        keptForBackward: pass.keepsForBackward && (visits[index] || visits[candidate.at]))
+    }
+
     /// The forward pass of one layer: the logits layer leaves its activation to the loss
-    /// when `fromLogits`, only layers that backward will visit keep their inputs, and a
-    /// BatchNorm applies the ReLU above it unless its own output is `exposed`.
+    /// when `fromLogits`, only layers that backward will visit keep their inputs, a
+    /// BatchNorm applies the ReLU above it unless its own output is `exposed`, and folds
+    /// into the convolution below it where `folds` says so (which then applies that ReLU).
     func forwardPass(_ index: Int, _ pass: ForwardPass, fromLogits: Bool, visits: [Bool], exposed: Set<Int>) -> ForwardPass {
         var layerPass = pass
         let fused = fusion(index, exposed: exposed)
         layerPass.appliesActivation = !(fromLogits && index == logits) && !fused.absorbed
         layerPass.fusedActivation = fused.applies
         layerPass.keepsForBackward = pass.keepsForBackward && visits[index]
+        if folds(index, pass, visits: visits, exposed: exposed), let candidate = foldCandidates[index] {
+            layerPass.foldedNormalization = candidate.norm
+            layerPass.fusedActivation = fusion(candidate.at, exposed: exposed).applies
+        }
+        if let below = foldedInto[index], folds(below, pass, visits: visits, exposed: exposed) {
+            layerPass.normalizationFolded = true
+        }
         return layerPass
     }
 

@@ -13,8 +13,14 @@ public final class Model {
     public let layers: [Layer]
     /// Per-sample output shape of each layer, [C, H, W] or [F].
     public let outputShapes: [[Int]]
-    /// How the graph runs; remade when what trains changes.
-    public private(set) var plan: ExecutionPlan
+    /// How the graph runs, for the trainability the layers have now (remade when it changed).
+    public var plan: ExecutionPlan {
+        if layers.map({ $0.parameters.contains { $0.trainable } }) != madePlan.trainability {
+            madePlan = ExecutionPlan(inputs: madePlan.inputs, layers: layers)
+        }
+        return madePlan
+    }
+    private var madePlan: ExecutionPlan
 
     /// Builds and initialises the model from `spec`; `seed` fixes every initial weight
     /// and dropout mask.
@@ -43,7 +49,7 @@ public final class Model {
         self.device = device
         self.layers = layers
         self.outputShapes = shapes
-        plan = ExecutionPlan(inputs: inputs, layers: layers)
+        madePlan = ExecutionPlan(inputs: inputs, layers: layers)
     }
 
     /// Each layer's inputs as indices (−1: the model's input): the layers its `inputs`
@@ -78,7 +84,7 @@ public final class Model {
 
     /// Whether every layer takes the one before it: a Sequential model.
     public var isSequential: Bool {
-        plan.inputs.enumerated().allSatisfy { $0.element == [$0.offset - 1] }
+        madePlan.inputs.enumerated().allSatisfy { $0.element == [$0.offset - 1] }
     }
 
     /// Every stored tensor, in layer order.
@@ -117,14 +123,6 @@ public final class Model {
         return images.last { outputShapes[$0][1] * outputShapes[$0][2] > 1 } ?? images.last
     }
 
-    /// The plan for the trainability the layers have now.
-    private func currentPlan() -> ExecutionPlan {
-        if layers.map({ $0.parameters.contains { $0.trainable } }) != plan.trainability {
-            plan = ExecutionPlan(inputs: plan.inputs, layers: layers)
-        }
-        return plan
-    }
-
     /// Runs the graph on `x` up to layer `last` (default: the output) and returns its
     /// output, with the outputs of the layers in `keeping` (exposed as they are: no fusion
     /// hides them). `visits` says which layers a later backward visits (they keep their
@@ -133,7 +131,7 @@ public final class Model {
     func run(_ x: Tensor, _ pass: ForwardPass, through last: Int? = nil, keeping: Set<Int> = [], visits: [Bool]? = nil,
              fromLogits: Bool = false, inspect: ((Int, Tensor) throws -> Void)? = nil) throws -> (output: Tensor, kept: [Int: Tensor]) {
         try checkInput(x)
-        let plan = currentPlan()
+        let plan = self.plan
         let end = last ?? layers.count - 1
         let visits = visits ?? [Bool](repeating: true, count: layers.count)
         var values = [Tensor?](repeating: nil, count: layers.count)
@@ -159,7 +157,7 @@ public final class Model {
     @discardableResult
     func backpropagate(_ gradient: Tensor, visits: [Bool], toward target: Int = -1, fromLogits: Bool, fuses: Bool,
                        exposed: Set<Int> = []) throws -> Tensor? {
-        let plan = currentPlan()
+        let plan = self.plan
         var gradients = [Tensor?](repeating: nil, count: layers.count)
         gradients[plan.logits] = gradient
         for index in plan.order.reversed() where index > target && visits[index] {
@@ -178,7 +176,7 @@ public final class Model {
     /// Pre-activation outputs. `replicas` is set when `x` is this process's share of a
     /// global batch.                                x: [N, C, H, W]  ->  [N, outputs]
     public func logits(_ x: Tensor, training: Bool, replicas: ReplicaShare? = nil) throws -> Tensor {
-        let plan = currentPlan()
+        let plan = self.plan
         var pass = ForwardPass(training: training)
         pass.replicas = replicas
         return try run(x, pass, visits: plan.reached, fromLogits: lossAppliesActivation).output
@@ -202,7 +200,7 @@ public final class Model {
     /// above one that does: frozen layers below need no gradient, which is what makes
     /// fine-tuning the last layers cheap.
     public func backward(fromLogits gradient: Tensor) throws {
-        let plan = currentPlan()
+        let plan = self.plan
         try backpropagate(gradient, visits: plan.reached, fromLogits: lossAppliesActivation, fuses: true)
     }
 
@@ -210,7 +208,7 @@ public final class Model {
     /// respect to layer `target`'s output, and that output, in inference mode:
     /// what Grad-CAM needs.                            x: [1, C, H, W]
     public func gradient(at target: Int, for x: Tensor, logitsGradient: (Tensor) throws -> Tensor) throws -> (output: Tensor, gradient: Tensor) {
-        let visits = currentPlan().downstream(of: target)
+        let visits = plan.downstream(of: target)
         defer { for layer in layers { layer.clearCache() } }
         let (logits, kept) = try run(x, ForwardPass(training: false, keepsForBackward: true), keeping: [target], visits: visits,
                                      fromLogits: lossAppliesActivation)

@@ -13,6 +13,21 @@ public enum ActivationKind: String, Codable, Sendable, CaseIterable {
         case .linear, .softmax: return 5
         }
     }
+
+    /// The bits a GEMM or depthwise kernel's epilogue takes to apply this activation as it
+    /// stores its output (2: clamp at 0, 4 with it: cap at 6); nil for the activations
+    /// those kernels cannot apply.
+    var epilogueBits: Int32? {
+        switch self {
+        case .linear: return 0
+        case .relu: return 2
+        case .relu6: return 6
+        default: return nil
+        }
+    }
+
+    /// Whether GEMM and depthwise kernels can apply this activation as they store.
+    public var isEpilogue: Bool { epilogueBits != nil }
 }
 
 /// Activations: the twin of `Kernels/activation.cl`. Backward passes take the forward

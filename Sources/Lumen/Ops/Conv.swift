@@ -232,10 +232,10 @@ public enum ConvOps {
         return try Reduce.sum(Reduce.sum(flat, axis: 2), axis: 0)
     }
 
-    /// Forward, with ReLU applied by the GEMM when `relu`.
+    /// Forward, with the bias added and `activation` (linear, ReLU or ReLU6) applied by the GEMM.
     ///                                              x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
     ///                                              ->  y: [N, O, OH, OW]
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, relu: Bool = false,
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, activation: ActivationKind = .linear,
                                variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
@@ -249,7 +249,7 @@ public enum ConvOps {
             try Gemm.multiplyBatched(m: outChannels, n: g.outputPlane, k: rows,
                                      MatrixOperand(weight), strideA: 0, b, strideB: rows * g.outputPlane,
                                      into: MatrixOperand(y, offset: images.lowerBound * outChannels * g.outputPlane),
-                                     strideC: outChannels * g.outputPlane, batch: images.count, rowBias: bias, relu: relu)
+                                     strideC: outChannels * g.outputPlane, batch: images.count, rowBias: bias, activation: activation)
         }
         return y
     }
@@ -378,14 +378,21 @@ public enum ConvOps {
 
     // MARK: - Depthwise
 
-    /// Depthwise forward with multiplier M.         x: [N, C, H, W]  weight: [C·M, 1, KH, KW]  ->  [N, C·M, OH, OW]
+    /// Depthwise forward with multiplier M, adding `bias` and applying `activation` (linear,
+    /// ReLU or ReLU6) as each output is stored.
+    ///                                              x: [N, C, H, W]  weight: [C·M, 1, KH, KW]  bias: [C·M]
+    ///                                              ->  [N, C·M, OH, OW]
     /// Direct: CPU-style one output row per work-item, GPU-style one output per work-item.
-    public static func depthwiseForward(_ x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry,
-                                        variant: KernelVariant? = nil) throws -> Tensor {
+    public static func depthwiseForward(_ x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry, bias: Tensor? = nil,
+                                        activation: ActivationKind = .linear, variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = g.channels * multiplier
+        if let bias, bias.count != outChannels { throw LumenError.shapeMismatch("bias \(bias.shape) for \(outChannels) channels") }
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
+        // Without a bias the kernel is handed the weight (as the GEMM kernels are A): a
+        // written buffer, should a compiler hoist the unused load.
         let arguments: [KernelArgument] = [.tensor(x), .tensor(weight), .tensor(y)] + depthwiseSizes(g, multiplier)
+            + [.tensor(bias ?? weight), .int(try GemmKernels.epilogue(rowBias: bias, activation))]
         switch variant ?? KernelVariant.default(for: x.device) {
         case .rows:
             try x.device.launch("conv", "depthwise_forward_rows", global: [g.outHeight, g.batch * outChannels], local: [1, 1], arguments)

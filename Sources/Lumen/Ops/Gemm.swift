@@ -62,24 +62,24 @@ public enum Gemm {
         let strideC: Int, batch: Int
         var sumOver = 1
         var rowBias: Tensor? = nil
-        var relu = false
+        var activation = ActivationKind.linear
         var temp: Tensor? = nil
 
         init(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, strideA: Int,
              b: MatrixOperand, strideB: Int, c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1,
-             rowBias: Tensor? = nil, relu: Bool = false, temp: Tensor? = nil) {
+             rowBias: Tensor? = nil, activation: ActivationKind = .linear, temp: Tensor? = nil) {
             (self.transposeA, self.transposeB, self.m, self.n, self.k, self.alpha) = (transposeA, transposeB, m, n, k, alpha)
             (self.a, self.strideA, self.b, self.strideB, self.c, self.strideC) = (a, strideA, b, strideB, c, strideC)
-            (self.batch, self.sumOver, self.rowBias, self.relu, self.temp) = (batch, sumOver, rowBias, relu, temp)
+            (self.batch, self.sumOver, self.rowBias, self.activation, self.temp) = (batch, sumOver, rowBias, activation, temp)
         }
 
         /// Runs on `backend`. CLBlast sums over sets by accumulating into C, and adds the
-        /// row bias and ReLU with separate kernels (C must then be a dense [batch, m, n]).
+        /// row bias and the activation with a separate kernel (C must then be a dense [batch, m, n]).
         func run(on backend: GemmBackend, beta: Float) throws {
             if let tile = backend.tile {
                 try GemmKernels.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                        alpha: alpha, a, strideA: strideA, b, strideB: strideB, beta: beta, into: c,
-                                       strideC: strideC, batch: batch, sumOver: sumOver, rowBias: rowBias, relu: relu)
+                                       strideC: strideC, batch: batch, sumOver: sumOver, rowBias: rowBias, activation: activation)
                 return
             }
             for s in 0..<sumOver {
@@ -96,13 +96,14 @@ public enum Gemm {
                                        into: c, strideC: strideC, batch: batch)
                 }
             }
-            guard rowBias != nil || relu else { return }
+            let epilogue = try GemmKernels.epilogue(rowBias: rowBias, activation)
+            guard epilogue != 0 else { return }
             guard (c.leadingDimension ?? n) == n, strideC == m * n || batch == 1 else {
-                throw LumenError.shapeMismatch("a GEMM row bias or ReLU through CLBlast needs a dense [batch, m, n] C")
+                throw LumenError.shapeMismatch("a GEMM row bias or activation through CLBlast needs a dense [batch, m, n] C")
             }
             try c.tensor.device.launch("gemm", "gemm_epilogue", global: [batch * m * n],
                                        [.tensor(c.tensor), .size(c.offset), .tensor(rowBias ?? c.tensor),
-                                        .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)), .size(m), .size(n), .size(batch * m * n)])
+                                        .int(epilogue), .size(m), .size(n), .size(batch * m * n)])
         }
     }
 
@@ -122,8 +123,8 @@ public enum Gemm {
     }
 
     /// `batch` GEMMs whose operands sit `strideA`, `strideB` and `strideC` floats apart,
-    /// each summing `sumOver` operand pairs (set z·sumOver + s), adding `rowBias` and, with
-    /// `relu`, clamping at 0.
+    /// each summing `sumOver` operand pairs (set z·sumOver + s), adding `rowBias` and
+    /// applying `activation` (linear, ReLU or ReLU6).
     ///
     ///     op(A_i): [m, k]   op(B_i): [k, n]   C_z: [m, n]   rowBias: [m]
     ///     C_z = alpha · Σ_s op(A_{z·sumOver+s}) · op(B_{z·sumOver+s}) + rowBias + beta · C_z
@@ -132,14 +133,14 @@ public enum Gemm {
         m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int,
         beta: Float = 0, into c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1, rowBias: Tensor? = nil,
-        relu: Bool = false
+        activation: ActivationKind = .linear
     ) throws {
         guard m > 0, n > 0, batch > 0, sumOver > 0 else { return }
         var shape = GemmShape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batch: batch)
         shape.sumOver = sumOver
         let call = Call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                         a: a, strideA: strideA, b: b, strideB: strideB, c: c, strideC: strideC, batch: batch,
-                        sumOver: sumOver, rowBias: rowBias, relu: relu)
+                        sumOver: sumOver, rowBias: rowBias, activation: activation)
         try call.run(on: chosenBackend(shape, call), beta: beta)
     }
 

@@ -63,12 +63,12 @@ public enum GemmKernels {
 
     /// C_z = alpha · Σ_s op(A_zs) · op(B_zs) + rowBias + beta · C_z for z in 0..<batch,
     /// s in 0..<sumOver, where operand set zs = z·sumOver + s steps A and B by their strides;
-    /// with `relu`, C_z = max(that, 0).
+    /// then `activation` (linear, ReLU or ReLU6) applied as C is stored.
     ///     op(A): [m, k]   op(B): [k, n]   C: [m, n]   rowBias: [m]
     public static func multiply(tile: Tile = .rows8cols32, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                 alpha: Float, _ a: MatrixOperand, strideA: Int, _ b: MatrixOperand, strideB: Int,
                                 beta: Float, into c: MatrixOperand, strideC: Int, batch: Int, sumOver: Int = 1,
-                                rowBias: Tensor? = nil, relu: Bool = false) throws {
+                                rowBias: Tensor? = nil, activation: ActivationKind = .linear) throws {
         guard m > 0, n > 0, batch > 0 else { return }
         let device = c.tensor.device
         let sets = batch * max(sumOver, 1)
@@ -112,8 +112,17 @@ public enum GemmKernels {
                               // written floats: a compiler that hoists the unused bias load
                               // still reads memory that is inside a buffer and initialised
                               // (C is neither when beta is 0).
-                              .tensor(rowBias ?? a.tensor), .int((rowBias == nil ? 0 : 1) | (relu ? 2 : 0)),
+                              .tensor(rowBias ?? a.tensor), .int(try epilogue(rowBias: rowBias, activation)),
                           ])
+    }
+
+    /// The `epilogue` argument of the GEMM kernels: bit 0 adds the row bias, the
+    /// activation's bits (`ActivationKind.epilogueBits`) apply it.
+    static func epilogue(rowBias: Tensor?, _ activation: ActivationKind) throws -> Int32 {
+        guard let bits = activation.epilogueBits else {
+            throw LumenError.shapeMismatch("a GEMM applies linear, ReLU or ReLU6 as it stores, not \(activation.rawValue)")
+        }
+        return (rowBias == nil ? 0 : 1) | bits
     }
 
     /// dst[z, c, r] = src[offset + z·stride + r·ld + c] for z < sets, r < rows, c < cols:

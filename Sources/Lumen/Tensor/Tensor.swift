@@ -47,6 +47,10 @@ public final class Tensor {
     /// Frees the device buffer now, for this tensor and every view of it. Any later use throws.
     public func release() { storage.release() }
 
+    /// How many times its buffer was used (`DeviceBuffer.uses`): unchanged means the
+    /// contents are as they were.
+    var uses: Int { storage.uses }
+
     /// The buffer, or an error when the tensor was released.
     func liveMemory() throws -> OpaquePointer { try storage.liveMemory(what: "a released \(shape) tensor") }
 
