@@ -1,29 +1,28 @@
 // Moving blocks of a tensor without arithmetic: channel slabs for concatenation and its
 // backward, shifted windows for zero padding and cropping. One work-item per element
-// written; the global size is rounded up to whole work-groups, so every kernel checks
-// its bound.
+// written, its coordinates one per dimension of the launch (no divisions, and
+// neighbouring work-items move neighbouring floats); the global size is rounded up to
+// whole work-groups, so every kernel checks its bound.
 // Host twin: Sources/Lumen/Ops/Layout.swift; host references in Tests.
 
 // y[o, offset + r] = x[o, r]                     x: [outer, inner_x]  y: [outer, inner_y]
 // (a concatenation's input placed at its offset along the axis after `outer`)
 __kernel void put_slab(__global const float *x, __global float *y,
                        const int outer, const int inner_x, const int inner_y, const int offset) {
-    const int i = get_global_id(0);
-    if (i >= outer * inner_x) return;
-    const int o = i / inner_x;
-    const int r = i - o * inner_x;
-    y[(size_t)o * inner_y + offset + r] = x[i];
+    const int r = get_global_id(0);
+    const int o = get_global_id(1);
+    if (r >= inner_x || o >= outer) return;
+    y[(size_t)o * inner_y + offset + r] = x[(size_t)o * inner_x + r];
 }
 
 // x[o, r] = y[o, offset + r]                     y: [outer, inner_y]  x: [outer, inner_x]
 // (one input's share of a concatenation's gradient)
 __kernel void take_slab(__global const float *y, __global float *x,
                         const int outer, const int inner_x, const int inner_y, const int offset) {
-    const int i = get_global_id(0);
-    if (i >= outer * inner_x) return;
-    const int o = i / inner_x;
-    const int r = i - o * inner_x;
-    x[i] = y[(size_t)o * inner_y + offset + r];
+    const int r = get_global_id(0);
+    const int o = get_global_id(1);
+    if (r >= inner_x || o >= outer) return;
+    x[(size_t)o * inner_x + r] = y[(size_t)o * inner_y + offset + r];
 }
 
 // y[p, v, u] = x[p, v + dy, u + dx], or 0 where that lies outside x
@@ -32,10 +31,9 @@ __kernel void take_slab(__global const float *y, __global float *x,
 __kernel void shift_window(__global const float *x, __global float *y, const int planes,
                            const int h, const int w, const int oh, const int ow, const int dy, const int dx) {
     const int u = get_global_id(0);
-    const int pv = get_global_id(1);
-    if (u >= ow || pv >= planes * oh) return;
-    const int p = pv / oh;
-    const int v = pv - p * oh;
+    const int v = get_global_id(1);
+    const int p = get_global_id(2);
+    if (u >= ow || v >= oh || p >= planes) return;
     const int sy = v + dy, sx = u + dx;
-    y[(size_t)pv * ow + u] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? x[((size_t)p * h + sy) * w + sx] : 0.0f;
+    y[((size_t)p * oh + v) * ow + u] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? x[((size_t)p * h + sy) * w + sx] : 0.0f;
 }

@@ -222,10 +222,27 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
     }
 }
 
+// The 8 values line[start + q·S], q < 8, for S = 1 or 2, by vector loads: the caller
+// makes sure line[start … start + 8·S − 1] lies inside the row.
+inline float8 taps8(__global const float *line, const int start, const int S) {
+    return S == 1 ? vload8(0, line + start) : vload16(0, line + start).even;
+}
+
+// Output columns [*lo, *hi) whose windows lie inside the row and whose 8-wide chunks
+// `taps8` may read (start + 8·S ≤ W for every tap): at strides 1 and 2 only (else empty).
+inline void vector_columns(const int W, const int K, const int S, const int PL, const int OW, int *lo, int *hi) {
+    *lo = (PL + S - 1) / S;
+    // ow·S − PL + (K − 1) + 8·S ≤ W, taken for the chunk's first column ow.
+    *hi = S <= 2 && W - K + 1 + PL - 8 * S >= 0 ? min(OW, (W - K + 1 + PL - 8 * S) / S + 8) : *lo;
+    *hi = max(*hi, *lo);
+}
+
 // As maxpool_forward, one (n, c) plane per work-item (a CPU variant, work-groups of one).
 // A 2×2 window of stride 2 without padding reads two input rows as vectors, eight
-// outputs at a time, and the rest of the row cell by cell; other windows loop. Ties keep
-// the first cell in window order, as maxpool_forward does.
+// outputs at a time, and the rest of the row cell by cell; other windows at strides 1
+// and 2 take 8 outputs at a time by vector loads across the columns inside the image
+// (`vector_columns`), and the edge columns cell by cell. Ties keep the first cell in
+// window order, as maxpool_forward does.
 //   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
 __kernel void maxpool_forward_planes(__global const float *x, __global float *y, __global float *argmax,
                                      const int NC, const int H, const int W, const int K, const int S,
@@ -268,10 +285,75 @@ __kernel void maxpool_forward_planes(__global const float *x, __global float *y,
                 where_out[ow] = (float)where;
             }
         }
+        const int kh0 = max(0, PT - oh * S), kh1 = min(K, H + PT - oh * S);   // window rows inside the image
+        int lo, hi;
+        vector_columns(W, K, S, PL, OW, &lo, &hi);
+        if (!pairs && kh0 < kh1 && hi - lo >= 8) {
+            for (; ow < lo; ow++) {
+                int where;
+                out[ow] = window_max(plane, oh, ow, H, W, K, S, PT, PL, &where);
+                where_out[ow] = (float)where;
+            }
+            const float8 steps = (float8)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f) * (float)S;
+            for (; ow + 8 <= hi; ow += 8) {
+                float8 best = 0.0f, where = 0.0f;
+                for (int kh = kh0; kh < kh1; kh++) {
+                    const int h = oh * S - PT + kh;
+                    for (int kw = 0; kw < K; kw++) {
+                        const int start = ow * S - PL + kw;
+                        const float8 v = taps8(plane + (size_t)h * W, start, S);
+                        const float8 at = (float8)((float)(h * W + start)) + steps;
+                        const int8 better = kh == kh0 && kw == 0 ? (int8)(-1) : isgreater(v, best);
+                        best = select(best, v, better);
+                        where = select(where, at, better);
+                    }
+                }
+                vstore8(best, 0, out + ow);
+                vstore8(where, 0, where_out + ow);
+            }
+        }
         for (; ow < OW; ow++) {
             int where;
             out[ow] = window_max(plane, oh, ow, H, W, K, S, PT, PL, &where);
             where_out[ow] = (float)where;
         }
+    }
+}
+
+// As avgpool_forward, one output row (n, c, oh) per work-item (a CPU variant,
+// work-groups of one): at strides 1 and 2, 8 outputs at a time by vector loads across
+// the columns whose windows lie inside the row, the edge columns cell by cell.
+//   x: [N*C, H, W]   y: [N*C, OH, OW]
+__kernel void avgpool_forward_rows(__global const float *x, __global float *y,
+                                   const int NC, const int H, const int W, const int K, const int S,
+                                   const int PT, const int PL, const int OH, const int OW) {
+    const int oh = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (oh >= OH || nc >= NC) return;
+    __global const float *plane = x + (size_t)nc * H * W;
+    __global float *out = y + ((size_t)nc * OH + oh) * OW;
+    const int h0 = max(oh * S - PT, 0), h1 = min(oh * S - PT + K, H);
+    int lo, hi;
+    vector_columns(W, K, S, PL, OW, &lo, &hi);
+    if (h0 >= h1) hi = lo;
+    for (int ow = 0; ow < OW; ow++) {
+        if (ow == lo) {
+            // Whole windows: K columns of h1 − h0 rows each.
+            const float scale = 1.0f / (float)((h1 - h0) * K);
+            for (; ow + 8 <= hi; ow += 8) {
+                float8 total = 0.0f;
+                for (int h = h0; h < h1; h++) {
+                    for (int kw = 0; kw < K; kw++) total += taps8(plane + (size_t)h * W, ow * S - PL + kw, S);
+                }
+                vstore8(total * scale, 0, out + ow);
+            }
+            if (ow >= OW) break;
+        }
+        const int w0 = max(ow * S - PL, 0), w1 = min(ow * S - PL + K, W);
+        float total = 0.0f;
+        for (int h = h0; h < h1; h++)
+            for (int w = w0; w < w1; w++) total += plane[h * W + w];
+        const int cells = max(h1 - h0, 0) * max(w1 - w0, 0);
+        out[ow] = cells > 0 ? total / (float)cells : 0.0f;
     }
 }

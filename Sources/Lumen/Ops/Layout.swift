@@ -38,7 +38,7 @@ public enum Layout {
 
     private static func slab(_ kernel: String, _ source: Tensor, _ target: Tensor, batch: Int, inner: Int, whole: Int, offset: Int) throws {
         guard batch * inner > 0 else { return }
-        try source.device.launch("layout", kernel, global: [batch * inner],
+        try source.device.launch("layout", kernel, global: [inner, batch],
                                  [.tensor(source), .tensor(target), .size(batch), .size(inner), .size(whole), .size(offset)])
     }
 
@@ -51,7 +51,7 @@ public enum Layout {
         let planes = x.shape[0] * x.shape[1]
         let y = try Tensor(uninitializedOn: x.device, shape: [x.shape[0], x.shape[1], height, width])
         guard y.count > 0 else { return y }
-        try x.device.launch("layout", "shift_window", global: [width, planes * height],
+        try x.device.launch("layout", "shift_window", global: [width, height, planes],
                             [.tensor(x), .tensor(y), .size(planes), .size(x.shape[2]), .size(x.shape[3]),
                              .size(height), .size(width), .size(dy), .size(dx)])
         return y

@@ -39,11 +39,17 @@ public enum Pooling {
     }
 
     /// Average pooling over cells inside the image. x: [N, C, H, W]  ->  [N, C, OH, OW]
-    public static func averageForward(_ x: Tensor, _ g: WindowGeometry) throws -> Tensor {
+    /// CPU-style: one output row per work-item; GPU-style: one output per work-item.
+    public static func averageForward(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.channels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
-        try x.device.launch("pool", "avgpool_forward", global: [g.outputPlane, g.batch * g.channels],
-                            [.tensor(x), .tensor(y), .size(g.batch * g.channels)] + windowArguments(g))
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .size(g.batch * g.channels)] + windowArguments(g)
+        switch variant ?? KernelVariant.default(for: x.device) {
+        case .elementwise:
+            try x.device.launch("pool", "avgpool_forward", global: [g.outputPlane, g.batch * g.channels], arguments)
+        case .rows:
+            try x.device.launch("pool", "avgpool_forward_rows", global: [g.outHeight, g.batch * g.channels], local: [1, 1], arguments)
+        }
         return y
     }
 
