@@ -178,21 +178,24 @@ __kernel void bn_statistics_planes(__global const float *x, __global float *mean
     variance[c] = (squares + lane_sum(vector_squares)) / (float)(N * P);
 }
 
-// As bn_normalize, one (n, c) plane per work-item.   x, y: [N, C, P]   others: [C]
+// As bn_normalize, `per` consecutive (n, c) planes per work-item (several when planes
+// are small, so each work-item has enough to do).   x, y: [N, C, P]   others: [C]
 __kernel void bn_normalize_planes(__global const float *x, __global float *y,
                                   __global const float *gamma, __global const float *beta,
                                   __global const float *mean, __global const float *variance,
-                                  const float eps, const int has_gamma, const int act, const int C, const int P, const int NC) {
-    const int plane = get_global_id(0);
-    if (plane >= NC) return;
-    const int c = plane % C;
-    const float scale = (has_gamma ? gamma[c] : 1.0f) * rsqrt(variance[c] + eps);
-    const float m = mean[c], b = beta[c];
-    __global const float *in = x + (size_t)plane * P;
-    __global float *out = y + (size_t)plane * P;
-    int i = 0;
-    for (; i + 16 <= P; i += 16) vstore16(activate16((vload16(0, in + i) - m) * scale + b, act), 0, out + i);
-    for (; i < P; i++) out[i] = activate((in[i] - m) * scale + b, act);
+                                  const float eps, const int has_gamma, const int act, const int C, const int P, const int NC,
+                                  const int per) {
+    const int first = get_global_id(0) * per;
+    for (int plane = first; plane < min(first + per, NC); plane++) {
+        const int c = plane % C;
+        const float scale = (has_gamma ? gamma[c] : 1.0f) * rsqrt(variance[c] + eps);
+        const float m = mean[c], b = beta[c];
+        __global const float *in = x + (size_t)plane * P;
+        __global float *out = y + (size_t)plane * P;
+        int i = 0;
+        for (; i + 16 <= P; i += 16) vstore16(activate16((vload16(0, in + i) - m) * scale + b, act), 0, out + i);
+        for (; i < P; i++) out[i] = activate((in[i] - m) * scale + b, act);
+    }
 }
 
 // As bn_backward_reduce.   x, dy: [N, C, P]   others: [C]

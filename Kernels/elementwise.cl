@@ -8,10 +8,13 @@ __kernel void fill(__global float *x, const float value, const int n) {
     if (i < n) x[i] = value;
 }
 
-// y[i] = a[i] + b[i]                             a, b, y: [n]
-__kernel void add(__global const float *a, __global const float *b, __global float *y, const int n) {
+// y[i] = a[i] + b[i], then with the GEMM kernels' epilogue bits: 2 clamps at 0 (ReLU),
+// 4 with it caps at 6 (ReLU6).                   a, b, y: [n]
+__kernel void add(__global const float *a, __global const float *b, __global float *y, const int n, const int epilogue) {
     const int i = get_global_id(0);
-    if (i < n) y[i] = a[i] + b[i];
+    if (i >= n) return;
+    const float sum = a[i] + b[i];
+    y[i] = epilogue & 2 ? fmin(fmax(sum, 0.0f), epilogue & 4 ? 6.0f : INFINITY) : sum;
 }
 
 // y[i] = alpha * x[i]                            x, y: [n]

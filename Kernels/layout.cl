@@ -15,6 +15,35 @@ __kernel void put_slab(__global const float *x, __global float *y,
     y[(size_t)o * inner_y + offset + r] = x[(size_t)o * inner_x + r];
 }
 
+// put_slab for CPU-style devices: work-item (piece, o) moves floats
+// [piece·run, (piece + 1)·run) of row o, 16 at a time.
+__kernel void put_slab_rows(__global const float *x, __global float *y,
+                            const int outer, const int inner_x, const int inner_y, const int offset, const int run) {
+    const int piece = get_global_id(0);
+    const int o = get_global_id(1);
+    if (o >= outer) return;
+    __global const float *from = x + (size_t)o * inner_x;
+    __global float *to = y + (size_t)o * inner_y + offset;
+    const int end = min(inner_x, (piece + 1) * run);
+    int r = piece * run;
+    for (; r + 16 <= end; r += 16) vstore16(vload16(0, from + r), 0, to + r);
+    for (; r < end; r++) to[r] = from[r];
+}
+
+// take_slab for CPU-style devices, as put_slab_rows.
+__kernel void take_slab_rows(__global const float *y, __global float *x,
+                             const int outer, const int inner_x, const int inner_y, const int offset, const int run) {
+    const int piece = get_global_id(0);
+    const int o = get_global_id(1);
+    if (o >= outer) return;
+    __global const float *from = y + (size_t)o * inner_y + offset;
+    __global float *to = x + (size_t)o * inner_x;
+    const int end = min(inner_x, (piece + 1) * run);
+    int r = piece * run;
+    for (; r + 16 <= end; r += 16) vstore16(vload16(0, from + r), 0, to + r);
+    for (; r < end; r++) to[r] = from[r];
+}
+
 // x[o, r] = y[o, offset + r]                     y: [outer, inner_y]  x: [outer, inner_x]
 // (one input's share of a concatenation's gradient)
 __kernel void take_slab(__global const float *y, __global float *x,

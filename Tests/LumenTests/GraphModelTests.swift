@@ -95,6 +95,37 @@ import Testing
         }
     }
 
+    /// Add → ReLU or ReLU6 runs as one pass (the sum's kernel clamps) and trains exactly as
+    /// the same layers kept apart by a linear Activation between them; a residual block's
+    /// own ReLU runs in its sum too.
+    @Test(arguments: KernelStyle.allCases)
+    func fusedAddActivationTrainsAsTheUnfusedLayers(style: KernelStyle) throws {
+        func spec(_ activation: ActivationKind, apart: Bool) -> ModelSpec {
+            var conv = LayerSpec(type: "Conv2D", name: "conv"); conv.filters = 3; conv.kernelSize = 3; conv.padding = .same
+            var other = conv; other.name = "other"
+            var add = LayerSpec(type: "Add", name: "add"); add.inputs = ["conv", "other"]
+            var between = LayerSpec(type: "Activation", name: "between"); between.activation = .linear
+            var act = LayerSpec(type: "Activation", name: "act"); act.activation = activation
+            var block = LayerSpec(type: "Residual", name: "block"); block.layers = [conv]; block.activation = .relu
+            block.layers![0].name = "inner"
+            var dense = LayerSpec(type: "Dense", name: "dense"); dense.units = 3; dense.activation = .softmax
+            return ModelSpec(name: "add-relu", inputShape: [6, 5, 2],
+                             layers: [conv, other, add] + (apart ? [between] : []) + [act, block, LayerSpec(type: "GlobalAveragePooling2D"), dense])
+        }
+        for activation in [ActivationKind.relu, .relu6] {
+            let fused = try Model(spec: spec(activation, apart: false), device: device(for: style), seed: 3)
+            let unfused = try Model(spec: spec(activation, apart: true), device: device(for: style), seed: 3)
+            #expect(fused.plan.activationFusions == [2: 3] && unfused.plan.activationFusions.isEmpty)
+            // Inputs large enough that sums pass 6.
+            let x = try Tensor(on: device(for: style), shape: [4, 2, 6, 5], values: randomValues(240, seed: 5).map { $0 * 12 })
+            let gradients = try [fused, unfused].map { try GraphModelTests.stepGradients($0, x) }
+            #expect(gradients[0].count == 9)
+            for (name, values) in gradients[0] {
+                #expect(scaledDifference(values, gradients[1][name]!) <= 1e-6, "\(name) with \(activation)")
+            }
+        }
+    }
+
     /// Inside a residual block too: BatchNorm → ReLU6 on its main path runs fused and
     /// trains exactly as BatchNorm → LeakyReLU(alpha 0) (inputs small enough that 6 is never reached).
     @Test(arguments: KernelStyle.allCases)

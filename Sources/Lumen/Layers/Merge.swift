@@ -3,7 +3,9 @@
 public final class Merge: Layer {
     public enum Kind: String, Sendable { case add = "Add", multiply = "Multiply", concatenate = "Concatenate" }
     public let kind: Kind
-    private var cache: (inputs: [Tensor]?, channels: [Int])?
+    /// Multiply's inputs; the input channels; an Add's output when it applied the
+    /// activation above it (`ForwardPass.fusedActivation`), for that activation's derivative.
+    private var cache: (inputs: [Tensor]?, channels: [Int], activated: (y: Tensor, kind: ActivationKind)?)?
 
     public init(name: String, kind: Kind) {
         self.kind = kind
@@ -32,12 +34,21 @@ public final class Merge: Layer {
     }
 
     public override func forwardInputs(_ xs: [Tensor], _ pass: ForwardPass) throws -> Tensor {
-        cache = pass.keepsForBackward ? (kind == .multiply ? xs : nil, xs.map { $0.shape[1] }) : nil
+        let y: Tensor
         switch kind {
-        case .add: return try xs.dropFirst().reduce(xs[0]) { try Elementwise.add($0, $1) }
-        case .multiply: return try xs.dropFirst().reduce(xs[0]) { try Elementwise.multiply($0, $1) }
-        case .concatenate: return try Layout.concatenate(xs)
+        case .add:
+            // Summed in order; the last sum applies the ReLU or ReLU6 above when the plan fuses it here.
+            let head = try xs.dropFirst().dropLast().reduce(xs[0]) { try Elementwise.add($0, $1) }
+            y = try Elementwise.add(head, xs[xs.count - 1], activation: pass.fusedActivation)
+        case .multiply: y = try xs.dropFirst().reduce(xs[0]) { try Elementwise.multiply($0, $1) }
+        case .concatenate: y = try Layout.concatenate(xs)
         }
+        cache = nil
+        if pass.keepsForBackward {
+            let activated: (y: Tensor, kind: ActivationKind)? = pass.fusedActivation == .linear ? nil : (y, pass.fusedActivation)
+            cache = (kind == .multiply ? xs : nil, xs.map { $0.shape[1] }, activated)
+        }
+        return y
     }
 
     /// Add passes the gradient to every input; Multiply scales it by the other inputs;
@@ -47,7 +58,8 @@ public final class Merge: Layer {
         guard pass.needsInputGradient else { return cache.channels.map { _ in nil } }
         switch kind {
         case .add:
-            return cache.channels.map { _ in dy }
+            let g = try cache.activated.map { try ActivationOps.backward(dy, y: $0.y, $0.kind) } ?? dy
+            return cache.channels.map { _ in g }
         case .multiply:
             let xs = cache.inputs ?? []
             return try xs.indices.map { i in

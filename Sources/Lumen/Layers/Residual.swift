@@ -50,8 +50,11 @@ public final class Residual: Layer {
         func run(_ path: [Layer]) throws -> Tensor {
             try zip(path, Residual.forwardPasses(path, pass)).reduce(x) { try $1.0.forward($0, $1.1) }
         }
-        return try Elementwise.add(try run(main), try run(shortcut))
+        return try Elementwise.add(try run(main), try run(shortcut), activation: pass.fusesReLU ? .relu : .linear)
     }
+
+    /// The block's ReLU is applied by the sum's kernel.
+    public override var canApplyReLU: Bool { true }
 
     /// Whether layer `index` of a path is an activation its BatchNorm applies: within a
     /// path each layer's only reader is the next, so a BatchNorm followed by a ReLU or

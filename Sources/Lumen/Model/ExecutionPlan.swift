@@ -18,8 +18,8 @@ public struct ExecutionPlan {
     /// backward; that layer, whose output only the pool reads, then skips it.
     public let poolsMaskingReLU: Set<Int>
     public let layersMaskedAbove: Set<Int>
-    /// BatchNormalization layers that apply the ReLU or ReLU6 layer reading them (its only
-    /// reader) in their own kernels, forward and backward: BN index -> activation index.
+    /// BatchNormalization and Add layers that apply the ReLU or ReLU6 layer reading them
+    /// (its only reader) in their own kernels, forward and backward: index -> activation index.
     public let activationFusions: [Int: Int]
     /// Whether the backward pass reaches each layer: it or a layer it depends on trains.
     public let reached: [Bool]
@@ -61,7 +61,8 @@ public struct ExecutionPlan {
         var fusions: [Int: Int] = [:]
         for (index, layer) in layers.enumerated() {
             guard BatchNormalization.absorbs(layer), let below = inputs[index].first, below >= 0,
-                  layers[below] is BatchNormalization, consumers[below] == [index] else { continue }
+                  layers[below] is BatchNormalization || (layers[below] as? Merge)?.kind == .add,
+                  consumers[below] == [index] else { continue }
             fusions[below] = index
         }
         activationFusions = fusions

@@ -53,7 +53,10 @@ public enum BatchNormOps {
                                         .tensor(variance), .float(epsilon), .size(gamma == nil ? 0 : 1),
                                         .size(fusedCode(activation)), .size(c), .size(p)]
         if (variant ?? KernelVariant.default(for: x.device)) == .rows {
-            try x.device.launch("batchnorm", "bn_normalize_planes", global: [n * c], local: [1], shared + [.size(n * c)])
+            // Planes of fewer than 2,048 floats go several to a work-item.
+            let per = max(1, 2048 / max(p, 1))
+            try x.device.launch("batchnorm", "bn_normalize_planes", global: [(n * c + per - 1) / per], local: [1],
+                                shared + [.size(n * c), .size(per)])
         } else {
             try x.device.launch("batchnorm", "bn_normalize", global: [x.count], shared + [.size(x.count)])
         }

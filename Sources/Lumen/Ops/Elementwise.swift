@@ -6,20 +6,24 @@ public enum Elementwise {
         try x.device.launch("elementwise", "fill", global: [x.count], [.tensor(x), .float(value), .size(x.count)])
     }
 
-    /// a + b, a new tensor.                            a, b: [same shape]
-    public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    /// activation(a + b), a new tensor.                a, b: [same shape]
+    public static func add(_ a: Tensor, _ b: Tensor, activation: ActivationKind = .linear) throws -> Tensor {
         try requireSameShape(a, b, "add")
         let y = try Tensor(uninitializedOn: a.device, shape: a.shape)
-        try add(a, b, into: y)
+        try add(a, b, into: y, activation: activation)
         return y
     }
 
-    /// y = a + b. `y` may be `a` or `b`.               a, b, y: [same shape]
-    public static func add(_ a: Tensor, _ b: Tensor, into y: Tensor) throws {
+    /// y = activation(a + b), the activation linear, ReLU or ReLU6. `y` may be `a` or `b`.
+    ///                                                 a, b, y: [same shape]
+    public static func add(_ a: Tensor, _ b: Tensor, into y: Tensor, activation: ActivationKind = .linear) throws {
         try requireSameShape(a, b, "add")
         try requireSameShape(a, y, "add")
+        guard let bits = activation.epilogueBits else {
+            throw LumenError.shapeMismatch("add applies linear, ReLU or ReLU6 to its sum, not \(activation.rawValue)")
+        }
         guard y.count > 0 else { return }
-        try y.device.launch("elementwise", "add", global: [y.count], [.tensor(a), .tensor(b), .tensor(y), .size(y.count)])
+        try y.device.launch("elementwise", "add", global: [y.count], [.tensor(a), .tensor(b), .tensor(y), .size(y.count), .int(bits)])
     }
 
     /// alpha * x, a new tensor.                        x: [any]

@@ -36,10 +36,20 @@ public enum Layout {
         }
     }
 
-    private static func slab(_ kernel: String, _ source: Tensor, _ target: Tensor, batch: Int, inner: Int, whole: Int, offset: Int) throws {
+    /// Runs `put_slab` or `take_slab`: one float per work-item on GPU-style kernels; on
+    /// CPU-style ones runs of 16K floats per work-item, 16 at a time (`…_rows`).
+    private static func slab(_ kernel: String, _ source: Tensor, _ target: Tensor, batch: Int, inner: Int, whole: Int, offset: Int,
+                             variant: KernelVariant? = nil) throws {
         guard batch * inner > 0 else { return }
-        try source.device.launch("layout", kernel, global: [inner, batch],
-                                 [.tensor(source), .tensor(target), .size(batch), .size(inner), .size(whole), .size(offset)])
+        let arguments: [KernelArgument] = [.tensor(source), .tensor(target), .size(batch), .size(inner), .size(whole), .size(offset)]
+        switch variant ?? KernelVariant.default(for: source.device) {
+        case .elementwise:
+            try source.device.launch("layout", kernel, global: [inner, batch], arguments)
+        case .rows:
+            let run = 16 << 10
+            try source.device.launch("layout", kernel + "_rows", global: [(inner + run - 1) / run, batch], local: [1, 1],
+                                     arguments + [.size(run)])
+        }
     }
 
     /// The window of `x` whose top-left corner is at (dy, dx), `height` × `width`, zeros
