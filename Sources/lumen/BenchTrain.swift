@@ -25,16 +25,7 @@ struct BenchTrain: ParsableCommand {
             let spec = try ModelReference(model).spec(classes: classes, inputSize: inputSize, channels: nil)
             let device = try deviceOption.open()
             let result = try TrainingBenchmark.run(spec: spec, device: device, batchSize: batchSize, steps: steps, since: start)
-            // LUMEN_PROFILE=1: where the device time went, per kernel, over the whole run.
-            let profile = device.takeProfile()
-            if !profile.isEmpty {
-                let total = profile.reduce(0) { $0 + $1.seconds }
-                FileHandle.standardError.write(Data("kernel profile (OpenCL events, warm-up included): \(String(format: "%.2f", total)) s of device time\n".utf8))
-                for entry in profile.prefix(15) {
-                    FileHandle.standardError.write(Data(String(format: "  %5.1f%%  %8.3f s  %6d calls  %@\n", 100 * entry.seconds / max(total, 1e-9),
-                                                               entry.seconds, entry.calls, entry.name).utf8))
-                }
-            }
+            printKernelProfile(device, "warm-up included")
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -57,6 +57,7 @@ struct ExtractFeatures: ParsableCommand {
                 }
             }
             print("wrote \(out): \(result.labels.count) feature maps \(result.sampleShape) from \(result.base.name)")
+            printKernelProfile(device, "first-use GEMM timing included")
         }
     }
 }
