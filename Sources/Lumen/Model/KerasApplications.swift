@@ -24,6 +24,7 @@ enum KerasApplications {
             return spec.name!
         }
 
+        @discardableResult
         mutating func add(_ spec: LayerSpec, _ input: String) -> String { add(spec, [input]) }
 
         /// The spec in Keras' layer order.
