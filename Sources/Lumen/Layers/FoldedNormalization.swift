@@ -23,7 +23,7 @@ struct FoldedNormalization {
         guard norm.beta.value.count == channels else {
             throw LumenError.shapeMismatch("\(norm.name) normalises \(norm.beta.value.count) channels; the layer it folds into has \(channels)")
         }
-        let inputs = [weight, bias, norm.gamma?.value, norm.beta.value, norm.runningMean.value, norm.runningVariance.value]
+        let inputs = Self.inputs(weight, bias, norm)
         let values = try inputs.map { try $0?.toArray() }
         let (w, gamma, beta, mean, variance) = (values[0]!, values[2], values[3]!, values[4]!, values[5]!)
         let run = channels == 0 ? 0 : w.count / channels
@@ -41,8 +41,13 @@ struct FoldedNormalization {
 
     /// Whether it was made from exactly these tensors and none has been used since.
     func isCurrent(weight: Tensor, bias: Tensor?, _ norm: BatchNormalization) -> Bool {
-        let inputs = [weight, bias, norm.gamma?.value, norm.beta.value, norm.runningMean.value, norm.runningVariance.value]
-            .compactMap { $0 }
+        let inputs = Self.inputs(weight, bias, norm).compactMap { $0 }
         return inputs.count == sources.count && zip(inputs, sources).allSatisfy { $0 === $1.tensor && $0.uses == $1.uses }
+    }
+
+    /// What a fold is made from, in a fixed order: weight, bias, gamma, beta, mean, variance
+    /// (nil for an absent bias or gamma).
+    private static func inputs(_ weight: Tensor, _ bias: Tensor?, _ norm: BatchNormalization) -> [Tensor?] {
+        [weight, bias, norm.gamma?.value, norm.beta.value, norm.runningMean.value, norm.runningVariance.value]
     }
 }
