@@ -432,6 +432,51 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
     }
 }
 
+// One small output plane (n, o) per work-item, at stride 1 with the output the input's
+// size (OH = H, OW = W: "same" padding), for rows too narrow for depthwise_forward_rows'
+// chunks: output p = oh·W + ow reads input p + (kh − PT)·W + (kw − PL) for tap (kh, kw),
+// so 16 consecutive outputs read 16 consecutive inputs per tap; lanes whose column wraps
+// past a row's edge, or whose input falls outside the plane, take 0. Same epilogue.
+//   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, H, W]   bias: [C*M]
+__kernel void depthwise_forward_plane(__global const float *x, __global const float *weight, __global float *y,
+                                      const int N, const int C, const int H, const int W, const int M,
+                                      WINDOW_ARGS, __global const float *bias, const int epilogue) {
+    const int no = get_global_id(0);
+    if (no >= N * C * M) return;
+    const int n = no / (C * M), o = no - n * (C * M), c = o / M;
+    __global const float *plane = x + ((size_t)n * C + c) * H * W;
+    __global const float *k = weight + (size_t)o * KH * KW;
+    __global float *out = y + (size_t)no * H * W;
+    const float shift = epilogue & 1 ? bias[o] : 0.0f;
+    const int P = H * W;
+    const int16 lanes = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int p0 = 0; p0 < P; p0 += 16) {
+        const int16 p = (int16)p0 + lanes;
+        const int16 ow = p - (p / W) * W;
+        float16 acc = 0.0f;
+        for (int kh = 0; kh < KH; kh++) {
+            for (int kw = 0; kw < KW; kw++) {
+                const int d = (kh - PT) * W + (kw - PL);
+                const int16 col = ow + (kw - PL), q = p + d;
+                const int16 inside = col >= 0 && col < W && q >= 0 && q < P;
+                float16 v;
+                if (p0 + d >= 0 && p0 + d + 16 <= P) {
+                    v = vload16(0, plane + p0 + d);
+                } else {
+                    float values[16];
+                    for (int lane = 0; lane < 16; lane++) {
+                        const int at = p0 + d + lane;
+                        values[lane] = at >= 0 && at < P ? plane[at] : 0.0f;
+                    }
+                    v = vload16(0, values);
+                }
+                acc = fma((float16)k[kh * KW + kw], select((float16)0.0f, v, inside), acc);
+            }
+        }
+        store_chunk(finish16(acc, shift, epilogue), out + p0, P - p0);
+    }
+}
+
 // One input-gradient row (n, c, h): every (m, kh) whose output row oh·S − PT + kh = h
 // lands here; tap (kh, kw) brings dy[oh, ow] to column w = ow·S − PL + kw. Stride 1
 // reads dy rows as vectors (w + PL − kw inside [0, OW) for every tap in the interior);

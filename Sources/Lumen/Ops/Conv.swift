@@ -394,6 +394,9 @@ public enum ConvOps {
         let arguments: [KernelArgument] = [.tensor(x), .tensor(weight), .tensor(y)] + depthwiseSizes(g, multiplier)
             + [.tensor(bias ?? weight), .int(try GemmKernels.epilogue(rowBias: bias, activation))]
         switch variant ?? KernelVariant.default(for: x.device) {
+        case .rows where g.stride == 1 && g.outHeight == g.height && g.outWidth == g.width && g.width < 16:
+            // Rows narrower than a chunk: a whole plane per work-item, by flat chunks.
+            try x.device.launch("conv", "depthwise_forward_plane", global: [g.batch * outChannels], local: [1], arguments)
         case .rows:
             try x.device.launch("conv", "depthwise_forward_rows", global: [g.outHeight, g.batch * outChannels], local: [1, 1], arguments)
         case .elementwise:
