@@ -65,6 +65,19 @@ __kernel void maxpool_backward(__global const float *dy, __global const float *a
     dx[at] = (relu_mask && !(x[relu_mask ? at : 0] > 0.0f)) ? 0.0f : total;
 }
 
+// The mean of output (oh, ow)'s window over its cells inside the plane; a window wholly
+// inside explicit padding has no cells: 0, never 0/0.
+inline float window_mean(__global const float *plane, const int oh, const int ow, const int H, const int W,
+                         const int K, const int S, const int PT, const int PL) {
+    const int h0 = max(oh * S - PT, 0), h1 = min(oh * S - PT + K, H);
+    const int w0 = max(ow * S - PL, 0), w1 = min(ow * S - PL + K, W);
+    float total = 0.0f;
+    for (int h = h0; h < h1; h++)
+        for (int w = w0; w < w1; w++) total += plane[h * W + w];
+    const int cells = max(h1 - h0, 0) * max(w1 - w0, 0);
+    return cells > 0 ? total / (float)cells : 0.0f;
+}
+
 // y = mean over the window's cells inside the image.    x: [N*C, H, W]   y: [N*C, OH, OW]
 __kernel void avgpool_forward(__global const float *x, __global float *y,
                               const int NC, const int H, const int W, const int K, const int S,
@@ -73,15 +86,7 @@ __kernel void avgpool_forward(__global const float *x, __global float *y,
     const int nc = get_global_id(1);
     if (p >= OH * OW || nc >= NC) return;
     const int oh = p / OW, ow = p - oh * OW;
-    const int h0 = max(oh * S - PT, 0), h1 = min(oh * S - PT + K, H);
-    const int w0 = max(ow * S - PL, 0), w1 = min(ow * S - PL + K, W);
-    __global const float *plane = x + (size_t)nc * H * W;
-    float total = 0.0f;
-    for (int h = h0; h < h1; h++)
-        for (int w = w0; w < w1; w++) total += plane[h * W + w];
-    // A window wholly inside explicit padding has no cells: 0, never 0/0.
-    const int cells = max(h1 - h0, 0) * max(w1 - w0, 0);
-    y[(size_t)nc * OH * OW + p] = cells > 0 ? total / (float)cells : 0.0f;
+    y[(size_t)nc * OH * OW + p] = window_mean(x + (size_t)nc * H * W, oh, ow, H, W, K, S, PT, PL);
 }
 
 //   dy: [N*C, OH, OW]   dx: [N*C, H, W]
@@ -231,7 +236,7 @@ inline float8 taps8(__global const float *line, const int start, const int S) {
 // Output columns [*lo, *hi) whose windows lie inside the row and whose 8-wide chunks
 // `taps8` may read (start + 8·S ≤ W for every tap): at strides 1 and 2 only (else empty).
 inline void vector_columns(const int W, const int K, const int S, const int PL, const int OW, int *lo, int *hi) {
-    *lo = (PL + S - 1) / S;
+    *lo = min(OW, (PL + S - 1) / S);
     // ow·S − PL + (K − 1) + 8·S ≤ W, taken for the chunk's first column ow.
     *hi = S <= 2 && W - K + 1 + PL - 8 * S >= 0 ? min(OW, (W - K + 1 + PL - 8 * S) / S + 8) : *lo;
     *hi = max(*hi, *lo);
@@ -336,24 +341,16 @@ __kernel void avgpool_forward_rows(__global const float *x, __global float *y,
     int lo, hi;
     vector_columns(W, K, S, PL, OW, &lo, &hi);
     if (h0 >= h1) hi = lo;
-    for (int ow = 0; ow < OW; ow++) {
-        if (ow == lo) {
-            // Whole windows: K columns of h1 − h0 rows each.
-            const float scale = 1.0f / (float)((h1 - h0) * K);
-            for (; ow + 8 <= hi; ow += 8) {
-                float8 total = 0.0f;
-                for (int h = h0; h < h1; h++) {
-                    for (int kw = 0; kw < K; kw++) total += taps8(plane + (size_t)h * W, ow * S - PL + kw, S);
-                }
-                vstore8(total * scale, 0, out + ow);
-            }
-            if (ow >= OW) break;
+    int ow = 0;
+    for (; ow < lo; ow++) out[ow] = window_mean(plane, oh, ow, H, W, K, S, PT, PL);
+    // Whole windows: K columns of h1 − h0 rows each.
+    const float scale = 1.0f / (float)(max(h1 - h0, 1) * K);
+    for (; ow + 8 <= hi; ow += 8) {
+        float8 total = 0.0f;
+        for (int h = h0; h < h1; h++) {
+            for (int kw = 0; kw < K; kw++) total += taps8(plane + (size_t)h * W, ow * S - PL + kw, S);
         }
-        const int w0 = max(ow * S - PL, 0), w1 = min(ow * S - PL + K, W);
-        float total = 0.0f;
-        for (int h = h0; h < h1; h++)
-            for (int w = w0; w < w1; w++) total += plane[h * W + w];
-        const int cells = max(h1 - h0, 0) * max(w1 - w0, 0);
-        out[ow] = cells > 0 ? total / (float)cells : 0.0f;
+        vstore8(total * scale, 0, out + ow);
     }
+    for (; ow < OW; ow++) out[ow] = window_mean(plane, oh, ow, H, W, K, S, PT, PL);
 }

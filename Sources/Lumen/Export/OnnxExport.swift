@@ -16,7 +16,7 @@ public enum OnnxExport {
     public static func data(_ model: Model, classes: [String], preprocessing: Preprocessing, batch: Int? = nil) throws -> Data {
         var graph = GraphBuilder(batch: batch)
         var values: [String] = []
-        for (layer, sources) in zip(model.layers, model.plan.inputs) {
+        for (layer, sources) in zip(model.layers, model.inputs) {
             let (value, _) = try graph.add(layer, inputs: sources.map { $0 < 0 ? "input" : values[$0] },
                                            shapes: sources.map { $0 < 0 ? model.spec.channelsFirstInput : model.outputShapes[$0] })
             values.append(value)

@@ -21,6 +21,9 @@ public final class Model {
         return madePlan
     }
     private var madePlan: ExecutionPlan
+    /// For each layer, the layers it takes (−1: the model's input): the graph, which no
+    /// change of trainability touches (read without re-checking the plan).
+    public var inputs: [[Int]] { madePlan.inputs }
 
     /// Builds and initialises the model from `spec`; `seed` fixes every initial weight
     /// and dropout mask.
@@ -84,7 +87,7 @@ public final class Model {
 
     /// Whether every layer takes the one before it: a Sequential model.
     public var isSequential: Bool {
-        madePlan.inputs.enumerated().allSatisfy { $0.element == [$0.offset - 1] }
+        inputs.enumerated().allSatisfy { $0.element == [$0.offset - 1] }
     }
 
     /// Every stored tensor, in layer order.

@@ -27,10 +27,10 @@ extension Model {
             rows.append(["\(spec.resolvedInputName) (InputLayer)", Layer.kerasShape(spec.channelsFirstInput), "0", "-", "-"])
         }
         for (index, (layer, shape)) in zip(layers, outputShapes).enumerated() {
-            add(layer, shape: shape, indent: "", sources: plan.inputs[index])
+            add(layer, shape: shape, indent: "", sources: inputs[index])
             if let block = layer as? Residual {
                 // Each path from the block's input, every row showing that layer's output.
-                let source = plan.inputs[index].first ?? -1
+                let source = inputs[index].first ?? -1
                 for path in [block.main, block.shortcut] {
                     var inner = source < 0 ? spec.channelsFirstInput : outputShapes[source]
                     for sub in path {

@@ -132,7 +132,7 @@ public enum KerasWeights {
             }
             if !layer.parameters.isEmpty { result.append((layer, flattened)) }
             if layer is Flatten {
-                let source = model.plan.inputs[index][0]
+                let source = model.inputs[index][0]
                 let input = source < 0 ? model.spec.channelsFirstInput : model.outputShapes[source]
                 flattened = input.count == 3 ? input : nil
             } else if !(layer is Dropout || layer is ActivationLayer || layer is BatchNormalization) {

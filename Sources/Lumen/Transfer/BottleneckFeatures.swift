@@ -27,13 +27,13 @@ public enum FeatureExtractor {
         var needed = [Bool](repeating: false, count: index + 1)
         needed[index] = true
         for position in stride(from: index, through: 0, by: -1) where needed[position] {
-            for source in model.plan.inputs[position] where source >= 0 { needed[source] = true }
+            for source in model.inputs[position] where source >= 0 { needed[source] = true }
         }
         var layers: [LayerSpec] = []
         for position in 0...index where needed[position] {
             var layer = model.spec.layers[position]
             // Name every input explicitly: the layer before may have been left out.
-            layer.inputs = model.plan.inputs[position].map { $0 < 0 ? model.spec.resolvedInputName : model.layers[$0].name }
+            layer.inputs = model.inputs[position].map { $0 < 0 ? model.spec.resolvedInputName : model.layers[$0].name }
             layers.append(layer)
         }
         if model.isSequential { for position in layers.indices { layers[position].inputs = nil } }
