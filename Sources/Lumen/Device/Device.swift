@@ -63,7 +63,7 @@ public final class Device: @unchecked Sendable {
         self.options = options
         self.handle = handle!
         self.programs = ProgramCache(directory: options.cacheDirectory, reporter: options.reporter)
-        self.memoryPool = MemoryPool(limit: Int(min(info.globalMemoryBytes / 4, 4 << 30)))
+        self.memoryPool = MemoryPool(limit: MemoryPool.limit(deviceMemory: info.globalMemoryBytes))
         self.launchesBeforeFault = options.faultAfterLaunches
     }
 
