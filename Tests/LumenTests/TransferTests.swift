@@ -97,6 +97,15 @@ import Testing
         let reread = try FeatureFile(contentsOf: out)
         #expect(reread.sampleShape == [8, 9, 9])
         #expect(reread.base.layers.count == 4)
+
+        // In one chunk, the chunk file itself becomes the output: the same file as merged chunks.
+        let whole = folder.url.appendingPathComponent("c.features")
+        try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
+                                 batchSize: 2, chunkBatches: 16, out: whole)
+        let single = try FeatureFile(contentsOf: whole)
+        #expect(single.features == straight.features && single.labels == straight.labels && single.files == straight.files)
+        #expect(single.base.layers.count == 4 && single.classes == straight.classes)
+        #expect(!FileManager.default.fileExists(atPath: whole.path + ".partial"))
     }
 }
 

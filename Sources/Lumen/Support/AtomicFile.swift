@@ -19,10 +19,19 @@ public enum AtomicFile {
             try? FileManager.default.removeItem(at: temporary)
             throw error
         }
-        guard rename(temporary.path, url.path) == 0 else {
-            let code = errno
+        do {
+            try replace(url, with: temporary)
+        } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+            throw error
+        }
+    }
+
+    /// Puts `complete`, a file already written and synced on the same file system, in
+    /// place of `url` in one rename: a reader sees the old file or the new one, never a part.
+    public static func replace(_ url: URL, with complete: URL) throws {
+        guard rename(complete.path, url.path) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
     }
 }

@@ -71,8 +71,10 @@ public enum FeatureExtractor {
             try AtomicFile.write(Data(fingerprint.utf8), to: stamp)
         }
         let classes = folder.classes
+        func chunkURL(_ chunk: Int) -> URL { partial.appendingPathComponent(String(format: "chunk-%05d.safetensors", chunk)) }
+        var lastWritten: FeatureFile?
         for chunk in 0..<chunks {
-            let url = partial.appendingPathComponent(String(format: "chunk-%05d.safetensors", chunk))
+            let url = chunkURL(chunk)
             let first = chunk * chunkBatches, count = min(chunkBatches, total - first)
             if (try? FeatureFile(contentsOf: url)) != nil {
                 try progress(first + count, total)
@@ -92,14 +94,24 @@ public enum FeatureExtractor {
                 try progress(first + done + 1, total)
             }
             stream.cancel()
-            try FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
-                            classes: classes, files: files, base: spec, preprocessing: preprocessing).write(to: url)
+            let written = FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
+                                      classes: classes, files: files, base: spec, preprocessing: preprocessing)
+            try written.write(to: url)
+            lastWritten = written
+        }
+        // A single chunk is the whole file already: moved into place (one rename, as
+        // atomic as a write), not read back and written again.
+        if chunks == 1 {
+            let result = try lastWritten ?? FeatureFile(contentsOf: chunkURL(0))
+            try AtomicFile.replace(out, with: chunkURL(0))
+            try? FileManager.default.removeItem(at: partial)
+            return result
         }
         // Merge the chunks into one file, then drop them.
         var values: [Float] = [], labels: [Int] = [], files: [String] = []
         var sampleShape = model.outputShapes[index]
         for chunk in 0..<chunks {
-            let part = try FeatureFile(contentsOf: partial.appendingPathComponent(String(format: "chunk-%05d.safetensors", chunk)))
+            let part = try FeatureFile(contentsOf: chunkURL(chunk))
             values += part.features.values
             labels += part.labels
             files += part.files
