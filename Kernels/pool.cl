@@ -89,6 +89,23 @@ __kernel void avgpool_forward(__global const float *x, __global float *y,
     y[(size_t)nc * OH * OW + p] = window_mean(x + (size_t)nc * H * W, oh, ow, H, W, K, S, PT, PL);
 }
 
+// The gradient reaching input (h, w) from every window that holds it, each output's
+// gradient divided by its window's cells inside the plane.   grad: one [OH, OW] plane of dy
+inline float window_gradient(__global const float *grad, const int h, const int w, const int H, const int W,
+                             const int K, const int S, const int PT, const int PL, const int OH, const int OW) {
+    const int oh_lo = max(0, (h + PT - K + S) / S), oh_hi = min(OH - 1, (h + PT) / S);
+    const int ow_lo = max(0, (w + PL - K + S) / S), ow_hi = min(OW - 1, (w + PL) / S);
+    float total = 0.0f;
+    for (int oh = oh_lo; oh <= oh_hi; oh++) {
+        const int rows = min(oh * S - PT + K, H) - max(oh * S - PT, 0);
+        for (int ow = ow_lo; ow <= ow_hi; ow++) {
+            const int cols = min(ow * S - PL + K, W) - max(ow * S - PL, 0);
+            total += grad[oh * OW + ow] / (float)(rows * cols);
+        }
+    }
+    return total;
+}
+
 //   dy: [N*C, OH, OW]   dx: [N*C, H, W]
 __kernel void avgpool_backward(__global const float *dy, __global float *dx,
                                const int NC, const int H, const int W, const int K, const int S,
@@ -97,17 +114,40 @@ __kernel void avgpool_backward(__global const float *dy, __global float *dx,
     const int nc = get_global_id(1);
     if (hw >= H * W || nc >= NC) return;
     const int h = hw / W, w = hw - h * W;
-    const int oh_lo = max(0, (h + PT - K + S) / S), oh_hi = min(OH - 1, (h + PT) / S);
-    const int ow_lo = max(0, (w + PL - K + S) / S), ow_hi = min(OW - 1, (w + PL) / S);
-    float total = 0.0f;
-    for (int oh = oh_lo; oh <= oh_hi; oh++) {
-        const int rows = min(oh * S - PT + K, H) - max(oh * S - PT, 0);
-        for (int ow = ow_lo; ow <= ow_hi; ow++) {
-            const int cols = min(ow * S - PL + K, W) - max(ow * S - PL, 0);
-            total += dy[(size_t)nc * OH * OW + oh * OW + ow] / (float)(rows * cols);
+    dx[(size_t)nc * H * W + hw] = window_gradient(dy + (size_t)nc * OH * OW, h, w, H, W, K, S, PT, PL, OH, OW);
+}
+
+// As avgpool_backward, one dx row (n, c, h) per work-item (a CPU variant, work-groups of
+// one). At stride 1, columns w in [K − 1, min(OW − PL, W − K + 1)) take their gradient
+// from outputs w + PL − K + 1 … w + PL whose windows all lie inside the row (K cells
+// wide), so 8 columns at a time add K shifted vector loads of each dy row; the edge
+// columns, and every column at other strides, go cell by cell.
+//   dy: [N*C, OH, OW]   dx: [N*C, H, W]
+__kernel void avgpool_backward_rows(__global const float *dy, __global float *dx,
+                                    const int NC, const int H, const int W, const int K, const int S,
+                                    const int PT, const int PL, const int OH, const int OW) {
+    const int h = get_global_id(0);
+    const int nc = get_global_id(1);
+    if (h >= H || nc >= NC) return;
+    __global const float *grad = dy + (size_t)nc * OH * OW;
+    __global float *out = dx + ((size_t)nc * H + h) * W;
+    const int lo = S == 1 ? min(K - 1, W) : W;
+    const int hi = S == 1 ? max(lo, min(OW - PL, W - K + 1)) : W;
+    int w = 0;
+    for (; w < lo; w++) out[w] = window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW);
+    const int oh_lo = max(0, h + PT - K + 1), oh_hi = min(OH - 1, h + PT);
+    for (; w + 8 <= hi; w += 8) {
+        float8 total = 0.0f;
+        for (int oh = oh_lo; oh <= oh_hi; oh++) {
+            const int rows = min(oh - PT + K, H) - max(oh - PT, 0);
+            __global const float *line = grad + (size_t)oh * OW + w + PL;
+            float8 sum = 0.0f;
+            for (int kw = 0; kw < K; kw++) sum += vload8(0, line - kw);
+            total += sum / (float)(rows * K);
         }
+        vstore8(total, 0, out + w);
     }
-    dx[(size_t)nc * H * W + hw] = total;
+    for (; w < W; w++) out[w] = window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW);
 }
 
 // Global max: y[nc] = max over the plane, argmax its position.   x: [N*C, P]   y, argmax: [N*C]

@@ -142,7 +142,7 @@ import Testing
         #expect(maxRelativeDifference("depthwise", try y.toArray(), expected, floor: Float(k * k)) <= 1e-6)
     }
 
-    @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (2, 2, .same), (3, 3, .same), (3, 2, .explicit(1))])
+    @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (3, 1, .same), (2, 2, .same), (3, 3, .same), (3, 2, .explicit(1))])
     func poolingMatchesHost(k: Int, s: Int, padding: Padding) throws {
         // 37 wide: the CPU variant's 2×2 vector path covers 16 outputs of 18, its cell-by-cell loop the rest.
         let shape = [2, 3, 7, 37]
@@ -174,6 +174,12 @@ import Testing
         #expect(abs(gather.reduce(0, +) - (try dy.toArray()).reduce(0, +)) < 1e-3)
         #expect(maxRelativeDifference("avgpool", try Pooling.averageForward(xt, g).toArray(),
                                       HostReference.pool(x, max: false, g)) <= 1e-6)
+        // Average backward, both variants (the row kernel's vector columns at stride 1).
+        let expectedAverage = HostReference.poolBackward(try dy.toArray(), x: x, max: false, g)
+        for variant in [KernelVariant.elementwise, .rows] {
+            #expect(maxRelativeDifference("avgpool backward \(variant)", try Pooling.averageBackward(dy, g, variant: variant).toArray(),
+                                          expectedAverage) <= 1e-6)
+        }
     }
 
     /// Planes of 42: the CPU variant's vector loop (16 at a time) and its scalar tail.

@@ -54,11 +54,17 @@ public enum Pooling {
     }
 
     /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]
-    public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry) throws -> Tensor {
+    /// CPU-style: one input-gradient row per work-item; GPU-style: one element per work-item.
+    public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
-        try dy.device.launch("pool", "avgpool_backward", global: [g.inputPlane, g.batch * g.channels],
-                             [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g))
+        let arguments: [KernelArgument] = [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g)
+        switch variant ?? KernelVariant.default(for: dy.device) {
+        case .elementwise:
+            try dy.device.launch("pool", "avgpool_backward", global: [g.inputPlane, g.batch * g.channels], arguments)
+        case .rows:
+            try dy.device.launch("pool", "avgpool_backward_rows", global: [g.height, g.batch * g.channels], local: [1, 1], arguments)
+        }
         return dx
     }
 
