@@ -216,10 +216,14 @@ inline void columns_inside(const int W, const int S, const int PL, const int kw,
     *end = last < 0 ? *first : max(*first, min(OW, last / S + 1));
 }
 
-// The same result as im2col.   x: [N, C, H, W]   cols: [N, C*KH*KW, OH*OW]
+// The same values as im2col, image n's row r starting at n·image_step + r·row_step of
+// cols: image_step = C·KH·KW·OH·OW and row_step = OH·OW lay it out as im2col does,
+// [N, C*KH*KW, OH*OW]; image_step = OH·OW and row_step = N·OH·OW put the images side by
+// side in each row, [C*KH*KW, N*OH*OW] (one GEMM for the group when planes are small).
+//   x: [N, C, H, W]
 __kernel void im2col_rows(__global const float *x, __global float *cols,
                           const int N, const int first, const int C, const int H, const int W,
-                          WINDOW_ARGS) {
+                          WINDOW_ARGS, const int image_step, const int row_step) {
     x += (size_t)first * C * H * W;        // images first … first + N − 1
     const int row = get_global_id(0);
     const int n = get_global_id(1);
@@ -228,7 +232,7 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
     const int c = row / (KH * KW), kk = row - c * KH * KW;
     const int kh = kk / KW, kw = kk - kh * KW;
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
-    __global float *out = cols + ((size_t)n * rows + row) * OH * OW;
+    __global float *out = cols + (size_t)n * image_step + (size_t)row * row_step;
     for (int oh = 0; oh < OH; oh++) {
         const int h = oh * S - PT + kh;
         if (h < 0 || h >= H) {
@@ -284,20 +288,21 @@ __kernel void im2col_transposed_rows(__global const float *x, __global float *co
     }
 }
 
-// The same sum as col2im, accumulated per plane in a fixed order.
-//   cols: [N, C*KH*KW, OH*OW]   dx: [N, C, H, W]
+// The same sum as col2im, accumulated per plane in a fixed order; cols laid out as
+// im2col_rows writes it (image_step, row_step).   dx: [N, C, H, W]
 __kernel void col2im_planes(__global const float *cols, __global float *dx,
                             const int N, const int first, const int C, const int H, const int W,
-                            WINDOW_ARGS) {
+                            WINDOW_ARGS, const int image_step, const int row_step) {
     dx += (size_t)first * C * H * W;        // images first … first + N − 1
     const int nc = get_global_id(0);
     if (nc >= N * C) return;
     __global float *plane = dx + (size_t)nc * H * W;
     for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
-    __global const float *base = cols + (size_t)nc * KH * KW * OH * OW;
+    const int n = nc / C, c = nc - n * C;
+    __global const float *base = cols + (size_t)n * image_step + (size_t)c * KH * KW * row_step;
     for (int kh = 0; kh < KH; kh++) {
         for (int kw = 0; kw < KW; kw++) {
-            __global const float *row = base + (size_t)(kh * KW + kw) * OH * OW;
+            __global const float *row = base + (size_t)(kh * KW + kw) * row_step;
             for (int oh = 0; oh < OH; oh++) {
                 const int h = oh * S - PT + kh;
                 if (h < 0 || h >= H) continue;

@@ -54,6 +54,22 @@ __kernel void take_slab(__global const float *y, __global float *x,
     x[(size_t)o * inner_x + r] = y[(size_t)o * inner_y + offset + r];
 }
 
+// y[b, a, r] = x[a, b, r]: the two leading axes swapped, runs of R floats moved whole,
+// one (a, b) run per work-item, 16 floats at a time (for CPU-style devices; a GEMM over
+// images side by side turned back into one block per image, and the reverse).
+//   x: [A, B, R] from x_off   y: [B, A, R] from y_off
+__kernel void swap_leading_rows(__global const float *x, const int x_off, __global float *y, const int y_off,
+                                const int A, const int B, const int R) {
+    const int a = get_global_id(0);
+    const int b = get_global_id(1);
+    if (a >= A || b >= B) return;
+    __global const float *from = x + x_off + ((size_t)a * B + b) * R;
+    __global float *to = y + y_off + ((size_t)b * A + a) * R;
+    int r = 0;
+    for (; r + 16 <= R; r += 16) vstore16(vload16(0, from + r), 0, to + r);
+    for (; r < R; r++) to[r] = from[r];
+}
+
 // y[p, v, u] = x[p, v + dy, u + dx], or 0 where that lies outside x
 //                                                x: [planes, h, w]  y: [planes, oh, ow]
 // Zero padding shifts by minus its top and left margins; cropping by plus them.

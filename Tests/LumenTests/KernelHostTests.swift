@@ -112,6 +112,34 @@ import Testing
         }
     }
 
+    /// Planes under 256 outputs run side by side on CPU-style kernels (one GEMM per group
+    /// of images): a 3 × 3 layer on 7 × 7 maps in groups of 9 and 2 of 11 images, and a
+    /// pointwise one (x's images swapped side by side, no im2col). Forward with bias and
+    /// ReLU, input gradient and every weight-gradient plan, against the host.
+    @Test(arguments: [([11, 512, 7, 7], 3), ([3, 40, 5, 6], 1)])
+    func smallPlanesSideBySideMatchHost(shape: [Int], k: Int) throws {
+        let g = try WindowGeometry(input: shape, kernel: (k, k), stride: 1, padding: .same)
+        let device = device(for: .cpu), filters = 3, rows = shape[1] * k * k, weightShape = [filters, shape[1], k, k]
+        #expect(ConvOps.sideBySide(g, variant: .rows, on: device) && !ConvOps.sideBySide(g, variant: .elementwise, on: device))
+        if k == 3 { #expect(ConvOps.imagesPerGroup(g, rows: rows, variant: .rows) == 9) }
+        let x = randomValues(shape.reduce(1, *), seed: 51), w = randomValues(filters * rows, seed: 52)
+        let bias = randomValues(filters, seed: 53), dy = randomValues(g.batch * filters * g.outputPlane, seed: 54)
+        let xt = try Tensor(on: device, shape: shape, values: x), wt = try Tensor(on: device, shape: weightShape, values: w)
+        let dyt = try Tensor(on: device, shape: [g.batch, filters, g.outHeight, g.outWidth], values: dy)
+        let y = try ConvOps.forward(xt, weight: wt, bias: try Tensor(on: device, shape: [filters], values: bias), g,
+                                    activation: .relu, variant: .rows)
+        let expectedY = HostReference.conv2d(x, weight: w, bias: bias, outChannels: filters, g).map { max($0, 0) }
+        #expect(maxRelativeDifference("side-by-side forward", try y.toArray(), expectedY, floor: Float(rows)) <= 1e-5)
+        let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: w, outChannels: filters, g)
+        #expect(maxRelativeDifference("side-by-side backward data", try ConvOps.backwardData(dyt, weight: wt, g, variant: .rows).toArray(),
+                                      dx, floor: Float(filters * k * k)) <= 1e-5)
+        for plan in ConvOps.FilterGradientPlan.allCases {
+            let planned = try plan.run(dyt, x: xt, weightShape: weightShape, g, variant: .rows)
+            #expect(maxRelativeDifference("side-by-side weight gradient, \(plan)", try planned.toArray(), dweight,
+                                          floor: Float(g.batch * g.outputPlane)) <= 1e-5)
+        }
+    }
+
     /// A pointwise layer with 32 or more input channels: every weight-gradient plan,
     /// the direct one (dy · xᵀ, no transposed copy) included, against the host.
     @Test func pointwiseWeightGradientPlansMatchHost() throws {

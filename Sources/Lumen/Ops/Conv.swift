@@ -131,18 +131,35 @@ public struct WindowGeometry: Equatable, Sendable {
 public enum ConvOps {
     /// The im2col matrix of a batch, or of the images `images` of it.
     ///                                              x: [N, C, H, W]  ->  cols: [count, C·KH·KW, OH·OW]
+    /// With `sideBySide` (CPU-style kernels only) the images sit side by side in each row
+    /// instead:                                     ->  cols: [C·KH·KW, count·OH·OW]
     public static func im2col(_ x: Tensor, _ g: WindowGeometry, images: Range<Int>? = nil, into reused: Tensor? = nil,
-                              variant: KernelVariant? = nil) throws -> Tensor {
+                              variant: KernelVariant? = nil, sideBySide: Bool = false) throws -> Tensor {
         let images = images ?? 0..<g.batch
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let cols = try reused ?? Tensor(uninitializedOn: x.device, shape: [images.count, rows, g.outputPlane])
         guard images.count * rows * g.outputPlane > 0 else { return cols }
         let arguments = windowArguments(x, cols, g, images)
-        switch variant ?? KernelVariant.default(for: x.device) {
+        switch try rowsVariant(variant, on: x.device, sideBySide: sideBySide) {
         case .elementwise: try x.device.launch("conv", "im2col", global: [g.outputPlane, images.count * rows], arguments)
-        case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, images.count], local: [1, 1], arguments)
+        case .rows: try x.device.launch("conv", "im2col_rows", global: [rows, images.count], local: [1, 1],
+                                        arguments + columnSteps(g, rows: rows, images: images.count, sideBySide: sideBySide))
         }
         return cols
+    }
+
+    /// The kernel variant to run, refusing side-by-side columns on the GPU-style kernels.
+    private static func rowsVariant(_ variant: KernelVariant?, on device: Device, sideBySide: Bool) throws -> KernelVariant {
+        let variant = variant ?? KernelVariant.default(for: device)
+        if sideBySide && variant != .rows {
+            throw LumenError.shapeMismatch("side-by-side im2col columns are made by the CPU-style kernels only")
+        }
+        return variant
+    }
+
+    /// im2col_rows' and col2im_planes' image and row steps through the column matrix.
+    private static func columnSteps(_ g: WindowGeometry, rows: Int, images: Int, sideBySide: Bool) -> [KernelArgument] {
+        sideBySide ? [.size(g.outputPlane), .size(images * g.outputPlane)] : [.size(rows * g.outputPlane), .size(g.outputPlane)]
     }
 
     /// The im2col matrix transposed, pixels by rows.  x: [N, C, H, W]  ->  colsT: [count, OH·OW, C·KH·KW]
@@ -172,16 +189,20 @@ public enum ConvOps {
 
     /// The adjoint of im2col, written into the images `images` of dx (all of a new one by default).
     ///                                              cols: [count, C·KH·KW, OH·OW]  ->  dx: [N, C, H, W]
+    /// With `sideBySide`, cols is laid out as side-by-side im2col writes it.
     @discardableResult
     public static func col2im(_ cols: Tensor, _ g: WindowGeometry, images: Range<Int>? = nil, into target: Tensor? = nil,
-                              variant: KernelVariant? = nil) throws -> Tensor {
+                              variant: KernelVariant? = nil, sideBySide: Bool = false) throws -> Tensor {
         let images = images ?? 0..<g.batch
         let dx = try target ?? Tensor(uninitializedOn: cols.device, shape: [g.batch, g.channels, g.height, g.width])
         guard images.count * g.channels * g.inputPlane > 0 else { return dx }
         let arguments = windowArguments(cols, dx, g, images)
-        switch variant ?? KernelVariant.default(for: cols.device) {
+        switch try rowsVariant(variant, on: cols.device, sideBySide: sideBySide) {
         case .elementwise: try cols.device.launch("conv", "col2im", global: [g.inputPlane, images.count * g.channels], arguments)
-        case .rows: try cols.device.launch("conv", "col2im_planes", global: [images.count * g.channels], local: [1], arguments)
+        case .rows:
+            let rows = g.channels * g.kernelHeight * g.kernelWidth
+            try cols.device.launch("conv", "col2im_planes", global: [images.count * g.channels], local: [1],
+                                   arguments + columnSteps(g, rows: rows, images: images.count, sideBySide: sideBySide))
         }
         return dx
     }
@@ -216,6 +237,26 @@ public enum ConvOps {
     /// 2M floats (8 MB): a share of a CPU's last-level cache.
     static let columnBudget = 2 << 20
 
+    /// Whether a group of images runs as one GEMM over their outputs side by side
+    /// ([rows, G·P] columns) rather than one GEMM per image: on CPU-style kernels, for
+    /// planes under 256 outputs, where each image's last register tile of 32 or 64
+    /// columns would leave much of its work unused (7 × 7 = 49 outputs fill 77% of the
+    /// 64 computed), and only when a group holds more than one image.
+    static func sideBySide(_ g: WindowGeometry, variant: KernelVariant?, on device: Device) -> Bool {
+        let variant = variant ?? KernelVariant.default(for: device)
+        return variant == .rows && g.outputPlane < 256 && imagesPerGroup(g, rows: g.channels * g.kernelHeight * g.kernelWidth,
+                                                                         variant: variant) > 1
+    }
+
+    /// A group's columns side by side: im2col's, or for a pointwise window x's images
+    /// with their leading axes swapped.               ->  [C·KH·KW, count·OH·OW] in `buffer`
+    static func sideBySideColumns(_ x: Tensor, _ g: WindowGeometry, images: Range<Int>, into buffer: Tensor) throws -> Tensor {
+        guard g.isPointwise else { return try im2col(x, g, images: images, into: buffer, variant: .rows, sideBySide: true) }
+        try Layout.swapLeadingAxes(x, from: images.lowerBound * g.channels * g.outputPlane, a: images.count, b: g.channels,
+                                   r: g.outputPlane, into: buffer)
+        return buffer
+    }
+
     /// y[n, c, …] += bias[c].                       y: [N, C, …]  bias: [C]
     public static func addChannelBias(_ y: Tensor, _ bias: Tensor) throws {
         let channels = y.shape[1]
@@ -242,7 +283,21 @@ public enum ConvOps {
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
         // y_n[O, P] = W[O, rows] · cols_n[rows, P] + bias[O], the weight shared across the
-        // batch; a pointwise window's im2col matrix is x itself.
+        // batch; a pointwise window's im2col matrix is x itself. Small planes side by side:
+        // Y[O, G·P] = W · cols[rows, G·P], then Y's images moved to y.
+        let plane = g.outputPlane
+        if sideBySide(g, variant: variant, on: x.device) {
+            try eachGroup(g, rows: rows, variant: variant, on: x.device, columnsOfPointwise: true) { images, buffer in
+                let cols = try sideBySideColumns(x, g, images: images, into: buffer!)
+                let product = try Tensor(uninitializedOn: x.device, shape: [outChannels, images.count * plane])
+                try Gemm.multiplyBatched(m: outChannels, n: images.count * plane, k: rows, MatrixOperand(weight), strideA: 0,
+                                         MatrixOperand(cols), strideB: 0, into: MatrixOperand(product), strideC: 0, batch: 1,
+                                         rowBias: bias, activation: activation)
+                try Layout.swapLeadingAxes(product, a: outChannels, b: images.count, r: plane,
+                                           into: y, at: images.lowerBound * outChannels * plane)
+            }
+            return y
+        }
         try eachGroup(g, rows: rows, variant: variant, on: x.device) { images, cols in
             let b = g.isPointwise ? MatrixOperand(x, offset: images.lowerBound * rows * g.outputPlane)
                 : MatrixOperand(try im2col(x, g, images: images, into: cols, variant: variant))
@@ -280,7 +335,9 @@ public enum ConvOps {
                                             pointwise: g.isPointwise)
             // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
-                ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases) {
+                ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases.filter {
+                    $0 != .sideBySide || sideBySide(g, variant: variant, on: dy.device)
+                }) {
                     _ = try $0.run(dy, x: x, weightShape: weightShape, g, variant: variant)
                 })
             return try plan.run(dy, x: x, weightShape: weightShape, g, variant: variant)
@@ -293,19 +350,34 @@ public enum ConvOps {
     /// row block of dy passes over it (large planes). `summed`: one GEMM whose work-items
     /// sum over the samples themselves, with no partial products written (small planes
     /// and large batches). `direct`: dy · colsᵀ summed over the batch on the plain im2col
-    /// matrix (for pointwise windows x itself), no transposed copy. Which is faster
-    /// depends on the shape and the device's caches.
+    /// matrix (for pointwise windows x itself), no transposed copy. `sideBySide`: a
+    /// group's images side by side (`sideBySide(_:variant:on:)`, small planes on CPU-style
+    /// kernels), one dY[O, G·P] · cols[rows, G·P]ᵀ per group. Which is faster depends on
+    /// the shape and the device's caches.
     enum FilterGradientPlan: String, CaseIterable, PlannedDecision {
         case perSample = "per-sample"
         case summed
         case direct
+        case sideBySide = "side-by-side"
 
         /// The transposed im2col matrix is built a group of images at a time (`eachGroup`).
         /// dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
         func run(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
             let (outChannels, rows, plane) = (weightShape[0], weightShape.dropFirst().reduce(1, *), g.outputPlane)
             switch self {
-            case .direct:
+            case .sideBySide where ConvOps.sideBySide(g, variant: variant, on: dy.device):
+                let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
+                try eachGroup(g, rows: rows, variant: variant, on: dy.device, columnsOfPointwise: true) { images, buffer in
+                    let cols = try sideBySideColumns(x, g, images: images, into: buffer!)
+                    let gathered = try Tensor(uninitializedOn: dy.device, shape: [outChannels, images.count * plane])
+                    try Layout.swapLeadingAxes(dy, from: images.lowerBound * outChannels * plane, a: images.count, b: outChannels,
+                                               r: plane, into: gathered)
+                    try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: images.count * plane,
+                                             MatrixOperand(gathered), strideA: 0, MatrixOperand(cols), strideB: 0,
+                                             beta: images.lowerBound == 0 ? 0 : 1, into: MatrixOperand(dweight), strideC: 0, batch: 1)
+                }
+                return dweight
+            case .direct, .sideBySide:
                 // Pointwise: x is the column matrix. Otherwise im2col a group at a time, each
                 // group's sum added to the groups' before it.
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
@@ -364,7 +436,24 @@ public enum ConvOps {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
         // dcols_n[rows, P] = W[O, rows]^T · dy_n[O, P]; for a pointwise window col2im is
-        // the identity, so the product is dx itself.
+        // the identity, so the product is dx itself. Small planes side by side:
+        // dcols[rows, G·P] = Wᵀ · dY[O, G·P], dY gathered from dy's images.
+        if sideBySide(g, variant: variant, on: dy.device) {
+            try eachGroup(g, rows: rows, variant: variant, on: dy.device, columnsOfPointwise: true) { images, dcols in
+                let gathered = try Tensor(uninitializedOn: dy.device, shape: [outChannels, images.count * plane])
+                try Layout.swapLeadingAxes(dy, from: images.lowerBound * outChannels * plane, a: images.count, b: outChannels,
+                                           r: plane, into: gathered)
+                try Gemm.multiplyBatched(transposeA: true, m: rows, n: images.count * plane, k: outChannels,
+                                         MatrixOperand(weight), strideA: 0, MatrixOperand(gathered), strideB: 0,
+                                         into: MatrixOperand(dcols!), strideC: 0, batch: 1)
+                if g.isPointwise {
+                    try Layout.swapLeadingAxes(dcols!, a: rows, b: images.count, r: plane, into: dx, at: images.lowerBound * rows * plane)
+                } else {
+                    try col2im(dcols!, g, images: images, into: dx, variant: .rows, sideBySide: true)
+                }
+            }
+            return dx
+        }
         try eachGroup(g, rows: rows, variant: variant, on: dy.device) { images, dcols in
             let target = g.isPointwise ? MatrixOperand(dx, offset: images.lowerBound * rows * plane) : MatrixOperand(dcols!)
             try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,

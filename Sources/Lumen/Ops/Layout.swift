@@ -52,6 +52,20 @@ public enum Layout {
         }
     }
 
+    /// y[b, a, r] = x[a, b, r]: the two leading axes of a block swapped, runs of `r`
+    /// floats moved whole (CPU-style kernel; any OpenCL device runs it).
+    ///
+    ///     x: [a, b, r] from xOffset  ->  y: [b, a, r] at yOffset
+    public static func swapLeadingAxes(_ x: Tensor, from xOffset: Int = 0, a: Int, b: Int, r: Int,
+                                       into y: Tensor, at yOffset: Int = 0) throws {
+        guard a * b * r > 0 else { return }
+        guard xOffset + a * b * r <= x.count, yOffset + a * b * r <= y.count else {
+            throw LumenError.shapeMismatch("swapping the leading axes of [\(a), \(b), \(r)] needs more floats than \(x.shape) and \(y.shape) hold")
+        }
+        try x.device.launch("layout", "swap_leading_rows", global: [a, b], local: [1, 1],
+                            [.tensor(x), .size(xOffset), .tensor(y), .size(yOffset), .size(a), .size(b), .size(r)])
+    }
+
     /// The window of `x` whose top-left corner is at (dy, dx), `height` × `width`, zeros
     /// where it leaves `x`: padding takes negative offsets, cropping positive ones.
     ///
