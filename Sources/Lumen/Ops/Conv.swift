@@ -258,6 +258,14 @@ public enum ConvOps {
         return buffer
     }
 
+    /// The images `images` of dy side by side.    dy: [N, O, OH, OW]  ->  [O, count·OH·OW]
+    static func sideBySideGradient(_ dy: Tensor, _ g: WindowGeometry, images: Range<Int>, outChannels: Int) throws -> Tensor {
+        let gathered = try Tensor(uninitializedOn: dy.device, shape: [outChannels, images.count * g.outputPlane])
+        try Layout.swapLeadingAxes(dy, from: images.lowerBound * outChannels * g.outputPlane, a: images.count, b: outChannels,
+                                   r: g.outputPlane, into: gathered)
+        return gathered
+    }
+
     /// y[n, c, …] += bias[c].                       y: [N, C, …]  bias: [C]
     public static func addChannelBias(_ y: Tensor, _ bias: Tensor) throws {
         let channels = y.shape[1]
@@ -370,15 +378,13 @@ public enum ConvOps {
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
                 try eachGroup(g, rows: rows, variant: variant, on: dy.device, columnsOfPointwise: true) { images, buffer in
                     let cols = try sideBySideColumns(x, g, images: images, into: buffer!)
-                    let gathered = try Tensor(uninitializedOn: dy.device, shape: [outChannels, images.count * plane])
-                    try Layout.swapLeadingAxes(dy, from: images.lowerBound * outChannels * plane, a: images.count, b: outChannels,
-                                               r: plane, into: gathered)
+                    let gathered = try sideBySideGradient(dy, g, images: images, outChannels: outChannels)
                     try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: images.count * plane,
                                              MatrixOperand(gathered), strideA: 0, MatrixOperand(cols), strideB: 0,
                                              beta: images.lowerBound == 0 ? 0 : 1, into: MatrixOperand(dweight), strideC: 0, batch: 1)
                 }
                 return dweight
-            case .direct, .sideBySide:
+            case .direct, .sideBySide:   // side by side where the planes are not: as direct
                 // Pointwise: x is the column matrix. Otherwise im2col a group at a time, each
                 // group's sum added to the groups' before it.
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
@@ -441,9 +447,7 @@ public enum ConvOps {
         // dcols[rows, G·P] = Wᵀ · dY[O, G·P], dY gathered from dy's images.
         if sideBySide(g, variant: variant, on: dy.device) {
             try eachGroup(g, rows: rows, variant: variant, on: dy.device, columnsOfPointwise: true) { images, dcols in
-                let gathered = try Tensor(uninitializedOn: dy.device, shape: [outChannels, images.count * plane])
-                try Layout.swapLeadingAxes(dy, from: images.lowerBound * outChannels * plane, a: images.count, b: outChannels,
-                                           r: plane, into: gathered)
+                let gathered = try sideBySideGradient(dy, g, images: images, outChannels: outChannels)
                 try Gemm.multiplyBatched(transposeA: true, m: rows, n: images.count * plane, k: outChannels,
                                          MatrixOperand(weight), strideA: 0, MatrixOperand(gathered), strideB: 0,
                                          into: MatrixOperand(dcols!), strideC: 0, batch: 1)
