@@ -1,6 +1,7 @@
 // Moving blocks of a tensor without arithmetic: channel slabs for concatenation and its
-// backward, shifted windows for zero padding and cropping. One work-item per element
-// written, its coordinates one per dimension of the launch (no divisions, and
+// backward, shifted windows for zero padding and cropping, swapped leading axes for
+// convolutions over small planes. Unless a kernel says otherwise, one work-item per
+// element written, its coordinates one per dimension of the launch (no divisions, and
 // neighbouring work-items move neighbouring floats); the global size is rounded up to
 // whole work-groups, so every kernel checks its bound.
 // Host twin: Sources/Lumen/Ops/Layout.swift; host references in Tests.

@@ -1,5 +1,6 @@
 /// Moving blocks of tensors: the twin of `Kernels/layout.cl`. Concatenation along the
-/// channel axis and its backward; zero padding and cropping of the spatial axes.
+/// channel axis and its backward; zero padding and cropping of the spatial axes; the two
+/// leading axes of a block swapped (convolutions over small planes, `ConvOps`).
 public enum Layout {
     /// The inputs side by side along axis 1 (channels, or features of flat tensors).
     ///
