@@ -16,6 +16,12 @@ __kernel void put_slab(__global const float *x, __global float *y,
     y[(size_t)o * inner_y + offset + r] = x[(size_t)o * inner_x + r];
 }
 
+// to[i] = from[i] for i in [r, end), 16 floats at a time, then one by one.
+inline void copy_floats(__global const float *from, __global float *to, int r, const int end) {
+    for (; r + 16 <= end; r += 16) vstore16(vload16(0, from + r), 0, to + r);
+    for (; r < end; r++) to[r] = from[r];
+}
+
 // put_slab for CPU-style devices: work-item (piece, o) moves floats
 // [piece·run, (piece + 1)·run) of row o, 16 at a time.
 __kernel void put_slab_rows(__global const float *x, __global float *y,
@@ -25,10 +31,7 @@ __kernel void put_slab_rows(__global const float *x, __global float *y,
     if (o >= outer) return;
     __global const float *from = x + (size_t)o * inner_x;
     __global float *to = y + (size_t)o * inner_y + offset;
-    const int end = min(inner_x, (piece + 1) * run);
-    int r = piece * run;
-    for (; r + 16 <= end; r += 16) vstore16(vload16(0, from + r), 0, to + r);
-    for (; r < end; r++) to[r] = from[r];
+    copy_floats(from, to, piece * run, min(inner_x, (piece + 1) * run));
 }
 
 // take_slab for CPU-style devices, as put_slab_rows.
@@ -39,10 +42,7 @@ __kernel void take_slab_rows(__global const float *y, __global float *x,
     if (o >= outer) return;
     __global const float *from = y + (size_t)o * inner_y + offset;
     __global float *to = x + (size_t)o * inner_x;
-    const int end = min(inner_x, (piece + 1) * run);
-    int r = piece * run;
-    for (; r + 16 <= end; r += 16) vstore16(vload16(0, from + r), 0, to + r);
-    for (; r < end; r++) to[r] = from[r];
+    copy_floats(from, to, piece * run, min(inner_x, (piece + 1) * run));
 }
 
 // x[o, r] = y[o, offset + r]                     y: [outer, inner_y]  x: [outer, inner_x]
@@ -66,9 +66,7 @@ __kernel void swap_leading_rows(__global const float *x, const int x_off, __glob
     if (a >= A || b >= B) return;
     __global const float *from = x + x_off + ((size_t)a * B + b) * R;
     __global float *to = y + y_off + ((size_t)b * A + a) * R;
-    int r = 0;
-    for (; r + 16 <= R; r += 16) vstore16(vload16(0, from + r), 0, to + r);
-    for (; r < R; r++) to[r] = from[r];
+    copy_floats(from, to, 0, R);
 }
 
 // y[p, v, u] = x[p, v + dy, u + dx], or 0 where that lies outside x

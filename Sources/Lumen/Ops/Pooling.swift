@@ -43,13 +43,8 @@ public enum Pooling {
     public static func averageForward(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.channels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
-        let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .size(g.batch * g.channels)] + windowArguments(g)
-        switch variant ?? KernelVariant.default(for: x.device) {
-        case .elementwise:
-            try x.device.launch("pool", "avgpool_forward", global: [g.outputPlane, g.batch * g.channels], arguments)
-        case .rows:
-            try x.device.launch("pool", "avgpool_forward_rows", global: [g.outHeight, g.batch * g.channels], local: [1, 1], arguments)
-        }
+        try launchByCellsOrRows("avgpool_forward", cells: g.outputPlane, rows: g.outHeight, g, variant: variant,
+                                [.tensor(x), .tensor(y), .size(g.batch * g.channels)] + windowArguments(g), on: x.device)
         return y
     }
 
@@ -58,14 +53,19 @@ public enum Pooling {
     public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
-        let arguments: [KernelArgument] = [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g)
-        switch variant ?? KernelVariant.default(for: dy.device) {
-        case .elementwise:
-            try dy.device.launch("pool", "avgpool_backward", global: [g.inputPlane, g.batch * g.channels], arguments)
-        case .rows:
-            try dy.device.launch("pool", "avgpool_backward_rows", global: [g.height, g.batch * g.channels], local: [1, 1], arguments)
-        }
+        try launchByCellsOrRows("avgpool_backward", cells: g.inputPlane, rows: g.height, g, variant: variant,
+                                [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g), on: dy.device)
         return dx
+    }
+
+    /// Runs `kernel` over `cells` cells of each (n, c) plane on GPU-style kernels, or its
+    /// `…_rows` twin over `rows` rows of each plane, work-groups of one, on CPU-style ones.
+    private static func launchByCellsOrRows(_ kernel: String, cells: Int, rows: Int, _ g: WindowGeometry,
+                                            variant: KernelVariant?, _ arguments: [KernelArgument], on device: Device) throws {
+        switch variant ?? KernelVariant.default(for: device) {
+        case .elementwise: try device.launch("pool", kernel, global: [cells, g.batch * g.channels], arguments)
+        case .rows: try device.launch("pool", kernel + "_rows", global: [rows, g.batch * g.channels], local: [1, 1], arguments)
+        }
     }
 
     /// Global average.                              x: [N, C, H, W]  ->  [N, C]
