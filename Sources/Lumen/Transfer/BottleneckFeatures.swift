@@ -72,11 +72,12 @@ public enum FeatureExtractor {
         }
         let classes = folder.classes
         func chunkURL(_ chunk: Int) -> URL { partial.appendingPathComponent(String(format: "chunk-%05d.safetensors", chunk)) }
-        var lastWritten: FeatureFile?
+        var onlyChunk: FeatureFile?   // with one chunk, kept or written: the result
         for chunk in 0..<chunks {
             let url = chunkURL(chunk)
             let first = chunk * chunkBatches, count = min(chunkBatches, total - first)
-            if (try? FeatureFile(contentsOf: url)) != nil {
+            if let kept = try? FeatureFile(contentsOf: url) {
+                if chunks == 1 { onlyChunk = kept }
                 try progress(first + count, total)
                 continue
             }
@@ -97,12 +98,11 @@ public enum FeatureExtractor {
             let written = FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
                                       classes: classes, files: files, base: spec, preprocessing: preprocessing)
             try written.write(to: url)
-            lastWritten = written
+            if chunks == 1 { onlyChunk = written }
         }
         // A single chunk is the whole file already: moved into place (one rename, as
         // atomic as a write), not read back and written again.
-        if chunks == 1 {
-            let result = try lastWritten ?? FeatureFile(contentsOf: chunkURL(0))
+        if let result = onlyChunk {
             try AtomicFile.replace(out, with: chunkURL(0))
             try? FileManager.default.removeItem(at: partial)
             return result
