@@ -21,6 +21,25 @@ extension KernelChecks {
         return result
     }
 
+    /// One convolution check's seeded values (seeds from its index), on the host and on
+    /// the device: input, weight, bias and an output gradient.
+    struct ConvolutionCase {
+        let x: [Float], weight: [Float], bias: [Float], dy: [Float]
+        let xt: Tensor, wt: Tensor, dyt: Tensor
+
+        init(_ g: WindowGeometry, outChannels: Int, index: Int, on device: Device) throws {
+            let shape = [g.batch, g.channels, g.height, g.width]
+            let weightShape = [outChannels, g.channels, g.kernelHeight, g.kernelWidth]
+            x = checkValues(shape.reduce(1, *), seed: UInt64(index) * 4 + 1)
+            weight = checkValues(weightShape.reduce(1, *), seed: UInt64(index) * 4 + 2)
+            bias = checkValues(outChannels, seed: UInt64(index) * 4 + 3)
+            dy = checkValues(g.batch * outChannels * g.outputPlane, seed: UInt64(index) * 4 + 4)
+            xt = try Tensor(on: device, shape: shape, values: x)
+            wt = try Tensor(on: device, shape: weightShape, values: weight)
+            dyt = try Tensor(on: device, shape: [g.batch, outChannels, g.outHeight, g.outWidth], values: dy)
+        }
+    }
+
     static func describe(_ g: WindowGeometry) -> String {
         "\(g.height)×\(g.width) window \(g.kernelHeight)×\(g.kernelWidth) stride \(g.stride) pad (\(g.padTop), \(g.padLeft))"
     }
@@ -32,15 +51,9 @@ extension KernelChecks {
         let outChannels = 3
         do {
             for (index, g) in geometries(kernels: [(1, 1), (3, 3), (7, 7), (1, 7), (7, 1)], channels: 2).enumerated() {
-                let shape = [g.batch, g.channels, g.height, g.width]
-                let weightShape = [outChannels, g.channels, g.kernelHeight, g.kernelWidth]
-                let x = checkValues(shape.reduce(1, *), seed: UInt64(index) * 4 + 1)
-                let weight = checkValues(weightShape.reduce(1, *), seed: UInt64(index) * 4 + 2)
-                let bias = checkValues(outChannels, seed: UInt64(index) * 4 + 3)
-                let dy = checkValues(g.batch * outChannels * g.outputPlane, seed: UInt64(index) * 4 + 4)
-                let xt = try Tensor(on: device, shape: shape, values: x)
-                let wt = try Tensor(on: device, shape: weightShape, values: weight)
-                let dyt = try Tensor(on: device, shape: [g.batch, outChannels, g.outHeight, g.outWidth], values: dy)
+                let values = try ConvolutionCase(g, outChannels: outChannels, index: index, on: device)
+                let (x, weight, bias, dy) = (values.x, values.weight, values.bias, values.dy)
+                let (xt, wt, dyt, weightShape) = (values.xt, values.wt, values.dyt, values.wt.shape)
                 let taps = Float(g.channels * g.kernelHeight * g.kernelWidth)
                 let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: weight, outChannels: outChannels, g)
                 forward.compare(describe(g), { try ConvOps.forward(xt, weight: wt, bias: try Tensor(on: device, shape: [outChannels], values: bias), g).toArray() },
@@ -53,6 +66,41 @@ extension KernelChecks {
             return finished([forward, data, filter], error: error)
         }
         return finished([forward, data, filter])
+    }
+
+    /// Winograd F(2×2, 3×3): forward with bias and ReLU, and the input gradient, on the
+    /// 3 × 3 stride-1 geometries (valid, same, 2 cells), one map wide enough for the
+    /// interior vector paths and their tails, in one group and in groups of one image.
+    static func winograd(on device: Device) -> [KernelCheck] {
+        var forward = KernelCheck(family: device.kernelStyle, name: "conv2d winograd forward (bias + ReLU)", tolerance: 1e-5)
+        var data = KernelCheck(family: device.kernelStyle, name: "conv2d winograd backward data", tolerance: 1e-5)
+        let (channels, outChannels) = (3, 4)
+        do {
+            var cases = geometries(kernels: [(3, 3)], channels: channels).filter { $0.stride == 1 }
+            for (h, w) in [(6, 75), (5, 5), (9, 40)] {
+                cases.append(try WindowGeometry(input: [2, channels, h, w], kernel: (3, 3), stride: 1, padding: .explicit(2)))
+                cases.append(try WindowGeometry(input: [2, channels, h, w], kernel: (3, 3), stride: 1, padding: .same))
+                cases.append(try WindowGeometry(input: [2, channels, h, w], kernel: (3, 3), stride: 1, padding: .valid))
+            }
+            for (index, g) in cases.enumerated() where Winograd.fits(g) {
+                let values = try ConvolutionCase(g, outChannels: outChannels, index: index, on: device)
+                let (x, weight, bias, dy) = (values.x, values.weight, values.bias, values.dy)
+                let (xt, wt, dyt) = (values.xt, values.wt, values.dyt)
+                let bt = try Tensor(on: device, shape: [outChannels], values: bias)
+                let group = index % 2 == 0 ? 1 : nil
+                let place = describe(g) + (group == nil ? "" : " in groups of 1")
+                forward.compare(place, {
+                    try Winograd.forward(xt, weight: wt, bias: bt, g, activation: .relu, imagesPerGroup: group).toArray()
+                }, HostReference.conv2d(x, weight: weight, bias: bias, outChannels: outChannels, g).map { max($0, 0) },
+                    floor: Float(g.channels * 9))
+                data.compare(place, { try Winograd.backwardData(dyt, weight: wt, g, imagesPerGroup: group).toArray() },
+                             HostReference.conv2dBackward(dy, x: x, weight: weight, outChannels: outChannels, g).dx,
+                             floor: Float(outChannels * 4))
+            }
+        } catch {
+            return finished([forward, data], error: error)
+        }
+        return finished([forward, data])
     }
 
     static func depthwise(on device: Device) -> [KernelCheck] {

@@ -285,8 +285,18 @@ public enum ConvOps {
     /// Forward, with the bias added and `activation` (linear, ReLU or ReLU6) applied by the GEMM.
     ///                                              x: [N, C, H, W]  weight: [O, C, KH, KW]  bias: [O]
     ///                                              ->  y: [N, O, OH, OW]
+    /// 3 × 3 windows at stride 1 may run as Winograd instead (`ConvolutionPlan`).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, activation: ActivationKind = .linear,
                                variant: KernelVariant? = nil) throws -> Tensor {
+        let plan = try ConvolutionPlan.chosen(.forward, g, outChannels: weight.shape[0], variant: variant, on: x.device) {
+            _ = try forward(x, weight: weight, bias: bias, g, activation: activation, variant: variant, plan: $0)
+        }
+        return try forward(x, weight: weight, bias: bias, g, activation: activation, variant: variant, plan: plan)
+    }
+
+    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, activation: ActivationKind,
+                        variant: KernelVariant?, plan: ConvolutionPlan) throws -> Tensor {
+        if plan == .winograd { return try Winograd.forward(x, weight: weight, bias: bias, g, activation: activation) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
@@ -436,7 +446,17 @@ public enum ConvOps {
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]
+    /// 3 × 3 windows at stride 1 may run as Winograd instead (`ConvolutionPlan`).
     public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
+        let plan = try ConvolutionPlan.chosen(.inputGradient, g, outChannels: weight.shape[0], variant: variant, on: dy.device) {
+            _ = try backwardData(dy, weight: weight, g, variant: variant, plan: $0)
+        }
+        return try backwardData(dy, weight: weight, g, variant: variant, plan: plan)
+    }
+
+    static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant?,
+                             plan: ConvolutionPlan) throws -> Tensor {
+        if plan == .winograd { return try Winograd.backwardData(dy, weight: weight, g) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane

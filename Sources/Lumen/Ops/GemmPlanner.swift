@@ -211,7 +211,7 @@ public final class GemmPlanner: @unchecked Sendable {
     }
 
     /// The remembered decision for `shape` among `candidates`, or the fastest of them (each
-    /// run once to warm up, then timed three times, its best run counting: a choice is
+    /// run once to warm up, then timed in three rounds, its best run counting: a choice is
     /// remembered for good, so one noisy run must not make it), remembered unless another
     /// process stored one first, in which case that one is used.
     func decision<Decision: PlannedDecision>(for shape: some PlannedShape, among candidates: [Decision],
@@ -232,7 +232,11 @@ public final class GemmPlanner: @unchecked Sendable {
             for candidate in candidates {
                 try run(candidate)
                 try device.synchronize()
-                for _ in 0..<3 {
+            }
+            // Rounds alternate the candidates, so a machine that slows down for a while
+            // slows each of them alike.
+            for _ in 0..<3 {
+                for candidate in candidates {
                     let start = Date()
                     try run(candidate)
                     try device.synchronize()
@@ -262,7 +266,7 @@ public final class GemmPlanner: @unchecked Sendable {
         clblastUsable ? shape.text : "without-clblast " + shape.text
     }
 
-    /// The choices file: named by the device, `gemm.cl`, the CLBlast tuning in force
+    /// The choices file: named by the device, `gemm.cl` and `winograd.cl`, the CLBlast tuning in force
     /// (which changes CLBlast's speed) and the kernel family, so any changing is timed afresh.
     func choicesFileURL() -> URL {
         choicesLock.lock()
@@ -274,9 +278,10 @@ public final class GemmPlanner: @unchecked Sendable {
         if let choicesFile { return choicesFile }
         let url = ProgramCache.deviceFileURL("gemm-choices", for: device.info, in: device.options.cacheDirectory,
                                              // The candidates too: choices made before a tile or plan existed (or applied) would never time it.
-                                             keyedAlsoBy: [device.options.kernelSources["gemm"] ?? EmbeddedKernels.sources["gemm"] ?? "", clblastTuning?.fingerprint ?? "",
-                                                           (GemmBackend.allCases.map(\.name) + ConvOps.FilterGradientPlan.allCases.map(\.storedName))
-                                                               .joined(separator: ",") + " direct-any-window"]
+                                             keyedAlsoBy: ["gemm", "winograd"].map { device.options.kernelSources[$0] ?? EmbeddedKernels.sources[$0] ?? "" }
+                                                + [clblastTuning?.fingerprint ?? "",
+                                                   (GemmBackend.allCases.map(\.name) + ConvOps.FilterGradientPlan.allCases.map(\.storedName)
+                                                    + ConvolutionPlan.allCases.map(\.storedName)).joined(separator: ",") + " direct-any-window"]
                                                 + (device.options.kernelStyle.map { ["kernels " + $0.rawValue] } ?? []))
         choicesFile = url
         return url

@@ -1,0 +1,92 @@
+/// Winograd F(2×2, 3×3) convolution: the twin of `Kernels/winograd.cl`. For 3 × 3
+/// windows at stride 1 the forward pass and the input gradient become a transform of
+/// the input into 16 matrices, 16 GEMMs over the channels, and a transform back, with
+/// 16 multiplies per 2 × 2 outputs where im2col + GEMM spends 36. `ConvOps` times it
+/// against im2col per shape on CPU-style kernels (`ConvolutionPlan`).
+public enum Winograd {
+    /// Whether a window takes this path: 3 × 3 at stride 1, with at most 2 cells of
+    /// padding before each axis (the input gradient reads dy padded by 2 − that).
+    public static func fits(_ g: WindowGeometry) -> Bool {
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padTop <= 2 && g.padLeft <= 2
+    }
+
+    /// The forward pass, adding `bias` and applying `activation` (linear, ReLU or ReLU6) as
+    /// outputs are stored.               x: [N, C, H, W]  weight: [O, C, 3, 3]  bias: [O]  ->  y: [N, O, OH, OW]
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry,
+                               activation: ActivationKind = .linear, imagesPerGroup: Int? = nil) throws -> Tensor {
+        let outChannels = weight.shape[0]
+        let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
+        guard y.count > 0 else { return y }
+        let u = try filters(weight, flipped: false)
+        try correlate(x, Plane(channels: g.channels, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft),
+                      u, into: y, Plane(channels: outChannels, height: g.outHeight, width: g.outWidth, padTop: 0, padLeft: 0),
+                      batch: g.batch, bias: bias, activation: activation, imagesPerGroup: imagesPerGroup)
+        return y
+    }
+
+    /// The input gradient: dy correlated with the filters turned by 180°, input and output
+    /// channels swapped, dy padded by 2 − the forward's padding.
+    ///                                   dy: [N, O, OH, OW]  weight: [O, C, 3, 3]  ->  dx: [N, C, H, W]
+    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, imagesPerGroup: Int? = nil) throws -> Tensor {
+        let outChannels = weight.shape[0]
+        let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
+        guard dx.count > 0 else { return dx }
+        let u = try filters(weight, flipped: true)
+        try correlate(dy, Plane(channels: outChannels, height: g.outHeight, width: g.outWidth,
+                                padTop: 2 - g.padTop, padLeft: 2 - g.padLeft),
+                      u, into: dx, Plane(channels: g.channels, height: g.height, width: g.width, padTop: 0, padLeft: 0),
+                      batch: g.batch, bias: nil, activation: .linear, imagesPerGroup: imagesPerGroup)
+        return dx
+    }
+
+    /// Planes of one side of a correlation: channels, size, and the padding before it.
+    struct Plane {
+        let channels: Int, height: Int, width: Int, padTop: Int, padLeft: Int
+    }
+
+    /// The filters' transforms.          weight: [O, C, 3, 3]  ->  [16, O, C], or flipped [16, C, O]
+    static func filters(_ weight: Tensor, flipped: Bool) throws -> Tensor {
+        let (outChannels, channels) = (weight.shape[0], weight.shape[1])
+        guard weight.shape.count == 4, weight.shape[2] == 3, weight.shape[3] == 3 else {
+            throw LumenError.shapeMismatch("a Winograd convolution needs [O, C, 3, 3] weights, got \(weight.shape)")
+        }
+        let u = try Tensor(uninitializedOn: weight.device, shape: flipped ? [16, channels, outChannels] : [16, outChannels, channels])
+        guard u.count > 0 else { return u }
+        try weight.device.launch("winograd", "winograd_filter", global: [channels, outChannels],
+                                 [.tensor(weight), .tensor(u), .size(outChannels), .size(channels), .int(flipped ? 1 : 0)])
+        return u
+    }
+
+    /// y = input ⋆ filters (3 × 3, stride 1) over groups of images: each group's input
+    /// transform V[16, Ci, T], then M_ξ = U_ξ · V_ξ for ξ < 16 in one batched GEMM, then
+    /// the output transform into y.       u: [16, Co, Ci]
+    static func correlate(_ input: Tensor, _ from: Plane, _ u: Tensor, into y: Tensor, _ to: Plane, batch: Int,
+                          bias: Tensor?, activation: ActivationKind, imagesPerGroup: Int?) throws {
+        let device = input.device
+        let (rows, cols) = ((to.height + 1) / 2, (to.width + 1) / 2)
+        let tiles = rows * cols
+        let group = max(1, min(batch, imagesPerGroup ?? ConvOps.columnBudget / max(1, 16 * (from.channels + to.channels) * tiles)))
+        let v = try Tensor(uninitializedOn: device, shape: [16, from.channels, group * tiles])
+        let m = try Tensor(uninitializedOn: device, shape: [16, to.channels, group * tiles])
+        let epilogue = try GemmKernels.epilogue(rowBias: bias, activation)
+        // Rows of 32 tiles or more go 16 tiles at a time along each row; narrower ones
+        // plane by plane, 16 tiles at a time across rows.
+        let byRows = cols >= 32
+        for first in stride(from: 0, to: batch, by: group) {
+            let count = min(group, batch - first)
+            let t = count * tiles
+            try device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"),
+                              global: byRows ? [rows, count * from.channels] : [count * from.channels], local: byRows ? [1, 1] : [1],
+                              [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
+                               .size(from.height), .size(from.width), .size(from.padTop), .size(from.padLeft),
+                               .size(rows), .size(cols)])
+            try Gemm.multiplyBatched(m: to.channels, n: t, k: from.channels, MatrixOperand(u), strideA: to.channels * from.channels,
+                                     MatrixOperand(v), strideB: from.channels * t, into: MatrixOperand(m), strideC: to.channels * t,
+                                     batch: 16)
+            try device.launch("winograd", "winograd_output_" + (byRows ? "rows" : "planes"),
+                              global: byRows ? [rows, count * to.channels] : [count * to.channels], local: byRows ? [1, 1] : [1],
+                              [.tensor(m), .tensor(y), .size(first), .size(count), .size(to.channels), .size(to.height),
+                               .size(to.width), .size(rows), .size(cols), .tensor(bias ?? m), .int(epilogue)])
+        }
+    }
+}
