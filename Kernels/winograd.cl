@@ -185,6 +185,17 @@ __kernel void winograd_output_rows(__global const float *m, __global float *y, c
     }
 }
 
+// The first `lanes` (≤ 16) values of `value` stored at `to`.
+inline void store_lanes(const float16 value, __global float *to, const int lanes) {
+    if (lanes == 16) {
+        vstore16(value, 0, to);
+    } else {
+        float values[16];
+        vstore16(value, 0, values);
+        for (int q = 0; q < lanes; q++) to[q] = values[q];
+    }
+}
+
 // The same V as winograd_input_rows for planes of narrow rows: one work-item per image
 // and channel walks the plane's tiles in order, 16 at a time across rows, gathering
 // their patches (the tiles' transforms stay vector operations, their stores whole).
@@ -223,14 +234,7 @@ __kernel void winograd_input_planes(__global const float *x, __global float *v, 
         const int lanes = min(16, tiles - t0);
         for (int i = 0; i < 4; i++) {
             for (int j = 0; j < 4; j++) {
-                __global float *to = out + (i * 4 + j) * step + t0;
-                if (lanes == 16) {
-                    vstore16(e[i][j], 0, to);
-                } else {
-                    float values[16];
-                    vstore16(e[i][j], 0, values);
-                    for (int q = 0; q < lanes; q++) to[q] = values[q];
-                }
+                store_lanes(e[i][j], out + (i * 4 + j) * step + t0, lanes);
             }
         }
     }
@@ -280,5 +284,76 @@ __kernel void winograd_output_planes(__global const float *m, __global float *y,
             }
             if (++tx == TW) { tx = 0; ty++; }
         }
+    }
+}
+
+// dM[ξ, o, t] = (A dY_t Aᵀ)[ξ] for the tiles of images first … first + count − 1, dY_t
+// the 2 × 2 block of dy at rows 2·ty …, columns 2·tx … (0 outside OH × OW): the weight
+// gradient's counterpart of V, since dL/dU_ξ = Σ_t dM_ξ,t · V_ξ,t and dL/dg = Gᵀ dU G.
+//   dy: [N, O, OH, OW]   dM: [16, O, count·TH·TW]
+// One work-item per image and channel, 16 tiles at a time across rows.
+__kernel void winograd_gradient_planes(__global const float *dy, __global float *dm, const int first, const int count,
+                                       const int O, const int OH, const int OW, const int TH, const int TW) {
+    const int no = get_global_id(0);
+    if (no >= count * O) return;
+    const int n = no / O, o = no - n * O;
+    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
+    __global const float *plane = dy + ((size_t)(first + n) * O + o) * OH * OW;
+    __global float *out = dm + (size_t)o * T + (size_t)n * TH * TW;
+    const int tiles = TH * TW;
+    int ty = 0, tx = 0;
+    for (int t0 = 0; t0 < tiles; t0 += 16) {
+        float blocks[4][16];      // [2·a + b][lane]
+        for (int q = 0; q < 16; q++) {
+            const bool tile = t0 + q < tiles;
+            for (int a = 0; a < 2; a++) {
+                for (int b = 0; b < 2; b++) {
+                    const int row = 2 * ty + a, col = 2 * tx + b;
+                    blocks[2 * a + b][q] = tile && row < OH && col < OW ? plane[(size_t)row * OW + col] : 0.0f;
+                }
+            }
+            if (++tx == TW) { tx = 0; ty++; }
+        }
+        float16 r[4][2];          // A dY: A = [1 0; 1 1; 1 −1; 0 −1]
+        for (int b = 0; b < 2; b++) {
+            const float16 top = vload16(0, blocks[b]), bottom = vload16(0, blocks[2 + b]);
+            r[0][b] = top;
+            r[1][b] = top + bottom;
+            r[2][b] = top - bottom;
+            r[3][b] = -bottom;
+        }
+        const int lanes = min(16, tiles - t0);
+        for (int i = 0; i < 4; i++) {
+            float16 e[4];         // · Aᵀ
+            e[0] = r[i][0];
+            e[1] = r[i][0] + r[i][1];
+            e[2] = r[i][0] - r[i][1];
+            e[3] = -r[i][1];
+            for (int j = 0; j < 4; j++) {
+                store_lanes(e[j], out + (i * 4 + j) * step + t0, lanes);
+            }
+        }
+    }
+}
+
+// dweight[o, c] = Gᵀ dU[·, o, c] G: the weight gradient from its 16 transformed sums.
+//   dU: [16, O, C]   dweight: [O, C, 3, 3]
+__kernel void winograd_filter_gradient(__global const float *du, __global float *dweight, const int O, const int C) {
+    const int c = get_global_id(0), o = get_global_id(1);
+    if (c >= C || o >= O) return;
+    const size_t step = (size_t)O * C, at = (size_t)o * C + c;
+    float u[4][4];
+    for (int i = 0; i < 16; i++) u[i / 4][i % 4] = du[i * step + at];
+    float t[3][4];           // Gᵀ dU
+    for (int j = 0; j < 4; j++) {
+        t[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+        t[1][j] = 0.5f * (u[1][j] - u[2][j]);
+        t[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+    }
+    __global float *w = dweight + at * 9;
+    for (int k = 0; k < 3; k++) {   // · G
+        w[k * 3 + 0] = t[k][0] + 0.5f * (t[k][1] + t[k][2]);
+        w[k * 3 + 1] = 0.5f * (t[k][1] - t[k][2]);
+        w[k * 3 + 2] = 0.5f * (t[k][1] + t[k][2]) + t[k][3];
     }
 }

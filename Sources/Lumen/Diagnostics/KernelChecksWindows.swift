@@ -68,12 +68,13 @@ extension KernelChecks {
         return finished([forward, data, filter])
     }
 
-    /// Winograd F(2×2, 3×3): forward with bias and ReLU, and the input gradient, on the
+    /// Winograd F(2×2, 3×3): forward with bias and ReLU, the input and weight gradients, on the
     /// 3 × 3 stride-1 geometries (valid, same, 2 cells), one map wide enough for the
     /// interior vector paths and their tails, in one group and in groups of one image.
     static func winograd(on device: Device) -> [KernelCheck] {
         var forward = KernelCheck(family: device.kernelStyle, name: "conv2d winograd forward (bias + ReLU)", tolerance: 1e-5)
         var data = KernelCheck(family: device.kernelStyle, name: "conv2d winograd backward data", tolerance: 1e-5)
+        var filter = KernelCheck(family: device.kernelStyle, name: "conv2d winograd backward filter", tolerance: 1e-5)
         let (channels, outChannels) = (3, 4)
         do {
             var cases = geometries(kernels: [(3, 3)], channels: channels).filter { $0.stride == 1 }
@@ -93,14 +94,17 @@ extension KernelChecks {
                     try Winograd.forward(xt, weight: wt, bias: bt, g, activation: .relu, imagesPerGroup: group).toArray()
                 }, HostReference.conv2d(x, weight: weight, bias: bias, outChannels: outChannels, g).map { max($0, 0) },
                     floor: Float(g.channels * 9))
-                data.compare(place, { try Winograd.backwardData(dyt, weight: wt, g, imagesPerGroup: group).toArray() },
-                             HostReference.conv2dBackward(dy, x: x, weight: weight, outChannels: outChannels, g).dx,
+                let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: weight, outChannels: outChannels, g)
+                data.compare(place, { try Winograd.backwardData(dyt, weight: wt, g, imagesPerGroup: group).toArray() }, dx,
                              floor: Float(outChannels * 4))
+                filter.compare(place, {
+                    try Winograd.backwardFilter(dyt, x: xt, weightShape: wt.shape, g, imagesPerGroup: group).toArray()
+                }, dweight, floor: Float(g.batch * g.outputPlane))
             }
         } catch {
-            return finished([forward, data], error: error)
+            return finished([forward, data, filter], error: error)
         }
-        return finished([forward, data])
+        return finished([forward, data, filter])
     }
 
     static func depthwise(on device: Device) -> [KernelCheck] {

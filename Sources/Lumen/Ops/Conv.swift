@@ -351,11 +351,13 @@ public enum ConvOps {
         if rows >= 32 {
             let planner = GemmPlanner.of(dy.device)
             let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch,
-                                            pointwise: g.isPointwise)
+                                            pointwise: g.isPointwise,
+                                            winograd: ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device))
             // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
                 ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases.filter {
-                    $0 != .sideBySide || sideBySide(g, variant: variant, on: dy.device)
+                    ($0 != .sideBySide || sideBySide(g, variant: variant, on: dy.device))
+                        && ($0 != .winograd || ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device))
                 }) {
                     _ = try $0.run(dy, x: x, weightShape: weightShape, g, variant: variant)
                 })
@@ -371,13 +373,15 @@ public enum ConvOps {
     /// and large batches). `direct`: dy · colsᵀ summed over the batch on the plain im2col
     /// matrix (for pointwise windows x itself), no transposed copy. `sideBySide`: a
     /// group's images side by side (`sideBySide(_:variant:on:)`, small planes on CPU-style
-    /// kernels), one dY[O, G·P] · cols[rows, G·P]ᵀ per group. Which is faster depends on
-    /// the shape and the device's caches.
+    /// kernels), one dY[O, G·P] · cols[rows, G·P]ᵀ per group. `winograd`: Winograd's
+    /// transforms (`Winograd.backwardFilter`, where `ConvolutionPlan` would time Winograd).
+    /// Which is faster depends on the shape and the device's caches.
     enum FilterGradientPlan: String, CaseIterable, PlannedDecision {
         case perSample = "per-sample"
         case summed
         case direct
         case sideBySide = "side-by-side"
+        case winograd
 
         /// The transposed im2col matrix is built a group of images at a time (`eachGroup`).
         /// dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
@@ -394,7 +398,9 @@ public enum ConvOps {
                                              beta: images.lowerBound == 0 ? 0 : 1, into: MatrixOperand(dweight), strideC: 0, batch: 1)
                 }
                 return dweight
-            case .direct, .sideBySide:   // side by side where the planes are not: as direct
+            case .winograd where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
+                return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g)
+            case .direct, .sideBySide, .winograd:   // side by side or Winograd where they do not apply: as direct
                 // Pointwise: x is the column matrix. Otherwise im2col a group at a time, each
                 // group's sum added to the groups' before it.
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
@@ -442,7 +448,11 @@ public enum ConvOps {
     struct FilterGradientShape: PlannedShape {
         let outChannels: Int, rows: Int, plane: Int, batch: Int
         var pointwise = false
-        var text: String { "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(batch)" + (pointwise ? " pointwise" : "") }
+        /// Winograd is among the candidates (a 3 × 3 window at stride 1).
+        var winograd = false
+        var text: String {
+            "conv weight gradient \(outChannels)x\(rows)x\(plane) x\(batch)" + (pointwise ? " pointwise" : "") + (winograd ? " 3x3/1" : "")
+        }
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]

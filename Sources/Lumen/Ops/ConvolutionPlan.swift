@@ -17,11 +17,17 @@ enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     /// shape is new here.
     static func chosen(_ pass: Pass, _ g: WindowGeometry, outChannels: Int, variant: KernelVariant?, on device: Device,
                        run: (ConvolutionPlan) throws -> Void) throws -> ConvolutionPlan {
-        guard (variant ?? KernelVariant.default(for: device)) == .rows, Winograd.fits(g), g.channels >= 8, outChannels >= 8,
-              g.batch > 0, g.outputPlane > 0 else { return .im2col }
+        guard winogradApplies(g, outChannels: outChannels, variant: variant, on: device) else { return .im2col }
         let planner = GemmPlanner.of(device)
         guard planner.settings.forced == nil else { return .im2col }
         return try planner.decision(for: Shape(pass: pass, g: g, outChannels: outChannels), among: allCases, run: run)
+    }
+
+    /// Whether Winograd is a candidate for this convolution (its weight gradient too,
+    /// `ConvOps.FilterGradientPlan`).
+    static func winogradApplies(_ g: WindowGeometry, outChannels: Int, variant: KernelVariant?, on device: Device) -> Bool {
+        (variant ?? KernelVariant.default(for: device)) == .rows && Winograd.fits(g) && g.channels >= 8 && outChannels >= 8
+            && g.batch > 0 && g.outputPlane > 0
     }
 
     /// The shape a plan is chosen for: the pass, the batch and both sides of the window.

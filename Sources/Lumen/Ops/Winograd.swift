@@ -39,6 +39,56 @@ public enum Winograd {
         return dx
     }
 
+    /// The weight gradient summed over the batch, Gᵀ [Σ_t (A dY_t Aᵀ) ⊙ (Bᵀ d_t B)] G: per
+    /// group of images x's transform V[16, C, T] (the forward's) and dy's dM[16, O, T],
+    /// then dU_ξ[O, C] += dM_ξ · V_ξᵀ in one batched GEMM, and dU transformed back.
+    ///                                   dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, 3, 3]
+    public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry,
+                                      imagesPerGroup: Int? = nil) throws -> Tensor {
+        let device = dy.device
+        let (outChannels, channels) = (weightShape[0], g.channels)
+        guard g.batch > 0, g.outputPlane > 0 else { return try Tensor.zeros(on: device, shape: weightShape) }
+        let (rows, cols) = ((g.outHeight + 1) / 2, (g.outWidth + 1) / 2)
+        let tiles = rows * cols
+        let group = self.imagesPerGroup(imagesPerGroup, batch: g.batch, channels: channels + outChannels, tiles: tiles)
+        let v = try Tensor(uninitializedOn: device, shape: [16, channels, group * tiles])
+        let dm = try Tensor(uninitializedOn: device, shape: [16, outChannels, group * tiles])
+        let du = try Tensor(uninitializedOn: device, shape: [16, outChannels, channels])
+        let from = Plane(channels: channels, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft)
+        for first in stride(from: 0, to: g.batch, by: group) {
+            let count = min(group, g.batch - first)
+            let t = count * tiles
+            try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols)
+            try device.launch("winograd", "winograd_gradient_planes", global: [count * outChannels], local: [1],
+                              [.tensor(dy), .tensor(dm), .size(first), .size(count), .size(outChannels),
+                               .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols)])
+            try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: channels, k: t, MatrixOperand(dm), strideA: outChannels * t,
+                                     MatrixOperand(v), strideB: channels * t, beta: first == 0 ? 0 : 1,
+                                     into: MatrixOperand(du), strideC: outChannels * channels, batch: 16)
+        }
+        let dweight = try Tensor(uninitializedOn: device, shape: weightShape)
+        try device.launch("winograd", "winograd_filter_gradient", global: [channels, outChannels],
+                          [.tensor(du), .tensor(dweight), .size(outChannels), .size(channels)])
+        return dweight
+    }
+
+    /// Images per group: as many as keep a group's transforms (16 values per tile and
+    /// channel, both sides) within `ConvOps.columnBudget` floats, at least one.
+    static func imagesPerGroup(_ requested: Int?, batch: Int, channels: Int, tiles: Int) -> Int {
+        max(1, min(batch, requested ?? ConvOps.columnBudget / max(1, 16 * channels * tiles)))
+    }
+
+    /// V for images first … first + count − 1 of `input`: along rows for rows of 32 tiles
+    /// or more, else plane by plane across rows.
+    static func transformInput(_ input: Tensor, _ from: Plane, into v: Tensor, first: Int, count: Int, rows: Int, cols: Int) throws {
+        let byRows = cols >= 32
+        try input.device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"),
+                                global: byRows ? [rows, count * from.channels] : [count * from.channels], local: byRows ? [1, 1] : [1],
+                                [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
+                                 .size(from.height), .size(from.width), .size(from.padTop), .size(from.padLeft),
+                                 .size(rows), .size(cols)])
+    }
+
     /// Planes of one side of a correlation: channels, size, and the padding before it.
     struct Plane {
         let channels: Int, height: Int, width: Int, padTop: Int, padLeft: Int
@@ -65,21 +115,15 @@ public enum Winograd {
         let device = input.device
         let (rows, cols) = ((to.height + 1) / 2, (to.width + 1) / 2)
         let tiles = rows * cols
-        let group = max(1, min(batch, imagesPerGroup ?? ConvOps.columnBudget / max(1, 16 * (from.channels + to.channels) * tiles)))
+        let group = self.imagesPerGroup(imagesPerGroup, batch: batch, channels: from.channels + to.channels, tiles: tiles)
         let v = try Tensor(uninitializedOn: device, shape: [16, from.channels, group * tiles])
         let m = try Tensor(uninitializedOn: device, shape: [16, to.channels, group * tiles])
         let epilogue = try GemmKernels.epilogue(rowBias: bias, activation)
-        // Rows of 32 tiles or more go 16 tiles at a time along each row; narrower ones
-        // plane by plane, 16 tiles at a time across rows.
-        let byRows = cols >= 32
+        let byRows = cols >= 32    // the output transform as the input's
         for first in stride(from: 0, to: batch, by: group) {
             let count = min(group, batch - first)
             let t = count * tiles
-            try device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"),
-                              global: byRows ? [rows, count * from.channels] : [count * from.channels], local: byRows ? [1, 1] : [1],
-                              [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
-                               .size(from.height), .size(from.width), .size(from.padTop), .size(from.padLeft),
-                               .size(rows), .size(cols)])
+            try transformInput(input, from, into: v, first: first, count: count, rows: rows, cols: cols)
             try Gemm.multiplyBatched(m: to.channels, n: t, k: from.channels, MatrixOperand(u), strideA: to.channels * from.channels,
                                      MatrixOperand(v), strideB: from.channels * t, into: MatrixOperand(m), strideC: to.channels * t,
                                      batch: 16)
