@@ -73,6 +73,7 @@ __kernel void winograd_input_rows(__global const float *x, __global float *v, co
     const int lo = min((PL + 1) / 2, TW);
     const int hi = W - 4 + PL >= 0 ? clamp((W - 4 + PL) / 2 + 1, lo, TW) : lo;
     float16 d[4][4], e[4][4];
+    const uint16 even = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), odd = even + (uint16)1;
     if (hi - lo >= 16) {
         for (int chunk = lo; chunk < hi; chunk += 16) {
             const int tx = min(chunk, hi - 16);
@@ -87,10 +88,10 @@ __kernel void winograd_input_rows(__global const float *x, __global float *v, co
                 __global const float *line = plane + (size_t)h * W + base;
                 const float16 a = vload16(0, line), b = vload16(0, line + 16);
                 const float16 a2 = vload16(0, line + 2), b2 = vload16(0, line + 18);
-                d[i][0] = (float16)(a.even, b.even);
-                d[i][1] = (float16)(a.odd, b.odd);
-                d[i][2] = (float16)(a2.even, b2.even);
-                d[i][3] = (float16)(a2.odd, b2.odd);
+                d[i][0] = shuffle2(a, b, even);
+                d[i][1] = shuffle2(a, b, odd);
+                d[i][2] = shuffle2(a2, b2, even);
+                d[i][3] = shuffle2(a2, b2, odd);
             }
             input_transform16(d, e);
             for (int i = 0; i < 4; i++) {

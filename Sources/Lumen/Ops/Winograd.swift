@@ -1,8 +1,9 @@
 /// Winograd F(2×2, 3×3) convolution: the twin of `Kernels/winograd.cl`. For 3 × 3
 /// windows at stride 1 the forward pass and the input gradient become a transform of
 /// the input into 16 matrices, 16 GEMMs over the channels, and a transform back, with
-/// 16 multiplies per 2 × 2 outputs where im2col + GEMM spends 36. `ConvOps` times it
-/// against im2col per shape on CPU-style kernels (`ConvolutionPlan`).
+/// 16 multiplies per 2 × 2 outputs where im2col + GEMM spends 36; the weight gradient
+/// sums 16 GEMMs over the tiles. `ConvOps` times each against its im2col plans per shape
+/// on CPU-style kernels (`ConvolutionPlan`, `ConvOps.FilterGradientPlan`).
 public enum Winograd {
     /// Whether a window takes this path: 3 × 3 at stride 1, with at most 2 cells of
     /// padding before each axis (the input gradient reads dy padded by 2 − that).
