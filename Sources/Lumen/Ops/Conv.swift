@@ -350,14 +350,14 @@ public enum ConvOps {
         if g.batch == 0 || plane == 0 { return try Tensor.zeros(on: dy.device, shape: weightShape) }
         if rows >= 32 {
             let planner = GemmPlanner.of(dy.device)
+            let winograd = ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device)
             let shape = FilterGradientShape(outChannels: outChannels, rows: rows, plane: plane, batch: g.batch,
-                                            pointwise: g.isPointwise,
-                                            winograd: ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device))
+                                            pointwise: g.isPointwise, winograd: winograd)
             // The remembered plan; else, with a forced GEMM backend, nothing is timed: per sample.
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
                 ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases.filter {
                     ($0 != .sideBySide || sideBySide(g, variant: variant, on: dy.device))
-                        && ($0 != .winograd || ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device))
+                        && ($0 != .winograd || winograd)
                 }) {
                     _ = try $0.run(dy, x: x, weightShape: weightShape, g, variant: variant)
                 })

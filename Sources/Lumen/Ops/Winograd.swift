@@ -79,10 +79,13 @@ public enum Winograd {
         max(1, min(batch, requested ?? ConvOps.columnBudget / max(1, 16 * channels * tiles)))
     }
 
-    /// V for images first … first + count − 1 of `input`: along rows for rows of 32 tiles
-    /// or more, else plane by plane across rows.
+    /// Whether the transforms walk tile rows (rows of 32 tiles or more, 16 tiles at a time
+    /// along each) rather than whole planes (16 tiles at a time across rows).
+    static func transformsByRows(cols: Int) -> Bool { cols >= 32 }
+
+    /// V for images first … first + count − 1 of `input` (`transformsByRows`).
     static func transformInput(_ input: Tensor, _ from: Plane, into v: Tensor, first: Int, count: Int, rows: Int, cols: Int) throws {
-        let byRows = cols >= 32
+        let byRows = transformsByRows(cols: cols)
         try input.device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"),
                                 global: byRows ? [rows, count * from.channels] : [count * from.channels], local: byRows ? [1, 1] : [1],
                                 [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
@@ -97,10 +100,10 @@ public enum Winograd {
 
     /// The filters' transforms.          weight: [O, C, 3, 3]  ->  [16, O, C], or flipped [16, C, O]
     static func filters(_ weight: Tensor, flipped: Bool) throws -> Tensor {
-        let (outChannels, channels) = (weight.shape[0], weight.shape[1])
         guard weight.shape.count == 4, weight.shape[2] == 3, weight.shape[3] == 3 else {
             throw LumenError.shapeMismatch("a Winograd convolution needs [O, C, 3, 3] weights, got \(weight.shape)")
         }
+        let (outChannels, channels) = (weight.shape[0], weight.shape[1])
         let u = try Tensor(uninitializedOn: weight.device, shape: flipped ? [16, channels, outChannels] : [16, outChannels, channels])
         guard u.count > 0 else { return u }
         try weight.device.launch("winograd", "winograd_filter", global: [channels, outChannels],
@@ -120,7 +123,7 @@ public enum Winograd {
         let v = try Tensor(uninitializedOn: device, shape: [16, from.channels, group * tiles])
         let m = try Tensor(uninitializedOn: device, shape: [16, to.channels, group * tiles])
         let epilogue = try GemmKernels.epilogue(rowBias: bias, activation)
-        let byRows = cols >= 32    // the output transform as the input's
+        let byRows = transformsByRows(cols: cols)
         for first in stride(from: 0, to: batch, by: group) {
             let count = min(group, batch - first)
             let t = count * tiles
