@@ -384,19 +384,10 @@ inline void store_chunk(const float16 chunk, __global float *out, const int coun
     for (int q = 0; q < count; q++) out[q] = values[q];
 }
 
-// One output row (n, o, oh), with depthwise_forward's epilogue.
-//   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]   bias: [C*M]
-__kernel void depthwise_forward_rows(__global const float *x, __global const float *weight, __global float *y,
-                                     const int N, const int C, const int H, const int W, const int M,
-                                     WINDOW_ARGS, __global const float *bias, const int epilogue) {
-    const int oh = get_global_id(0);
-    const int no = get_global_id(1);
-    if (oh >= OH || no >= N * C * M) return;
-    const int n = no / (C * M), o = no - n * (C * M), c = o / M;
-    __global const float *plane = x + ((size_t)n * C + c) * H * W;
-    __global const float *k = weight + (size_t)o * KH * KW;
-    __global float *out = y + ((size_t)no * OH + oh) * OW;
-    const float shift = epilogue & 1 ? bias[o] : 0.0f;
+// Output row oh of one plane, with depthwise_forward's epilogue: interior columns by
+// chunks of 16, the edge columns one by one.
+inline void depthwise_forward_row(__global const float *plane, __global const float *k, __global float *out,
+                                  const int H, const int W, WINDOW_ARGS, const int oh, const float shift, const int epilogue) {
     const int kh0 = max(0, PT - oh * S), kh1 = min(KH, H + PT - oh * S);   // rows inside the image
     int lo, hi;
     interior_columns(W, S, PL, KW, OW, &lo, &hi);
@@ -434,6 +425,24 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
             }
         }
         out[ow] = finish(total, shift, epilogue);
+    }
+}
+
+// Output rows [oh0, oh0 + R) of plane (n, o) per work-item, oh0 = R · global id 0: a
+// block of rows amortises a work-item's start on small planes.
+//   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]   bias: [C*M]
+__kernel void depthwise_forward_rows(__global const float *x, __global const float *weight, __global float *y,
+                                     const int N, const int C, const int H, const int W, const int M,
+                                     WINDOW_ARGS, __global const float *bias, const int epilogue, const int R) {
+    const int oh0 = get_global_id(0) * R;
+    const int no = get_global_id(1);
+    if (oh0 >= OH || no >= N * C * M) return;
+    const int n = no / (C * M), o = no - n * (C * M), c = o / M;
+    __global const float *plane = x + ((size_t)n * C + c) * H * W;
+    __global const float *k = weight + (size_t)o * KH * KW;
+    const float shift = epilogue & 1 ? bias[o] : 0.0f;
+    for (int oh = oh0; oh < min(oh0 + R, OH); oh++) {
+        depthwise_forward_row(plane, k, y + ((size_t)no * OH + oh) * OW, H, W, KH, KW, S, PT, PL, OH, OW, oh, shift, epilogue);
     }
 }
 

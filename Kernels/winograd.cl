@@ -7,7 +7,8 @@
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 // The tiles of a group of `count` images are numbered t = (n·TH + ty)·TW + tx, TH × TW
 // tiles an image. CPU-style kernels: work-groups of one, a work-item walking one tile row
-// 16 tiles at a time in float16 vectors.
+// (or one plane, for narrow rows) 16 tiles at a time in float16 vectors. F(4×4, 3×3)
+// (below) makes 4 × 4 outputs from 36 points, for the forward pass and input gradient.
 // Host twin: Sources/Lumen/Ops/Winograd.swift.
 
 // U[ξ, o, c] = (G g Gᵀ)[ξ] for g = weight[o, c]. With `flip` the input gradient's filters
@@ -117,23 +118,24 @@ __kernel void winograd_input_rows(__global const float *x, __global float *v, co
     }
 }
 
-// Aᵀ m A for 16 tiles at once: y[a][b] from the products m, each value then finished as
-// the GEMM kernels finish theirs (epilogue bit 1 adds `shift`, 2 clamps at 0, 4 with it
-// caps at 6).
+// A transformed output finished as the GEMM kernels finish theirs: plus `shift` (the
+// bias, or 0), then with epilogue bit 2 clamped at 0, and with bit 4 also capped at 6.
+inline float16 finish_output16(const float16 value, const float shift, const int epilogue) {
+    const float16 shifted = value + shift;
+    return epilogue & 2 ? fmin(fmax(shifted, 0.0f), epilogue & 4 ? 6.0f : INFINITY) : shifted;
+}
+
+// Aᵀ m A for 16 tiles at once: y[a][b] from the products m, each value finished
+// (`finish_output16`).
 inline void output_transform16(float16 m[4][4], float16 y[2][2], const float shift, const int epilogue) {
     float16 s[2][4];         // Aᵀ m: combine rows
     for (int j = 0; j < 4; j++) {
         s[0][j] = m[0][j] + m[1][j] + m[2][j];
         s[1][j] = m[1][j] - m[2][j] - m[3][j];
     }
-    const float cap = epilogue & 4 ? 6.0f : INFINITY;
     for (int a = 0; a < 2; a++) {   // · A: combine columns
-        y[a][0] = s[a][0] + s[a][1] + s[a][2] + shift;
-        y[a][1] = s[a][1] - s[a][2] - s[a][3] + shift;
-        if (epilogue & 2) {
-            y[a][0] = fmin(fmax(y[a][0], 0.0f), cap);
-            y[a][1] = fmin(fmax(y[a][1], 0.0f), cap);
-        }
+        y[a][0] = finish_output16(s[a][0] + s[a][1] + s[a][2], shift, epilogue);
+        y[a][1] = finish_output16(s[a][1] - s[a][2] - s[a][3], shift, epilogue);
     }
 }
 
@@ -197,94 +199,46 @@ inline void store_lanes(const float16 value, __global float *to, const int lanes
     }
 }
 
-// The same V as winograd_input_rows for planes of narrow rows: one work-item per image
-// and channel walks the plane's tiles in order, 16 at a time across rows, gathering
-// their patches (the tiles' transforms stay vector operations, their stores whole).
-//   x: [N, C, H, W]   V: [16, C, count·TH·TW]
-__kernel void winograd_input_planes(__global const float *x, __global float *v, const int first, const int count,
-                                    const int C, const int H, const int W, const int PT, const int PL,
-                                    const int TH, const int TW) {
-    const int nc = get_global_id(0);
-    if (nc >= count * C) return;
-    const int n = nc / C, c = nc - n * C;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)C * T;
-    __global const float *plane = x + ((size_t)(first + n) * C + c) * H * W;
-    __global float *out = v + (size_t)c * T + (size_t)n * TH * TW;
-    const int tiles = TH * TW;
-    int ty = 0, tx = 0;
-    for (int t0 = 0; t0 < tiles; t0 += 16) {
-        float patches[16][16];    // [ξ = 4·i + j][lane]
-        for (int q = 0; q < 16; q++) {
-            const int top = 2 * ty - PT, left = 2 * tx - PL;
-            const bool tile = t0 + q < tiles;
-            for (int i = 0; i < 4; i++) {
-                const int h = top + i;
-                const bool row = tile && h >= 0 && h < H;
-                for (int j = 0; j < 4; j++) {
-                    const int w = left + j;
-                    patches[i * 4 + j][q] = row && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0.0f;
-                }
-            }
-            if (++tx == TW) { tx = 0; ty++; }
-        }
-        float16 d[4][4], e[4][4];
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) d[i][j] = vload16(0, patches[i * 4 + j]);
-        }
-        input_transform16(d, e);
-        const int lanes = min(16, tiles - t0);
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) {
-                store_lanes(e[i][j], out + (i * 4 + j) * step + t0, lanes);
+// The size × size patches of 16 tiles in tile order from tile (*ty, *tx) of a TW-wide
+// grid, tile (ty, tx) starting at (stride·ty − PT, stride·tx − PL); cells outside the
+// H × W plane, and lanes from `lanes` on, are 0. (*ty, *tx) move past the 16 tiles.
+//   patches: [(i·size + j)·16 + lane]
+inline void gather_patches16(__global const float *plane, const int H, const int W, const int PT, const int PL,
+                             const int TW, const int lanes, const int size, const int stride, int *ty, int *tx,
+                             float *patches) {
+    for (int q = 0; q < 16; q++) {
+        const int top = stride * *ty - PT, left = stride * *tx - PL;
+        for (int i = 0; i < size; i++) {
+            const int h = top + i;
+            const bool row = q < lanes && h >= 0 && h < H;
+            for (int j = 0; j < size; j++) {
+                const int w = left + j;
+                patches[(i * size + j) * 16 + q] = row && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0.0f;
             }
         }
+        if (++*tx == TW) { *tx = 0; (*ty)++; }
     }
 }
 
-// The same outputs as winograd_output_rows for planes of narrow rows: one work-item per
-// image and output channel reads its tiles' products 16 at a time in order and scatters
-// each tile's 2 × 2 outputs.
-//   M: [16, O, count·TH·TW]   y: [N, O, OH, OW]   bias: [O]
-__kernel void winograd_output_planes(__global const float *m, __global float *y, const int first, const int count,
-                                     const int O, const int OH, const int OW, const int TH, const int TW,
-                                     __global const float *bias, const int epilogue) {
-    const int no = get_global_id(0);
-    if (no >= count * O) return;
-    const int n = no / O, o = no - n * O;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
-    __global const float *in = m + (size_t)o * T + (size_t)n * TH * TW;
-    __global float *plane = y + ((size_t)(first + n) * O + o) * OH * OW;
-    const float shift = epilogue & 1 ? bias[o] : 0.0f;
-    const int tiles = TH * TW;
-    int ty = 0, tx = 0;
-    for (int t0 = 0; t0 < tiles; t0 += 16) {
-        const int lanes = min(16, tiles - t0);
-        float16 mm[4][4], out[2][2];
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) {
-                __global const float *from = in + (i * 4 + j) * step + t0;
-                if (lanes == 16) {
-                    mm[i][j] = vload16(0, from);
-                } else {
-                    float values[16];
-                    for (int q = 0; q < 16; q++) values[q] = q < lanes ? from[q] : 0.0f;
-                    mm[i][j] = vload16(0, values);
-                }
-            }
+// 16 lanes from `from`, those from `lanes` on 0 (not read).
+inline float16 load_lanes(__global const float *from, const int lanes) {
+    if (lanes == 16) return vload16(0, from);
+    float values[16];
+    for (int q = 0; q < 16; q++) values[q] = q < lanes ? from[q] : 0.0f;
+    return vload16(0, values);
+}
+
+// The size × size outputs of the first `lanes` of 16 tiles in tile order from tile
+// (*ty, *tx) of a TW-wide grid, those inside the OH × OW plane stored. (*ty, *tx) move
+// past the tiles.               values: [(a·size + b)·16 + lane]
+inline void scatter_tiles16(const float *values, __global float *plane, const int OH, const int OW, const int TW,
+                            const int lanes, const int size, int *ty, int *tx) {
+    for (int q = 0; q < lanes; q++) {
+        for (int a = 0; a < size && size * *ty + a < OH; a++) {
+            __global float *line = plane + (size_t)(size * *ty + a) * OW + size * *tx;
+            for (int b = 0; b < size && size * *tx + b < OW; b++) line[b] = values[(a * size + b) * 16 + q];
         }
-        output_transform16(mm, out, shift, epilogue);
-        float values[2][2][16];
-        for (int a = 0; a < 2; a++) {
-            for (int b = 0; b < 2; b++) vstore16(out[a][b], 0, values[a][b]);
-        }
-        for (int q = 0; q < lanes; q++) {
-            for (int a = 0; a < 2 && 2 * ty + a < OH; a++) {
-                __global float *line = plane + (size_t)(2 * ty + a) * OW + 2 * tx;
-                line[0] = values[a][0][q];
-                if (2 * tx + 1 < OW) line[1] = values[a][1][q];
-            }
-            if (++tx == TW) { tx = 0; ty++; }
-        }
+        if (++*tx == TW) { *tx = 0; (*ty)++; }
     }
 }
 
@@ -304,17 +258,9 @@ __kernel void winograd_gradient_planes(__global const float *dy, __global float 
     const int tiles = TH * TW;
     int ty = 0, tx = 0;
     for (int t0 = 0; t0 < tiles; t0 += 16) {
+        const int lanes = min(16, tiles - t0);
         float blocks[4][16];      // [2·a + b][lane]
-        for (int q = 0; q < 16; q++) {
-            const bool tile = t0 + q < tiles;
-            for (int a = 0; a < 2; a++) {
-                for (int b = 0; b < 2; b++) {
-                    const int row = 2 * ty + a, col = 2 * tx + b;
-                    blocks[2 * a + b][q] = tile && row < OH && col < OW ? plane[(size_t)row * OW + col] : 0.0f;
-                }
-            }
-            if (++tx == TW) { tx = 0; ty++; }
-        }
+        gather_patches16(plane, OH, OW, 0, 0, TW, lanes, 2, 2, &ty, &tx, &blocks[0][0]);
         float16 r[4][2];          // A dY: A = [1 0; 1 1; 1 −1; 0 −1]
         for (int b = 0; b < 2; b++) {
             const float16 top = vload16(0, blocks[b]), bottom = vload16(0, blocks[2 + b]);
@@ -323,7 +269,6 @@ __kernel void winograd_gradient_planes(__global const float *dy, __global float 
             r[2][b] = top - bottom;
             r[3][b] = -bottom;
         }
-        const int lanes = min(16, tiles - t0);
         for (int i = 0; i < 4; i++) {
             float16 e[4];         // · Aᵀ
             e[0] = r[i][0];
@@ -356,5 +301,179 @@ __kernel void winograd_filter_gradient(__global const float *du, __global float 
         w[k * 3 + 0] = t[k][0] + 0.5f * (t[k][1] + t[k][2]);
         w[k * 3 + 1] = 0.5f * (t[k][1] - t[k][2]);
         w[k * 3 + 2] = 0.5f * (t[k][1] + t[k][2]) + t[k][3];
+    }
+}
+
+// ---- F(4×4, 3×3) ------------------------------------------------------------------
+// 36 points (0, ±1, ±2, ∞) per 6 × 6 input tile, 4 × 4 outputs per tile: 36 multiplies
+// where im2col spends 144 and F(2×2, 3×3) 64. The transforms, as matrices:
+//   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+//   G  = [1/4 0 0; −1/6 −1/6 −1/6; −1/6 1/6 −1/6; 1/24 1/12 1/6; 1/24 −1/12 1/6; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+// Point ξ = 6·i + j is entry (i, j) of Bᵀ d B, G g Gᵀ and the product the GEMMs form.
+// Every plane is walked 16 tiles at a time in tile order (rows of tiles one after
+// another), lanes gathered with bounds checks, transforms on float16 vectors.
+
+// G g, one column of three taps to six.
+inline void filter_column6(const float g0, const float g1, const float g2, float *u) {
+    u[0] = 0.25f * g0;
+    u[1] = -(g0 + g1 + g2) / 6.0f;
+    u[2] = -(g0 - g1 + g2) / 6.0f;
+    u[3] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
+    u[4] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
+    u[5] = g2;
+}
+
+// weight [O, C, 3, 3] -> u [36, O, C] (flip: taps turned by 180°, stored [36, C, O]).
+__kernel void winograd4_filter(__global const float *weight, __global float *u, const int O, const int C, const int flip) {
+    const int c = get_global_id(0), o = get_global_id(1);
+    if (c >= C || o >= O) return;
+    __global const float *w = weight + ((size_t)o * C + c) * 9;
+    float g[9];
+    for (int i = 0; i < 9; i++) g[i] = w[flip ? 8 - i : i];
+    float gg[3][6];          // (G g)ᵀ: gg[j][i] = (G g)[i][j]
+    for (int j = 0; j < 3; j++) filter_column6(g[j], g[3 + j], g[6 + j], gg[j]);
+    const size_t step = (size_t)O * C;
+    __global float *at = u + (flip ? (size_t)c * O + o : (size_t)o * C + c);
+    for (int i = 0; i < 6; i++) {
+        float row[6];
+        filter_column6(gg[0][i], gg[1][i], gg[2][i], row);
+        for (int j = 0; j < 6; j++) at[(i * 6 + j) * step] = row[j];
+    }
+}
+
+// Bᵀ applied to six values (a row or a column of a tile).
+inline void input_transform6(const float16 d0, const float16 d1, const float16 d2, const float16 d3, const float16 d4,
+                             const float16 d5, float16 *r) {
+    r[0] = fma(4.0f, d0, fma(-5.0f, d2, d4));
+    r[1] = fma(-4.0f, d1 + d2, d3 + d4);
+    r[2] = fma(4.0f, d1 - d2, d4 - d3);
+    r[3] = fma(2.0f, d3 - d1, d4 - d2);
+    r[4] = fma(2.0f, d1 - d3, d4 - d2);
+    r[5] = fma(4.0f, d1, fma(-5.0f, d3, d5));
+}
+
+// Aᵀ applied to six values.
+inline void output_transform6(const float16 m0, const float16 m1, const float16 m2, const float16 m3, const float16 m4,
+                              const float16 m5, float16 *r) {
+    const float16 sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4;
+    r[0] = m0 + sum12 + sum34;
+    r[1] = fma(2.0f, diff34, diff12);
+    r[2] = fma(4.0f, sum34, sum12);
+    r[3] = fma(8.0f, diff34, diff12) + m5;
+}
+
+// ---- Whole planes, either tile ---------------------------------------------------------
+
+// F(2×2)'s 16 transformed values of 16 gathered 4 × 4 patches, stored at out + ξ·step.
+inline void input_tiles2(const float *patches, __global float *out, const size_t step, const int lanes) {
+    float16 d[4][4], e[4][4];
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) d[i][j] = vload16(0, patches + (i * 4 + j) * 16);
+    }
+    input_transform16(d, e);
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) store_lanes(e[i][j], out + (i * 4 + j) * step, lanes);
+    }
+}
+
+// F(4×4)'s 36 transformed values of 16 gathered 6 × 6 patches, stored at out + ξ·step.
+inline void input_tiles4(const float *patches, __global float *out, const size_t step, const int lanes) {
+    float16 rows[6][6];       // each row of the tiles transformed
+    for (int i = 0; i < 6; i++) {
+        const float *row = patches + i * 6 * 16;
+        input_transform6(vload16(0, row), vload16(1, row), vload16(2, row), vload16(3, row), vload16(4, row),
+                         vload16(5, row), rows[i]);
+    }
+    for (int j = 0; j < 6; j++) {
+        float16 e[6];
+        input_transform6(rows[0][j], rows[1][j], rows[2][j], rows[3][j], rows[4][j], rows[5][j], e);
+        for (int i = 0; i < 6; i++) store_lanes(e[i], out + (i * 6 + j) * step, lanes);
+    }
+}
+
+// V for planes of narrow rows (F(2×2); the same V as winograd_input_rows) and for every
+// F(4×4) plane: one work-item per image and channel walks the plane's tiles in order,
+// 16 at a time across rows, gathering their patches (the tiles' transforms stay vector
+// operations, their stores whole). `size`: the tile's outputs a side, 2 or 4.
+//   x: [N, C, H, W]   V: [(size + 2)², C, count·TH·TW]
+__kernel void winograd_input_planes(__global const float *x, __global float *v, const int first, const int count,
+                                    const int C, const int H, const int W, const int PT, const int PL,
+                                    const int TH, const int TW, const int size) {
+    const int nc = get_global_id(0);
+    if (nc >= count * C) return;
+    const int n = nc / C, c = nc - n * C;
+    const size_t T = (size_t)count * TH * TW, step = (size_t)C * T;
+    __global const float *plane = x + ((size_t)(first + n) * C + c) * H * W;
+    __global float *out = v + (size_t)c * T + (size_t)n * TH * TW;
+    const int tiles = TH * TW;
+    int ty = 0, tx = 0;
+    for (int t0 = 0; t0 < tiles; t0 += 16) {
+        const int lanes = min(16, tiles - t0);
+        float patches[36 * 16];   // [(i·(size + 2) + j)·16 + lane]
+        gather_patches16(plane, H, W, PT, PL, TW, lanes, size + 2, size, &ty, &tx, patches);
+        if (size == 4) {
+            input_tiles4(patches, out + t0, step, lanes);
+        } else {
+            input_tiles2(patches, out + t0, step, lanes);
+        }
+    }
+}
+
+// F(2×2)'s 2 × 2 outputs of 16 tiles from their products at in + ξ·step, finished.
+inline void output_tiles2(__global const float *in, const size_t step, const int lanes, const float shift,
+                          const int epilogue, float *values) {
+    float16 mm[4][4], out[2][2];
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) mm[i][j] = load_lanes(in + (i * 4 + j) * step, lanes);
+    }
+    output_transform16(mm, out, shift, epilogue);
+    for (int a = 0; a < 2; a++) {
+        for (int b = 0; b < 2; b++) vstore16(out[a][b], a * 2 + b, values);
+    }
+}
+
+// F(4×4)'s 4 × 4 outputs of 16 tiles from their products at in + ξ·step, finished.
+inline void output_tiles4(__global const float *in, const size_t step, const int lanes, const float shift,
+                          const int epilogue, float *values) {
+    float16 rows[6][4];       // M A: each row of the tiles transformed
+    for (int i = 0; i < 6; i++) {
+        float16 mm[6];
+        for (int j = 0; j < 6; j++) mm[j] = load_lanes(in + (i * 6 + j) * step, lanes);
+        output_transform6(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], rows[i]);
+    }
+    for (int b = 0; b < 4; b++) {
+        float16 column[4];
+        output_transform6(rows[0][b], rows[1][b], rows[2][b], rows[3][b], rows[4][b], rows[5][b], column);
+        for (int a = 0; a < 4; a++) vstore16(finish_output16(column[a], shift, epilogue), a * 4 + b, values);
+    }
+}
+
+// y from M for planes of narrow rows (F(2×2); the same outputs as winograd_output_rows)
+// and for every F(4×4) plane: one work-item per image and output channel reads its
+// tiles' products 16 at a time in order and scatters each tile's size × size outputs,
+// with bias[o] and the activation (`finish_output16`), those inside OH × OW.
+//   M: [(size + 2)², O, count·TH·TW]   y: [N, O, OH, OW]   bias: [O]
+__kernel void winograd_output_planes(__global const float *m, __global float *y, const int first, const int count,
+                                     const int O, const int OH, const int OW, const int TH, const int TW,
+                                     __global const float *bias, const int epilogue, const int size) {
+    const int no = get_global_id(0);
+    if (no >= count * O) return;
+    const int n = no / O, o = no - n * O;
+    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
+    __global const float *in = m + (size_t)o * T + (size_t)n * TH * TW;
+    __global float *plane = y + ((size_t)(first + n) * O + o) * OH * OW;
+    const float shift = epilogue & 1 ? bias[o] : 0.0f;
+    const int tiles = TH * TW;
+    int ty = 0, tx = 0;
+    for (int t0 = 0; t0 < tiles; t0 += 16) {
+        const int lanes = min(16, tiles - t0);
+        float values[16 * 16];    // [(a·size + b)·16 + lane]
+        if (size == 4) {
+            output_tiles4(in + t0, step, lanes, shift, epilogue, values);
+        } else {
+            output_tiles2(in + t0, step, lanes, shift, epilogue, values);
+        }
+        scatter_tiles16(values, plane, OH, OW, TW, lanes, size, &ty, &tx);
     }
 }

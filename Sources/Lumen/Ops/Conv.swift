@@ -296,7 +296,7 @@ public enum ConvOps {
 
     static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, activation: ActivationKind,
                         variant: KernelVariant?, plan: ConvolutionPlan) throws -> Tensor {
-        if plan == .winograd { return try Winograd.forward(x, weight: weight, bias: bias, g, activation: activation) }
+        if let tile = plan.winogradTile { return try Winograd.forward(x, weight: weight, bias: bias, g, activation: activation, tile: tile) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
@@ -466,7 +466,7 @@ public enum ConvOps {
 
     static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant?,
                              plan: ConvolutionPlan) throws -> Tensor {
-        if plan == .winograd { return try Winograd.backwardData(dy, weight: weight, g) }
+        if let tile = plan.winogradTile { return try Winograd.backwardData(dy, weight: weight, g, tile: tile) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
@@ -522,7 +522,9 @@ public enum ConvOps {
             // Rows narrower than a chunk: a whole plane per work-item, by flat chunks.
             try x.device.launch("conv", "depthwise_forward_plane", global: [g.batch * outChannels], local: [1], arguments)
         case .rows:
-            try x.device.launch("conv", "depthwise_forward_rows", global: [g.outHeight, g.batch * outChannels], local: [1, 1], arguments)
+            let rows = rowsPerWorkItem(g)
+            try x.device.launch("conv", "depthwise_forward_rows", global: [(g.outHeight + rows - 1) / rows, g.batch * outChannels],
+                                local: [1, 1], arguments + [.size(rows)])
         case .elementwise:
             try x.device.launch("conv", "depthwise_forward", global: [g.outputPlane, g.batch * outChannels], arguments)
         }
@@ -562,6 +564,15 @@ public enum ConvOps {
     }
 
     /// N, C, H, W, M and the window: what every depthwise kernel takes after its tensors.
+    /// Output rows per work-item for the CPU-style depthwise row kernels: enough for
+    /// about `depthwiseOutputsPerWorkItem` outputs, so small planes are not one short
+    /// work-item per row.
+    static func rowsPerWorkItem(_ g: WindowGeometry) -> Int {
+        max(1, min(g.outHeight, depthwiseOutputsPerWorkItem / max(1, g.outWidth)))
+    }
+
+    static let depthwiseOutputsPerWorkItem = 512
+
     private static func depthwiseSizes(_ g: WindowGeometry, _ multiplier: Int) -> [KernelArgument] {
         [.size(g.batch), .size(g.channels), .size(g.height), .size(g.width), .size(multiplier)] + Array(g.kernelArguments.dropFirst(2))
     }

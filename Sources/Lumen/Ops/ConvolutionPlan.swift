@@ -1,11 +1,22 @@
 /// How a convolution's forward pass or input gradient runs: im2col + GEMM, or Winograd
-/// F(2×2, 3×3) (`Winograd`). Winograd is a candidate on CPU-style kernels for 3 × 3
-/// windows at stride 1 with at least 8 channels in and out (fewer leave its 16 GEMMs too
-/// short to pay for the transforms); the device's `GemmPlanner` times both once per
-/// shape and remembers the faster. With a forced GEMM backend nothing is timed: im2col.
+/// F(2×2, 3×3) or F(4×4, 3×3) (`Winograd`). Winograd is a candidate on CPU-style kernels
+/// for 3 × 3 windows at stride 1 with at least 8 channels in and out (fewer leave its
+/// GEMMs too short to pay for the transforms); the device's `GemmPlanner` times the three
+/// once per shape and remembers the fastest. With a forced GEMM backend nothing is
+/// timed: im2col.
 enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     case im2col
     case winograd
+    case winograd4x4
+
+    /// The Winograd tile the plan runs, nil for im2col.
+    var winogradTile: Winograd.Tile? {
+        switch self {
+        case .im2col: return nil
+        case .winograd: return .two
+        case .winograd4x4: return .four
+        }
+    }
 
     /// The two passes a plan is chosen for.
     enum Pass: String {

@@ -1,10 +1,33 @@
-/// Winograd F(2×2, 3×3) convolution: the twin of `Kernels/winograd.cl`. For 3 × 3
-/// windows at stride 1 the forward pass and the input gradient become a transform of
-/// the input into 16 matrices, 16 GEMMs over the channels, and a transform back, with
-/// 16 multiplies per 2 × 2 outputs where im2col + GEMM spends 36; the weight gradient
-/// sums 16 GEMMs over the tiles. `ConvOps` times each against its im2col plans per shape
-/// on CPU-style kernels (`ConvolutionPlan`, `ConvOps.FilterGradientPlan`).
+/// Winograd convolution: the twin of `Kernels/winograd.cl`. For 3 × 3 windows at stride
+/// 1 the forward pass and the input gradient become a transform of the input into 16
+/// (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) matrices, as many GEMMs over the channels, and a
+/// transform back: 16 multiplies per 2 × 2 outputs, or 36 per 4 × 4, where im2col + GEMM
+/// spends 36 and 144; the weight gradient (F(2×2, 3×3) only) sums 16 GEMMs over the
+/// tiles. `ConvOps` times each against its im2col plans per shape on CPU-style kernels
+/// (`ConvolutionPlan`, `ConvOps.FilterGradientPlan`).
 public enum Winograd {
+    /// The outputs a tile gives: 2 × 2 from a 4 × 4 input patch, or 4 × 4 from 6 × 6
+    /// (fewer multiplies, larger transforms with larger rounding).
+    public enum Tile: Int, CaseIterable, Sendable {
+        case two = 2, four = 4
+
+        /// Transform points per tile, (m + 2)².
+        var points: Int { (rawValue + 2) * (rawValue + 2) }
+
+        /// The filter transform's kernel in winograd.cl.
+        var filterKernel: String { self == .two ? "winograd_filter" : "winograd4_filter" }
+
+        /// Whether the transforms walk tile rows (F(2×2) rows of 32 tiles or more, 16
+        /// tiles at a time along each) rather than whole planes (16 tiles at a time
+        /// across rows; always for F(4×4)).
+        func transformsByRows(cols: Int) -> Bool { self == .two && cols >= 32 }
+
+        /// Output tiles over a plane: rows and columns of tiles.
+        func tiles(height: Int, width: Int) -> (rows: Int, cols: Int) {
+            ((height + rawValue - 1) / rawValue, (width + rawValue - 1) / rawValue)
+        }
+    }
+
     /// Whether a window takes this path: 3 × 3 at stride 1, with at most 2 cells of
     /// padding before each axis (the input gradient reads dy padded by 2 − that).
     public static func fits(_ g: WindowGeometry) -> Bool {
@@ -14,29 +37,30 @@ public enum Winograd {
     /// The forward pass, adding `bias` and applying `activation` (linear, ReLU or ReLU6) as
     /// outputs are stored.               x: [N, C, H, W]  weight: [O, C, 3, 3]  bias: [O]  ->  y: [N, O, OH, OW]
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry,
-                               activation: ActivationKind = .linear, imagesPerGroup: Int? = nil) throws -> Tensor {
+                               activation: ActivationKind = .linear, tile: Tile = .two, imagesPerGroup: Int? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
-        let u = try filters(weight, flipped: false)
+        let u = try filters(weight, flipped: false, tile: tile)
         try correlate(x, Plane(channels: g.channels, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft),
                       u, into: y, Plane(channels: outChannels, height: g.outHeight, width: g.outWidth, padTop: 0, padLeft: 0),
-                      batch: g.batch, bias: bias, activation: activation, imagesPerGroup: imagesPerGroup)
+                      batch: g.batch, bias: bias, activation: activation, tile: tile, imagesPerGroup: imagesPerGroup)
         return y
     }
 
     /// The input gradient: dy correlated with the filters turned by 180°, input and output
     /// channels swapped, dy padded by 2 − the forward's padding.
     ///                                   dy: [N, O, OH, OW]  weight: [O, C, 3, 3]  ->  dx: [N, C, H, W]
-    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, imagesPerGroup: Int? = nil) throws -> Tensor {
+    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, tile: Tile = .two,
+                                    imagesPerGroup: Int? = nil) throws -> Tensor {
         let outChannels = weight.shape[0]
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
-        let u = try filters(weight, flipped: true)
+        let u = try filters(weight, flipped: true, tile: tile)
         try correlate(dy, Plane(channels: outChannels, height: g.outHeight, width: g.outWidth,
                                 padTop: 2 - g.padTop, padLeft: 2 - g.padLeft),
                       u, into: dx, Plane(channels: g.channels, height: g.height, width: g.width, padTop: 0, padLeft: 0),
-                      batch: g.batch, bias: nil, activation: .linear, imagesPerGroup: imagesPerGroup)
+                      batch: g.batch, bias: nil, activation: .linear, tile: tile, imagesPerGroup: imagesPerGroup)
         return dx
     }
 
@@ -49,9 +73,9 @@ public enum Winograd {
         let device = dy.device
         let (outChannels, channels) = (weightShape[0], g.channels)
         guard g.batch > 0, g.outputPlane > 0 else { return try Tensor.zeros(on: device, shape: weightShape) }
-        let (rows, cols) = ((g.outHeight + 1) / 2, (g.outWidth + 1) / 2)
+        let (rows, cols) = Tile.two.tiles(height: g.outHeight, width: g.outWidth)
         let tiles = rows * cols
-        let group = self.imagesPerGroup(imagesPerGroup, batch: g.batch, channels: channels + outChannels, tiles: tiles)
+        let group = self.imagesPerGroup(imagesPerGroup, batch: g.batch, channels: channels + outChannels, tiles: tiles, tile: .two)
         let v = try Tensor(uninitializedOn: device, shape: [16, channels, group * tiles])
         let dm = try Tensor(uninitializedOn: device, shape: [16, outChannels, group * tiles])
         let du = try Tensor(uninitializedOn: device, shape: [16, outChannels, channels])
@@ -59,7 +83,7 @@ public enum Winograd {
         for first in stride(from: 0, to: g.batch, by: group) {
             let count = min(group, g.batch - first)
             let t = count * tiles
-            try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols)
+            try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols, tile: .two)
             try device.launch("winograd", "winograd_gradient_planes", global: [count * outChannels], local: [1],
                               [.tensor(dy), .tensor(dm), .size(first), .size(count), .size(outChannels),
                                .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols)])
@@ -73,24 +97,21 @@ public enum Winograd {
         return dweight
     }
 
-    /// Images per group: as many as keep a group's transforms (16 values per tile and
-    /// channel, both sides) within `ConvOps.columnBudget` floats, at least one.
-    static func imagesPerGroup(_ requested: Int?, batch: Int, channels: Int, tiles: Int) -> Int {
-        max(1, min(batch, requested ?? ConvOps.columnBudget / max(1, 16 * channels * tiles)))
+    /// Images per group: as many as keep a group's transforms (the tile's points per tile
+    /// and channel, both sides) within `ConvOps.columnBudget` floats, at least one.
+    static func imagesPerGroup(_ requested: Int?, batch: Int, channels: Int, tiles: Int, tile: Tile) -> Int {
+        max(1, min(batch, requested ?? ConvOps.columnBudget / max(1, tile.points * channels * tiles)))
     }
 
-    /// Whether the transforms walk tile rows (rows of 32 tiles or more, 16 tiles at a time
-    /// along each) rather than whole planes (16 tiles at a time across rows).
-    static func transformsByRows(cols: Int) -> Bool { cols >= 32 }
-
-    /// V for images first … first + count − 1 of `input` (`transformsByRows`).
-    static func transformInput(_ input: Tensor, _ from: Plane, into v: Tensor, first: Int, count: Int, rows: Int, cols: Int) throws {
-        let byRows = transformsByRows(cols: cols)
+    /// V for images first … first + count − 1 of `input` (`Tile.transformsByRows`).
+    static func transformInput(_ input: Tensor, _ from: Plane, into v: Tensor, first: Int, count: Int, rows: Int, cols: Int,
+                               tile: Tile) throws {
+        let byRows = tile.transformsByRows(cols: cols)
         try input.device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"),
                                 global: byRows ? [rows, count * from.channels] : [count * from.channels], local: byRows ? [1, 1] : [1],
                                 [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
                                  .size(from.height), .size(from.width), .size(from.padTop), .size(from.padLeft),
-                                 .size(rows), .size(cols)])
+                                 .size(rows), .size(cols)] + (byRows ? [] : [.size(tile.rawValue)]))
     }
 
     /// Planes of one side of a correlation: channels, size, and the padding before it.
@@ -98,43 +119,45 @@ public enum Winograd {
         let channels: Int, height: Int, width: Int, padTop: Int, padLeft: Int
     }
 
-    /// The filters' transforms.          weight: [O, C, 3, 3]  ->  [16, O, C], or flipped [16, C, O]
-    static func filters(_ weight: Tensor, flipped: Bool) throws -> Tensor {
+    /// The filters' transforms.          weight: [O, C, 3, 3]  ->  [points, O, C], or flipped [points, C, O]
+    static func filters(_ weight: Tensor, flipped: Bool, tile: Tile) throws -> Tensor {
         guard weight.shape.count == 4, weight.shape[2] == 3, weight.shape[3] == 3 else {
             throw LumenError.shapeMismatch("a Winograd convolution needs [O, C, 3, 3] weights, got \(weight.shape)")
         }
         let (outChannels, channels) = (weight.shape[0], weight.shape[1])
-        let u = try Tensor(uninitializedOn: weight.device, shape: flipped ? [16, channels, outChannels] : [16, outChannels, channels])
+        let u = try Tensor(uninitializedOn: weight.device,
+                           shape: [tile.points] + (flipped ? [channels, outChannels] : [outChannels, channels]))
         guard u.count > 0 else { return u }
-        try weight.device.launch("winograd", "winograd_filter", global: [channels, outChannels],
+        try weight.device.launch("winograd", tile.filterKernel, global: [channels, outChannels],
                                  [.tensor(weight), .tensor(u), .size(outChannels), .size(channels), .int(flipped ? 1 : 0)])
         return u
     }
 
     /// y = input ⋆ filters (3 × 3, stride 1) over groups of images: each group's input
-    /// transform V[16, Ci, T], then M_ξ = U_ξ · V_ξ for ξ < 16 in one batched GEMM, then
-    /// the output transform into y.       u: [16, Co, Ci]
+    /// transform V[P, Ci, T], then M_ξ = U_ξ · V_ξ for ξ < P in one batched GEMM, then
+    /// the output transform into y (P = the tile's points).       u: [P, Co, Ci]
     static func correlate(_ input: Tensor, _ from: Plane, _ u: Tensor, into y: Tensor, _ to: Plane, batch: Int,
-                          bias: Tensor?, activation: ActivationKind, imagesPerGroup: Int?) throws {
+                          bias: Tensor?, activation: ActivationKind, tile: Tile, imagesPerGroup: Int?) throws {
         let device = input.device
-        let (rows, cols) = ((to.height + 1) / 2, (to.width + 1) / 2)
+        let (rows, cols) = tile.tiles(height: to.height, width: to.width)
         let tiles = rows * cols
-        let group = self.imagesPerGroup(imagesPerGroup, batch: batch, channels: from.channels + to.channels, tiles: tiles)
-        let v = try Tensor(uninitializedOn: device, shape: [16, from.channels, group * tiles])
-        let m = try Tensor(uninitializedOn: device, shape: [16, to.channels, group * tiles])
+        let group = self.imagesPerGroup(imagesPerGroup, batch: batch, channels: from.channels + to.channels, tiles: tiles, tile: tile)
+        let v = try Tensor(uninitializedOn: device, shape: [tile.points, from.channels, group * tiles])
+        let m = try Tensor(uninitializedOn: device, shape: [tile.points, to.channels, group * tiles])
         let epilogue = try GemmKernels.epilogue(rowBias: bias, activation)
-        let byRows = transformsByRows(cols: cols)
+        let byRows = tile.transformsByRows(cols: cols)
         for first in stride(from: 0, to: batch, by: group) {
             let count = min(group, batch - first)
             let t = count * tiles
-            try transformInput(input, from, into: v, first: first, count: count, rows: rows, cols: cols)
+            try transformInput(input, from, into: v, first: first, count: count, rows: rows, cols: cols, tile: tile)
             try Gemm.multiplyBatched(m: to.channels, n: t, k: from.channels, MatrixOperand(u), strideA: to.channels * from.channels,
                                      MatrixOperand(v), strideB: from.channels * t, into: MatrixOperand(m), strideC: to.channels * t,
-                                     batch: 16)
+                                     batch: tile.points)
             try device.launch("winograd", "winograd_output_" + (byRows ? "rows" : "planes"),
                               global: byRows ? [rows, count * to.channels] : [count * to.channels], local: byRows ? [1, 1] : [1],
                               [.tensor(m), .tensor(y), .size(first), .size(count), .size(to.channels), .size(to.height),
-                               .size(to.width), .size(rows), .size(cols), .tensor(bias ?? m), .int(epilogue)])
+                               .size(to.width), .size(rows), .size(cols), .tensor(bias ?? m), .int(epilogue)]
+                                + (byRows ? [] : [.size(tile.rawValue)]))
         }
     }
 }
