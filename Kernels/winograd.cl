@@ -11,29 +11,37 @@
 // (below) makes 4 × 4 outputs from 36 points, for the forward pass and input gradient.
 // Host twin: Sources/Lumen/Ops/Winograd.swift.
 
+// The 3 × 3 filter weight[o, c], turned by 180° with `flip`.
+inline void load_filter(__global const float *weight, const int C, const int o, const int c, const int flip, float *g) {
+    __global const float *w = weight + ((size_t)o * C + c) * 9;
+    for (int i = 0; i < 9; i++) g[i] = w[flip ? 8 - i : i];
+}
+
 // U[ξ, o, c] = (G g Gᵀ)[ξ] for g = weight[o, c]. With `flip` the input gradient's filters
-// instead: U[ξ, c, o] from weight[o, c] turned by 180°.
+// instead: U[ξ, c, o] from weight[o, c] turned by 180°. One work-item per row of U's
+// matrices (o, or c with flip) walks along it, so its stores are consecutive.
 //   weight: [O, C, 3, 3]   U: [16, O, C], or [16, C, O] with flip
 __kernel void winograd_filter(__global const float *weight, __global float *u, const int O, const int C, const int flip) {
-    const int c = get_global_id(0), o = get_global_id(1);
-    if (c >= C || o >= O) return;
-    __global const float *w = weight + ((size_t)o * C + c) * 9;
-    float g[9];
-    for (int i = 0; i < 9; i++) g[i] = w[flip ? 8 - i : i];
-    float gg[4][3];          // G g
-    for (int j = 0; j < 3; j++) {
-        gg[0][j] = g[j];
-        gg[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-        gg[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-        gg[3][j] = g[6 + j];
-    }
+    const int lead = get_global_id(0), leads = flip ? C : O, others = flip ? O : C;
+    if (lead >= leads) return;
     const size_t step = (size_t)O * C;
-    __global float *at = u + (flip ? (size_t)c * O + o : (size_t)o * C + c);
-    for (int i = 0; i < 4; i++) {
-        at[(i * 4 + 0) * step] = gg[i][0];
-        at[(i * 4 + 1) * step] = 0.5f * (gg[i][0] + gg[i][1] + gg[i][2]);
-        at[(i * 4 + 2) * step] = 0.5f * (gg[i][0] - gg[i][1] + gg[i][2]);
-        at[(i * 4 + 3) * step] = gg[i][2];
+    for (int other = 0; other < others; other++) {
+        float g[9];
+        load_filter(weight, C, flip ? other : lead, flip ? lead : other, flip, g);
+        float gg[4][3];      // G g
+        for (int j = 0; j < 3; j++) {
+            gg[0][j] = g[j];
+            gg[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            gg[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            gg[3][j] = g[6 + j];
+        }
+        __global float *at = u + (size_t)lead * others + other;
+        for (int i = 0; i < 4; i++) {
+            at[(i * 4 + 0) * step] = gg[i][0];
+            at[(i * 4 + 1) * step] = 0.5f * (gg[i][0] + gg[i][1] + gg[i][2]);
+            at[(i * 4 + 2) * step] = 0.5f * (gg[i][0] - gg[i][1] + gg[i][2]);
+            at[(i * 4 + 3) * step] = gg[i][2];
+        }
     }
 }
 
@@ -242,46 +250,6 @@ inline void scatter_tiles16(const float *values, __global float *plane, const in
     }
 }
 
-// dM[ξ, o, t] = (A dY_t Aᵀ)[ξ] for the tiles of images first … first + count − 1, dY_t
-// the 2 × 2 block of dy at rows 2·ty …, columns 2·tx … (0 outside OH × OW): the weight
-// gradient's counterpart of V, since dL/dU_ξ = Σ_t dM_ξ,t · V_ξ,t and dL/dg = Gᵀ dU G.
-//   dy: [N, O, OH, OW]   dM: [16, O, count·TH·TW]
-// One work-item per image and channel, 16 tiles at a time across rows.
-__kernel void winograd_gradient_planes(__global const float *dy, __global float *dm, const int first, const int count,
-                                       const int O, const int OH, const int OW, const int TH, const int TW) {
-    const int no = get_global_id(0);
-    if (no >= count * O) return;
-    const int n = no / O, o = no - n * O;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
-    __global const float *plane = dy + ((size_t)(first + n) * O + o) * OH * OW;
-    __global float *out = dm + (size_t)o * T + (size_t)n * TH * TW;
-    const int tiles = TH * TW;
-    int ty = 0, tx = 0;
-    for (int t0 = 0; t0 < tiles; t0 += 16) {
-        const int lanes = min(16, tiles - t0);
-        float blocks[4][16];      // [2·a + b][lane]
-        gather_patches16(plane, OH, OW, 0, 0, TW, lanes, 2, 2, &ty, &tx, &blocks[0][0]);
-        float16 r[4][2];          // A dY: A = [1 0; 1 1; 1 −1; 0 −1]
-        for (int b = 0; b < 2; b++) {
-            const float16 top = vload16(0, blocks[b]), bottom = vload16(0, blocks[2 + b]);
-            r[0][b] = top;
-            r[1][b] = top + bottom;
-            r[2][b] = top - bottom;
-            r[3][b] = -bottom;
-        }
-        for (int i = 0; i < 4; i++) {
-            float16 e[4];         // · Aᵀ
-            e[0] = r[i][0];
-            e[1] = r[i][0] + r[i][1];
-            e[2] = r[i][0] - r[i][1];
-            e[3] = -r[i][1];
-            for (int j = 0; j < 4; j++) {
-                store_lanes(e[j], out + (i * 4 + j) * step + t0, lanes);
-            }
-        }
-    }
-}
-
 // dweight[o, c] = Gᵀ dU[·, o, c] G: the weight gradient from its 16 transformed sums.
 //   dU: [16, O, C]   dweight: [O, C, 3, 3]
 __kernel void winograd_filter_gradient(__global const float *du, __global float *dweight, const int O, const int C) {
@@ -324,21 +292,22 @@ inline void filter_column6(const float g0, const float g1, const float g2, float
     u[5] = g2;
 }
 
-// weight [O, C, 3, 3] -> u [36, O, C] (flip: taps turned by 180°, stored [36, C, O]).
+// winograd_filter's U for F(4×4): [36, O, C], or [36, C, O] with flip.
 __kernel void winograd4_filter(__global const float *weight, __global float *u, const int O, const int C, const int flip) {
-    const int c = get_global_id(0), o = get_global_id(1);
-    if (c >= C || o >= O) return;
-    __global const float *w = weight + ((size_t)o * C + c) * 9;
-    float g[9];
-    for (int i = 0; i < 9; i++) g[i] = w[flip ? 8 - i : i];
-    float gg[3][6];          // (G g)ᵀ: gg[j][i] = (G g)[i][j]
-    for (int j = 0; j < 3; j++) filter_column6(g[j], g[3 + j], g[6 + j], gg[j]);
+    const int lead = get_global_id(0), leads = flip ? C : O, others = flip ? O : C;
+    if (lead >= leads) return;
     const size_t step = (size_t)O * C;
-    __global float *at = u + (flip ? (size_t)c * O + o : (size_t)o * C + c);
-    for (int i = 0; i < 6; i++) {
-        float row[6];
-        filter_column6(gg[0][i], gg[1][i], gg[2][i], row);
-        for (int j = 0; j < 6; j++) at[(i * 6 + j) * step] = row[j];
+    for (int other = 0; other < others; other++) {
+        float g[9];
+        load_filter(weight, C, flip ? other : lead, flip ? lead : other, flip, g);
+        float gg[3][6];      // (G g)ᵀ: gg[j][i] = (G g)[i][j]
+        for (int j = 0; j < 3; j++) filter_column6(g[j], g[3 + j], g[6 + j], gg[j]);
+        __global float *at = u + (size_t)lead * others + other;
+        for (int i = 0; i < 6; i++) {
+            float row[6];
+            filter_column6(gg[0][i], gg[1][i], gg[2][i], row);
+            for (int j = 0; j < 6; j++) at[(i * 6 + j) * step] = row[j];
+        }
     }
 }
 
@@ -361,6 +330,45 @@ inline void output_transform6(const float16 m0, const float16 m1, const float16 
     r[1] = fma(2.0f, diff34, diff12);
     r[2] = fma(4.0f, sum34, sum12);
     r[3] = fma(8.0f, diff34, diff12) + m5;
+}
+
+// A applied to four values (a row or a column of a block of dy): A = (Aᵀ)ᵀ, six rows.
+inline void gradient_transform6(const float16 y0, const float16 y1, const float16 y2, const float16 y3, float16 *r) {
+    const float16 sum02 = y0 + y2, sum13 = y1 + y3;
+    r[0] = y0;
+    r[1] = sum02 + sum13;
+    r[2] = sum02 - sum13;
+    r[3] = fma(2.0f, fma(4.0f, y3, y1), fma(4.0f, y2, y0));
+    r[4] = fma(-2.0f, fma(4.0f, y3, y1), fma(4.0f, y2, y0));
+    r[5] = y3;
+}
+
+// Gᵀ applied to six values: three.
+inline void filter_gradient_column3(const float *u, float *t) {
+    t[0] = 0.25f * u[0] - (u[1] + u[2]) / 6.0f + (u[3] + u[4]) / 24.0f;
+    t[1] = (u[2] - u[1]) / 6.0f + (u[3] - u[4]) / 12.0f;
+    t[2] = -(u[1] + u[2]) / 6.0f + (u[3] + u[4]) / 6.0f + u[5];
+}
+
+// dweight[o, c] = Gᵀ dU[·, o, c] G for F(4×4): the weight gradient from its 36 sums.
+//   dU: [36, O, C]   dweight: [O, C, 3, 3]
+__kernel void winograd4_filter_gradient(__global const float *du, __global float *dweight, const int O, const int C) {
+    const int c = get_global_id(0), o = get_global_id(1);
+    if (c >= C || o >= O) return;
+    const size_t step = (size_t)O * C, at = (size_t)o * C + c;
+    float t[6][3];           // (dU G): each row of dU to three
+    for (int i = 0; i < 6; i++) {
+        float row[6];
+        for (int j = 0; j < 6; j++) row[j] = du[(i * 6 + j) * step + at];
+        filter_gradient_column3(row, t[i]);
+    }
+    __global float *w = dweight + at * 9;
+    for (int b = 0; b < 3; b++) {   // Gᵀ ·
+        const float column[6] = {t[0][b], t[1][b], t[2][b], t[3][b], t[4][b], t[5][b]};
+        float k[3];
+        filter_gradient_column3(column, k);
+        for (int a = 0; a < 3; a++) w[a * 3 + b] = k[a];
+    }
 }
 
 // ---- Whole planes, either tile ---------------------------------------------------------
@@ -475,5 +483,66 @@ __kernel void winograd_output_planes(__global const float *m, __global float *y,
             output_tiles2(in + t0, step, lanes, shift, epilogue, values);
         }
         scatter_tiles16(values, plane, OH, OW, TW, lanes, size, &ty, &tx);
+    }
+}
+
+// F(2×2)'s 16 values A dY Aᵀ of 16 gathered 2 × 2 blocks of dy, stored at out + ξ·step.
+inline void gradient_tiles2(const float *blocks, __global float *out, const size_t step, const int lanes) {
+    float16 r[4][2];          // A dY: A = [1 0; 1 1; 1 −1; 0 −1]
+    for (int b = 0; b < 2; b++) {
+        const float16 top = vload16(b, blocks), bottom = vload16(2 + b, blocks);
+        r[0][b] = top;
+        r[1][b] = top + bottom;
+        r[2][b] = top - bottom;
+        r[3][b] = -bottom;
+    }
+    for (int i = 0; i < 4; i++) {
+        float16 e[4];         // · Aᵀ
+        e[0] = r[i][0];
+        e[1] = r[i][0] + r[i][1];
+        e[2] = r[i][0] - r[i][1];
+        e[3] = -r[i][1];
+        for (int j = 0; j < 4; j++) store_lanes(e[j], out + (i * 4 + j) * step, lanes);
+    }
+}
+
+// F(4×4)'s 36 values A dY Aᵀ of 16 gathered 4 × 4 blocks of dy, stored at out + ξ·step.
+inline void gradient_tiles4(const float *blocks, __global float *out, const size_t step, const int lanes) {
+    float16 columns[4][6];    // A dY: each column of the blocks to six
+    for (int b = 0; b < 4; b++) {
+        gradient_transform6(vload16(b, blocks), vload16(4 + b, blocks), vload16(8 + b, blocks), vload16(12 + b, blocks),
+                            columns[b]);
+    }
+    for (int i = 0; i < 6; i++) {
+        float16 e[6];         // · Aᵀ
+        gradient_transform6(columns[0][i], columns[1][i], columns[2][i], columns[3][i], e);
+        for (int j = 0; j < 6; j++) store_lanes(e[j], out + (i * 6 + j) * step, lanes);
+    }
+}
+
+// dM[ξ, o, t] = (A dY_t Aᵀ)[ξ] for the tiles of images first … first + count − 1, dY_t
+// the size × size block of dy at rows size·ty …, columns size·tx … (0 outside OH × OW):
+// the weight gradient's counterpart of V, since dL/dU_ξ = Σ_t dM_ξ,t · V_ξ,t and dL/dg =
+// Gᵀ dU G. One work-item per image and channel, 16 tiles at a time across rows.
+//   dy: [N, O, OH, OW]   dM: [(size + 2)², O, count·TH·TW]
+__kernel void winograd_gradient_planes(__global const float *dy, __global float *dm, const int first, const int count,
+                                       const int O, const int OH, const int OW, const int TH, const int TW, const int size) {
+    const int no = get_global_id(0);
+    if (no >= count * O) return;
+    const int n = no / O, o = no - n * O;
+    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
+    __global const float *plane = dy + ((size_t)(first + n) * O + o) * OH * OW;
+    __global float *out = dm + (size_t)o * T + (size_t)n * TH * TW;
+    const int tiles = TH * TW;
+    int ty = 0, tx = 0;
+    for (int t0 = 0; t0 < tiles; t0 += 16) {
+        const int lanes = min(16, tiles - t0);
+        float blocks[16 * 16];    // [(a·size + b)·16 + lane]
+        gather_patches16(plane, OH, OW, 0, 0, TW, lanes, size, size, &ty, &tx, blocks);
+        if (size == 4) {
+            gradient_tiles4(blocks, out + t0, step, lanes);
+        } else {
+            gradient_tiles2(blocks, out + t0, step, lanes);
+        }
     }
 }

@@ -71,13 +71,14 @@ extension KernelChecks {
     /// Winograd F(2×2, 3×3): forward with bias and ReLU, the input and weight gradients, on the
     /// 3 × 3 stride-1 geometries (valid, same, 2 cells), one map wide enough for the
     /// interior vector paths and their tails, in one group and in groups of one image;
-    /// F(4×4, 3×3)'s forward and input gradient on the same.
+    /// F(4×4, 3×3)'s on the same.
     static func winograd(on device: Device) -> [KernelCheck] {
         var forward = KernelCheck(family: device.kernelStyle, name: "conv2d winograd forward (bias + ReLU)", tolerance: 1e-5)
         var data = KernelCheck(family: device.kernelStyle, name: "conv2d winograd backward data", tolerance: 1e-5)
         var filter = KernelCheck(family: device.kernelStyle, name: "conv2d winograd backward filter", tolerance: 1e-5)
         var forward4 = KernelCheck(family: device.kernelStyle, name: "conv2d winograd 4x4 forward (bias + ReLU6)", tolerance: 1e-5)
         var data4 = KernelCheck(family: device.kernelStyle, name: "conv2d winograd 4x4 backward data", tolerance: 1e-5)
+        var filter4 = KernelCheck(family: device.kernelStyle, name: "conv2d winograd 4x4 backward filter", tolerance: 1e-5)
         let (channels, outChannels) = (3, 4)
         do {
             var cases = geometries(kernels: [(3, 3)], channels: channels).filter { $0.stride == 1 }
@@ -109,11 +110,14 @@ extension KernelChecks {
                     floor: Float(g.channels * 9))
                 data4.compare(place, { try Winograd.backwardData(dyt, weight: wt, g, tile: .four, imagesPerGroup: group).toArray() },
                               dx, floor: Float(outChannels * 4))
+                filter4.compare(place, {
+                    try Winograd.backwardFilter(dyt, x: xt, weightShape: wt.shape, g, tile: .four, imagesPerGroup: group).toArray()
+                }, dweight, floor: Float(g.batch * g.outputPlane))
             }
         } catch {
-            return finished([forward, data, filter, forward4, data4], error: error)
+            return finished([forward, data, filter, forward4, data4, filter4], error: error)
         }
-        return finished([forward, data, filter, forward4, data4])
+        return finished([forward, data, filter, forward4, data4, filter4])
     }
 
     static func depthwise(on device: Device) -> [KernelCheck] {

@@ -357,7 +357,7 @@ public enum ConvOps {
             let plan = try planner.remembered(FilterGradientPlan.self, for: shape)
                 ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases.filter {
                     ($0 != .sideBySide || sideBySide(g, variant: variant, on: dy.device))
-                        && ($0 != .winograd || winograd)
+                        && (($0 != .winograd && $0 != .winograd4x4) || winograd)
                 }) {
                     _ = try $0.run(dy, x: x, weightShape: weightShape, g, variant: variant)
                 })
@@ -373,8 +373,9 @@ public enum ConvOps {
     /// and large batches). `direct`: dy · colsᵀ summed over the batch on the plain im2col
     /// matrix (for pointwise windows x itself), no transposed copy. `sideBySide`: a
     /// group's images side by side (`sideBySide(_:variant:on:)`, small planes on CPU-style
-    /// kernels), one dY[O, G·P] · cols[rows, G·P]ᵀ per group. `winograd`: Winograd's
-    /// transforms (`Winograd.backwardFilter`, where `ConvolutionPlan` would time Winograd).
+    /// kernels), one dY[O, G·P] · cols[rows, G·P]ᵀ per group. `winograd`, `winograd4x4`:
+    /// Winograd's F(2×2, 3×3) or F(4×4, 3×3) transforms (`Winograd.backwardFilter`, where
+    /// `ConvolutionPlan` would time Winograd).
     /// Which is faster depends on the shape and the device's caches.
     enum FilterGradientPlan: String, CaseIterable, PlannedDecision {
         case perSample = "per-sample"
@@ -382,6 +383,7 @@ public enum ConvOps {
         case direct
         case sideBySide = "side-by-side"
         case winograd
+        case winograd4x4
 
         /// The transposed im2col matrix is built a group of images at a time (`eachGroup`).
         /// dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
@@ -400,7 +402,9 @@ public enum ConvOps {
                 return dweight
             case .winograd where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
                 return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g)
-            case .direct, .sideBySide, .winograd:   // side by side or Winograd where they do not apply: as direct
+            case .winograd4x4 where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
+                return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g, tile: .four)
+            case .direct, .sideBySide, .winograd, .winograd4x4:   // side by side or Winograd where they do not apply: as direct
                 // Pointwise: x is the column matrix. Otherwise im2col a group at a time, each
                 // group's sum added to the groups' before it.
                 let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)

@@ -65,34 +65,36 @@ public enum Winograd {
     }
 
     /// The weight gradient summed over the batch, Gᵀ [Σ_t (A dY_t Aᵀ) ⊙ (Bᵀ d_t B)] G: per
-    /// group of images x's transform V[16, C, T] (the forward's) and dy's dM[16, O, T],
-    /// then dU_ξ[O, C] += dM_ξ · V_ξᵀ in one batched GEMM, and dU transformed back.
+    /// group of images x's transform V[P, C, T] (the forward's) and dy's dM[P, O, T],
+    /// then dU_ξ[O, C] += dM_ξ · V_ξᵀ in one batched GEMM, and dU transformed back
+    /// (P = the tile's points).
     ///                                   dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, 3, 3]
-    public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry,
+    public static func backwardFilter(_ dy: Tensor, x: Tensor, weightShape: [Int], _ g: WindowGeometry, tile: Tile = .two,
                                       imagesPerGroup: Int? = nil) throws -> Tensor {
         let device = dy.device
         let (outChannels, channels) = (weightShape[0], g.channels)
         guard g.batch > 0, g.outputPlane > 0 else { return try Tensor.zeros(on: device, shape: weightShape) }
-        let (rows, cols) = Tile.two.tiles(height: g.outHeight, width: g.outWidth)
+        let (rows, cols) = tile.tiles(height: g.outHeight, width: g.outWidth)
         let tiles = rows * cols
-        let group = self.imagesPerGroup(imagesPerGroup, batch: g.batch, channels: channels + outChannels, tiles: tiles, tile: .two)
-        let v = try Tensor(uninitializedOn: device, shape: [16, channels, group * tiles])
-        let dm = try Tensor(uninitializedOn: device, shape: [16, outChannels, group * tiles])
-        let du = try Tensor(uninitializedOn: device, shape: [16, outChannels, channels])
+        let group = self.imagesPerGroup(imagesPerGroup, batch: g.batch, channels: channels + outChannels, tiles: tiles, tile: tile)
+        let v = try Tensor(uninitializedOn: device, shape: [tile.points, channels, group * tiles])
+        let dm = try Tensor(uninitializedOn: device, shape: [tile.points, outChannels, group * tiles])
+        let du = try Tensor(uninitializedOn: device, shape: [tile.points, outChannels, channels])
         let from = Plane(channels: channels, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft)
         for first in stride(from: 0, to: g.batch, by: group) {
             let count = min(group, g.batch - first)
             let t = count * tiles
-            try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols, tile: .two)
+            try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols, tile: tile)
             try device.launch("winograd", "winograd_gradient_planes", global: [count * outChannels], local: [1],
                               [.tensor(dy), .tensor(dm), .size(first), .size(count), .size(outChannels),
-                               .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols)])
+                               .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols), .size(tile.rawValue)])
             try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: channels, k: t, MatrixOperand(dm), strideA: outChannels * t,
                                      MatrixOperand(v), strideB: channels * t, beta: first == 0 ? 0 : 1,
-                                     into: MatrixOperand(du), strideC: outChannels * channels, batch: 16)
+                                     into: MatrixOperand(du), strideC: outChannels * channels, batch: tile.points)
         }
         let dweight = try Tensor(uninitializedOn: device, shape: weightShape)
-        try device.launch("winograd", "winograd_filter_gradient", global: [channels, outChannels],
+        try device.launch("winograd", tile == .two ? "winograd_filter_gradient" : "winograd4_filter_gradient",
+                          global: [channels, outChannels],
                           [.tensor(du), .tensor(dweight), .size(outChannels), .size(channels)])
         return dweight
     }
@@ -128,7 +130,7 @@ public enum Winograd {
         let u = try Tensor(uninitializedOn: weight.device,
                            shape: [tile.points] + (flipped ? [channels, outChannels] : [outChannels, channels]))
         guard u.count > 0 else { return u }
-        try weight.device.launch("winograd", tile.filterKernel, global: [channels, outChannels],
+        try weight.device.launch("winograd", tile.filterKernel, global: [flipped ? channels : outChannels],
                                  [.tensor(weight), .tensor(u), .size(outChannels), .size(channels), .int(flipped ? 1 : 0)])
         return u
     }
