@@ -17,31 +17,20 @@ inline void load_filter(__global const float *weight, const int C, const int o, 
     for (int i = 0; i < 9; i++) g[i] = w[flip ? 8 - i : i];
 }
 
-// U[ξ, o, c] = (G g Gᵀ)[ξ] for g = weight[o, c]. With `flip` the input gradient's filters
-// instead: U[ξ, c, o] from weight[o, c] turned by 180°. One work-item per row of U's
-// matrices (o, or c with flip) walks along it, so its stores are consecutive.
-//   weight: [O, C, 3, 3]   U: [16, O, C], or [16, C, O] with flip
-__kernel void winograd_filter(__global const float *weight, __global float *u, const int O, const int C, const int flip) {
-    const int lead = get_global_id(0), leads = flip ? C : O, others = flip ? O : C;
-    if (lead >= leads) return;
-    const size_t step = (size_t)O * C;
-    for (int other = 0; other < others; other++) {
-        float g[9];
-        load_filter(weight, C, flip ? other : lead, flip ? lead : other, flip, g);
-        float gg[4][3];      // G g
-        for (int j = 0; j < 3; j++) {
-            gg[0][j] = g[j];
-            gg[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-            gg[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-            gg[3][j] = g[6 + j];
-        }
-        __global float *at = u + (size_t)lead * others + other;
-        for (int i = 0; i < 4; i++) {
-            at[(i * 4 + 0) * step] = gg[i][0];
-            at[(i * 4 + 1) * step] = 0.5f * (gg[i][0] + gg[i][1] + gg[i][2]);
-            at[(i * 4 + 2) * step] = 0.5f * (gg[i][0] - gg[i][1] + gg[i][2]);
-            at[(i * 4 + 3) * step] = gg[i][2];
-        }
+// F(2×2)'s 16 values G g Gᵀ of one filter, stored at at + ξ·step.
+inline void filter_tile2(const float *g, __global float *at, const size_t step) {
+    float gg[4][3];          // G g
+    for (int j = 0; j < 3; j++) {
+        gg[0][j] = g[j];
+        gg[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        gg[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        gg[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        at[(i * 4 + 0) * step] = gg[i][0];
+        at[(i * 4 + 1) * step] = 0.5f * (gg[i][0] + gg[i][1] + gg[i][2]);
+        at[(i * 4 + 2) * step] = 0.5f * (gg[i][0] - gg[i][1] + gg[i][2]);
+        at[(i * 4 + 3) * step] = gg[i][2];
     }
 }
 
@@ -250,21 +239,16 @@ inline void scatter_tiles16(const float *values, __global float *plane, const in
     }
 }
 
-// dweight[o, c] = Gᵀ dU[·, o, c] G: the weight gradient from its 16 transformed sums.
-//   dU: [16, O, C]   dweight: [O, C, 3, 3]
-__kernel void winograd_filter_gradient(__global const float *du, __global float *dweight, const int O, const int C) {
-    const int c = get_global_id(0), o = get_global_id(1);
-    if (c >= C || o >= O) return;
-    const size_t step = (size_t)O * C, at = (size_t)o * C + c;
+// F(2×2)'s Gᵀ dU G of one filter from its 16 sums at du + ξ·step, stored at w.
+inline void filter_gradient_tile2(__global const float *du, const size_t step, __global float *w) {
     float u[4][4];
-    for (int i = 0; i < 16; i++) u[i / 4][i % 4] = du[i * step + at];
+    for (int i = 0; i < 16; i++) u[i / 4][i % 4] = du[i * step];
     float t[3][4];           // Gᵀ dU
     for (int j = 0; j < 4; j++) {
         t[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
         t[1][j] = 0.5f * (u[1][j] - u[2][j]);
         t[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
     }
-    __global float *w = dweight + at * 9;
     for (int k = 0; k < 3; k++) {   // · G
         w[k * 3 + 0] = t[k][0] + 0.5f * (t[k][1] + t[k][2]);
         w[k * 3 + 1] = 0.5f * (t[k][1] - t[k][2]);
@@ -292,22 +276,14 @@ inline void filter_column6(const float g0, const float g1, const float g2, float
     u[5] = g2;
 }
 
-// winograd_filter's U for F(4×4): [36, O, C], or [36, C, O] with flip.
-__kernel void winograd4_filter(__global const float *weight, __global float *u, const int O, const int C, const int flip) {
-    const int lead = get_global_id(0), leads = flip ? C : O, others = flip ? O : C;
-    if (lead >= leads) return;
-    const size_t step = (size_t)O * C;
-    for (int other = 0; other < others; other++) {
-        float g[9];
-        load_filter(weight, C, flip ? other : lead, flip ? lead : other, flip, g);
-        float gg[3][6];      // (G g)ᵀ: gg[j][i] = (G g)[i][j]
-        for (int j = 0; j < 3; j++) filter_column6(g[j], g[3 + j], g[6 + j], gg[j]);
-        __global float *at = u + (size_t)lead * others + other;
-        for (int i = 0; i < 6; i++) {
-            float row[6];
-            filter_column6(gg[0][i], gg[1][i], gg[2][i], row);
-            for (int j = 0; j < 6; j++) at[(i * 6 + j) * step] = row[j];
-        }
+// F(4×4)'s 36 values G g Gᵀ of one filter, stored at at + ξ·step.
+inline void filter_tile4(const float *g, __global float *at, const size_t step) {
+    float gg[3][6];          // (G g)ᵀ: gg[j][i] = (G g)[i][j]
+    for (int j = 0; j < 3; j++) filter_column6(g[j], g[3 + j], g[6 + j], gg[j]);
+    for (int i = 0; i < 6; i++) {
+        float row[6];
+        filter_column6(gg[0][i], gg[1][i], gg[2][i], row);
+        for (int j = 0; j < 6; j++) at[(i * 6 + j) * step] = row[j];
     }
 }
 
@@ -350,19 +326,14 @@ inline void filter_gradient_column3(const float *u, float *t) {
     t[2] = -(u[1] + u[2]) / 6.0f + (u[3] + u[4]) / 6.0f + u[5];
 }
 
-// dweight[o, c] = Gᵀ dU[·, o, c] G for F(4×4): the weight gradient from its 36 sums.
-//   dU: [36, O, C]   dweight: [O, C, 3, 3]
-__kernel void winograd4_filter_gradient(__global const float *du, __global float *dweight, const int O, const int C) {
-    const int c = get_global_id(0), o = get_global_id(1);
-    if (c >= C || o >= O) return;
-    const size_t step = (size_t)O * C, at = (size_t)o * C + c;
+// F(4×4)'s Gᵀ dU G of one filter from its 36 sums at du + ξ·step, stored at w.
+inline void filter_gradient_tile4(__global const float *du, const size_t step, __global float *w) {
     float t[6][3];           // (dU G): each row of dU to three
     for (int i = 0; i < 6; i++) {
         float row[6];
-        for (int j = 0; j < 6; j++) row[j] = du[(i * 6 + j) * step + at];
+        for (int j = 0; j < 6; j++) row[j] = du[(i * 6 + j) * step];
         filter_gradient_column3(row, t[i]);
     }
-    __global float *w = dweight + at * 9;
     for (int b = 0; b < 3; b++) {   // Gᵀ ·
         const float column[6] = {t[0][b], t[1][b], t[2][b], t[3][b], t[4][b], t[5][b]};
         float k[3];
@@ -371,7 +342,45 @@ __kernel void winograd4_filter_gradient(__global const float *du, __global float
     }
 }
 
-// ---- Whole planes, either tile ---------------------------------------------------------
+// ---- Either tile ---------------------------------------------------------------------
+
+// U[ξ, o, c] = (G g Gᵀ)[ξ] for g = weight[o, c]. With `flip` the input gradient's filters
+// instead: U[ξ, c, o] from weight[o, c] turned by 180°. One work-item per row of U's
+// matrices (o, or c with flip) walks along it, so its stores are consecutive. `size`:
+// the tile's outputs a side, 2 or 4.
+//   weight: [O, C, 3, 3]   U: [(size + 2)², O, C], or [(size + 2)², C, O] with flip
+__kernel void winograd_filter(__global const float *weight, __global float *u, const int O, const int C, const int flip,
+                              const int size) {
+    const int lead = get_global_id(0), leads = flip ? C : O, others = flip ? O : C;
+    if (lead >= leads) return;
+    const size_t step = (size_t)O * C;
+    for (int other = 0; other < others; other++) {
+        float g[9];
+        load_filter(weight, C, flip ? other : lead, flip ? lead : other, flip, g);
+        __global float *at = u + (size_t)lead * others + other;
+        if (size == 4) {
+            filter_tile4(g, at, step);
+        } else {
+            filter_tile2(g, at, step);
+        }
+    }
+}
+
+// dweight[o, c] = Gᵀ dU[·, o, c] G: the weight gradient from its transformed sums.
+//   dU: [(size + 2)², O, C]   dweight: [O, C, 3, 3]
+__kernel void winograd_filter_gradient(__global const float *du, __global float *dweight, const int O, const int C,
+                                       const int size) {
+    const int c = get_global_id(0), o = get_global_id(1);
+    if (c >= C || o >= O) return;
+    const size_t step = (size_t)O * C, at = (size_t)o * C + c;
+    if (size == 4) {
+        filter_gradient_tile4(du + at, step, dweight + at * 9);
+    } else {
+        filter_gradient_tile2(du + at, step, dweight + at * 9);
+    }
+}
+
+// Whole planes:
 
 // F(2×2)'s 16 transformed values of 16 gathered 4 × 4 patches, stored at out + ξ·step.
 inline void input_tiles2(const float *patches, __global float *out, const size_t step, const int lanes) {

@@ -400,10 +400,9 @@ public enum ConvOps {
                                              beta: images.lowerBound == 0 ? 0 : 1, into: MatrixOperand(dweight), strideC: 0, batch: 1)
                 }
                 return dweight
-            case .winograd where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
-                return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g)
-            case .winograd4x4 where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
-                return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g, tile: .four)
+            case .winograd where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device),
+                 .winograd4x4 where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
+                return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g, tile: self == .winograd ? .two : .four)
             case .direct, .sideBySide, .winograd, .winograd4x4:   // side by side or Winograd where they do not apply: as direct
                 // Pointwise: x is the column matrix. Otherwise im2col a group at a time, each
                 // group's sum added to the groups' before it.
@@ -567,7 +566,6 @@ public enum ConvOps {
         return (dx, dweight)
     }
 
-    /// N, C, H, W, M and the window: what every depthwise kernel takes after its tensors.
     /// Output rows per work-item for the CPU-style depthwise row kernels: enough for
     /// about `depthwiseOutputsPerWorkItem` outputs, so small planes are not one short
     /// work-item per row.
@@ -577,6 +575,7 @@ public enum ConvOps {
 
     static let depthwiseOutputsPerWorkItem = 512
 
+    /// N, C, H, W, M and the window: what every depthwise kernel takes after its tensors.
     private static func depthwiseSizes(_ g: WindowGeometry, _ multiplier: Int) -> [KernelArgument] {
         [.size(g.batch), .size(g.channels), .size(g.height), .size(g.width), .size(multiplier)] + Array(g.kernelArguments.dropFirst(2))
     }

@@ -2,8 +2,7 @@
 /// 1 the forward pass and the input gradient become a transform of the input into 16
 /// (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) matrices, as many GEMMs over the channels, and a
 /// transform back: 16 multiplies per 2 × 2 outputs, or 36 per 4 × 4, where im2col + GEMM
-/// spends 36 and 144; the weight gradient (F(2×2, 3×3) only) sums 16 GEMMs over the
-/// tiles. `ConvOps` times each against its im2col plans per shape on CPU-style kernels
+/// spends 36 and 144; the weight gradient sums as many GEMMs over the tiles. `ConvOps` times each against its im2col plans per shape on CPU-style kernels
 /// (`ConvolutionPlan`, `ConvOps.FilterGradientPlan`).
 public enum Winograd {
     /// The outputs a tile gives: 2 × 2 from a 4 × 4 input patch, or 4 × 4 from 6 × 6
@@ -13,9 +12,6 @@ public enum Winograd {
 
         /// Transform points per tile, (m + 2)².
         var points: Int { (rawValue + 2) * (rawValue + 2) }
-
-        /// The filter transform's kernel in winograd.cl.
-        var filterKernel: String { self == .two ? "winograd_filter" : "winograd4_filter" }
 
         /// Whether the transforms walk tile rows (F(2×2) rows of 32 tiles or more, 16
         /// tiles at a time along each) rather than whole planes (16 tiles at a time
@@ -93,9 +89,8 @@ public enum Winograd {
                                      into: MatrixOperand(du), strideC: outChannels * channels, batch: tile.points)
         }
         let dweight = try Tensor(uninitializedOn: device, shape: weightShape)
-        try device.launch("winograd", tile == .two ? "winograd_filter_gradient" : "winograd4_filter_gradient",
-                          global: [channels, outChannels],
-                          [.tensor(du), .tensor(dweight), .size(outChannels), .size(channels)])
+        try device.launch("winograd", "winograd_filter_gradient", global: [channels, outChannels],
+                          [.tensor(du), .tensor(dweight), .size(outChannels), .size(channels), .size(tile.rawValue)])
         return dweight
     }
 
@@ -130,8 +125,9 @@ public enum Winograd {
         let u = try Tensor(uninitializedOn: weight.device,
                            shape: [tile.points] + (flipped ? [channels, outChannels] : [outChannels, channels]))
         guard u.count > 0 else { return u }
-        try weight.device.launch("winograd", tile.filterKernel, global: [flipped ? channels : outChannels],
-                                 [.tensor(weight), .tensor(u), .size(outChannels), .size(channels), .int(flipped ? 1 : 0)])
+        try weight.device.launch("winograd", "winograd_filter", global: [flipped ? channels : outChannels],
+                                 [.tensor(weight), .tensor(u), .size(outChannels), .size(channels), .int(flipped ? 1 : 0),
+                                  .size(tile.rawValue)])
         return u
     }
 
