@@ -117,37 +117,50 @@ __kernel void avgpool_backward(__global const float *dy, __global float *dx,
     dx[(size_t)nc * H * W + hw] = window_gradient(dy + (size_t)nc * OH * OW, h, w, H, W, K, S, PT, PL, OH, OW);
 }
 
-// As avgpool_backward, one dx row (n, c, h) per work-item (a CPU variant, work-groups of
-// one). At stride 1, columns w in [K − 1, min(OW − PL, W − K + 1)) take their gradient
-// from outputs w + PL − K + 1 … w + PL whose windows all lie inside the row (K cells
-// wide), so 8 columns at a time add K shifted vector loads of each dy row; the edge
-// columns, and every column at other strides, go cell by cell.
-//   dy: [N*C, OH, OW]   dx: [N*C, H, W]
-__kernel void avgpool_backward_rows(__global const float *dy, __global float *dx,
-                                    const int NC, const int H, const int W, const int K, const int S,
-                                    const int PT, const int PL, const int OH, const int OW) {
-    const int h = get_global_id(0);
-    const int nc = get_global_id(1);
-    if (h >= H || nc >= NC) return;
-    __global const float *grad = dy + (size_t)nc * OH * OW;
-    __global float *out = dx + ((size_t)nc * H + h) * W;
+// One dx row of avgpool_backward_rows. At stride 1, columns w in [K − 1, min(OW − PL,
+// W − K + 1)) take their gradient from outputs w + PL − K + 1 … w + PL whose windows all
+// lie inside the row (K cells wide), so 8 columns at a time (4 on rows too short for 8,
+// the last chunk moved back to end with those columns) add K shifted vector loads of
+// each dy row; the edge columns, and every column at other strides, go cell by cell.
+inline void average_gradient_row(__global const float *grad, __global float *out, const int h, const int H, const int W,
+                                 const int K, const int S, const int PT, const int PL, const int OH, const int OW) {
     const int lo = S == 1 ? min(K - 1, W) : W;
     const int hi = S == 1 ? max(lo, min(OW - PL, W - K + 1)) : W;
+    const int lanes = hi - lo >= 8 ? 8 : hi - lo >= 4 ? 4 : 0;
     int w = 0;
     for (; w < lo; w++) out[w] = window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW);
     const int oh_lo = max(0, h + PT - K + 1), oh_hi = min(OH - 1, h + PT);
-    for (; w + 8 <= hi; w += 8) {
+    for (; lanes > 0 && w < hi; w += lanes) {
+        const int at = min(w, hi - lanes);
         float8 total = 0.0f;
         for (int oh = oh_lo; oh <= oh_hi; oh++) {
             const int rows = min(oh - PT + K, H) - max(oh - PT, 0);
-            __global const float *line = grad + (size_t)oh * OW + w + PL;
+            __global const float *line = grad + (size_t)oh * OW + at + PL;
             float8 sum = 0.0f;
-            for (int kw = 0; kw < K; kw++) sum += vload8(0, line - kw);
+            if (lanes == 8) {
+                for (int kw = 0; kw < K; kw++) sum += vload8(0, line - kw);
+            } else {
+                for (int kw = 0; kw < K; kw++) sum.lo += vload4(0, line - kw);
+            }
             total += sum / (float)(rows * K);
         }
-        vstore8(total, 0, out + w);
+        if (lanes == 8) vstore8(total, 0, out + at);
+        else vstore4(total.lo, 0, out + at);
     }
+    if (lanes > 0) w = hi;   // the loop may step past hi
     for (; w < W; w++) out[w] = window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW);
+}
+
+// As avgpool_backward, R dx rows of one (n, c) plane per work-item (a CPU variant,
+// work-groups of one).   dy: [N*C, OH, OW]   dx: [N*C, H, W]
+__kernel void avgpool_backward_rows(__global const float *dy, __global float *dx,
+                                    const int NC, const int H, const int W, const int K, const int S,
+                                    const int PT, const int PL, const int OH, const int OW, const int R) {
+    const int first = get_global_id(0) * R;
+    const int nc = get_global_id(1);
+    if (first >= H || nc >= NC) return;
+    for (int h = first; h < min(first + R, H); h++)
+        average_gradient_row(dy + (size_t)nc * OH * OW, dx + ((size_t)nc * H + h) * W, h, H, W, K, S, PT, PL, OH, OW);
 }
 
 // Global max: y[nc] = max over the plane, argmax its position.   x: [N*C, P]   y, argmax: [N*C]
@@ -273,12 +286,20 @@ inline float8 taps8(__global const float *line, const int start, const int S) {
     return S == 1 ? vload8(0, line + start) : vload16(0, line + start).even;
 }
 
-// Output columns [*lo, *hi) whose windows lie inside the row and whose 8-wide chunks
-// `taps8` may read (start + 8·S ≤ W for every tap): at strides 1 and 2 only (else empty).
-inline void vector_columns(const int W, const int K, const int S, const int PL, const int OW, int *lo, int *hi) {
+// The same for 4 values.
+inline float4 taps4(__global const float *line, const int start, const int S) {
+    return S == 1 ? vload4(0, line + start) : vload8(0, line + start).even;
+}
+
+// Output columns [*lo, *hi) whose windows lie inside the row and whose `lanes`-wide
+// chunks `taps8`/`taps4` may read (start + lanes·S ≤ W for every tap): at strides 1 and
+// 2 only (else empty).
+inline void vector_columns(const int W, const int K, const int S, const int PL, const int OW, const int lanes,
+                           int *lo, int *hi) {
     *lo = min(OW, (PL + S - 1) / S);
-    // ow·S − PL + (K − 1) + 8·S ≤ W, taken for the chunk's first column ow.
-    *hi = S <= 2 && W - K + 1 + PL - 8 * S >= 0 ? min(OW, (W - K + 1 + PL - 8 * S) / S + 8) : *lo;
+    // ow·S − PL + (K − 1) + lanes·S ≤ W, taken for the chunk's first column ow.
+    const int room = W - K + 1 + PL - lanes * S;
+    *hi = S <= 2 && room >= 0 ? min(OW, room / S + lanes) : *lo;
     *hi = max(*hi, *lo);
 }
 
@@ -332,7 +353,7 @@ __kernel void maxpool_forward_planes(__global const float *x, __global float *y,
         }
         const int kh0 = max(0, PT - oh * S), kh1 = min(K, H + PT - oh * S);   // window rows inside the image
         int lo, hi;
-        vector_columns(W, K, S, PL, OW, &lo, &hi);
+        vector_columns(W, K, S, PL, OW, 8, &lo, &hi);
         if (!pairs && kh0 < kh1 && hi - lo >= 8) {
             for (; ow < lo; ow++) {
                 int where;
@@ -365,32 +386,48 @@ __kernel void maxpool_forward_planes(__global const float *x, __global float *y,
     }
 }
 
-// As avgpool_forward, one output row (n, c, oh) per work-item (a CPU variant,
-// work-groups of one): at strides 1 and 2, 8 outputs at a time by vector loads across
-// the columns whose windows lie inside the row, the edge columns cell by cell.
-//   x: [N*C, H, W]   y: [N*C, OH, OW]
-__kernel void avgpool_forward_rows(__global const float *x, __global float *y,
-                                   const int NC, const int H, const int W, const int K, const int S,
-                                   const int PT, const int PL, const int OH, const int OW) {
-    const int oh = get_global_id(0);
-    const int nc = get_global_id(1);
-    if (oh >= OH || nc >= NC) return;
-    __global const float *plane = x + (size_t)nc * H * W;
-    __global float *out = y + ((size_t)nc * OH + oh) * OW;
+// One output row of avgpool_forward_rows: at strides 1 and 2, the columns whose windows
+// lie inside the row by vector loads, 8 outputs at a time (4 on rows too short for 8),
+// the last chunk moved back to end with those columns (its first outputs computed twice,
+// the same way); the edge columns cell by cell.
+inline void average_row(__global const float *plane, __global float *out, const int oh, const int H, const int W,
+                        const int K, const int S, const int PT, const int PL, const int OW) {
     const int h0 = max(oh * S - PT, 0), h1 = min(oh * S - PT + K, H);
-    int lo, hi;
-    vector_columns(W, K, S, PL, OW, &lo, &hi);
-    if (h0 >= h1) hi = lo;
+    int lo, hi, hi4;
+    vector_columns(W, K, S, PL, OW, 8, &lo, &hi);
+    vector_columns(W, K, S, PL, OW, 4, &lo, &hi4);
+    if (h0 >= h1) hi = hi4 = lo;
     int ow = 0;
     for (; ow < lo; ow++) out[ow] = window_mean(plane, oh, ow, H, W, K, S, PT, PL);
     // Whole windows: K columns of h1 − h0 rows each.
     const float scale = 1.0f / (float)(max(h1 - h0, 1) * K);
-    for (; ow + 8 <= hi; ow += 8) {
+    const int lanes = hi - lo >= 8 ? 8 : hi4 - lo >= 4 ? 4 : 0, end = lanes == 8 ? hi : hi4;
+    for (; lanes > 0 && ow < end; ow += lanes) {
+        const int at = min(ow, end - lanes);
         float8 total = 0.0f;
         for (int h = h0; h < h1; h++) {
-            for (int kw = 0; kw < K; kw++) total += taps8(plane + (size_t)h * W, ow * S - PL + kw, S);
+            __global const float *line = plane + (size_t)h * W;
+            for (int kw = 0; kw < K; kw++) {
+                if (lanes == 8) total += taps8(line, at * S - PL + kw, S);
+                else total.lo += taps4(line, at * S - PL + kw, S);
+            }
         }
-        vstore8(total * scale, 0, out + ow);
+        if (lanes == 8) vstore8(total * scale, 0, out + at);
+        else vstore4(total.lo * scale, 0, out + at);
     }
+    if (lanes > 0) ow = end;   // the loop may step past end
     for (; ow < OW; ow++) out[ow] = window_mean(plane, oh, ow, H, W, K, S, PT, PL);
+}
+
+// As avgpool_forward, R output rows of one (n, c) plane per work-item (a CPU variant,
+// work-groups of one; several rows, so small planes are not one short work-item a row).
+//   x: [N*C, H, W]   y: [N*C, OH, OW]
+__kernel void avgpool_forward_rows(__global const float *x, __global float *y,
+                                   const int NC, const int H, const int W, const int K, const int S,
+                                   const int PT, const int PL, const int OH, const int OW, const int R) {
+    const int first = get_global_id(0) * R;
+    const int nc = get_global_id(1);
+    if (first >= OH || nc >= NC) return;
+    for (int oh = first; oh < min(first + R, OH); oh++)
+        average_row(x + (size_t)nc * H * W, y + ((size_t)nc * OH + oh) * OW, oh, H, W, K, S, PT, PL, OW);
 }

@@ -192,6 +192,14 @@ public enum KernelBenchmark {
         try rate("max pool 2×2 backward", bytes: 1.5 * bytes) {
             _ = try Pooling.maxBackward(pooledGradient, argmax: argmax!, window)
         }
+        // InceptionV3's pools: 3×3 stride 2 reductions, 3×3 stride 1 "same" averages on 17×17 maps.
+        let overlapping = try WindowGeometry(input: images.shape, kernel: (3, 3), stride: 2, padding: .valid)
+        try rate("max pool 3×3/2 forward", bytes: (1 + 2.0 / 4) * bytes) { _ = try Pooling.maxForward(images, overlapping) }
+        let maps = try Tensor(on: device, shape: [32, 768, 17, 17], repeating: 1)
+        let average = try WindowGeometry(input: maps.shape, kernel: (3, 3), stride: 1, padding: .same)
+        let mapBytes = Double(maps.count) * 4
+        try rate("avg pool 3×3/1 forward, 17² maps", bytes: 2 * mapBytes) { _ = try Pooling.averageForward(maps, average) }
+        try rate("avg pool 3×3/1 backward, 17² maps", bytes: 2 * mapBytes) { _ = try Pooling.averageBackward(maps, average) }
         let (mean, variance) = try BatchNormOps.statistics(images)
         try rate("batch norm statistics", bytes: bytes) { _ = try BatchNormOps.statistics(images) }
         let shift = try Tensor(on: device, shape: [64], repeating: 0)

@@ -4,8 +4,8 @@
 extension KernelChecks {
     /// [2, channels, h, w] inputs with h, w in 1…4, plus 7 × 37, for each window and stride
     /// the padding allows.
-    static func geometries(kernels: [(Int, Int)], channels: Int) -> [WindowGeometry] {
-        let maps = (1...4).flatMap { h in (1...4).map { w in (h, w) } } + [(7, 37), (32, 32)]
+    static func geometries(kernels: [(Int, Int)], channels: Int, moreMaps: [(Int, Int)] = []) -> [WindowGeometry] {
+        let maps = (1...4).flatMap { h in (1...4).map { w in (h, w) } } + [(7, 37), (32, 32)] + moreMaps
         var result: [WindowGeometry] = []
         for (h, w) in maps {
             for kernel in kernels {
@@ -170,7 +170,9 @@ extension KernelChecks {
         var averageForward = KernelCheck(family: device.kernelStyle, name: "average pool forward", tolerance: 1e-6)
         var averageBackward = KernelCheck(family: device.kernelStyle, name: "average pool backward", tolerance: 1e-6)
         do {
-            for (index, g) in geometries(kernels: [(2, 2), (3, 3)], channels: 3).enumerated() {
+            // Rows of 5–17 cells take the vector kernels' 4-wide chunks and moved-back last chunks; 37
+            // rows of 20 split into blocks of rows per work-item, the last one short.
+            for (index, g) in geometries(kernels: [(2, 2), (3, 3)], channels: 3, moreMaps: [(8, 8), (3, 17), (5, 12), (37, 20)]).enumerated() {
                 let shape = [g.batch, g.channels, g.height, g.width]
                 let x = checkValues(shape.reduce(1, *), seed: UInt64(index) * 2 + 1)
                 let dy = checkValues(g.batch * g.channels * g.outputPlane, seed: UInt64(index) * 2 + 2)

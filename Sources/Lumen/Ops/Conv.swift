@@ -525,7 +525,7 @@ public enum ConvOps {
             // Rows narrower than a chunk: a whole plane per work-item, by flat chunks.
             try x.device.launch("conv", "depthwise_forward_plane", global: [g.batch * outChannels], local: [1], arguments)
         case .rows:
-            let rows = rowsPerWorkItem(g)
+            let rows = KernelVariant.rowsPerWorkItem(rows: g.outHeight, width: g.outWidth)
             try x.device.launch("conv", "depthwise_forward_rows", global: [(g.outHeight + rows - 1) / rows, g.batch * outChannels],
                                 local: [1, 1], arguments + [.size(rows)])
         case .elementwise:
@@ -565,15 +565,6 @@ public enum ConvOps {
         }
         return (dx, dweight)
     }
-
-    /// Output rows per work-item for the CPU-style depthwise row kernels: enough for
-    /// about `depthwiseOutputsPerWorkItem` outputs, so small planes are not one short
-    /// work-item per row.
-    static func rowsPerWorkItem(_ g: WindowGeometry) -> Int {
-        max(1, min(g.outHeight, depthwiseOutputsPerWorkItem / max(1, g.outWidth)))
-    }
-
-    static let depthwiseOutputsPerWorkItem = 512
 
     /// N, C, H, W, M and the window: what every depthwise kernel takes after its tensors.
     private static func depthwiseSizes(_ g: WindowGeometry, _ multiplier: Int) -> [KernelArgument] {

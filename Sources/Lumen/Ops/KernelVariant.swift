@@ -6,4 +6,12 @@ public enum KernelVariant: Sendable {
 
     /// The variant of the device's kernel family (`Device.kernelStyle`).
     static func `default`(for device: Device) -> KernelVariant { device.kernelStyle == .cpu ? .rows : .elementwise }
+
+    /// Rows per work-item for the CPU-style row kernels: enough rows of `width` cells for
+    /// about `cellsPerWorkItem` cells, so small planes are not one short work-item per row.
+    static func rowsPerWorkItem(rows: Int, width: Int) -> Int {
+        max(1, min(rows, cellsPerWorkItem / max(1, width)))
+    }
+
+    static let cellsPerWorkItem = 512
 }
