@@ -8,7 +8,7 @@
 // The tiles of a group of `count` images are numbered t = (n·TH + ty)·TW + tx, TH × TW
 // tiles an image. CPU-style kernels: work-groups of one, a work-item walking one tile row
 // (or one plane, for narrow rows) 16 tiles at a time in float16 vectors. F(4×4, 3×3)
-// (below) makes 4 × 4 outputs from 36 points, for the forward pass and input gradient.
+// (below) makes 4 × 4 outputs from 36 points, in all three passes.
 // Host twin: Sources/Lumen/Ops/Winograd.swift.
 
 // The 3 × 3 filter weight[o, c], turned by 180° with `flip`.
@@ -51,70 +51,6 @@ inline void input_transform16(float16 d[4][4], float16 e[4][4]) {
     }
 }
 
-// V[ξ, c, t] = (Bᵀ d B)[ξ] for the tiles of images first … first + count − 1, d the 4 × 4
-// patch at rows 2·ty − PT …, columns 2·tx − PL … of x, 0 outside the image.
-//   x: [N, C, H, W]   V: [16, C, count·TH·TW]
-// One work-item per (tile row ty, image n·C + channel c). Tiles whose patches lie inside
-// the row go 16 at a time by vector loads (the last 16 overlapping the ones before);
-// those overhanging an edge, and rows of fewer than 16 such tiles, one by one.
-__kernel void winograd_input_rows(__global const float *x, __global float *v, const int first, const int count,
-                                  const int C, const int H, const int W, const int PT, const int PL,
-                                  const int TH, const int TW) {
-    const int ty = get_global_id(0), nc = get_global_id(1);
-    if (ty >= TH || nc >= count * C) return;
-    const int n = nc / C, c = nc - n * C;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)C * T;
-    __global const float *plane = x + ((size_t)(first + n) * C + c) * H * W;
-    __global float *out = v + (size_t)c * T + ((size_t)n * TH + ty) * TW;
-    const int top = 2 * ty - PT;
-    // Tiles [lo, hi) read columns 2·tx − PL … 2·tx − PL + 3 inside [0, W).
-    const int lo = min((PL + 1) / 2, TW);
-    const int hi = W - 4 + PL >= 0 ? clamp((W - 4 + PL) / 2 + 1, lo, TW) : lo;
-    float16 d[4][4], e[4][4];
-    const uint16 even = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), odd = even + (uint16)1;
-    if (hi - lo >= 16) {
-        for (int chunk = lo; chunk < hi; chunk += 16) {
-            const int tx = min(chunk, hi - 16);
-            const int base = 2 * tx - PL;
-            // The even and odd lanes of columns base … base + 31 and base + 2 … base + 33.
-            for (int i = 0; i < 4; i++) {
-                const int h = top + i;
-                if (h < 0 || h >= H) {
-                    for (int j = 0; j < 4; j++) d[i][j] = 0.0f;
-                    continue;
-                }
-                __global const float *line = plane + (size_t)h * W + base;
-                const float16 a = vload16(0, line), b = vload16(0, line + 16);
-                const float16 a2 = vload16(0, line + 2), b2 = vload16(0, line + 18);
-                d[i][0] = shuffle2(a, b, even);
-                d[i][1] = shuffle2(a, b, odd);
-                d[i][2] = shuffle2(a2, b2, even);
-                d[i][3] = shuffle2(a2, b2, odd);
-            }
-            input_transform16(d, e);
-            for (int i = 0; i < 4; i++) {
-                for (int j = 0; j < 4; j++) vstore16(e[i][j], 0, out + (i * 4 + j) * step + tx);
-            }
-        }
-    }
-    for (int tx = 0; tx < TW; tx++) {
-        if (hi - lo >= 16 && tx == lo) tx = hi;
-        if (tx >= TW) break;
-        const int left = 2 * tx - PL;
-        for (int i = 0; i < 4; i++) {
-            const int h = top + i;
-            for (int j = 0; j < 4; j++) {
-                const int w = left + j;
-                d[i][j] = h >= 0 && h < H && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0.0f;
-            }
-        }
-        input_transform16(d, e);
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) out[(i * 4 + j) * step + tx] = e[i][j].s0;
-        }
-    }
-}
-
 // A transformed output finished as the GEMM kernels finish theirs: plus `shift` (the
 // bias, or 0), then with epilogue bit 2 clamped at 0, and with bit 4 also capped at 6.
 inline float16 finish_output16(const float16 value, const float shift, const int epilogue) {
@@ -133,55 +69,6 @@ inline void output_transform16(float16 m[4][4], float16 y[2][2], const float shi
     for (int a = 0; a < 2; a++) {   // · A: combine columns
         y[a][0] = finish_output16(s[a][0] + s[a][1] + s[a][2], shift, epilogue);
         y[a][1] = finish_output16(s[a][1] - s[a][2] - s[a][3], shift, epilogue);
-    }
-}
-
-// y[first + n, o, 2·ty + a, 2·tx + b] = (Aᵀ M_t A)[a, b] for the outputs inside OH × OW,
-// with bias[o] and the activation (`output_transform16`).
-//   M: [16, O, count·TH·TW]   y: [N, O, OH, OW]   bias: [O]
-// One work-item per (tile row ty, image n·O + channel o). Tiles whose two columns are
-// inside the row go 16 at a time (the last 16 overlapping the ones before), the columns
-// of both interleaved into two vector stores; an odd width's last tile, and rows of
-// fewer than 16 whole tiles, one by one.
-__kernel void winograd_output_rows(__global const float *m, __global float *y, const int first, const int count,
-                                   const int O, const int OH, const int OW, const int TH, const int TW,
-                                   __global const float *bias, const int epilogue) {
-    const int ty = get_global_id(0), no = get_global_id(1);
-    if (ty >= TH || no >= count * O) return;
-    const int n = no / O, o = no - n * O;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
-    __global const float *in = m + (size_t)o * T + ((size_t)n * TH + ty) * TW;
-    __global float *plane = y + ((size_t)(first + n) * O + o) * OH * OW;
-    const float shift = epilogue & 1 ? bias[o] : 0.0f;
-    const int rows = min(2, OH - 2 * ty);
-    const int whole = OW / 2;     // tiles with both columns inside
-    float16 mm[4][4], out[2][2];
-    if (whole >= 16) {
-        const uint16 low = (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const uint16 high = low + (uint16)8;
-        for (int chunk = 0; chunk < whole; chunk += 16) {
-            const int tx = min(chunk, whole - 16);
-            for (int i = 0; i < 4; i++) {
-                for (int j = 0; j < 4; j++) mm[i][j] = vload16(0, in + (i * 4 + j) * step + tx);
-            }
-            output_transform16(mm, out, shift, epilogue);
-            for (int a = 0; a < rows; a++) {
-                __global float *line = plane + (size_t)(2 * ty + a) * OW + 2 * tx;
-                vstore16(shuffle2(out[a][0], out[a][1], low), 0, line);
-                vstore16(shuffle2(out[a][0], out[a][1], high), 0, line + 16);
-            }
-        }
-    }
-    for (int tx = whole >= 16 ? whole : 0; tx < TW; tx++) {
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) mm[i][j] = in[(i * 4 + j) * step + tx];
-        }
-        output_transform16(mm, out, shift, epilogue);
-        for (int a = 0; a < rows; a++) {
-            __global float *line = plane + (size_t)(2 * ty + a) * OW + 2 * tx;
-            line[0] = out[a][0].s0;
-            if (2 * tx + 1 < OW) line[1] = out[a][1].s0;
-        }
     }
 }
 
@@ -263,8 +150,9 @@ inline void filter_gradient_tile2(__global const float *du, const size_t step, _
 //   G  = [1/4 0 0; −1/6 −1/6 −1/6; −1/6 1/6 −1/6; 1/24 1/12 1/6; 1/24 −1/12 1/6; 0 0 1]
 //   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
 // Point ξ = 6·i + j is entry (i, j) of Bᵀ d B, G g Gᵀ and the product the GEMMs form.
-// Every plane is walked 16 tiles at a time in tile order (rows of tiles one after
-// another), lanes gathered with bounds checks, transforms on float16 vectors.
+// Transforms on float16 vectors, 16 tiles at a time: along one tile row of a wide map,
+// else across a whole plane in tile order (rows of tiles one after another), lanes
+// gathered with bounds checks.
 
 // G g, one column of three taps to six.
 inline void filter_column6(const float g0, const float g1, const float g2, float *u) {
@@ -494,6 +382,202 @@ __kernel void winograd_output_planes(__global const float *m, __global float *y,
         scatter_tiles16(values, plane, OH, OW, TW, lanes, size, &ty, &tx);
     }
 }
+
+// Along tile rows (F(4×4)'s helpers first):
+
+// F(4×4)'s V for tile row ty (winograd_input_rows with size 4). Tiles whose 6 × 6
+// patches lie inside the row go 16 at a time: each patch row's 66 columns read as
+// vectors from the first cell and from the third, every fourth column picked out by
+// shuffles (the last 16 tiles overlapping the ones before); the others, and rows of
+// fewer than 16 such tiles, gathered cell by cell (`gather_patches16`).
+inline void input_row4(__global const float *plane, __global float *out, const size_t step, const int ty,
+                       const int H, const int W, const int PT, const int PL, const int TW) {
+    const int top = 4 * ty - PT;
+    // Tiles [lo, hi) read columns 4·tx − PL … 4·tx − PL + 5 inside [0, W).
+    const int lo = min((PL + 3) / 4, TW);
+    const int hi = W - 6 + PL >= 0 ? clamp((W - 6 + PL) / 4 + 1, lo, TW) : lo;
+    const bool chunks = hi - lo >= 16;
+    const uint8 fourth = (uint8)(0, 4, 8, 12, 16, 20, 24, 28);
+    float patches[36 * 16];   // [(i·6 + j)·16 + lane]
+    for (int chunk = lo; chunks && chunk < hi; chunk += 16) {
+        const int tx = min(chunk, hi - 16);
+        __global const float *corner = plane + 4 * tx - PL;
+        for (int i = 0; i < 6; i++) {
+            const int h = top + i;
+            const bool inside = h >= 0 && h < H;
+            __global const float *line = corner + (size_t)(inside ? h : 0) * W;
+            for (int shift = 0; shift < 4; shift += 2) {
+                const float16 a = vload16(0, line + shift), b = vload16(1, line + shift);
+                const float16 c = vload16(2, line + shift), d = vload16(3, line + shift);
+                for (int j = shift; j < min(shift + 4, 6); j++) {
+                    const uint8 pick = fourth + (uint8)(j - shift);
+                    const float16 column = (float16)(shuffle2(a, b, pick), shuffle2(c, d, pick));
+                    vstore16(inside ? column : (float16)(0.0f), i * 6 + j, patches);
+                }
+            }
+        }
+        input_tiles4(patches, out + tx, step, 16);
+    }
+    // The rest: [0, lo) and [hi, TW) beside the chunks, else the whole row.
+    for (int part = 0; part < 2; part++) {
+        const int from = chunks ? (part == 0 ? 0 : hi) : (part == 0 ? 0 : TW), to = chunks ? (part == 0 ? lo : TW) : TW;
+        for (int tx0 = from; tx0 < to; tx0 += 16) {
+            const int lanes = min(16, to - tx0);
+            int gy = ty, gx = tx0;
+            gather_patches16(plane, H, W, PT, PL, TW, lanes, 6, 4, &gy, &gx, patches);
+            input_tiles4(patches, out + tx0, step, lanes);
+        }
+    }
+}
+
+// F(4×4)'s outputs of tile row ty (winograd_output_rows with size 4): 16 tiles at a time,
+// each output row's 64 columns stored a tile (4 values) at a time where all four lie
+// inside the row, else cell by cell (`scatter_tiles16`).
+inline void output_row4(__global const float *in, const size_t step, __global float *plane, const int ty, const int OH,
+                        const int OW, const int TW, const float shift, const int epilogue) {
+    const int rows = min(4, OH - 4 * ty);
+    float values[16 * 16];    // [(a·4 + b)·16 + lane]
+    for (int tx0 = 0; tx0 < TW; tx0 += 16) {
+        const int lanes = min(16, TW - tx0);
+        output_tiles4(in + tx0, step, lanes, shift, epilogue, values);
+        if (lanes == 16 && 4 * (tx0 + 16) <= OW) {
+            for (int a = 0; a < rows; a++) {
+                __global float *line = plane + (size_t)(4 * ty + a) * OW + 4 * tx0;
+                for (int q = 0; q < 16; q++) {
+                    vstore4((float4)(values[(a * 4) * 16 + q], values[(a * 4 + 1) * 16 + q], values[(a * 4 + 2) * 16 + q],
+                                     values[(a * 4 + 3) * 16 + q]), q, line);
+                }
+            }
+        } else {
+            int gy = ty, gx = tx0;
+            scatter_tiles16(values, plane, OH, OW, TW, lanes, 4, &gy, &gx);
+        }
+    }
+}
+
+// V[ξ, c, t] = (Bᵀ d B)[ξ] for the tiles of images first … first + count − 1, d the 4 × 4
+// patch at rows 2·ty − PT …, columns 2·tx − PL … of x, 0 outside the image.
+//   x: [N, C, H, W]   V: [16, C, count·TH·TW]
+// One work-item per (tile row ty, image n·C + channel c). Tiles whose patches lie inside
+// the row go 16 at a time by vector loads (the last 16 overlapping the ones before);
+// those overhanging an edge, and rows of fewer than 16 such tiles, one by one. With
+// size 4, F(4×4)'s V instead ([36, C, count·TH·TW], `input_row4`).
+__kernel void winograd_input_rows(__global const float *x, __global float *v, const int first, const int count,
+                                  const int C, const int H, const int W, const int PT, const int PL,
+                                  const int TH, const int TW, const int size) {
+    const int ty = get_global_id(0), nc = get_global_id(1);
+    if (ty >= TH || nc >= count * C) return;
+    const int n = nc / C, c = nc - n * C;
+    const size_t T = (size_t)count * TH * TW, step = (size_t)C * T;
+    __global const float *plane = x + ((size_t)(first + n) * C + c) * H * W;
+    __global float *out = v + (size_t)c * T + ((size_t)n * TH + ty) * TW;
+    if (size == 4) {
+        input_row4(plane, out, step, ty, H, W, PT, PL, TW);
+        return;
+    }
+    const int top = 2 * ty - PT;
+    // Tiles [lo, hi) read columns 2·tx − PL … 2·tx − PL + 3 inside [0, W).
+    const int lo = min((PL + 1) / 2, TW);
+    const int hi = W - 4 + PL >= 0 ? clamp((W - 4 + PL) / 2 + 1, lo, TW) : lo;
+    float16 d[4][4], e[4][4];
+    const uint16 even = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), odd = even + (uint16)1;
+    if (hi - lo >= 16) {
+        for (int chunk = lo; chunk < hi; chunk += 16) {
+            const int tx = min(chunk, hi - 16);
+            const int base = 2 * tx - PL;
+            // The even and odd lanes of columns base … base + 31 and base + 2 … base + 33.
+            for (int i = 0; i < 4; i++) {
+                const int h = top + i;
+                if (h < 0 || h >= H) {
+                    for (int j = 0; j < 4; j++) d[i][j] = 0.0f;
+                    continue;
+                }
+                __global const float *line = plane + (size_t)h * W + base;
+                const float16 a = vload16(0, line), b = vload16(0, line + 16);
+                const float16 a2 = vload16(0, line + 2), b2 = vload16(0, line + 18);
+                d[i][0] = shuffle2(a, b, even);
+                d[i][1] = shuffle2(a, b, odd);
+                d[i][2] = shuffle2(a2, b2, even);
+                d[i][3] = shuffle2(a2, b2, odd);
+            }
+            input_transform16(d, e);
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) vstore16(e[i][j], 0, out + (i * 4 + j) * step + tx);
+            }
+        }
+    }
+    for (int tx = 0; tx < TW; tx++) {
+        if (hi - lo >= 16 && tx == lo) tx = hi;
+        if (tx >= TW) break;
+        const int left = 2 * tx - PL;
+        for (int i = 0; i < 4; i++) {
+            const int h = top + i;
+            for (int j = 0; j < 4; j++) {
+                const int w = left + j;
+                d[i][j] = h >= 0 && h < H && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0.0f;
+            }
+        }
+        input_transform16(d, e);
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) out[(i * 4 + j) * step + tx] = e[i][j].s0;
+        }
+    }
+}
+
+// y[first + n, o, 2·ty + a, 2·tx + b] = (Aᵀ M_t A)[a, b] for the outputs inside OH × OW,
+// with bias[o] and the activation (`output_transform16`).
+//   M: [16, O, count·TH·TW]   y: [N, O, OH, OW]   bias: [O]
+// One work-item per (tile row ty, image n·O + channel o). Tiles whose two columns are
+// inside the row go 16 at a time (the last 16 overlapping the ones before), the columns
+// of both interleaved into two vector stores; an odd width's last tile, and rows of
+// fewer than 16 whole tiles, one by one. With size 4, F(4×4)'s (`output_row4`).
+__kernel void winograd_output_rows(__global const float *m, __global float *y, const int first, const int count,
+                                   const int O, const int OH, const int OW, const int TH, const int TW,
+                                   __global const float *bias, const int epilogue, const int size) {
+    const int ty = get_global_id(0), no = get_global_id(1);
+    if (ty >= TH || no >= count * O) return;
+    const int n = no / O, o = no - n * O;
+    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
+    __global const float *in = m + (size_t)o * T + ((size_t)n * TH + ty) * TW;
+    __global float *plane = y + ((size_t)(first + n) * O + o) * OH * OW;
+    const float shift = epilogue & 1 ? bias[o] : 0.0f;
+    if (size == 4) {
+        output_row4(in, step, plane, ty, OH, OW, TW, shift, epilogue);
+        return;
+    }
+    const int rows = min(2, OH - 2 * ty);
+    const int whole = OW / 2;     // tiles with both columns inside
+    float16 mm[4][4], out[2][2];
+    if (whole >= 16) {
+        const uint16 low = (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const uint16 high = low + (uint16)8;
+        for (int chunk = 0; chunk < whole; chunk += 16) {
+            const int tx = min(chunk, whole - 16);
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) mm[i][j] = vload16(0, in + (i * 4 + j) * step + tx);
+            }
+            output_transform16(mm, out, shift, epilogue);
+            for (int a = 0; a < rows; a++) {
+                __global float *line = plane + (size_t)(2 * ty + a) * OW + 2 * tx;
+                vstore16(shuffle2(out[a][0], out[a][1], low), 0, line);
+                vstore16(shuffle2(out[a][0], out[a][1], high), 0, line + 16);
+            }
+        }
+    }
+    for (int tx = whole >= 16 ? whole : 0; tx < TW; tx++) {
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) mm[i][j] = in[(i * 4 + j) * step + tx];
+        }
+        output_transform16(mm, out, shift, epilogue);
+        for (int a = 0; a < rows; a++) {
+            __global float *line = plane + (size_t)(2 * ty + a) * OW + 2 * tx;
+            line[0] = out[a][0].s0;
+            if (2 * tx + 1 < OW) line[1] = out[a][1].s0;
+        }
+    }
+}
+
+// The weight gradient's dy, whole planes:
 
 // F(2×2)'s 16 values A dY Aᵀ of 16 gathered 2 × 2 blocks of dy, stored at out + ξ·step.
 inline void gradient_tiles2(const float *blocks, __global float *out, const size_t step, const int lanes) {

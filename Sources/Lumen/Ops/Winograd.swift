@@ -13,10 +13,10 @@ public enum Winograd {
         /// Transform points per tile, (m + 2)².
         var points: Int { (rawValue + 2) * (rawValue + 2) }
 
-        /// Whether the transforms walk tile rows (F(2×2) rows of 32 tiles or more, 16
-        /// tiles at a time along each) rather than whole planes (16 tiles at a time
-        /// across rows; always for F(4×4)).
-        func transformsByRows(cols: Int) -> Bool { self == .two && cols >= 32 }
+        /// Whether the transforms walk tile rows (rows of 32 tiles or more for F(2×2), of
+        /// 16 or more for F(4×4), 16 tiles at a time along each) rather than whole planes
+        /// (16 tiles at a time across rows).
+        func transformsByRows(cols: Int) -> Bool { cols >= (self == .two ? 32 : 16) }
 
         /// Output tiles over a plane: rows and columns of tiles.
         func tiles(height: Int, width: Int) -> (rows: Int, cols: Int) {
@@ -108,7 +108,7 @@ public enum Winograd {
                                 global: byRows ? [rows, count * from.channels] : [count * from.channels], local: byRows ? [1, 1] : [1],
                                 [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
                                  .size(from.height), .size(from.width), .size(from.padTop), .size(from.padLeft),
-                                 .size(rows), .size(cols)] + (byRows ? [] : [.size(tile.rawValue)]))
+                                 .size(rows), .size(cols), .size(tile.rawValue)])
     }
 
     /// Planes of one side of a correlation: channels, size, and the padding before it.
@@ -154,8 +154,8 @@ public enum Winograd {
             try device.launch("winograd", "winograd_output_" + (byRows ? "rows" : "planes"),
                               global: byRows ? [rows, count * to.channels] : [count * to.channels], local: byRows ? [1, 1] : [1],
                               [.tensor(m), .tensor(y), .size(first), .size(count), .size(to.channels), .size(to.height),
-                               .size(to.width), .size(rows), .size(cols), .tensor(bias ?? m), .int(epilogue)]
-                                + (byRows ? [] : [.size(tile.rawValue)]))
+                               .size(to.width), .size(rows), .size(cols), .tensor(bias ?? m), .int(epilogue),
+                               .size(tile.rawValue)])
         }
     }
 }
