@@ -24,18 +24,19 @@ inline float window_max(__global const float *plane, const int oh, const int ow,
     return *where < 0 ? 0.0f : best;
 }
 
-// y[nc, oh, ow] = max over the window; argmax keeps the winning h*W + w (exact as float).
+// y[nc, oh, ow] = max over the window; argmax keeps the winning h*W + w (exact as float)
+// when keep_argmax is set (training), else it is a stand-in left unwritten (inference).
 //   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
 __kernel void maxpool_forward(__global const float *x, __global float *y, __global float *argmax,
                               const int NC, const int H, const int W, const int K, const int S,
-                              const int PT, const int PL, const int OH, const int OW) {
+                              const int PT, const int PL, const int OH, const int OW, const int keep_argmax) {
     const int p = get_global_id(0);
     const int nc = get_global_id(1);
     if (p >= OH * OW || nc >= NC) return;
     const int oh = p / OW, ow = p - oh * OW;
     int where;
     y[(size_t)nc * OH * OW + p] = window_max(x + (size_t)nc * H * W, oh, ow, H, W, K, S, PT, PL, &where);
-    argmax[(size_t)nc * OH * OW + p] = (float)where;
+    if (keep_argmax) argmax[(size_t)nc * OH * OW + p] = (float)where;
 }
 
 //   dy, argmax: [N*C, OH, OW]   dx: [N*C, H, W]
@@ -303,19 +304,52 @@ inline void vector_columns(const int W, const int K, const int S, const int PL, 
     *hi = max(*hi, *lo);
 }
 
+// The maxima alone of one plane (maxpool_forward_planes without keep_argmax): per output
+// row, the columns whose windows lie inside the row 8 at a time by vector loads (the
+// last chunk moved back to end with them), the edge columns cell by cell.
+inline void max_plane(__global const float *plane, __global float *out, const int H, const int W, const int K,
+                      const int S, const int PT, const int PL, const int OH, const int OW) {
+    int lo, hi;
+    vector_columns(W, K, S, PL, OW, 8, &lo, &hi);
+    for (int oh = 0; oh < OH; oh++, out += OW) {
+        const int kh0 = max(0, PT - oh * S), kh1 = min(K, H + PT - oh * S);   // window rows inside the image
+        const int end = kh0 < kh1 && hi - lo >= 8 ? hi : lo;
+        int ow = 0, where;
+        for (; ow < lo; ow++) out[ow] = window_max(plane, oh, ow, H, W, K, S, PT, PL, &where);
+        for (; ow < end; ow += 8) {
+            const int at = min(ow, end - 8);
+            float8 best = 0.0f;
+            for (int kh = kh0; kh < kh1; kh++) {
+                __global const float *line = plane + (size_t)(oh * S - PT + kh) * W;
+                for (int kw = 0; kw < K; kw++) {
+                    const float8 v = taps8(line, at * S - PL + kw, S);
+                    best = select(best, v, kh == kh0 && kw == 0 ? (int8)(-1) : isgreater(v, best));
+                }
+            }
+            vstore8(best, 0, out + at);
+        }
+        for (ow = max(lo, end); ow < OW; ow++) out[ow] = window_max(plane, oh, ow, H, W, K, S, PT, PL, &where);
+    }
+}
+
 // As maxpool_forward, one (n, c) plane per work-item (a CPU variant, work-groups of one).
 // A 2×2 window of stride 2 without padding reads two input rows as vectors, eight
 // outputs at a time, and the rest of the row cell by cell; other windows at strides 1
 // and 2 take 8 outputs at a time by vector loads across the columns inside the image
 // (`vector_columns`), and the edge columns cell by cell. Ties keep the first cell in
-// window order, as maxpool_forward does.
+// window order, as maxpool_forward does. Without keep_argmax, only the maxima
+// (`max_plane`).
 //   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
 __kernel void maxpool_forward_planes(__global const float *x, __global float *y, __global float *argmax,
                                      const int NC, const int H, const int W, const int K, const int S,
-                                     const int PT, const int PL, const int OH, const int OW) {
+                                     const int PT, const int PL, const int OH, const int OW, const int keep_argmax) {
     const int nc = get_global_id(0);
     if (nc >= NC) return;
     __global const float *plane = x + (size_t)nc * H * W;
+    if (!keep_argmax) {
+        max_plane(plane, y + (size_t)nc * OH * OW, H, W, K, S, PT, PL, OH, OW);
+        return;
+    }
     const bool pairs = K == 2 && S == 2 && PT == 0 && PL == 0;
     for (int oh = 0; oh < OH; oh++) {
         __global float *out = y + ((size_t)nc * OH + oh) * OW;

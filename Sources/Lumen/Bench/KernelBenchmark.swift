@@ -195,6 +195,9 @@ public enum KernelBenchmark {
         // InceptionV3's pools: 3×3 stride 2 reductions, 3×3 stride 1 "same" averages on 17×17 maps.
         let overlapping = try WindowGeometry(input: images.shape, kernel: (3, 3), stride: 2, padding: .valid)
         try rate("max pool 3×3/2 forward", bytes: (1 + 2.0 / 4) * bytes) { _ = try Pooling.maxForward(images, overlapping) }
+        try rate("max pool 3×3/2 forward, no argmax", bytes: (1 + 1.0 / 4) * bytes) {
+            _ = try Pooling.maxForwardWithoutArgmax(images, overlapping)
+        }
         let maps = try Tensor(on: device, shape: [32, 768, 17, 17], repeating: 1)
         let average = try WindowGeometry(input: maps.shape, kernel: (3, 3), stride: 1, padding: .same)
         let mapBytes = Double(maps.count) * 4

@@ -166,6 +166,7 @@ extension KernelChecks {
 
     static func pooling(on device: Device) -> [KernelCheck] {
         var maxForward = KernelCheck(family: device.kernelStyle, name: "max pool forward", tolerance: 0)
+        var maxInference = KernelCheck(family: device.kernelStyle, name: "max pool forward without argmax", tolerance: 0)
         var maxBackward = KernelCheck(family: device.kernelStyle, name: "max pool backward", tolerance: 1e-6)
         var averageForward = KernelCheck(family: device.kernelStyle, name: "average pool forward", tolerance: 1e-6)
         var averageBackward = KernelCheck(family: device.kernelStyle, name: "average pool backward", tolerance: 1e-6)
@@ -180,6 +181,8 @@ extension KernelChecks {
                 let dyt = try Tensor(on: device, shape: [g.batch, g.channels, g.outHeight, g.outWidth], values: dy)
                 let (y, argmax) = try Pooling.maxForward(xt, g)
                 maxForward.compare(describe(g), { try y.toArray() }, HostReference.pool(x, max: true, g))
+                maxInference.compare(describe(g), { try Pooling.maxForwardWithoutArgmax(xt, g).toArray() },
+                                     HostReference.pool(x, max: true, g))
                 maxBackward.compare(describe(g), { try Pooling.maxBackward(dyt, argmax: argmax, g).toArray() },
                                     HostReference.poolBackward(dy, x: x, max: true, g))
                 averageForward.compare(describe(g), { try Pooling.averageForward(xt, g).toArray() }, HostReference.pool(x, max: false, g))
@@ -187,8 +190,8 @@ extension KernelChecks {
                                         HostReference.poolBackward(dy, x: x, max: false, g))
             }
         } catch {
-            return finished([maxForward, maxBackward, averageForward, averageBackward], error: error)
+            return finished([maxForward, maxInference, maxBackward, averageForward, averageBackward], error: error)
         }
-        return finished([maxForward, maxBackward, averageForward, averageBackward])
+        return finished([maxForward, maxInference, maxBackward, averageForward, averageBackward])
     }
 }

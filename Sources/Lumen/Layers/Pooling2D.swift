@@ -45,8 +45,12 @@ public final class Pooling2D: Layer {
         let g = try geometry(x.shape)
         switch mode {
         case .max:
+            guard pass.keepsForBackward else {
+                cache = nil
+                return try Pooling.maxForwardWithoutArgmax(x, g)
+            }
             let (y, argmax) = try Pooling.maxForward(x, g)
-            cache = pass.keepsForBackward ? (g, (argmax, x)) : nil
+            cache = (g, (argmax, x))
             return y
         case .average:
             cache = pass.keepsForBackward ? (g, nil) : nil

@@ -3,18 +3,28 @@ public enum Pooling {
     /// Max pooling.                                 x: [N, C, H, W]  ->  y, argmax: [N, C, OH, OW]
     public static func maxForward(_ x: Tensor, _ g: WindowGeometry,
                                   variant: KernelVariant? = nil) throws -> (y: Tensor, argmax: Tensor) {
-        let shape = [g.batch, g.channels, g.outHeight, g.outWidth]
-        let y = try Tensor(uninitializedOn: x.device, shape: shape)
-        let argmax = try Tensor(uninitializedOn: x.device, shape: shape)
-        guard y.count > 0 else { return (y, argmax) }
-        let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(argmax), .size(g.batch * g.channels)] + windowArguments(g)
+        let argmax = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.channels, g.outHeight, g.outWidth])
+        return (try maxForward(x, g, argmax: argmax, variant: variant), argmax)
+    }
+
+    /// Max pooling for inference: the maxima only.  x: [N, C, H, W]  ->  [N, C, OH, OW]
+    public static func maxForwardWithoutArgmax(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
+        try maxForward(x, g, argmax: nil, variant: variant)
+    }
+
+    private static func maxForward(_ x: Tensor, _ g: WindowGeometry, argmax: Tensor?, variant: KernelVariant?) throws -> Tensor {
+        let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.channels, g.outHeight, g.outWidth])
+        guard y.count > 0 else { return y }
+        // Without an argmax the kernels take y as a stand-in they do not write.
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .tensor(argmax ?? y), .size(g.batch * g.channels)]
+            + windowArguments(g) + [.int(argmax == nil ? 0 : 1)]
         switch variant ?? KernelVariant.default(for: x.device) {
         case .elementwise:
             try x.device.launch("pool", "maxpool_forward", global: [g.outputPlane, g.batch * g.channels], arguments)
         case .rows:
             try x.device.launch("pool", "maxpool_forward_planes", global: [g.batch * g.channels], local: [1], arguments)
         }
-        return (y, argmax)
+        return y
     }
 
     /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]. With `reluInput` (the forward input, a
