@@ -397,7 +397,9 @@ inline void input_row4(__global const float *plane, __global float *out, const s
     const int lo = min((PL + 3) / 4, TW);
     const int hi = W - 6 + PL >= 0 ? clamp((W - 6 + PL) / 4 + 1, lo, TW) : lo;
     const bool chunks = hi - lo >= 16;
-    const uint8 fourth = (uint8)(0, 4, 8, 12, 16, 20, 24, 28);
+    // Every fourth lane of two vectors, twice: masks as wide as the vectors they pick from
+    // (oclgrind 21.10 loses track of which lanes a narrower mask's result holds).
+    const uint16 fourth = (uint16)(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
     float patches[36 * 16];   // [(i·6 + j)·16 + lane]
     for (int chunk = lo; chunks && chunk < hi; chunk += 16) {
         const int tx = min(chunk, hi - 16);
@@ -410,8 +412,8 @@ inline void input_row4(__global const float *plane, __global float *out, const s
                 const float16 a = vload16(0, line + shift), b = vload16(1, line + shift);
                 const float16 c = vload16(2, line + shift), d = vload16(3, line + shift);
                 for (int j = shift; j < min(shift + 4, 6); j++) {
-                    const uint8 pick = fourth + (uint8)(j - shift);
-                    const float16 column = (float16)(shuffle2(a, b, pick), shuffle2(c, d, pick));
+                    const uint16 pick = fourth + (uint16)(j - shift);
+                    const float16 column = (float16)(shuffle2(a, b, pick).lo, shuffle2(c, d, pick).lo);
                     vstore16(inside ? column : (float16)(0.0f), i * 6 + j, patches);
                 }
             }
