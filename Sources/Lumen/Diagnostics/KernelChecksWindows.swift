@@ -2,8 +2,8 @@
 /// on maps from 1×1 to 4×4, where windows overhang the image on both sides, and on one
 /// wide map that takes the kernels' vector paths and their tails.
 extension KernelChecks {
-    /// [2, channels, h, w] inputs with h, w in 1…4, plus 7 × 37, for each window and stride
-    /// the padding allows.
+    /// [2, channels, h, w] inputs with h, w in 1…4, plus 7 × 37, 32 × 32 and `moreMaps`,
+    /// for each window, stride and padding that fits.
     static func geometries(kernels: [(Int, Int)], channels: Int, moreMaps: [(Int, Int)] = []) -> [WindowGeometry] {
         let maps = (1...4).flatMap { h in (1...4).map { w in (h, w) } } + [(7, 37), (32, 32)] + moreMaps
         var result: [WindowGeometry] = []

@@ -53,7 +53,7 @@ public enum Pooling {
     public static func averageForward(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.channels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
-        try launchByCellsOrRows("avgpool_forward", cells: g.outputPlane, rows: g.outHeight, width: g.outWidth, g, variant: variant,
+        try launchByCellsOrRows("avgpool_forward", rows: g.outHeight, width: g.outWidth, g, variant: variant,
                                 [.tensor(x), .tensor(y), .size(g.batch * g.channels)] + windowArguments(g), on: x.device)
         return y
     }
@@ -63,18 +63,18 @@ public enum Pooling {
     public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
-        try launchByCellsOrRows("avgpool_backward", cells: g.inputPlane, rows: g.height, width: g.width, g, variant: variant,
+        try launchByCellsOrRows("avgpool_backward", rows: g.height, width: g.width, g, variant: variant,
                                 [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g), on: dy.device)
         return dx
     }
 
-    /// Runs `kernel` over `cells` cells of each (n, c) plane on GPU-style kernels, or its
-    /// `…_rows` twin over `rows` rows (of `width` cells) of each plane, several rows per
-    /// work-item, work-groups of one, on CPU-style ones.
-    private static func launchByCellsOrRows(_ kernel: String, cells: Int, rows: Int, width: Int, _ g: WindowGeometry,
+    /// Runs `kernel` over the rows × width cells of each (n, c) plane on GPU-style kernels,
+    /// or its `…_rows` twin over the plane's rows, several per work-item, work-groups of
+    /// one, on CPU-style ones.
+    private static func launchByCellsOrRows(_ kernel: String, rows: Int, width: Int, _ g: WindowGeometry,
                                             variant: KernelVariant?, _ arguments: [KernelArgument], on device: Device) throws {
         switch variant ?? KernelVariant.default(for: device) {
-        case .elementwise: try device.launch("pool", kernel, global: [cells, g.batch * g.channels], arguments)
+        case .elementwise: try device.launch("pool", kernel, global: [rows * width, g.batch * g.channels], arguments)
         case .rows:
             let block = KernelVariant.rowsPerWorkItem(rows: rows, width: width)
             try device.launch("pool", kernel + "_rows", global: [(rows + block - 1) / block, g.batch * g.channels], local: [1, 1],

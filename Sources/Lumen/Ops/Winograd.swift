@@ -2,8 +2,9 @@
 /// 1 the forward pass and the input gradient become a transform of the input into 16
 /// (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) matrices, as many GEMMs over the channels, and a
 /// transform back: 16 multiplies per 2 × 2 outputs, or 36 per 4 × 4, where im2col + GEMM
-/// spends 36 and 144; the weight gradient sums as many GEMMs over the tiles. `ConvOps` times each against its im2col plans per shape on CPU-style kernels
-/// (`ConvolutionPlan`, `ConvOps.FilterGradientPlan`).
+/// spends 36 and 144; the weight gradient sums as many GEMMs over the tiles. `ConvOps`
+/// times each against its im2col plans per shape on CPU-style kernels (`ConvolutionPlan`,
+/// `ConvOps.FilterGradientPlan`).
 public enum Winograd {
     /// The outputs a tile gives: 2 × 2 from a 4 × 4 input patch, or 4 × 4 from 6 × 6
     /// (fewer multiplies, larger transforms with larger rounding).
