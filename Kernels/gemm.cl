@@ -4,7 +4,10 @@
 // -DNV=… (8×32 and 4×64 so far) and times them against CLBlast per shape.
 // Work-item dimension 0 walks the rows of C: PoCL runs consecutive work-groups on one
 // thread, so a column panel of B stays in cache while every row block passes over it.
-// Row-major; B is read untransposed (the host packs a transposed B first).
+// Row-major; B is read untransposed (the host packs a transposed B first). Built with
+// -DPACKED_B, gemm_tile reads B from panels pack_panels wrote: each TN-column strip of B
+// as one contiguous [k, TN] block, zero past column n, so every vector load is aligned
+// and a work-item streams one block instead of TN-float pieces ldb apart.
 // Host twin: Sources/Lumen/Ops/GemmKernels.swift.
 
 #ifndef TM
@@ -14,6 +17,13 @@
 #define NV 2
 #endif
 #define TN (16 * NV)
+
+// Where row p of B's strip starting at column j begins (j a multiple of TN when packed).
+#ifdef PACKED_B
+#define B_AT(j, p) ((size_t)((j) / TN) * k * TN + (size_t)(p) * TN)
+#else
+#define B_AT(j, p) ((size_t)(p) * ldb + (j))
+#endif
 
 // C[i, j] = alpha · Σ_s Σ_p op(A_s)[i, p] · B_s[p, j] + bias[i] + beta · C[i, j]
 //   op(A): [m, k] (A stored [m, k], or [k, m] when trans_a)   B: [k, n]   C: [m, n]
@@ -38,8 +48,13 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
     __global float *c = C + c_off + (size_t)z * c_stride;
     // A tile crossing the bottom or right edge is shifted back inside the matrix, so
     // it still runs the vector code, and stores only the cells no other tile owns.
+    // Packed panels are whole: a tile on the right edge stays and stores up to n.
     const int ti = i0 + TM <= m ? i0 : m - TM;
+#ifdef PACKED_B
+    const int tj = j0;
+#else
     const int tj = j0 + TN <= n ? j0 : n - TN;
+#endif
     if (ti >= 0 && tj >= 0) {
         float16 acc[TM][NV];
         #pragma unroll
@@ -50,11 +65,11 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
         for (int s = 0; s < sum_over; s++) {
             const size_t set = (size_t)z * sum_over + s;
             __global const float *a = A + a_off + set * a_stride;
-            __global const float *b = B + b_off + set * b_stride + tj;
+            __global const float *b = B + b_off + set * b_stride;
             for (int p = 0; p < k; p++) {
                 float16 row[NV];
                 #pragma unroll
-                for (int v = 0; v < NV; v++) row[v] = vload16(v, b + (size_t)p * ldb);
+                for (int v = 0; v < NV; v++) row[v] = vload16(v, b + B_AT(tj, p));
                 #pragma unroll
                 for (int r = 0; r < TM; r++) {
                     const float av = trans_a ? a[(size_t)p * lda + ti + r] : a[(size_t)(ti + r) * lda + p];
@@ -63,7 +78,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                 }
             }
         }
-        if (ti == i0 && tj == j0) {
+        if (ti == i0 && tj == j0 && j0 + TN <= n) {
             #pragma unroll
             for (int r = 0; r < TM; r++) {
                 const float16 shift = has_bias ? (float16)bias[i0 + r] : (float16)0.0f;
@@ -82,7 +97,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                 for (int v = 0; v < NV; v++) {
                     float values[16];
                     vstore16(acc[r][v], 0, values);
-                    for (int q = max(j0 - tj - 16 * v, 0); q < 16; q++) {
+                    for (int q = max(j0 - tj - 16 * v, 0); q < min(16, n - tj - 16 * v); q++) {
                         __global float *out = c + (size_t)(ti + r) * ldc + tj + 16 * v + q;
                         const float value = fma(alpha, values[q], shift);
                         const float result = beta != 0.0f ? fma(beta, *out, value) : value;
@@ -104,13 +119,39 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                 __global const float *b = B + b_off + set * b_stride;
                 for (int p = 0; p < k; p++) {
                     const float av = trans_a ? a[(size_t)p * lda + i0 + r] : a[(size_t)(i0 + r) * lda + p];
-                    total = fma(av, b[(size_t)p * ldb + j0 + q], total);
+                    total = fma(av, b[B_AT(j0, p) + q], total);
                 }
             }
             __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
             const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
             const float result = beta != 0.0f ? fma(beta, *out, value) : value;
             *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
+        }
+    }
+}
+
+// B's strips of `width` columns as contiguous [rows, width] panels, for gemm_tile built
+// with PACKED_B: dst[z, q, r, c] = op(src_z)[r, q·width + c], 0 where q·width + c ≥ cols;
+// src_z starts at off + z·stride, rows ld apart, and op transposes it when trans (B
+// stored [cols, rows]). One work-item per 16 columns of a panel and 16 rows.
+//   op(src_z): [rows, cols]   dst: [batch, ⌈cols / width⌉, rows, width]
+__kernel void pack_panels(__global const float *src, const int off, const int ld, const int stride, const int trans,
+                          __global float *dst, const int rows, const int cols, const int width) {
+    const int c0 = get_global_id(0) * 16;
+    const int r0 = get_global_id(1) * 16;
+    const int z = get_global_id(2);
+    const int panels = (cols + width - 1) / width;
+    if (c0 >= panels * width || r0 >= rows) return;
+    __global const float *in = src + off + (size_t)z * stride;
+    __global float *out = dst + ((size_t)z * panels + c0 / width) * rows * width + c0 % width;
+    for (int r = r0; r < min(r0 + 16, rows); r++) {
+        if (!trans && c0 + 16 <= cols) {
+            vstore16(vload16(0, in + (size_t)r * ld + c0), 0, out + (size_t)r * width);
+            continue;
+        }
+        for (int q = 0; q < 16; q++) {
+            const int c = c0 + q;
+            out[(size_t)r * width + q] = c >= cols ? 0.0f : trans ? in[(size_t)c * ld + r] : in[(size_t)r * ld + c];
         }
     }
 }

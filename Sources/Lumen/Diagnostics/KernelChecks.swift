@@ -40,7 +40,8 @@ public enum KernelChecks {
     /// then `Gemm`'s own choice per shape (CLBlast unless it failed its check or a Lumen
     /// kernel is forced).
     static func gemm(on device: Device) -> [KernelCheck] {
-        let shapes = [(1, 1, 1), (2, 3, 5), (17, 33, 40), (65, 31, 70)]
+        // (9, 150, 20): three 64-column panels, the last part-filled.
+        let shapes = [(1, 1, 1), (2, 3, 5), (17, 33, 40), (65, 31, 70), (9, 150, 20)]
         var tiles: [GemmBackend] = GemmKernels.Tile.allCases.filter { $0.suits(device) }.map { .lumen($0) }
         tiles.append(.clblast)
         return tiles.map { backend in

@@ -5,13 +5,14 @@ import Foundation
 /// copied out transposed.
 public enum GemmKernels {
     /// How a kernel splits C, and which kernel: `gemm_tile` for CPU-like devices (one
-    /// work-item per rows × columns block in registers, broadcast A, rows of B as vectors),
-    /// `gemm_nt_dot` for C = A · Bᵀ only (vector dot products along k, no transposed copy
+    /// work-item per rows × columns block in registers, broadcast A, rows of B as vectors;
+    /// `4x64-panels` reads B from 64-column panels copied out first), `gemm_nt_dot` for C = A · Bᵀ only (vector dot products along k, no transposed copy
     /// of B), and `gemm_local` for GPU-like devices (a 32 × 32 block per work-group of
     /// 8 × 8, tiles of A and B in local memory).
     public enum Tile: String, CaseIterable, Sendable {
         case rows8cols32 = "8x32"
         case rows4cols64 = "4x64"
+        case rows4cols64Panels = "4x64-panels"
         case dot4x4 = "dot4x4"
         case local32 = "local32"
 
@@ -19,7 +20,7 @@ public enum GemmKernels {
         var block: (rows: Int, columns: Int) {
             switch self {
             case .rows8cols32: return (8, 32)
-            case .rows4cols64: return (4, 64)
+            case .rows4cols64, .rows4cols64Panels: return (4, 64)
             case .dot4x4: return (4, 4)
             case .local32: return (32, 32)
             }
@@ -27,16 +28,22 @@ public enum GemmKernels {
 
         var kernelName: String {
             switch self {
-            case .rows8cols32, .rows4cols64: return "gemm_tile"
+            case .rows8cols32, .rows4cols64, .rows4cols64Panels: return "gemm_tile"
             case .dot4x4: return "gemm_nt_dot"
             case .local32: return "gemm_local"
             }
         }
 
-        /// Build options: `gemm_tile` is built once per tile shape.
+        /// Build options: `gemm_tile` is built once per tile shape and B layout.
         var defines: String {
-            kernelName == "gemm_tile" ? "-DTM=\(block.rows) -DNV=\(block.columns / 16)" : ""
+            guard kernelName == "gemm_tile" else { return "" }
+            return "-DTM=\(block.rows) -DNV=\(block.columns / 16)" + (readsPanels ? " -DPACKED_B" : "")
         }
+
+        /// Whether B is first copied into panels of `block.columns` columns (`pack_panels`,
+        /// which also transposes a transposed B): aligned, contiguous vector loads in the
+        /// kernel for one pass over B.
+        var readsPanels: Bool { self == .rows4cols64Panels }
 
         /// Work-group size: one work-item on CPU-like devices, 8 × 8 for `gemm_local`.
         var group: [Int] { self == .local32 ? [8, 8, 1] : [1, 1, 1] }
@@ -91,12 +98,22 @@ public enum GemmKernels {
             throw LumenError.shapeMismatch("Lumen's \(tile.rawValue) GEMM computes A·Bᵀ only")
         }
         var bTensor = b.tensor, bOffset = b.offset, ldb = b.leadingDimension ?? (transposeB ? k : n), bStride = strideB
-        if transposeB && tile != .dot4x4 {
+        if transposeB && tile != .dot4x4 && !tile.readsPanels {
             // B is stored [n, k]; pack Bᵀ as [sets, k, n].
             let packed = try Tensor(uninitializedOn: device, shape: [sets, k, n])
             try transpose(b.tensor, offset: b.offset, ld: ldb, stride: strideB, rows: n, cols: k, sets: sets, into: packed,
                           staged: tile == .local32)
             (bTensor, bOffset, ldb, bStride) = (packed, 0, n, k * n)
+        }
+        if tile.readsPanels {
+            let width = tile.block.columns, panels = (n + width - 1) / width
+            let packed = try Tensor(uninitializedOn: device, shape: [max(sets * panels * k * width, 1)])
+            if k > 0 {
+                try device.launch("gemm", "pack_panels", global: [panels * width / 16, (k + 15) / 16, sets], local: [1, 1, 1],
+                                  [.tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride), .int(transposeB ? 1 : 0),
+                                   .tensor(packed), .size(k), .size(n), .size(width)])
+            }
+            (bTensor, bOffset, ldb, bStride) = (packed, 0, width, panels * k * width)
         }
         // gemm_nt_dot takes no trans_a; the arguments are otherwise the same.
         let transposeFlag: [KernelArgument] = tile == .dot4x4 ? [] : [.int(transposeA ? 1 : 0)]
