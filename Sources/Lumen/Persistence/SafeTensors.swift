@@ -152,10 +152,13 @@ public struct SafeTensors {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
         for name in names {
-            tensors[name]!.values.withUnsafeBufferPointer { values in
-                let littleEndian = values.map { $0.bitPattern.littleEndian }
-                littleEndian.withUnsafeBytes { data.append(contentsOf: $0) }
-            }
+            // The file is little-endian: on such hosts the floats go in as they are,
+            // without a second copy of a tensor that may be hundreds of megabytes.
+            #if _endian(little)
+            tensors[name]!.values.withUnsafeBytes { data.append(contentsOf: $0) }
+            #else
+            tensors[name]!.values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) }
+            #endif
         }
         return data
     }

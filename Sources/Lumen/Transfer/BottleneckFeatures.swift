@@ -84,6 +84,8 @@ public enum FeatureExtractor {
             let stream = loader.epoch(0, skipping: first)
             var values: [Float] = [], labels: [Int] = [], files: [String] = []
             var sampleShape: [Int] = model.outputShapes[index]
+            // Room for the whole chunk at once: no copies of a growing array.
+            values.reserveCapacity(count * batchSize * sampleShape.reduce(1, *))
             for done in 0..<count {
                 guard let batch = try stream.next() else { break }
                 let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
