@@ -133,25 +133,28 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
 // B's strips of `width` columns as contiguous [rows, width] panels, for gemm_tile built
 // with PACKED_B: dst[z, q, r, c] = op(src_z)[r, q·width + c], 0 where q·width + c ≥ cols;
 // src_z starts at off + z·stride, rows ld apart, and op transposes it when trans (B
-// stored [cols, rows]). One work-item per 16 columns of a panel and 16 rows.
+// stored [cols, rows]). One work-item per panel and 16 rows, whole panel rows at a time
+// (width a multiple of 16).
 //   op(src_z): [rows, cols]   dst: [batch, ⌈cols / width⌉, rows, width]
 __kernel void pack_panels(__global const float *src, const int off, const int ld, const int stride, const int trans,
                           __global float *dst, const int rows, const int cols, const int width) {
-    const int c0 = get_global_id(0) * 16;
+    const int q = get_global_id(0);
     const int r0 = get_global_id(1) * 16;
     const int z = get_global_id(2);
     const int panels = (cols + width - 1) / width;
-    if (c0 >= panels * width || r0 >= rows) return;
+    if (q >= panels || r0 >= rows) return;
+    const int c0 = q * width;
     __global const float *in = src + off + (size_t)z * stride;
-    __global float *out = dst + ((size_t)z * panels + c0 / width) * rows * width + c0 % width;
+    __global float *out = dst + ((size_t)z * panels + q) * rows * width;
     for (int r = r0; r < min(r0 + 16, rows); r++) {
-        if (!trans && c0 + 16 <= cols) {
-            vstore16(vload16(0, in + (size_t)r * ld + c0), 0, out + (size_t)r * width);
+        __global float *row = out + (size_t)r * width;
+        if (!trans && c0 + width <= cols) {
+            for (int v = 0; v < width; v += 16) vstore16(vload16(0, in + (size_t)r * ld + c0 + v), 0, row + v);
             continue;
         }
-        for (int q = 0; q < 16; q++) {
-            const int c = c0 + q;
-            out[(size_t)r * width + q] = c >= cols ? 0.0f : trans ? in[(size_t)c * ld + r] : in[(size_t)r * ld + c];
+        for (int c = 0; c < width; c++) {
+            const int col = c0 + c;
+            row[c] = col >= cols ? 0.0f : trans ? in[(size_t)col * ld + r] : in[(size_t)r * ld + col];
         }
     }
 }

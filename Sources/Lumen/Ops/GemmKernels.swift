@@ -109,7 +109,7 @@ public enum GemmKernels {
             let width = tile.block.columns, panels = (n + width - 1) / width
             let packed = try Tensor(uninitializedOn: device, shape: [max(sets * panels * k * width, 1)])
             if k > 0 {
-                try device.launch("gemm", "pack_panels", global: [panels * width / 16, (k + 15) / 16, sets], local: [1, 1, 1],
+                try device.launch("gemm", "pack_panels", global: [panels, (k + 15) / 16, sets], local: [1, 1, 1],
                                   [.tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride), .int(transposeB ? 1 : 0),
                                    .tensor(packed), .size(k), .size(n), .size(width)])
             }
