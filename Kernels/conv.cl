@@ -389,6 +389,26 @@ inline void store_chunk(const float16 chunk, __global float *out, const int coun
 inline void depthwise_forward_row(__global const float *plane, __global const float *k, __global float *out,
                                   const int H, const int W, WINDOW_ARGS, const int oh, const float shift, const int epilogue) {
     const int kh0 = max(0, PT - oh * S), kh1 = min(KH, H + PT - oh * S);   // rows inside the image
+    if (S == 1 && KW == 3 && PL == 1 && OW == W && W >= 16) {
+        // 3-wide windows, "same" padding (Xception's and MobileNet's): every chunk of 16
+        // is vector work, the first and last taking their outer tap from the middle
+        // one's lanes shifted in from the padding (the last chunk moved back to end at W).
+        for (int c0 = 0; c0 < OW; c0 += 16) {
+            const int ow0 = min(c0, OW - 16);
+            float16 acc = 0.0f;
+            for (int kh = kh0; kh < kh1; kh++) {
+                __global const float *line = plane + (oh - PT + kh) * W + ow0;
+                const float16 mid = vload16(0, line);
+                const float16 left = ow0 == 0 ? (float16)(0.0f, mid.s0123, mid.s4567, mid.s89ab, mid.scde) : vload16(0, line - 1);
+                const float16 right = ow0 + 16 == W ? (float16)(mid.s1234, mid.s5678, mid.s9abc, mid.sdef, 0.0f) : vload16(0, line + 1);
+                acc = fma((float16)k[kh * 3], left, acc);
+                acc = fma((float16)k[kh * 3 + 1], mid, acc);
+                acc = fma((float16)k[kh * 3 + 2], right, acc);
+            }
+            vstore16(finish16(acc, shift, epilogue), 0, out + ow0);
+        }
+        return;
+    }
     int lo, hi;
     interior_columns(W, S, PL, KW, OW, &lo, &hi);
     if (hi - lo < 16) {

@@ -126,7 +126,8 @@ extension KernelChecks {
         var filter = KernelCheck(family: device.kernelStyle, name: "depthwise conv backward filter", tolerance: 1e-5)
         do {
             for multiplier in [1, 2] {
-                for (index, g) in geometries(kernels: [(3, 3), (5, 5)], channels: 3).enumerated() {
+                // 16- and 19-wide maps: 3-wide "same" rows as one chunk, or two that overlap.
+                for (index, g) in geometries(kernels: [(3, 3), (5, 5)], channels: 3, moreMaps: [(3, 16), (5, 19)]).enumerated() {
                     let seed = UInt64(index * 8 + multiplier * 4)
                     let shape = [g.batch, g.channels, g.height, g.width]
                     let weightShape = [g.channels * multiplier, 1, g.kernelHeight, g.kernelWidth]
