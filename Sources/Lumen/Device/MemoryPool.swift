@@ -1,11 +1,9 @@
 import CLShim
 import Foundation
 
-/// Freed device buffers kept for reuse, as PyTorch's caching allocator does: a training
-/// step allocates the same sizes every time, and a fresh buffer costs page faults on
-/// first touch (PoCL) or a driver allocation (GPUs). A request takes a kept buffer of its
-/// exact size, else the smallest kept one up to twice its size (so the first pass of a
-/// network, whose sizes mostly differ, reuses what earlier layers freed). Kernels run on one
+/// Freed device buffers kept for reuse, by exact size, as PyTorch's caching allocator
+/// does: a training step allocates the same sizes every time, and a fresh buffer costs
+/// page faults on first touch (PoCL) or a driver allocation (GPUs). Kernels run on one
 /// in-order queue, so a buffer handed out again is written only after every kernel
 /// enqueued on its earlier life. Holds at most `limit` bytes: room for a newly freed
 /// buffer is made by freeing the longest-kept ones, so sizes that stop recurring go first.
@@ -35,17 +33,13 @@ final class MemoryPool: @unchecked Sendable {
         return pooledBytes
     }
 
-    /// The most recently kept buffer of exactly `bytes`, else the smallest kept one of at
-    /// most twice that, with its size (what it is given back as); nil when neither is kept.
-    func take(_ bytes: Int) -> (memory: OpaquePointer, bytes: Int)? {
+    /// The most recently kept buffer of exactly `bytes`, or nil.
+    func take(_ bytes: Int) -> OpaquePointer? {
         lock.lock()
         defer { lock.unlock() }
-        let larger = kept.indices.filter { kept[$0].bytes > bytes && kept[$0].bytes <= 2 * bytes }
-        guard let index = kept.lastIndex(where: { $0.bytes == bytes }) ?? larger.min(by: { kept[$0].bytes < kept[$1].bytes })
-        else { return nil }
-        let taken = kept.remove(at: index)
-        pooledBytes -= taken.bytes
-        return (taken.memory, taken.bytes)
+        guard let index = kept.lastIndex(where: { $0.bytes == bytes }) else { return nil }
+        pooledBytes -= bytes
+        return kept.remove(at: index).memory
     }
 
     func give(_ memory: OpaquePointer, bytes: Int) {
