@@ -6,9 +6,10 @@ import Foundation
 public enum GemmKernels {
     /// How a kernel splits C, and which kernel: `gemm_tile` for CPU-like devices (one
     /// work-item per rows × columns block in registers, broadcast A, rows of B as vectors;
-    /// `4x64-panels` reads B from 64-column panels copied out first), `gemm_nt_dot` for C = A · Bᵀ only (vector dot products along k, no transposed copy
-    /// of B), and `gemm_local` for GPU-like devices (a 32 × 32 block per work-group of
-    /// 8 × 8, tiles of A and B in local memory).
+    /// `4x64-panels` reads B from 64-column panels copied out first), `gemm_nt_dot` for
+    /// C = A · Bᵀ only (vector dot products along k, no transposed copy of B), and
+    /// `gemm_local` for GPU-like devices (a 32 × 32 block per work-group of 8 × 8, tiles
+    /// of A and B in local memory).
     public enum Tile: String, CaseIterable, Sendable {
         case rows8cols32 = "8x32"
         case rows4cols64 = "4x64"
