@@ -153,29 +153,40 @@ import Testing
 }
 
 @Suite struct MemoryPoolTests {
-    /// Freed buffers come back by exact size; past the limit the longest-kept go first;
-    /// a buffer larger than the whole limit is not kept; drain frees everything.
+    /// Freed buffers come back by exact size, else (from the lending floor up) the smallest
+    /// up to twice the size; past the limit the longest-kept go first; a buffer larger than the whole limit is
+    /// not kept; drain frees everything.
     @Test func reusesBySizeAndEvictsTheOldest() throws {
         func allocate(_ bytes: Int) throws -> OpaquePointer {
             var memory: OpaquePointer?
             try #require(lm_buffer_alloc(testDevice.handle, bytes, &memory) == 0)
             return memory!
         }
-        let pool = MemoryPool(limit: 1000)
+        let pool = MemoryPool(limit: 1000, lendingFloor: 200)
         let a = try allocate(400), b = try allocate(400), c = try allocate(400)
         pool.give(a, bytes: 400)
         pool.give(b, bytes: 400)
         #expect(pool.heldBytes == 800)
         pool.give(c, bytes: 400)           // 1200 > 1000: a, the oldest, is freed
         #expect(pool.heldBytes == 800)
-        #expect(pool.take(300) == nil)
-        let first = pool.take(400), second = pool.take(400)
-        #expect(Set([first, second].compactMap { $0 }) == Set([b, c]))
+        #expect(pool.take(199) == nil)        // 400 is more than twice 199
+        let first = pool.take(200)            // no 200: a 400 one, with its size
+        #expect(first?.bytes == 400 && pool.heldBytes == 400)
+        let second = pool.take(400)
+        #expect(Set([first?.memory, second?.memory].compactMap { $0 }) == Set([b, c]) && second?.bytes == 400)
         #expect(pool.take(400) == nil && pool.heldBytes == 0)
-        pool.give(first!, bytes: 400)
-        pool.give(second!, bytes: 400)
+        let small = try allocate(300), exact = try allocate(350)
+        pool.give(first!.memory, bytes: 400)
+        pool.give(small, bytes: 300)
+        #expect(pool.take(190) == nil)             // below the floor: exact sizes only
+        #expect(pool.take(290)?.memory == small)   // the smallest that fits
+        pool.give(small, bytes: 300)
+        pool.give(exact, bytes: 350)           // 1050 > 1000: the 400 one, the oldest, is freed
+        #expect(pool.take(350)?.memory == exact && pool.take(200)?.memory == small && pool.heldBytes == 0)
+        pool.give(exact, bytes: 350)
+        pool.give(second!.memory, bytes: 400)
         pool.give(try allocate(2000), bytes: 2000)   // above the limit: freed at once
-        #expect(pool.heldBytes == 800)
-        #expect(pool.drain() == 800 && pool.heldBytes == 0)
+        #expect(pool.heldBytes == 750)
+        #expect(pool.drain() == 750 && pool.heldBytes == 0)
     }
 }

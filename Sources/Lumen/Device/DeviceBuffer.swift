@@ -5,7 +5,8 @@ import Foundation
 /// (a tensor and its views) lets it go.
 final class DeviceBuffer {
     private(set) var memory: OpaquePointer?
-    let bytes: Int
+    /// The allocation's size: the request, or more for a larger buffer the pool handed out.
+    private let bytes: Int
     /// How many times the buffer was handed to the device or the host (a kernel, a
     /// GEMM, a copy): one whose count has not moved since a moment has not changed.
     private(set) var uses = 0
@@ -21,11 +22,11 @@ final class DeviceBuffer {
         }
         self.pool = device.memoryPool
         self.device = device
-        self.bytes = bytes
         if let reused = pool.take(bytes) {
-            self.memory = reused
+            (self.memory, self.bytes) = reused
             return
         }
+        self.bytes = bytes
         var memory: OpaquePointer?
         var status = lm_buffer_alloc(device.handle, bytes, &memory)
         func outOfMemory(_ status: Int32) -> Bool {

@@ -1,9 +1,12 @@
 import CLShim
 import Foundation
 
-/// Freed device buffers kept for reuse, by exact size, as PyTorch's caching allocator
-/// does: a training step allocates the same sizes every time, and a fresh buffer costs
-/// page faults on first touch (PoCL) or a driver allocation (GPUs). Kernels run on one
+/// Freed device buffers kept for reuse, as PyTorch's caching allocator does: a training
+/// step allocates the same sizes every time, and a fresh buffer costs page faults on
+/// first touch (PoCL) or a driver allocation (GPUs). A request takes a kept buffer of its
+/// exact size, else, from `lendingFloor` bytes up, the smallest kept one up to twice its
+/// size (so the first pass of a network, whose large sizes mostly differ, reuses what
+/// earlier layers freed; small buffers cost few page faults and stay exact). Kernels run on one
 /// in-order queue, so a buffer handed out again is written only after every kernel
 /// enqueued on its earlier life. Holds at most `limit` bytes: room for a newly freed
 /// buffer is made by freeing the longest-kept ones, so sizes that stop recurring go first.
@@ -12,8 +15,12 @@ final class MemoryPool: @unchecked Sendable {
     private var kept: [(bytes: Int, memory: OpaquePointer)] = []  // oldest first
     private var pooledBytes = 0
     let limit: Int
+    let lendingFloor: Int
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, lendingFloor: Int = 1 << 20) {
+        self.limit = limit
+        self.lendingFloor = lendingFloor
+    }
 
     /// The limit for a device with `deviceMemory` bytes: half of it, at most 8 GiB. A pass
     /// frees and re-allocates the same sizes in the same order, so a pool smaller than the
@@ -33,13 +40,19 @@ final class MemoryPool: @unchecked Sendable {
         return pooledBytes
     }
 
-    /// The most recently kept buffer of exactly `bytes`, or nil.
-    func take(_ bytes: Int) -> OpaquePointer? {
+    /// The most recently kept buffer of exactly `bytes`, else (from `lendingFloor` up) the
+    /// smallest kept one of at most twice that, with its size (what it is given back as);
+    /// nil when neither is kept.
+    func take(_ bytes: Int) -> (memory: OpaquePointer, bytes: Int)? {
         lock.lock()
         defer { lock.unlock() }
-        guard let index = kept.lastIndex(where: { $0.bytes == bytes }) else { return nil }
-        pooledBytes -= bytes
-        return kept.remove(at: index).memory
+        let lends = bytes >= lendingFloor
+        let larger = kept.indices.filter { lends && kept[$0].bytes > bytes && kept[$0].bytes <= 2 * bytes }
+        guard let index = kept.lastIndex(where: { $0.bytes == bytes }) ?? larger.min(by: { kept[$0].bytes < kept[$1].bytes })
+        else { return nil }
+        let taken = kept.remove(at: index)
+        pooledBytes -= taken.bytes
+        return (taken.memory, taken.bytes)
     }
 
     func give(_ memory: OpaquePointer, bytes: Int) {
