@@ -92,20 +92,25 @@ __kernel void add_channel_bias(__global float *y, __global const float *bias,
     if (i < total) y[i] += bias[(i / P) % C];
 }
 
-// total + Σ plane[h, w] · other[i, j] over i < I, j < J, where h = i·step + top and
-// w = j·step + left fall inside the H × W plane, in row-major order of (i, j). The
-// depthwise forward walks its window this way (other = the kernel, step 1), its filter
-// gradient the output plane (other = dy, step S).
+// Bit 8 of a depthwise forward's epilogue: its input passes through a ReLU as it is read
+// (inference, where that ReLU's output has no other reader). Padding stays 0.
+inline float input1(const float value, const int epilogue) { return epilogue & 8 ? fmax(value, 0.0f) : value; }
+inline float16 input16(const float16 value, const int epilogue) { return epilogue & 8 ? fmax(value, 0.0f) : value; }
+
+// total + Σ in(plane[h, w]) · other[i, j] over i < I, j < J, where h = i·step + top and
+// w = j·step + left fall inside the H × W plane, in row-major order of (i, j), in() being
+// `input1` under `epilogue`: how the GPU-style depthwise forward walks its window
+// (other = the kernel, step 1).
 inline float plane_dot(float total, __global const float *plane, const int H, const int W,
                        __global const float *other, const int I, const int J, const int step,
-                       const int top, const int left) {
+                       const int top, const int left, const int epilogue) {
     for (int i = 0; i < I; i++) {
         const int h = i * step + top;
         if (h < 0 || h >= H) continue;
         for (int j = 0; j < J; j++) {
             const int w = j * step + left;
             if (w < 0 || w >= W) continue;
-            total += plane[h * W + w] * other[i * J + j];
+            total += input1(plane[h * W + w], epilogue) * other[i * J + j];
         }
     }
     return total;
@@ -137,7 +142,7 @@ __kernel void depthwise_forward(__global const float *x, __global const float *w
     const int oh = p / OW, ow = p - oh * OW;
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global const float *k = weight + (size_t)o * KH * KW;
-    y[(size_t)no * OH * OW + p] = finish(plane_dot(0.0f, plane, H, W, k, KH, KW, 1, oh * S - PT, ow * S - PL),
+    y[(size_t)no * OH * OW + p] = finish(plane_dot(0.0f, plane, H, W, k, KH, KW, 1, oh * S - PT, ow * S - PL, epilogue),
                                          epilogue & 1 ? bias[o] : 0.0f, epilogue);
 }
 
@@ -398,9 +403,11 @@ inline void depthwise_forward_row(__global const float *plane, __global const fl
             float16 acc = 0.0f;
             for (int kh = kh0; kh < kh1; kh++) {
                 __global const float *line = plane + (oh - PT + kh) * W + ow0;
-                const float16 mid = vload16(0, line);
-                const float16 left = ow0 == 0 ? (float16)(0.0f, mid.s0123, mid.s4567, mid.s89ab, mid.scde) : vload16(0, line - 1);
-                const float16 right = ow0 + 16 == W ? (float16)(mid.s1234, mid.s5678, mid.s9abc, mid.sdef, 0.0f) : vload16(0, line + 1);
+                const float16 mid = input16(vload16(0, line), epilogue);
+                const float16 left = ow0 == 0 ? (float16)(0.0f, mid.s0123, mid.s4567, mid.s89ab, mid.scde)
+                                              : input16(vload16(0, line - 1), epilogue);
+                const float16 right = ow0 + 16 == W ? (float16)(mid.s1234, mid.s5678, mid.s9abc, mid.sdef, 0.0f)
+                                                    : input16(vload16(0, line + 1), epilogue);
                 acc = fma((float16)k[kh * 3], left, acc);
                 acc = fma((float16)k[kh * 3 + 1], mid, acc);
                 acc = fma((float16)k[kh * 3 + 2], right, acc);
@@ -417,7 +424,8 @@ inline void depthwise_forward_row(__global const float *plane, __global const fl
             float16 acc = 0.0f;
             for (int kh = kh0; kh < kh1; kh++) {
                 __global const float *line = plane + (oh * S - PT + kh) * W;
-                for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], window16(line, W, ow0 * S - PL + kw, S), acc);
+                for (int kw = 0; kw < KW; kw++)
+                    acc = fma((float16)k[kh * KW + kw], input16(window16(line, W, ow0 * S - PL + kw, S), epilogue), acc);
             }
             store_chunk(finish16(acc, shift, epilogue), out + ow0, OW - ow0);
         }
@@ -430,7 +438,7 @@ inline void depthwise_forward_row(__global const float *plane, __global const fl
         float16 acc = 0.0f;
         for (int kh = kh0; kh < kh1; kh++) {
             __global const float *line = plane + (oh * S - PT + kh) * W;
-            for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], taps16(line, ow0 * S - PL + kw, S), acc);
+            for (int kw = 0; kw < KW; kw++) acc = fma((float16)k[kh * KW + kw], input16(taps16(line, ow0 * S - PL + kw, S), epilogue), acc);
         }
         vstore16(finish16(acc, shift, epilogue), 0, out + ow0);
     }
@@ -441,7 +449,7 @@ inline void depthwise_forward_row(__global const float *plane, __global const fl
             __global const float *line = plane + (oh * S - PT + kh) * W;
             for (int kw = 0; kw < KW; kw++) {
                 const int col = ow * S - PL + kw;
-                if (col >= 0 && col < W) total = fma(k[kh * KW + kw], line[col], total);
+                if (col >= 0 && col < W) total = fma(k[kh * KW + kw], input1(line[col], epilogue), total);
             }
         }
         out[ow] = finish(total, shift, epilogue);
@@ -504,7 +512,7 @@ __kernel void depthwise_forward_plane(__global const float *x, __global const fl
                     }
                     v = vload16(0, values);
                 }
-                acc = fma((float16)k[kh * KW + kw], select((float16)0.0f, v, inside), acc);
+                acc = fma((float16)k[kh * KW + kw], select((float16)0.0f, input16(v, epilogue), inside), acc);
             }
         }
         store_chunk(finish16(acc, shift, epilogue), out + p0, P - p0);

@@ -95,6 +95,38 @@ import Testing
         }
     }
 
+    /// A ReLU layer read only by a SeparableConv2D or DepthwiseConv2D is applied as that
+    /// layer loads its input in inference (the plan says so; the ReLU passes values
+    /// through), and the model predicts and trains as with LeakyReLU(alpha 0) in its place.
+    @Test(arguments: KernelStyle.allCases)
+    func reluAppliedByTheDepthwiseLayerPredictsAsTheUnfusedLayers(style: KernelStyle) throws {
+        func spec(_ activation: LayerSpec) -> ModelSpec {
+            var conv = LayerSpec(type: "Conv2D", name: "conv"); conv.filters = 3; conv.kernelSize = 3; conv.padding = .same
+            var separable = LayerSpec(type: "SeparableConv2D", name: "separable")
+            separable.filters = 4; separable.kernelSize = 3; separable.padding = .same
+            var depthwise = LayerSpec(type: "DepthwiseConv2D", name: "depthwise"); depthwise.kernelSize = 3
+            var dense = LayerSpec(type: "Dense", name: "dense"); dense.units = 3; dense.activation = .softmax
+            var first = activation, second = activation
+            first.name = "act1"; second.name = "act2"
+            return ModelSpec(name: "relu-depthwise", inputShape: [7, 18, 2],
+                             layers: [conv, first, separable, second, depthwise, LayerSpec(type: "GlobalAveragePooling2D"), dense])
+        }
+        var leaky = LayerSpec(type: "LeakyReLU"); leaky.alpha = 0
+        let fused = try Model(spec: spec(LayerSpec(type: "ReLU")), device: device(for: style), seed: 3)
+        let unfused = try Model(spec: spec(leaky), device: device(for: style), seed: 3)
+        #expect(fused.plan.inputReLUs == [1: 2, 3: 4] && unfused.plan.inputReLUs.isEmpty)
+        let x = try Tensor(on: device(for: style), shape: [4, 2, 7, 18], values: randomValues(1008, seed: 5).map { $0 * 2 - 1 })
+        let gradients = try [fused, unfused].map { try GraphModelTests.stepGradients($0, x) }
+        #expect(gradients[0].count == 10)
+        for (name, values) in gradients[0] {
+            #expect(scaledDifference(values, gradients[1][name]!) <= 1e-6, "\(name)")
+        }
+        // Exposed (kept by `outputs`), the ReLU applies itself.
+        let kept = try fused.outputs(x, at: [1, 6])
+        #expect(try kept[0].toArray().allSatisfy { $0 >= 0 })
+        #expect(scaledDifference(try kept[1].toArray(), gradients[1]["predict"]!) <= 1e-6)
+    }
+
     /// Add → ReLU or ReLU6 runs as one pass (the sum's kernel clamps) and trains exactly as
     /// the same layers kept apart by a linear Activation between them; a residual block's
     /// own ReLU runs in its sum too.

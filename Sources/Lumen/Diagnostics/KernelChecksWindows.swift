@@ -142,15 +142,21 @@ extension KernelChecks {
                     let activation: ActivationKind = multiplier == 1 ? .linear : index % 2 == 0 ? .relu6 : .relu
                     let bias = multiplier == 1 ? nil : checkValues(g.channels * multiplier, seed: seed + 4).map { $0 * 4 }
                     let bt = try bias.map { try Tensor(on: device, shape: [$0.count], values: $0) }
+                    // Each map reads its input through a ReLU (a ReLU layer below, fused) with
+                    // one of the two multipliers.
+                    let inputReLU = (index + multiplier) % 2 == 0
                     let place = describe(g) + ", multiplier \(multiplier)" + (bias == nil ? "" : ", bias and \(activation.rawValue)")
+                        + (inputReLU ? ", input ReLU" : "")
                     let taps = Float(g.kernelHeight * g.kernelWidth)
                     let plane = g.outputPlane
-                    let expectedY = HostReference.depthwise(x, weight: weight, multiplier: multiplier, g).enumerated().map { at, value in
+                    let seen = inputReLU ? x.map { max($0, 0) } : x
+                    let expectedY = HostReference.depthwise(seen, weight: weight, multiplier: multiplier, g).enumerated().map { at, value in
                         let shifted = value + (bias?[at / plane % (g.channels * multiplier)] ?? 0)
                         return activation == .linear ? shifted : min(max(shifted, 0), activation == .relu6 ? 6 : .infinity)
                     }
                     forward.compare(place, {
-                        try ConvOps.depthwiseForward(xt, weight: wt, multiplier: multiplier, g, bias: bt, activation: activation).toArray()
+                        try ConvOps.depthwiseForward(xt, weight: wt, multiplier: multiplier, g, bias: bt, activation: activation,
+                                                     inputReLU: inputReLU).toArray()
                     }, expectedY, floor: taps)
                     let expected = HostReference.depthwiseBackward(dy, x: x, weight: weight, multiplier: multiplier, g)
                     let (dx, dweight) = try ConvOps.depthwiseBackward(dyt, x: xt, weight: wt, multiplier: multiplier, g,

@@ -164,7 +164,8 @@ public final class DepthwiseConv2D: ConvolutionLayer {
     public override func forwardCore(_ x: Tensor, _ pass: ForwardPass) throws -> Tensor {
         let g = try geometry(x.shape)
         let (w, b, activation) = try operands(pass)
-        let y = try ConvOps.depthwiseForward(x, weight: w, multiplier: depthMultiplier, g, bias: b, activation: activation)
+        let y = try ConvOps.depthwiseForward(x, weight: w, multiplier: depthMultiplier, g, bias: b, activation: activation,
+                                             inputReLU: pass.inputReLU)
         keep(x, g, pass)
         return y
     }

@@ -59,6 +59,10 @@ public struct ForwardPass {
     public var foldedNormalization: BatchNormalization?
     /// For that BatchNormalization: the layer below applied it; pass values through.
     public var normalizationFolded = false
+    /// For a DepthwiseConv2D or SeparableConv2D whose input is a ReLU layer's output that
+    /// only it reads, when nothing keeps either for backward: apply that ReLU to the input
+    /// as it is loaded (the ReLU layer then passes values through).
+    public var inputReLU = false
     /// Set when the batch is one process's share of a global batch.
     public var replicas: ReplicaShare?
 

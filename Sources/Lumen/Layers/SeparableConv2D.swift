@@ -47,7 +47,9 @@ public final class SeparableConv2D: Layer {
         // A BatchNormalization folded into this layer folds into its pointwise half.
         var second = pass
         second.appliesActivation = true
-        var first = second
+        second.inputReLU = false
+        var first = pass
+        first.appliesActivation = true
         first.foldedNormalization = nil
         first.fusedActivation = .linear
         return try pointwise.forward(try depthwise.forward(x, first), second)

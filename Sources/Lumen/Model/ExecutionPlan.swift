@@ -2,7 +2,8 @@
 /// the order of the layers, who consumes each output, which max pools apply the ReLU
 /// derivative of the layer below them, which BatchNorms apply the activation above them
 /// or fold into the convolution below, where the logits are, and which layers the
-/// backward pass reaches. Layers receive what the plan decides as arguments of each
+/// backward pass reaches, and which depthwise convolutions apply the ReLU below them as
+/// they load their input. Layers receive what the plan decides as arguments of each
 /// pass; nothing sets flags on them from outside.
 public struct ExecutionPlan {
     /// Layer indices in execution order (the spec's order, which lists inputs first).
@@ -21,6 +22,11 @@ public struct ExecutionPlan {
     /// BatchNormalization and Add layers that apply the ReLU or ReLU6 layer reading them
     /// (its only reader) in their own kernels, forward and backward: index -> activation index.
     public let activationFusions: [Int: Int]
+    /// ReLU layers whose only reader is a DepthwiseConv2D or SeparableConv2D, which
+    /// applies the ReLU as it loads its input in passes that keep nothing for backward:
+    /// ReLU index -> reader index (Xception's ReLU before each separable convolution,
+    /// whose input is also a residual, so no layer below can apply it).
+    public let inputReLUs: [Int: Int]
     /// Whether the backward pass reaches each layer: it or a layer it depends on trains.
     public let reached: [Bool]
     /// The trainability this plan was made for, one flag per layer.
@@ -34,6 +40,7 @@ public struct ExecutionPlan {
     /// that BatchNormalization's index -> the layer's: folds a pass may make.
     private let foldCandidates: [Int: (layer: Layer, norm: BatchNormalization, at: Int)]
     private let foldedInto: [Int: Int]
+    private let reluBelow: [Int: Int]
 
     init(inputs: [[Int]], layers: [Layer]) {
         let count = layers.count
@@ -75,6 +82,15 @@ public struct ExecutionPlan {
         foldCandidates = candidates
         foldedInto = Dictionary(uniqueKeysWithValues: candidates.map { ($0.value.at, $0.key) })
         absorbedBy = Dictionary(uniqueKeysWithValues: fusions.map { ($0.value, $0.key) })
+        var reluInputs: [Int: Int] = [:]
+        for (index, layer) in layers.enumerated() {
+            guard layer is ActivationLayer, layer.activation == .relu, absorbedBy[index] == nil, consumers[index].count == 1,
+                  let reader = consumers[index].first, inputs[reader] == [index],
+                  layers[reader] is DepthwiseConv2D || layers[reader] is SeparableConv2D else { continue }
+            reluInputs[index] = reader
+        }
+        inputReLUs = reluInputs
+        reluBelow = Dictionary(uniqueKeysWithValues: reluInputs.map { ($0.value, $0.key) })
         activationKinds = Dictionary(uniqueKeysWithValues: fusions.values.map { ($0, layers[$0].activation) })
         trainability = layers.map { $0.parameters.contains { $0.trainable } }
         var reached = [Bool](repeating: false, count: count)
@@ -101,10 +117,17 @@ public struct ExecutionPlan {
                                         keptForBackward: pass.keepsForBackward && (visits[index] || visits[candidate.at]))
     }
 
+    /// Whether depthwise layer `reader` applies ReLU layer `relu` to its input in this
+    /// pass: nothing keeps either for backward and the ReLU's own output is not `exposed`.
+    private func loadsThroughReLU(_ relu: Int, _ reader: Int, _ pass: ForwardPass, visits: [Bool], exposed: Set<Int>) -> Bool {
+        !exposed.contains(relu) && !(pass.keepsForBackward && (visits[relu] || visits[reader]))
+    }
+
     /// The forward pass of one layer: the logits layer leaves its activation to the loss
     /// when `fromLogits`, only layers that backward will visit keep their inputs, a
     /// BatchNorm applies the ReLU above it unless its own output is `exposed`, and folds
-    /// into the convolution below it where `folds` says so (which then applies that ReLU).
+    /// into the convolution below it where `folds` says so (which then applies that ReLU),
+    /// and a ReLU layer leaves itself to the depthwise layer reading it (`inputReLUs`).
     func forwardPass(_ index: Int, _ pass: ForwardPass, fromLogits: Bool, visits: [Bool], exposed: Set<Int>) -> ForwardPass {
         var layerPass = pass
         let fused = fusion(index, exposed: exposed)
@@ -117,6 +140,12 @@ public struct ExecutionPlan {
         }
         if let below = foldedInto[index], folds(below, pass, visits: visits, exposed: exposed) {
             layerPass.normalizationFolded = true
+        }
+        if let reader = inputReLUs[index], loadsThroughReLU(index, reader, pass, visits: visits, exposed: exposed) {
+            layerPass.appliesActivation = false
+        }
+        if let relu = reluBelow[index], loadsThroughReLU(relu, index, pass, visits: visits, exposed: exposed) {
+            layerPass.inputReLU = true
         }
         return layerPass
     }

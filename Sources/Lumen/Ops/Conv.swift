@@ -506,12 +506,14 @@ public enum ConvOps {
     // MARK: - Depthwise
 
     /// Depthwise forward with multiplier M, adding `bias` and applying `activation` (linear,
-    /// ReLU or ReLU6) as each output is stored.
+    /// ReLU or ReLU6) as each output is stored; with `inputReLU`, of max(x, 0) (a ReLU
+    /// layer below whose output nothing else reads, applied as x is loaded).
     ///                                              x: [N, C, H, W]  weight: [C·M, 1, KH, KW]  bias: [C·M]
     ///                                              ->  [N, C·M, OH, OW]
     /// Direct: CPU-style one output row per work-item, GPU-style one output per work-item.
     public static func depthwiseForward(_ x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry, bias: Tensor? = nil,
-                                        activation: ActivationKind = .linear, variant: KernelVariant? = nil) throws -> Tensor {
+                                        activation: ActivationKind = .linear, inputReLU: Bool = false,
+                                        variant: KernelVariant? = nil) throws -> Tensor {
         let outChannels = g.channels * multiplier
         if let bias, bias.count != outChannels { throw LumenError.shapeMismatch("bias \(bias.shape) for \(outChannels) channels") }
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
@@ -519,7 +521,7 @@ public enum ConvOps {
         // Without a bias the kernel is handed the weight (as the GEMM kernels are A): a
         // written buffer, should a compiler hoist the unused load.
         let arguments: [KernelArgument] = [.tensor(x), .tensor(weight), .tensor(y)] + depthwiseSizes(g, multiplier)
-            + [.tensor(bias ?? weight), .int(try GemmKernels.epilogue(rowBias: bias, activation))]
+            + [.tensor(bias ?? weight), .int(try GemmKernels.epilogue(rowBias: bias, activation) | (inputReLU ? 8 : 0))]
         switch variant ?? KernelVariant.default(for: x.device) {
         case .rows where g.stride == 1 && g.outHeight == g.height && g.outWidth == g.width && g.width < 16:
             // Rows narrower than a chunk: a whole plane per work-item, by flat chunks.
