@@ -46,10 +46,12 @@ final class MemoryPool: @unchecked Sendable {
     func take(_ bytes: Int) -> (memory: OpaquePointer, bytes: Int)? {
         lock.lock()
         defer { lock.unlock() }
-        let lends = bytes >= lendingFloor
-        let larger = kept.indices.filter { lends && kept[$0].bytes > bytes && kept[$0].bytes <= 2 * bytes }
-        guard let index = kept.lastIndex(where: { $0.bytes == bytes }) ?? larger.min(by: { kept[$0].bytes < kept[$1].bytes })
-        else { return nil }
+        func smallestLarger() -> Int? {
+            guard bytes >= lendingFloor else { return nil }
+            return kept.indices.filter { kept[$0].bytes > bytes && kept[$0].bytes <= 2 * bytes }
+                .min { kept[$0].bytes < kept[$1].bytes }
+        }
+        guard let index = kept.lastIndex(where: { $0.bytes == bytes }) ?? smallestLarger() else { return nil }
         let taken = kept.remove(at: index)
         pooledBytes -= taken.bytes
         return (taken.memory, taken.bytes)
