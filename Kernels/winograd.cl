@@ -11,15 +11,35 @@
 // (below) makes 4 × 4 outputs from 36 points, in all three passes.
 // Host twin: Sources/Lumen/Ops/Winograd.swift.
 
-// The 3 × 3 filter weight[o, c], turned by 180° with `flip`.
-inline void load_filter(__global const float *weight, const int C, const int o, const int c, const int flip, float *g) {
-    __global const float *w = weight + ((size_t)o * C + c) * 9;
-    for (int i = 0; i < 9; i++) g[i] = w[flip ? 8 - i : i];
+// The 3 × 3 filters of 16 consecutive others (c, or o with flip) beside `lead` (o, or c
+// with flip), turned by 180° with `flip`: tap i of lane q in g[i]. Lanes from `lanes` on
+// repeat the last filter (their transforms are not stored).
+inline void load_filters16(__global const float *weight, const int C, const int lead, const int other0, const int lanes,
+                           const int flip, float16 *g) {
+    float taps[9 * 16];      // [i·16 + lane]
+    for (int q = 0; q < 16; q++) {
+        const int other = other0 + min(q, lanes - 1);
+        __global const float *w = weight + ((size_t)(flip ? other : lead) * C + (flip ? lead : other)) * 9;
+        for (int i = 0; i < 9; i++) taps[i * 16 + q] = w[flip ? 8 - i : i];
+    }
+    for (int i = 0; i < 9; i++) g[i] = vload16(i, taps);
 }
 
-// F(2×2)'s 16 values G g Gᵀ of one filter, stored at at + ξ·step.
-inline void filter_tile2(const float *g, __global float *at, const size_t step) {
-    float gg[4][3];          // G g
+// The first `lanes` (≤ 16) values of `value` stored at `to`.
+inline void store_lanes(const float16 value, __global float *to, const int lanes) {
+    if (lanes == 16) {
+        vstore16(value, 0, to);
+    } else {
+        float values[16];
+        vstore16(value, 0, values);
+        for (int q = 0; q < lanes; q++) to[q] = values[q];
+    }
+}
+
+// F(2×2)'s 16 values G g Gᵀ of 16 filters (`load_filters16`), the first `lanes` stored
+// at at + ξ·step.
+inline void filter_tiles2(const float16 *g, __global float *at, const size_t step, const int lanes) {
+    float16 gg[4][3];        // G g
     for (int j = 0; j < 3; j++) {
         gg[0][j] = g[j];
         gg[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
@@ -27,10 +47,10 @@ inline void filter_tile2(const float *g, __global float *at, const size_t step) 
         gg[3][j] = g[6 + j];
     }
     for (int i = 0; i < 4; i++) {
-        at[(i * 4 + 0) * step] = gg[i][0];
-        at[(i * 4 + 1) * step] = 0.5f * (gg[i][0] + gg[i][1] + gg[i][2]);
-        at[(i * 4 + 2) * step] = 0.5f * (gg[i][0] - gg[i][1] + gg[i][2]);
-        at[(i * 4 + 3) * step] = gg[i][2];
+        store_lanes(gg[i][0], at + (i * 4 + 0) * step, lanes);
+        store_lanes(0.5f * (gg[i][0] + gg[i][1] + gg[i][2]), at + (i * 4 + 1) * step, lanes);
+        store_lanes(0.5f * (gg[i][0] - gg[i][1] + gg[i][2]), at + (i * 4 + 2) * step, lanes);
+        store_lanes(gg[i][2], at + (i * 4 + 3) * step, lanes);
     }
 }
 
@@ -69,17 +89,6 @@ inline void output_transform16(float16 m[4][4], float16 y[2][2], const float shi
     for (int a = 0; a < 2; a++) {   // · A: combine columns
         y[a][0] = finish_output16(s[a][0] + s[a][1] + s[a][2], shift, epilogue);
         y[a][1] = finish_output16(s[a][1] - s[a][2] - s[a][3], shift, epilogue);
-    }
-}
-
-// The first `lanes` (≤ 16) values of `value` stored at `to`.
-inline void store_lanes(const float16 value, __global float *to, const int lanes) {
-    if (lanes == 16) {
-        vstore16(value, 0, to);
-    } else {
-        float values[16];
-        vstore16(value, 0, values);
-        for (int q = 0; q < lanes; q++) to[q] = values[q];
     }
 }
 
@@ -155,7 +164,7 @@ inline void filter_gradient_tile2(__global const float *du, const size_t step, _
 // gathered with bounds checks.
 
 // G g, one column of three taps to six.
-inline void filter_column6(const float g0, const float g1, const float g2, float *u) {
+inline void filter_column6(const float16 g0, const float16 g1, const float16 g2, float16 *u) {
     u[0] = 0.25f * g0;
     u[1] = -(g0 + g1 + g2) / 6.0f;
     u[2] = -(g0 - g1 + g2) / 6.0f;
@@ -164,14 +173,15 @@ inline void filter_column6(const float g0, const float g1, const float g2, float
     u[5] = g2;
 }
 
-// F(4×4)'s 36 values G g Gᵀ of one filter, stored at at + ξ·step.
-inline void filter_tile4(const float *g, __global float *at, const size_t step) {
-    float gg[3][6];          // (G g)ᵀ: gg[j][i] = (G g)[i][j]
+// F(4×4)'s 36 values G g Gᵀ of 16 filters (`load_filters16`), the first `lanes` stored
+// at at + ξ·step.
+inline void filter_tiles4(const float16 *g, __global float *at, const size_t step, const int lanes) {
+    float16 gg[3][6];        // (G g)ᵀ: gg[j][i] = (G g)[i][j]
     for (int j = 0; j < 3; j++) filter_column6(g[j], g[3 + j], g[6 + j], gg[j]);
     for (int i = 0; i < 6; i++) {
-        float row[6];
+        float16 row[6];
         filter_column6(gg[0][i], gg[1][i], gg[2][i], row);
-        for (int j = 0; j < 6; j++) at[(i * 6 + j) * step] = row[j];
+        for (int j = 0; j < 6; j++) store_lanes(row[j], at + (i * 6 + j) * step, lanes);
     }
 }
 
@@ -234,22 +244,23 @@ inline void filter_gradient_tile4(__global const float *du, const size_t step, _
 
 // U[ξ, o, c] = (G g Gᵀ)[ξ] for g = weight[o, c]. With `flip` the input gradient's filters
 // instead: U[ξ, c, o] from weight[o, c] turned by 180°. One work-item per row of U's
-// matrices (o, or c with flip) walks along it, so its stores are consecutive. `size`:
-// the tile's outputs a side, 2 or 4.
+// matrices (o, or c with flip) walks along it 16 filters at a time, so its stores are
+// whole vectors. `size`: the tile's outputs a side, 2 or 4.
 //   weight: [O, C, 3, 3]   U: [(size + 2)², O, C], or [(size + 2)², C, O] with flip
 __kernel void winograd_filter(__global const float *weight, __global float *u, const int O, const int C, const int flip,
                               const int size) {
     const int lead = get_global_id(0), leads = flip ? C : O, others = flip ? O : C;
     if (lead >= leads) return;
     const size_t step = (size_t)O * C;
-    for (int other = 0; other < others; other++) {
-        float g[9];
-        load_filter(weight, C, flip ? other : lead, flip ? lead : other, flip, g);
-        __global float *at = u + (size_t)lead * others + other;
+    for (int other0 = 0; other0 < others; other0 += 16) {
+        const int lanes = min(16, others - other0);
+        float16 g[9];
+        load_filters16(weight, C, lead, other0, lanes, flip, g);
+        __global float *at = u + (size_t)lead * others + other0;
         if (size == 4) {
-            filter_tile4(g, at, step);
+            filter_tiles4(g, at, step, lanes);
         } else {
-            filter_tile2(g, at, step);
+            filter_tiles2(g, at, step, lanes);
         }
     }
 }

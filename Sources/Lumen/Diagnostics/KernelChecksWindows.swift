@@ -70,8 +70,9 @@ extension KernelChecks {
 
     /// Winograd F(2×2, 3×3): forward with bias and ReLU, the input and weight gradients, on the
     /// 3 × 3 stride-1 geometries (valid, same, 2 cells), one map wide enough for the
-    /// interior vector paths and their tails, in one group and in groups of one image;
-    /// F(4×4, 3×3)'s on the same.
+    /// interior vector paths and their tails, in one group and in groups of one image, and
+    /// one map with 18 input and 20 output channels (the filter transforms' 16 filters at a
+    /// time and their tails, both ways round); F(4×4, 3×3)'s on the same.
     static func winograd(on device: Device) -> [KernelCheck] {
         var forward = KernelCheck(family: device.kernelStyle, name: "conv2d winograd forward (bias + ReLU)", tolerance: 1e-5)
         var data = KernelCheck(family: device.kernelStyle, name: "conv2d winograd backward data", tolerance: 1e-5)
@@ -81,13 +82,14 @@ extension KernelChecks {
         var filter4 = KernelCheck(family: device.kernelStyle, name: "conv2d winograd 4x4 backward filter", tolerance: 1e-5)
         let (channels, outChannels) = (3, 4)
         do {
-            var cases = geometries(kernels: [(3, 3)], channels: channels).filter { $0.stride == 1 }
+            var cases = geometries(kernels: [(3, 3)], channels: channels).filter { $0.stride == 1 }.map { ($0, outChannels) }
             for (h, w) in [(6, 75), (5, 5), (9, 40)] {
-                cases.append(try WindowGeometry(input: [2, channels, h, w], kernel: (3, 3), stride: 1, padding: .explicit(2)))
-                cases.append(try WindowGeometry(input: [2, channels, h, w], kernel: (3, 3), stride: 1, padding: .same))
-                cases.append(try WindowGeometry(input: [2, channels, h, w], kernel: (3, 3), stride: 1, padding: .valid))
+                for padding in [Padding.explicit(2), .same, .valid] {
+                    cases.append((try WindowGeometry(input: [2, channels, h, w], kernel: (3, 3), stride: 1, padding: padding), outChannels))
+                }
             }
-            for (index, g) in cases.enumerated() where Winograd.fits(g) {
+            cases.append((try WindowGeometry(input: [2, 18, 5, 9], kernel: (3, 3), stride: 1, padding: .same), 20))
+            for (index, (g, outChannels)) in cases.enumerated() where Winograd.fits(g) {
                 let values = try ConvolutionCase(g, outChannels: outChannels, index: index, on: device)
                 let (x, weight, bias, dy) = (values.x, values.weight, values.bias, values.dy)
                 let (xt, wt, dyt) = (values.xt, values.wt, values.dyt)
