@@ -230,6 +230,13 @@ __kernel void broadcast_plane(__global const float *dy, __global float *dx, cons
     dx[(size_t)nc * P + i] = scale * dy[nc];
 }
 
+// 8 windows' values from `from`, or with lanes 4 the 4 there twice.
+inline float8 load_windows(__global const float *from, const int lanes) {
+    if (lanes == 8) return vload8(0, from);
+    const float4 four = vload4(0, from);
+    return (float8)(four, four);
+}
+
 // CPU-style max-pool backward: one work-item per plane adds each output's gradient at
 // its argmax, in output order (deterministic); PoCL runs it as a plain loop.
 //   dy, argmax: [N*C, OH, OW]   dx: [N*C, H, W]
@@ -247,24 +254,34 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
     if (pairs) {
         // 2×2 windows at stride 2 without padding do not overlap: each cell of dx is its
         // window's gradient where it held the maximum, else 0, written row by row without
-        // a zeroing pass, 8 windows (16 columns) at a time.
+        // a zeroing pass, 8 windows (16 columns) at a time (4 on rows of 4 to 7 whole
+        // windows), the last chunk moved back to end with the whole windows (its first
+        // cells written twice, the same way); the cells past them one by one.
         const float8 steps = (float8)(0.0f, 2.0f, 4.0f, 6.0f, 8.0f, 10.0f, 12.0f, 14.0f);
+        const int inside = min(OW, W / 2), lanes = inside >= 8 ? 8 : inside >= 4 ? 4 : 0;
         for (int h = 0; h < H; h++) {
             __global float *line = plane + (size_t)h * W;
             const int oh = h / 2;
             int w = 0;
-            if (oh < OH) {
+            if (oh < OH && lanes > 0) {
                 __global const float *grow = g + oh * OW, *wrow = where + oh * OW;
-                for (; w + 16 <= min(W, 2 * OW); w += 16) {
-                    const float8 gv = vload8(0, grow + w / 2), at = vload8(0, wrow + w / 2);
-                    const float8 even = (float8)(h * W + w) + steps;
-                    const float8 e = select((float8)(0.0f), gv, isequal(at, even));
-                    const float8 o = select((float8)(0.0f), gv, isequal(at, even + 1.0f));
+                for (int chunk = 0; chunk < inside; chunk += lanes) {
+                    const int at = min(chunk, inside - lanes);
+                    const float8 gv = load_windows(grow + at, lanes), cells = load_windows(wrow + at, lanes);
+                    const float8 even = (float8)(h * W + 2 * at) + steps;
+                    const float8 e = select((float8)(0.0f), gv, isequal(cells, even));
+                    const float8 o = select((float8)(0.0f), gv, isequal(cells, even + 1.0f));
                     float16 v = (float16)(e.s0, o.s0, e.s1, o.s1, e.s2, o.s2, e.s3, o.s3,
                                           e.s4, o.s4, e.s5, o.s5, e.s6, o.s6, e.s7, o.s7);
-                    if (relu_mask) v = select((float16)(0.0f), v, isgreater(vload16(0, input + h * W + w), 0.0f));
-                    vstore16(v, 0, line + w);
+                    if (lanes == 8) {
+                        if (relu_mask) v = select((float16)(0.0f), v, isgreater(vload16(0, input + h * W + 2 * at), 0.0f));
+                        vstore16(v, 0, line + 2 * at);
+                    } else {
+                        if (relu_mask) v.lo = select((float8)(0.0f), v.lo, isgreater(vload8(0, input + h * W + 2 * at), 0.0f));
+                        vstore8(v.lo, 0, line + 2 * at);
+                    }
                 }
+                w = 2 * inside;
             }
             for (; w < W; w++) {
                 const int ow = w / 2, at = h * W + w;
@@ -332,11 +349,30 @@ inline void max_plane(__global const float *plane, __global float *out, const in
     }
 }
 
+// The maxima of 8 side-by-side 2 × 2 windows (2×2 pairs, stride 2) from the two rows' 16
+// cells t and b, and where each lies (first cell `first`, rows W apart); ties keep the
+// first cell in window order.
+inline void pair_max8(const float16 t, const float16 b, const float first, const int W, float8 *best_out,
+                      float8 *where_out) {
+    const float8 cells = (float8)(first) + (float8)(0.0f, 2.0f, 4.0f, 6.0f, 8.0f, 10.0f, 12.0f, 14.0f);
+    float8 best = t.even, where = cells;
+    int8 better = isgreater(t.odd, best);
+    best = select(best, t.odd, better);
+    where = select(where, cells + 1.0f, better);
+    better = isgreater(b.even, best);
+    best = select(best, b.even, better);
+    where = select(where, cells + (float)W, better);
+    better = isgreater(b.odd, best);
+    *best_out = select(best, b.odd, better);
+    *where_out = select(where, cells + (float)(W + 1), better);
+}
+
 // As maxpool_forward, one (n, c) plane per work-item (a CPU variant, work-groups of one).
-// A 2×2 window of stride 2 without padding reads two input rows as vectors, eight
-// outputs at a time, and the rest of the row cell by cell; other windows at strides 1
-// and 2 take 8 outputs at a time by vector loads across the columns inside the image
-// (`vector_columns`), and the edge columns cell by cell. Ties keep the first cell in
+// A 2×2 window of stride 2 without padding reads two input rows as vectors, 8 outputs at
+// a time (`pair_max8`; 4 on rows of 4 to 7 windows), a window overhanging the row cell
+// by cell; other windows at strides 1 and 2 take 8 outputs at a time by vector loads
+// across the columns inside the image (`vector_columns`), and the edge columns cell by
+// cell. Ties keep the first cell in
 // window order, as maxpool_forward does. Without keep_argmax, only the maxima
 // (`max_plane`).
 //   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
@@ -357,23 +393,26 @@ __kernel void maxpool_forward_planes(__global const float *x, __global float *y,
         int ow = 0;
         if (pairs && 2 * oh + 1 < H) {
             __global const float *top = plane + (size_t)(2 * oh) * W, *bottom = top + W;
-            const float8 steps = (float8)(0.0f, 2.0f, 4.0f, 6.0f, 8.0f, 10.0f, 12.0f, 14.0f);
-            for (; 2 * ow + 16 <= W && ow + 8 <= OW; ow += 8) {
-                const float16 t = vload16(0, top + 2 * ow), b = vload16(0, bottom + 2 * ow);
-                const float8 first = (float8)(2 * oh * W + 2 * ow) + steps;
-                float8 best = t.even, where = first;
-                int8 better = isgreater(t.odd, best);
-                best = select(best, t.odd, better);
-                where = select(where, first + 1.0f, better);
-                better = isgreater(b.even, best);
-                best = select(best, b.even, better);
-                where = select(where, first + (float)W, better);
-                better = isgreater(b.odd, best);
-                best = select(best, b.odd, better);
-                where = select(where, first + (float)(W + 1), better);
-                vstore8(best, 0, out + ow);
-                vstore8(where, 0, where_out + ow);
+            // Windows inside the row, 8 at a time (4 on rows of 4 to 7), the last chunk moved
+            // back to end with them (its first windows computed twice, the same way).
+            const int inside = min(OW, W / 2), lanes = inside >= 8 ? 8 : inside >= 4 ? 4 : 0;
+            for (int chunk = 0; lanes > 0 && chunk < inside; chunk += lanes) {
+                const int at = min(chunk, inside - lanes);
+                const float first = (float)(2 * oh * W + 2 * at);
+                if (lanes == 8) {
+                    float8 best, where;
+                    pair_max8(vload16(0, top + 2 * at), vload16(0, bottom + 2 * at), first, W, &best, &where);
+                    vstore8(best, 0, out + at);
+                    vstore8(where, 0, where_out + at);
+                } else {
+                    const float8 t = vload8(0, top + 2 * at), b = vload8(0, bottom + 2 * at);
+                    float8 best, where;
+                    pair_max8((float16)(t, t), (float16)(b, b), first, W, &best, &where);
+                    vstore4(best.lo, 0, out + at);
+                    vstore4(where.lo, 0, where_out + at);
+                }
             }
+            if (lanes > 0) ow = inside;
             for (; 2 * ow + 1 < W && ow < OW; ow++) {
                 const int at = 2 * oh * W + 2 * ow;
                 float best = plane[at];

@@ -172,41 +172,44 @@ import Testing
 
     @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (3, 1, .valid), (3, 1, .same), (2, 2, .same), (3, 3, .same), (3, 2, .explicit(1))])
     func poolingMatchesHost(k: Int, s: Int, padding: Padding) throws {
-        // 37 wide: the CPU variant's 2×2 vector path covers 16 outputs of 18, its cell-by-cell loop the rest.
-        let shape = [2, 3, 7, 37]
-        let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
-        let x = randomValues(shape.reduce(1, *), seed: 60)
-        let xt = try Tensor(on: testDevice, shape: shape, values: x)
-        let (y, argmax) = try Pooling.maxForward(xt, g)
-        #expect(try y.toArray() == HostReference.pool(x, max: true, g))
-        // Both forward variants pick the same cells, ties (whole numbers 0…2) included.
-        let tied = try Tensor(on: testDevice, shape: shape, values: x.map { ($0 * 3).rounded(.down) })
-        let (rowsY, rowsArgmax) = try Pooling.maxForward(tied, g, variant: .rows)
-        let (cellsY, cellsArgmax) = try Pooling.maxForward(tied, g, variant: .elementwise)
-        #expect(try rowsY.toArray() == cellsY.toArray())
-        #expect(try rowsArgmax.toArray() == cellsArgmax.toArray())
-        // Both backward kernels route each gradient to its window's maximum.
-        let dy = try Tensor(on: testDevice, shape: y.shape, values: randomValues(y.count, seed: 61))
-        let gather = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .elementwise).toArray()
-        let scatter = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .rows).toArray()
-        #expect(maxRelativeDifference("maxpool backward variants", scatter, gather) <= 1e-6)
-        // Over a ReLU's output (x shifted so some windows are all ≤ 0), the fused backward
-        // equals max-pool backward followed by ReLU backward, in both variants.
-        let relu = try ActivationOps.forward(try Tensor(on: testDevice, shape: shape, values: x.map { $0 - 0.6 }), .relu)
-        let (_, reluArgmax) = try Pooling.maxForward(relu, g)
-        let separate = try ActivationOps.backward(try Pooling.maxBackward(dy, argmax: reluArgmax, g), y: relu, .relu).toArray()
-        for variant in [KernelVariant.elementwise, .rows] {
-            let fused = try Pooling.maxBackward(dy, argmax: reluArgmax, g, reluInput: relu, variant: variant).toArray()
-            #expect(maxRelativeDifference("maxpool+relu backward \(variant)", fused, separate) <= 1e-6)
-        }
-        #expect(abs(gather.reduce(0, +) - (try dy.toArray()).reduce(0, +)) < 1e-3)
-        #expect(maxRelativeDifference("avgpool", try Pooling.averageForward(xt, g).toArray(),
-                                      HostReference.pool(x, max: false, g)) <= 1e-6)
-        // Average backward, both variants (the row kernel's vector columns at stride 1).
-        let expectedAverage = HostReference.poolBackward(try dy.toArray(), x: x, max: false, g)
-        for variant in [KernelVariant.elementwise, .rows] {
-            #expect(maxRelativeDifference("avgpool backward \(variant)", try Pooling.averageBackward(dy, g, variant: variant).toArray(),
-                                          expectedAverage) <= 1e-6)
+        // 37 wide: the CPU variant's 2×2 vector path covers 16 outputs of 18 in two chunks of 8, the
+        // second moved back; 11 wide: its 4-wide chunks (5 whole windows), and with same padding
+        // an overhanging window, cell by cell.
+        for shape in [[2, 3, 7, 37], [2, 3, 5, 11]] {
+            let g = try WindowGeometry(input: shape, kernel: (k, k), stride: s, padding: padding)
+            let x = randomValues(shape.reduce(1, *), seed: 60)
+            let xt = try Tensor(on: testDevice, shape: shape, values: x)
+            let (y, argmax) = try Pooling.maxForward(xt, g)
+            #expect(try y.toArray() == HostReference.pool(x, max: true, g))
+            // Both forward variants pick the same cells, ties (whole numbers 0…2) included.
+            let tied = try Tensor(on: testDevice, shape: shape, values: x.map { ($0 * 3).rounded(.down) })
+            let (rowsY, rowsArgmax) = try Pooling.maxForward(tied, g, variant: .rows)
+            let (cellsY, cellsArgmax) = try Pooling.maxForward(tied, g, variant: .elementwise)
+            #expect(try rowsY.toArray() == cellsY.toArray())
+            #expect(try rowsArgmax.toArray() == cellsArgmax.toArray())
+            // Both backward kernels route each gradient to its window's maximum.
+            let dy = try Tensor(on: testDevice, shape: y.shape, values: randomValues(y.count, seed: 61))
+            let gather = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .elementwise).toArray()
+            let scatter = try Pooling.maxBackward(dy, argmax: argmax, g, variant: .rows).toArray()
+            #expect(maxRelativeDifference("maxpool backward variants", scatter, gather) <= 1e-6)
+            // Over a ReLU's output (x shifted so some windows are all ≤ 0), the fused backward
+            // equals max-pool backward followed by ReLU backward, in both variants.
+            let relu = try ActivationOps.forward(try Tensor(on: testDevice, shape: shape, values: x.map { $0 - 0.6 }), .relu)
+            let (_, reluArgmax) = try Pooling.maxForward(relu, g)
+            let separate = try ActivationOps.backward(try Pooling.maxBackward(dy, argmax: reluArgmax, g), y: relu, .relu).toArray()
+            for variant in [KernelVariant.elementwise, .rows] {
+                let fused = try Pooling.maxBackward(dy, argmax: reluArgmax, g, reluInput: relu, variant: variant).toArray()
+                #expect(maxRelativeDifference("maxpool+relu backward \(variant)", fused, separate) <= 1e-6)
+            }
+            #expect(abs(gather.reduce(0, +) - (try dy.toArray()).reduce(0, +)) < 1e-3)
+            #expect(maxRelativeDifference("avgpool", try Pooling.averageForward(xt, g).toArray(),
+                                          HostReference.pool(x, max: false, g)) <= 1e-6)
+            // Average backward, both variants (the row kernel's vector columns at stride 1).
+            let expectedAverage = HostReference.poolBackward(try dy.toArray(), x: x, max: false, g)
+            for variant in [KernelVariant.elementwise, .rows] {
+                #expect(maxRelativeDifference("avgpool backward \(variant)", try Pooling.averageBackward(dy, g, variant: variant).toArray(),
+                                              expectedAverage) <= 1e-6)
+            }
         }
     }
 
