@@ -92,15 +92,27 @@ inline void output_transform16(float16 m[4][4], float16 y[2][2], const float shi
     }
 }
 
-// The size × size patches of 16 tiles in tile order from tile (*ty, *tx) of a TW-wide
-// grid, tile (ty, tx) starting at (stride·ty − PT, stride·tx − PL); cells outside the
-// H × W plane, and lanes from `lanes` on, are 0. (*ty, *tx) move past the 16 tiles.
+// The next tile in tile order over consecutive images: (ty, tx) of a TH × TW grid, then
+// image *n + 1's first.
+inline void next_tile(const int TH, const int TW, int *n, int *ty, int *tx) {
+    if (++*tx < TW) return;
+    *tx = 0;
+    if (++*ty < TH) return;
+    *ty = 0;
+    (*n)++;
+}
+
+// The size × size patches of 16 tiles in tile order from tile (*ty, *tx) of image *n
+// (its H × W plane at planes + n·image_step, TH × TW tiles), tile (ty, tx) starting at
+// (stride·ty − PT, stride·tx − PL); cells outside the plane, and lanes from `lanes` on,
+// are 0. (*n, *ty, *tx) move past the 16 tiles.
 //   patches: [(i·size + j)·16 + lane]
-inline void gather_patches16(__global const float *plane, const int H, const int W, const int PT, const int PL,
-                             const int TW, const int lanes, const int size, const int stride, int *ty, int *tx,
-                             float *patches) {
+inline void gather_patches16(__global const float *planes, const size_t image_step, const int H, const int W,
+                             const int PT, const int PL, const int TH, const int TW, const int lanes, const int size,
+                             const int stride, int *n, int *ty, int *tx, float *patches) {
     for (int q = 0; q < 16; q++) {
         const int top = stride * *ty - PT, left = stride * *tx - PL;
+        __global const float *plane = planes + (size_t)*n * image_step;
         for (int i = 0; i < size; i++) {
             const int h = top + i;
             const bool row = q < lanes && h >= 0 && h < H;
@@ -109,7 +121,7 @@ inline void gather_patches16(__global const float *plane, const int H, const int
                 patches[(i * size + j) * 16 + q] = row && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0.0f;
             }
         }
-        if (++*tx == TW) { *tx = 0; (*ty)++; }
+        next_tile(TH, TW, n, ty, tx);
     }
 }
 
@@ -122,16 +134,19 @@ inline float16 load_lanes(__global const float *from, const int lanes) {
 }
 
 // The size × size outputs of the first `lanes` of 16 tiles in tile order from tile
-// (*ty, *tx) of a TW-wide grid, those inside the OH × OW plane stored. (*ty, *tx) move
-// past the tiles.               values: [(a·size + b)·16 + lane]
-inline void scatter_tiles16(const float *values, __global float *plane, const int OH, const int OW, const int TW,
-                            const int lanes, const int size, int *ty, int *tx) {
+// (*ty, *tx) of image *n (its OH × OW plane at planes + n·image_step, TH × TW tiles),
+// those inside the plane stored. (*n, *ty, *tx) move past the tiles.
+//   values: [(a·size + b)·16 + lane]
+inline void scatter_tiles16(const float *values, __global float *planes, const size_t image_step, const int OH,
+                            const int OW, const int TH, const int TW, const int lanes, const int size, int *n, int *ty,
+                            int *tx) {
     for (int q = 0; q < lanes; q++) {
+        __global float *plane = planes + (size_t)*n * image_step;
         for (int a = 0; a < size && size * *ty + a < OH; a++) {
             __global float *line = plane + (size_t)(size * *ty + a) * OW + size * *tx;
             for (int b = 0; b < size && size * *tx + b < OW; b++) line[b] = values[(a * size + b) * 16 + q];
         }
-        if (++*tx == TW) { *tx = 0; (*ty)++; }
+        next_tile(TH, TW, n, ty, tx);
     }
 }
 
@@ -308,32 +323,17 @@ inline void input_tiles4(const float *patches, __global float *out, const size_t
     }
 }
 
-// V for planes of narrow rows (F(2×2); the same V as winograd_input_rows) and for every
-// F(4×4) plane: one work-item per image and channel walks the plane's tiles in order,
-// 16 at a time across rows, gathering their patches (the tiles' transforms stay vector
-// operations, their stores whole). `size`: the tile's outputs a side, 2 or 4.
-//   x: [N, C, H, W]   V: [(size + 2)², C, count·TH·TW]
-__kernel void winograd_input_planes(__global const float *x, __global float *v, const int first, const int count,
-                                    const int C, const int H, const int W, const int PT, const int PL,
-                                    const int TH, const int TW, const int size) {
-    const int nc = get_global_id(0);
-    if (nc >= count * C) return;
-    const int n = nc / C, c = nc - n * C;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)C * T;
-    __global const float *plane = x + ((size_t)(first + n) * C + c) * H * W;
-    __global float *out = v + (size_t)c * T + (size_t)n * TH * TW;
-    const int tiles = TH * TW;
-    int ty = 0, tx = 0;
-    for (int t0 = 0; t0 < tiles; t0 += 16) {
-        const int lanes = min(16, tiles - t0);
-        float patches[36 * 16];   // [(i·(size + 2) + j)·16 + lane]
-        gather_patches16(plane, H, W, PT, PL, TW, lanes, size + 2, size, &ty, &tx, patches);
-        if (size == 4) {
-            input_tiles4(patches, out + t0, step, lanes);
-        } else {
-            input_tiles2(patches, out + t0, step, lanes);
-        }
-    }
+// Tiles [span·item, span·item + span) of a channel's count·TH·TW (clipped to them), as
+// work-item (channel, item) of the plane kernels walks them: where it starts, in tile
+// order over the images (image *n, tile (*ty, *tx)), and where it ends.
+inline int tile_span(const int span, const int item, const int T, const int TH, const int TW, int *n, int *ty,
+                     int *tx) {
+    const int begin = span * item, tiles = TH * TW;
+    *n = begin / tiles;
+    const int rest = begin - *n * tiles;
+    *ty = rest / TW;
+    *tx = rest - *ty * TW;
+    return min(T, begin + span);
 }
 
 // F(2×2)'s 2 × 2 outputs of 16 tiles from their products at in + ξ·step, finished.
@@ -366,31 +366,31 @@ inline void output_tiles4(__global const float *in, const size_t step, const int
 }
 
 // y from M for planes of narrow rows (F(2×2); the same outputs as winograd_output_rows)
-// and for every F(4×4) plane: one work-item per image and output channel reads its
-// tiles' products 16 at a time in order and scatters each tile's size × size outputs,
-// with bias[o] and the activation (`finish_output16`), those inside OH × OW.
+// and for every F(4×4) plane: work-item (o, item) reads output channel o's tiles
+// span·item … 16 at a time in tile order across the group's images and scatters each
+// tile's size × size outputs, with bias[o] and the activation (`finish_output16`), those
+// inside OH × OW.
 //   M: [(size + 2)², O, count·TH·TW]   y: [N, O, OH, OW]   bias: [O]
 __kernel void winograd_output_planes(__global const float *m, __global float *y, const int first, const int count,
                                      const int O, const int OH, const int OW, const int TH, const int TW,
-                                     __global const float *bias, const int epilogue, const int size) {
-    const int no = get_global_id(0);
-    if (no >= count * O) return;
-    const int n = no / O, o = no - n * O;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
-    __global const float *in = m + (size_t)o * T + (size_t)n * TH * TW;
-    __global float *plane = y + ((size_t)(first + n) * O + o) * OH * OW;
+                                     __global const float *bias, const int epilogue, const int size, const int span) {
+    const int o = get_global_id(0), item = get_global_id(1), T = count * TH * TW;
+    if (o >= O || span * item >= T) return;
+    const size_t step = (size_t)O * T;
+    __global const float *in = m + (size_t)o * T;
+    __global float *planes = y + ((size_t)first * O + o) * OH * OW;
     const float shift = epilogue & 1 ? bias[o] : 0.0f;
-    const int tiles = TH * TW;
-    int ty = 0, tx = 0;
-    for (int t0 = 0; t0 < tiles; t0 += 16) {
-        const int lanes = min(16, tiles - t0);
+    int n, ty, tx;
+    const int end = tile_span(span, item, T, TH, TW, &n, &ty, &tx);
+    for (int t0 = span * item; t0 < end; t0 += 16) {
+        const int lanes = min(16, end - t0);
         float values[16 * 16];    // [(a·size + b)·16 + lane]
         if (size == 4) {
             output_tiles4(in + t0, step, lanes, shift, epilogue, values);
         } else {
             output_tiles2(in + t0, step, lanes, shift, epilogue, values);
         }
-        scatter_tiles16(values, plane, OH, OW, TW, lanes, size, &ty, &tx);
+        scatter_tiles16(values, planes, (size_t)O * OH * OW, OH, OW, TH, TW, lanes, size, &n, &ty, &tx);
     }
 }
 
@@ -436,8 +436,8 @@ inline void input_row4(__global const float *plane, __global float *out, const s
         const int from = chunks ? (part == 0 ? 0 : hi) : (part == 0 ? 0 : TW), to = chunks ? (part == 0 ? lo : TW) : TW;
         for (int tx0 = from; tx0 < to; tx0 += 16) {
             const int lanes = min(16, to - tx0);
-            int gy = ty, gx = tx0;
-            gather_patches16(plane, H, W, PT, PL, TW, lanes, 6, 4, &gy, &gx, patches);
+            int gn = 0, gy = ty, gx = tx0;   // the lanes stay in row ty
+            gather_patches16(plane, 0, H, W, PT, PL, ty + 1, TW, lanes, 6, 4, &gn, &gy, &gx, patches);
             input_tiles4(patches, out + tx0, step, lanes);
         }
     }
@@ -462,8 +462,8 @@ inline void output_row4(__global const float *in, const size_t step, __global fl
                 }
             }
         } else {
-            int gy = ty, gx = tx0;
-            scatter_tiles16(values, plane, OH, OW, TW, lanes, 4, &gy, &gx);
+            int gn = 0, gy = ty, gx = tx0;   // the lanes stay in row ty
+            scatter_tiles16(values, plane, 0, OH, OW, ty + 1, TW, lanes, 4, &gn, &gy, &gx);
         }
     }
 }
@@ -626,29 +626,56 @@ inline void gradient_tiles4(const float *blocks, __global float *out, const size
     }
 }
 
+// Work-item `item`'s run of one channel's T tiles (`tile_span`), 16 at a time in tile order
+// across the group's images (their planes image_step apart from `planes`): V's values
+// from each tile's (size + 2)² patch at (size·ty − PT, size·tx − PL) or, with
+// `gradient`, dM's from its size × size block of dy at (size·ty, size·tx), stored at
+// out + t + ξ·step. The lanes run on from one image into the next, so planes of fewer
+// than 16 tiles still fill the vectors.
+inline void transform_run(__global const float *planes, const size_t image_step, const int H, const int W,
+                          const int PT, const int PL, const int TH, const int TW, const int T, const int span,
+                          const int item, const int size, const int gradient, __global float *out, const size_t step) {
+    int n, ty, tx;
+    const int end = tile_span(span, item, T, TH, TW, &n, &ty, &tx);
+    for (int t0 = span * item; t0 < end; t0 += 16) {
+        const int lanes = min(16, end - t0);
+        float patches[36 * 16];   // [(i·patch + j)·16 + lane]
+        gather_patches16(planes, image_step, H, W, PT, PL, TH, TW, lanes, gradient ? size : size + 2, size, &n, &ty, &tx,
+                         patches);
+        if (gradient) {
+            if (size == 4) gradient_tiles4(patches, out + t0, step, lanes);
+            else gradient_tiles2(patches, out + t0, step, lanes);
+        } else {
+            if (size == 4) input_tiles4(patches, out + t0, step, lanes);
+            else input_tiles2(patches, out + t0, step, lanes);
+        }
+    }
+}
+
+// V for planes of narrow rows (F(2×2); the same V as winograd_input_rows) and for every
+// F(4×4) plane: work-item (c, item) transforms run `item` of channel c's tiles
+// (`transform_run`), so the tiles' transforms stay vector operations and their stores
+// whole. `size`: the tile's outputs a side, 2 or 4.
+//   x: [N, C, H, W]   V: [(size + 2)², C, count·TH·TW]
+__kernel void winograd_input_planes(__global const float *x, __global float *v, const int first, const int count,
+                                    const int C, const int H, const int W, const int PT, const int PL,
+                                    const int TH, const int TW, const int size, const int span) {
+    const int c = get_global_id(0), item = get_global_id(1), T = count * TH * TW;
+    if (c >= C || span * item >= T) return;
+    transform_run(x + ((size_t)first * C + c) * H * W, (size_t)C * H * W, H, W, PT, PL, TH, TW, T, span, item, size, 0,
+                  v + (size_t)c * T, (size_t)C * T);
+}
+
 // dM[ξ, o, t] = (A dY_t Aᵀ)[ξ] for the tiles of images first … first + count − 1, dY_t
 // the size × size block of dy at rows size·ty …, columns size·tx … (0 outside OH × OW):
 // the weight gradient's counterpart of V, since dL/dU_ξ = Σ_t dM_ξ,t · V_ξ,t and dL/dg =
-// Gᵀ dU G. One work-item per image and channel, 16 tiles at a time across rows.
+// Gᵀ dU G. Work-item (o, item) transforms run `item` of channel o's tiles.
 //   dy: [N, O, OH, OW]   dM: [(size + 2)², O, count·TH·TW]
 __kernel void winograd_gradient_planes(__global const float *dy, __global float *dm, const int first, const int count,
-                                       const int O, const int OH, const int OW, const int TH, const int TW, const int size) {
-    const int no = get_global_id(0);
-    if (no >= count * O) return;
-    const int n = no / O, o = no - n * O;
-    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
-    __global const float *plane = dy + ((size_t)(first + n) * O + o) * OH * OW;
-    __global float *out = dm + (size_t)o * T + (size_t)n * TH * TW;
-    const int tiles = TH * TW;
-    int ty = 0, tx = 0;
-    for (int t0 = 0; t0 < tiles; t0 += 16) {
-        const int lanes = min(16, tiles - t0);
-        float blocks[16 * 16];    // [(a·size + b)·16 + lane]
-        gather_patches16(plane, OH, OW, 0, 0, TW, lanes, size, size, &ty, &tx, blocks);
-        if (size == 4) {
-            gradient_tiles4(blocks, out + t0, step, lanes);
-        } else {
-            gradient_tiles2(blocks, out + t0, step, lanes);
-        }
-    }
+                                       const int O, const int OH, const int OW, const int TH, const int TW, const int size,
+                                       const int span) {
+    const int o = get_global_id(0), item = get_global_id(1), T = count * TH * TW;
+    if (o >= O || span * item >= T) return;
+    transform_run(dy + ((size_t)first * O + o) * OH * OW, (size_t)O * OH * OW, OH, OW, 0, 0, TH, TW, T, span, item, size, 1,
+                  dm + (size_t)o * T, (size_t)O * T);
 }

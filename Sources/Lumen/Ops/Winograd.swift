@@ -82,9 +82,11 @@ public enum Winograd {
             let count = min(group, g.batch - first)
             let t = count * tiles
             try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols, tile: tile)
-            try device.launch("winograd", "winograd_gradient_planes", global: [count * outChannels], local: [1],
+            let split = PlaneSplit(tiles: t, channels: outChannels)
+            try device.launch("winograd", "winograd_gradient_planes", global: [outChannels, split.items], local: [1, 1],
                               [.tensor(dy), .tensor(dm), .size(first), .size(count), .size(outChannels),
-                               .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols), .size(tile.rawValue)])
+                               .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols), .size(tile.rawValue),
+                               .size(split.span)])
             try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: channels, k: t, MatrixOperand(dm), strideA: outChannels * t,
                                      MatrixOperand(v), strideB: channels * t, beta: first == 0 ? 0 : 1,
                                      into: MatrixOperand(du), strideC: outChannels * channels, batch: tile.points)
@@ -105,11 +107,26 @@ public enum Winograd {
     static func transformInput(_ input: Tensor, _ from: Plane, into v: Tensor, first: Int, count: Int, rows: Int, cols: Int,
                                tile: Tile) throws {
         let byRows = tile.transformsByRows(cols: cols)
+        let split = PlaneSplit(tiles: count * rows * cols, channels: from.channels)
         try input.device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"),
-                                global: byRows ? [rows, count * from.channels] : [count * from.channels], local: byRows ? [1, 1] : [1],
+                                global: byRows ? [rows, count * from.channels] : [from.channels, split.items], local: [1, 1],
                                 [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
                                  .size(from.height), .size(from.width), .size(from.padTop), .size(from.padLeft),
-                                 .size(rows), .size(cols), .size(tile.rawValue)])
+                                 .size(rows), .size(cols), .size(tile.rawValue)] + (byRows ? [] : [.size(split.span)]))
+    }
+
+    /// How the plane kernels share a group's tiles: each channel's `tiles` (all images of
+    /// the group, in tile order) split into `items` runs of `span` tiles, a multiple of 16
+    /// so that only a run's last vector is short, and enough runs (up to 256 work-items in
+    /// all) to keep every core busy when channels are few.
+    struct PlaneSplit {
+        let span: Int, items: Int
+
+        init(tiles: Int, channels: Int) {
+            let runs = max(1, min((tiles + 15) / 16, 256 / max(1, channels)))
+            span = 16 * max(1, (tiles + 16 * runs - 1) / (16 * runs))
+            items = max(1, (tiles + span - 1) / span)
+        }
     }
 
     /// Planes of one side of a correlation: channels, size, and the padding before it.
@@ -152,11 +169,12 @@ public enum Winograd {
             try Gemm.multiplyBatched(m: to.channels, n: t, k: from.channels, MatrixOperand(u), strideA: to.channels * from.channels,
                                      MatrixOperand(v), strideB: from.channels * t, into: MatrixOperand(m), strideC: to.channels * t,
                                      batch: tile.points)
+            let split = PlaneSplit(tiles: t, channels: to.channels)
             try device.launch("winograd", "winograd_output_" + (byRows ? "rows" : "planes"),
-                              global: byRows ? [rows, count * to.channels] : [count * to.channels], local: byRows ? [1, 1] : [1],
+                              global: byRows ? [rows, count * to.channels] : [to.channels, split.items], local: [1, 1],
                               [.tensor(m), .tensor(y), .size(first), .size(count), .size(to.channels), .size(to.height),
                                .size(to.width), .size(rows), .size(cols), .tensor(bias ?? m), .int(epilogue),
-                               .size(tile.rawValue)])
+                               .size(tile.rawValue)] + (byRows ? [] : [.size(split.span)]))
         }
     }
 }
