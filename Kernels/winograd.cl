@@ -7,8 +7,9 @@
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 // The tiles of a group of `count` images are numbered t = (n·TH + ty)·TW + tx, TH × TW
 // tiles an image. CPU-style kernels: work-groups of one, a work-item walking one tile row
-// (or one plane, for narrow rows) 16 tiles at a time in float16 vectors. F(4×4, 3×3)
-// (below) makes 4 × 4 outputs from 36 points, in all three passes.
+// (or, for narrow rows, a run of a channel's tiles across the group's planes) 16 tiles at
+// a time in float16 vectors. F(4×4, 3×3) (below) makes 4 × 4 outputs from 36 points, in
+// all three passes.
 // Host twin: Sources/Lumen/Ops/Winograd.swift.
 
 // The 3 × 3 filters of 16 consecutive others (c, or o with flip) beside `lead` (o, or c
@@ -294,7 +295,7 @@ __kernel void winograd_filter_gradient(__global const float *du, __global float 
     }
 }
 
-// Whole planes:
+// Whole planes (runs of tiles across them; the input and dy kernels are at the end):
 
 // F(2×2)'s 16 transformed values of 16 gathered 4 × 4 patches, stored at out + ξ·step.
 inline void input_tiles2(const float *patches, __global float *out, const size_t step, const int lanes) {
