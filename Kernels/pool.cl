@@ -237,6 +237,14 @@ inline float8 load_windows(__global const float *from, const int lanes) {
     return (float8)(four, four);
 }
 
+// The 16 cells of 8 side-by-side 2-wide windows from `from`, or with lanes 4 the 8 cells
+// of 4 there twice.
+inline float16 load_window_cells(__global const float *from, const int lanes) {
+    if (lanes == 8) return vload16(0, from);
+    const float8 eight = vload8(0, from);
+    return (float16)(eight, eight);
+}
+
 // CPU-style max-pool backward: one work-item per plane adds each output's gradient at
 // its argmax, in output order (deterministic); PoCL runs it as a plain loop.
 //   dy, argmax: [N*C, OH, OW]   dx: [N*C, H, W]
@@ -273,13 +281,9 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
                     const float8 o = select((float8)(0.0f), gv, isequal(cells, even + 1.0f));
                     float16 v = (float16)(e.s0, o.s0, e.s1, o.s1, e.s2, o.s2, e.s3, o.s3,
                                           e.s4, o.s4, e.s5, o.s5, e.s6, o.s6, e.s7, o.s7);
-                    if (lanes == 8) {
-                        if (relu_mask) v = select((float16)(0.0f), v, isgreater(vload16(0, input + h * W + 2 * at), 0.0f));
-                        vstore16(v, 0, line + 2 * at);
-                    } else {
-                        if (relu_mask) v.lo = select((float8)(0.0f), v.lo, isgreater(vload8(0, input + h * W + 2 * at), 0.0f));
-                        vstore8(v.lo, 0, line + 2 * at);
-                    }
+                    if (relu_mask) v = select((float16)(0.0f), v, isgreater(load_window_cells(input + h * W + 2 * at, lanes), 0.0f));
+                    if (lanes == 8) vstore16(v, 0, line + 2 * at);
+                    else vstore8(v.lo, 0, line + 2 * at);
                 }
                 w = 2 * inside;
             }
@@ -372,9 +376,8 @@ inline void pair_max8(const float16 t, const float16 b, const float first, const
 // a time (`pair_max8`; 4 on rows of 4 to 7 windows), a window overhanging the row cell
 // by cell; other windows at strides 1 and 2 take 8 outputs at a time by vector loads
 // across the columns inside the image (`vector_columns`), and the edge columns cell by
-// cell. Ties keep the first cell in
-// window order, as maxpool_forward does. Without keep_argmax, only the maxima
-// (`max_plane`).
+// cell. Ties keep the first cell in window order, as maxpool_forward does. Without
+// keep_argmax, only the maxima (`max_plane`).
 //   x: [N*C, H, W]   y, argmax: [N*C, OH, OW]
 __kernel void maxpool_forward_planes(__global const float *x, __global float *y, __global float *argmax,
                                      const int NC, const int H, const int W, const int K, const int S,
@@ -398,16 +401,13 @@ __kernel void maxpool_forward_planes(__global const float *x, __global float *y,
             const int inside = min(OW, W / 2), lanes = inside >= 8 ? 8 : inside >= 4 ? 4 : 0;
             for (int chunk = 0; lanes > 0 && chunk < inside; chunk += lanes) {
                 const int at = min(chunk, inside - lanes);
-                const float first = (float)(2 * oh * W + 2 * at);
+                float8 best, where;
+                pair_max8(load_window_cells(top + 2 * at, lanes), load_window_cells(bottom + 2 * at, lanes),
+                          (float)(2 * oh * W + 2 * at), W, &best, &where);
                 if (lanes == 8) {
-                    float8 best, where;
-                    pair_max8(vload16(0, top + 2 * at), vload16(0, bottom + 2 * at), first, W, &best, &where);
                     vstore8(best, 0, out + at);
                     vstore8(where, 0, where_out + at);
                 } else {
-                    const float8 t = vload8(0, top + 2 * at), b = vload8(0, bottom + 2 * at);
-                    float8 best, where;
-                    pair_max8((float16)(t, t), (float16)(b, b), first, W, &best, &where);
                     vstore4(best.lo, 0, out + at);
                     vstore4(where.lo, 0, where_out + at);
                 }
