@@ -25,6 +25,17 @@
 #define B_AT(j, p) ((size_t)(p) * ldb + (j))
 #endif
 
+// One step p of the k loop: B's row p of the tile's strip times A's column p, added to
+// the accumulators; A_AT(r) reads op(A)[ti + r, p].
+#define TILE_STEP(A_AT) { \
+    float16 row[NV]; \
+    _Pragma("unroll") for (int v = 0; v < NV; v++) row[v] = vload16(v, b + B_AT(tj, p)); \
+    _Pragma("unroll") for (int r = 0; r < TM; r++) { \
+        const float av = A_AT; \
+        _Pragma("unroll") for (int v = 0; v < NV; v++) acc[r][v] = fma((float16)av, row[v], acc[r][v]); \
+    } \
+}
+
 // C[i, j] = alpha · Σ_s Σ_p op(A_s)[i, p] · B_s[p, j] + bias[i] + beta · C[i, j]
 //   op(A): [m, k] (A stored [m, k], or [k, m] when trans_a)   B: [k, n]   C: [m, n]
 //   Batch z (work-item dimension 2) adds z·stride to each operand's offset. With
@@ -66,16 +77,13 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
             const size_t set = (size_t)z * sum_over + s;
             __global const float *a = A + a_off + set * a_stride;
             __global const float *b = B + b_off + set * b_stride;
-            for (int p = 0; p < k; p++) {
-                float16 row[NV];
-                #pragma unroll
-                for (int v = 0; v < NV; v++) row[v] = vload16(v, b + B_AT(tj, p));
-                #pragma unroll
-                for (int r = 0; r < TM; r++) {
-                    const float av = trans_a ? a[(size_t)p * lda + ti + r] : a[(size_t)(ti + r) * lda + p];
-                    #pragma unroll
-                    for (int v = 0; v < NV; v++) acc[r][v] = fma((float16)av, row[v], acc[r][v]);
-                }
+            // The k loop twice, once per layout of A, so neither tests trans_a per step.
+            if (trans_a) {
+                __global const float *column = a + ti;
+                for (int p = 0; p < k; p++, column += lda) TILE_STEP(column[r])
+            } else {
+                __global const float *rows = a + (size_t)ti * lda;
+                for (int p = 0; p < k; p++) TILE_STEP(rows[(size_t)r * lda + p])
             }
         }
         if (ti == i0 && tj == j0 && j0 + TN <= n) {
