@@ -138,6 +138,54 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
     }
 }
 
+// A 16 × 16 block transposed in registers: rows[r].s[c] becomes rows[c].s[r]. Four
+// rounds, d = 8, 4, 2, 1; each swaps, inside every 2d × 2d block, the d × d block above
+// the diagonal with the one below it: row i (bit d clear) takes lanes l - d of row i + d
+// into its lanes l with bit d set, and gives its lanes l + d to row i + d's lanes l with
+// bit d clear. Lane by lane, which PoCL turns into two-source permutes (it lowers
+// shuffle2, and whole-half swizzles, through memory).
+#define SWAP_BLOCKS(t, b, upper, lower) { const float16 kept = (float16)upper; b = (float16)lower; t = kept; }
+#define TRANSPOSE_ROUND8(t, b) \
+    SWAP_BLOCKS(t, b, (t.s0, t.s1, t.s2, t.s3, t.s4, t.s5, t.s6, t.s7, b.s0, b.s1, b.s2, b.s3, b.s4, b.s5, b.s6, b.s7), \
+                      (t.s8, t.s9, t.sa, t.sb, t.sc, t.sd, t.se, t.sf, b.s8, b.s9, b.sa, b.sb, b.sc, b.sd, b.se, b.sf))
+#define TRANSPOSE_ROUND4(t, b) \
+    SWAP_BLOCKS(t, b, (t.s0, t.s1, t.s2, t.s3, b.s0, b.s1, b.s2, b.s3, t.s8, t.s9, t.sa, t.sb, b.s8, b.s9, b.sa, b.sb), \
+                      (t.s4, t.s5, t.s6, t.s7, b.s4, b.s5, b.s6, b.s7, t.sc, t.sd, t.se, t.sf, b.sc, b.sd, b.se, b.sf))
+#define TRANSPOSE_ROUND2(t, b) \
+    SWAP_BLOCKS(t, b, (t.s0, t.s1, b.s0, b.s1, t.s4, t.s5, b.s4, b.s5, t.s8, t.s9, b.s8, b.s9, t.sc, t.sd, b.sc, b.sd), \
+                      (t.s2, t.s3, b.s2, b.s3, t.s6, t.s7, b.s6, b.s7, t.sa, t.sb, b.sa, b.sb, t.se, t.sf, b.se, b.sf))
+#define TRANSPOSE_ROUND1(t, b) \
+    SWAP_BLOCKS(t, b, (t.s0, b.s0, t.s2, b.s2, t.s4, b.s4, t.s6, b.s6, t.s8, b.s8, t.sa, b.sa, t.sc, b.sc, t.se, b.se), \
+                      (t.s1, b.s1, t.s3, b.s3, t.s5, b.s5, t.s7, b.s7, t.s9, b.s9, t.sb, b.sb, t.sd, b.sd, t.sf, b.sf))
+
+inline void transpose16(float16 *rows) {
+    #pragma unroll
+    for (int i = 0; i < 8; i++) TRANSPOSE_ROUND8(rows[i], rows[i + 8])
+    #pragma unroll
+    for (int i = 0; i < 16; i += 8) {
+        #pragma unroll
+        for (int j = i; j < i + 4; j++) TRANSPOSE_ROUND4(rows[j], rows[j + 4])
+    }
+    #pragma unroll
+    for (int i = 0; i < 16; i += 4) {
+        #pragma unroll
+        for (int j = i; j < i + 2; j++) TRANSPOSE_ROUND2(rows[j], rows[j + 2])
+    }
+    #pragma unroll
+    for (int i = 0; i < 16; i += 2) TRANSPOSE_ROUND1(rows[i], rows[i + 1])
+}
+
+// A 16 × 16 block copied transposed: 16 rows from `from` (rows from_step apart) become
+// 16 rows at `to` (to_step apart), moved as vectors.
+inline void move_block16(__global const float *from, const int from_step, __global float *to, const int to_step) {
+    float16 block[16];
+    #pragma unroll
+    for (int r = 0; r < 16; r++) block[r] = vload16(0, from + (size_t)r * from_step);
+    transpose16(block);
+    #pragma unroll
+    for (int r = 0; r < 16; r++) vstore16(block[r], 0, to + (size_t)r * to_step);
+}
+
 // B's strips of `width` columns as contiguous [rows, width] panels, for gemm_tile built
 // with PACKED_B: dst[z, q, r, c] = op(src_z)[r, q·width + c], 0 where q·width + c ≥ cols;
 // src_z starts at off + z·stride, rows ld apart, and op transposes it when trans (B
@@ -154,6 +202,22 @@ __kernel void pack_panels(__global const float *src, const int off, const int ld
     const int c0 = q * width;
     __global const float *in = src + off + (size_t)z * stride;
     __global float *out = dst + ((size_t)z * panels + q) * rows * width;
+    if (trans && r0 + 16 <= rows) {
+        // 16 × 16 blocks: 16 columns of op(src) are 16 rows of src, read as vectors and
+        // transposed in registers; a block past column cols goes cell by cell.
+        for (int b0 = 0; b0 < width; b0 += 16) {
+            const int col0 = c0 + b0;
+            if (col0 + 16 <= cols) {
+                move_block16(in + (size_t)col0 * ld + r0, ld, out + (size_t)r0 * width + b0, width);
+                continue;
+            }
+            for (int r = r0; r < r0 + 16; r++) {
+                for (int c = 0; c < 16; c++)
+                    out[(size_t)r * width + b0 + c] = col0 + c >= cols ? 0.0f : in[(size_t)(col0 + c) * ld + r];
+            }
+        }
+        return;
+    }
     for (int r = r0; r < min(r0 + 16, rows); r++) {
         __global float *row = out + (size_t)r * width;
         if (!trans && c0 + width <= cols) {
@@ -168,7 +232,8 @@ __kernel void pack_panels(__global const float *src, const int off, const int ld
 }
 
 // dst[z, c, r] = src[off + z·stride + r·ld + c]: a strided matrix transposed into a
-// packed buffer, one 16 × 16 block per work-item (rows read as vectors where whole).
+// packed buffer, one 16 × 16 block per work-item (moved as vectors, transposed in
+// registers, where whole).
 //   src: [rows, cols] with leading dimension ld   dst: [batch, cols, rows]
 __kernel void transpose_strided(__global const float *src, const int off, const int ld, const int stride,
                                 __global float *dst, const int rows, const int cols) {
@@ -180,19 +245,7 @@ __kernel void transpose_strided(__global const float *src, const int off, const 
     __global float *out = dst + (size_t)z * cols * rows;
     const int nr = min(16, rows - r0), nc = min(16, cols - c0);
     if (nr == 16 && nc == 16) {
-        float16 block[16];
-        #pragma unroll
-        for (int r = 0; r < 16; r++) block[r] = vload16(0, in + (size_t)(r0 + r) * ld + c0);
-        float values[16][16];
-        #pragma unroll
-        for (int r = 0; r < 16; r++) vstore16(block[r], 0, values[r]);
-        for (int c = 0; c < 16; c++) {
-            const float16 column = (float16)(values[0][c], values[1][c], values[2][c], values[3][c], values[4][c],
-                                             values[5][c], values[6][c], values[7][c], values[8][c], values[9][c],
-                                             values[10][c], values[11][c], values[12][c], values[13][c],
-                                             values[14][c], values[15][c]);
-            vstore16(column, 0, out + (size_t)(c0 + c) * rows + r0);
-        }
+        move_block16(in + (size_t)r0 * ld + c0, ld, out + (size_t)c0 * rows + r0, rows);
         return;
     }
     for (int c = 0; c < nc; c++) {

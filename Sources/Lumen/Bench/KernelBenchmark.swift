@@ -203,6 +203,15 @@ public enum KernelBenchmark {
         let mapBytes = Double(maps.count) * 4
         try rate("avg pool 3×3/1 forward, 17² maps", bytes: 2 * mapBytes) { _ = try Pooling.averageForward(maps, average) }
         try rate("avg pool 3×3/1 backward, 17² maps", bytes: 2 * mapBytes) { _ = try Pooling.averageBackward(maps, average) }
+        // A weight gradient's B (the 17² maps' columns, transposed) and a forward's B copied into 64-column panels.
+        try rate("GEMM panels from Bᵀ, 768 × 289 per image", bytes: 2 * mapBytes) {
+            _ = try GemmKernels.packPanels(maps, offset: 0, ld: 289, stride: 768 * 289, transposed: true, rows: 289, cols: 768,
+                                           sets: 32, width: 64)
+        }
+        try rate("GEMM panels from B, 768 × 289 per image", bytes: 2 * mapBytes) {
+            _ = try GemmKernels.packPanels(maps, offset: 0, ld: 289, stride: 768 * 289, transposed: false, rows: 768, cols: 289,
+                                           sets: 32, width: 64)
+        }
         let (mean, variance) = try BatchNormOps.statistics(images)
         try rate("batch norm statistics", bytes: bytes) { _ = try BatchNormOps.statistics(images) }
         let shift = try Tensor(on: device, shape: [64], repeating: 0)

@@ -108,12 +108,8 @@ public enum GemmKernels {
         }
         if tile.readsPanels {
             let width = tile.block.columns, panels = (n + width - 1) / width
-            let packed = try Tensor(uninitializedOn: device, shape: [max(sets * panels * k * width, 1)])
-            if k > 0 {
-                try device.launch("gemm", "pack_panels", global: [panels, (k + 15) / 16, sets], local: [1, 1, 1],
-                                  [.tensor(bTensor), .size(bOffset), .size(ldb), .size(bStride), .int(transposeB ? 1 : 0),
-                                   .tensor(packed), .size(k), .size(n), .size(width)])
-            }
+            let packed = try packPanels(bTensor, offset: bOffset, ld: ldb, stride: bStride, transposed: transposeB,
+                                        rows: k, cols: n, sets: sets, width: width)
             (bTensor, bOffset, ldb, bStride) = (packed, 0, width, panels * k * width)
         }
         // gemm_nt_dot takes no trans_a; the arguments are otherwise the same.
@@ -141,6 +137,20 @@ public enum GemmKernels {
             throw LumenError.shapeMismatch("a GEMM applies linear, ReLU or ReLU6 as it stores, not \(activation.rawValue)")
         }
         return (rowBias == nil ? 0 : 1) | bits
+    }
+
+    /// op(src_z)'s strips of `width` columns (a multiple of 16) as contiguous [rows, width]
+    /// panels, zero past column `cols`: [sets, ⌈cols / width⌉, rows, width]. src_z starts at
+    /// offset + z·stride with rows ld apart; `transposed` reads it stored [cols, rows].
+    static func packPanels(_ src: Tensor, offset: Int, ld: Int, stride: Int, transposed: Bool, rows: Int, cols: Int,
+                           sets: Int, width: Int) throws -> Tensor {
+        let panels = (cols + width - 1) / width
+        let packed = try Tensor(uninitializedOn: src.device, shape: [max(sets * panels * rows * width, 1)])
+        guard rows > 0 else { return packed }
+        try src.device.launch("gemm", "pack_panels", global: [panels, (rows + 15) / 16, sets], local: [1, 1, 1],
+                              [.tensor(src), .size(offset), .size(ld), .size(stride), .int(transposed ? 1 : 0),
+                               .tensor(packed), .size(rows), .size(cols), .size(width)])
+        return packed
     }
 
     /// dst[z, c, r] = src[offset + z·stride + r·ld + c] for z < sets, r < rows, c < cols:
