@@ -164,6 +164,76 @@ __kernel void avgpool_backward_rows(__global const float *dy, __global float *dx
         average_gradient_row(dy + (size_t)nc * OH * OW, dx + ((size_t)nc * H + h) * W, h, H, W, K, S, PT, PL, OH, OW);
 }
 
+// Stride-1 average pooling whose output plane is the input's size (H × W: "same"
+// padding), on small planes, where rows are too short for the row kernels' vectors: a
+// work-item walks one plane as a flat run of H·W cells, 16 at a time (the last run moved
+// back), and each tap (kh, kw) is one vector load shifted by (kh − PT)·W + kw − PL,
+// masked where the tap's cell lies outside the plane. The backward pass is the same walk
+// with the taps mirrored, each tap divided by its own output's cell count.
+
+// plane[from + l] for lanes l where from + l lies in [lo, hi), the cells the buffer
+// holds around the plane (the neighbouring planes' values are masked out by the caller);
+// 0 elsewhere.
+inline float16 load_run16(__global const float *plane, const int from, const int lo, const int hi) {
+    if (from >= lo && from + 16 <= hi) return vload16(0, plane + from);
+    float values[16];
+    for (int l = 0; l < 16; l++) values[l] = from + l >= lo && from + l < hi ? plane[from + l] : 0.0f;
+    return vload16(0, values);
+}
+
+// Cells of output (oh, ow)'s window inside the H × W plane, per lane.
+inline float16 window_cells16(const float16 oh, const float16 ow, const int H, const int W, const int K, const int PT,
+                              const int PL) {
+    const float16 rows = fmin(oh - PT + K, (float)H) - fmax(oh - PT, 0.0f);
+    const float16 cols = fmin(ow - PL + K, (float)W) - fmax(ow - PL, 0.0f);
+    return rows * cols;
+}
+
+inline void average_plane_flat(__global const float *src, __global float *dst, const int nc, const int NC, const int H,
+                               const int W, const int K, const int PT, const int PL, const bool backward) {
+    const int cells = H * W;
+    // Loads may reach into the planes before and after this one, never past the buffer.
+    const int lo = nc > 0 ? -cells : 0, hi = nc + 1 < NC ? 2 * cells : cells;
+    const float16 lane = (float16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int j = 0; j < cells; j += 16) {
+        const int at = min(j, cells - 16);
+        // Row and column of each lane's cell, exact in floats (w + 0.5 < W).
+        const float16 index = (float16)at + lane;
+        const float16 h = floor((index + 0.5f) / (float)W), w = index - h * (float)W;
+        float16 total = 0.0f;
+        for (int kh = 0; kh < K; kh++) {
+            const int dh = backward ? PT - kh : kh - PT;
+            const float16 th = h + (float)dh;
+            const int16 row_inside = (th >= 0.0f) & (th < (float)H);
+            for (int kw = 0; kw < K; kw++) {
+                const int dw = backward ? PL - kw : kw - PL;
+                const float16 tw = w + (float)dw;
+                float16 tap = load_run16(src, at + dh * W + dw, lo, hi);
+                if (backward) tap /= window_cells16(th, tw, H, W, K, PT, PL);
+                total += select((float16)0.0f, tap, row_inside & (tw >= 0.0f) & (tw < (float)W));
+            }
+        }
+        vstore16(backward ? total : total / window_cells16(h, w, H, W, K, PT, PL), 0, dst + at);
+    }
+}
+
+// One plane per work-item (work-groups of one), planes of at least 16 cells.
+//   x, y: [N*C, H, W]
+__kernel void avgpool_forward_flat(__global const float *x, __global float *y, const int NC, const int H, const int W,
+                                   const int K, const int PT, const int PL) {
+    const int nc = get_global_id(0);
+    if (nc >= NC) return;
+    average_plane_flat(x + (size_t)nc * H * W, y + (size_t)nc * H * W, nc, NC, H, W, K, PT, PL, false);
+}
+
+//   dy, dx: [N*C, H, W]
+__kernel void avgpool_backward_flat(__global const float *dy, __global float *dx, const int NC, const int H, const int W,
+                                    const int K, const int PT, const int PL) {
+    const int nc = get_global_id(0);
+    if (nc >= NC) return;
+    average_plane_flat(dy + (size_t)nc * H * W, dx + (size_t)nc * H * W, nc, NC, H, W, K, PT, PL, true);
+}
+
 // Global max: y[nc] = max over the plane, argmax its position.   x: [N*C, P]   y, argmax: [N*C]
 __kernel void global_maxpool_forward(__global const float *x, __global float *y, __global float *argmax,
                                      const int NC, const int P) {

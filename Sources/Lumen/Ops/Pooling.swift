@@ -53,8 +53,10 @@ public enum Pooling {
     public static func averageForward(_ x: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, g.channels, g.outHeight, g.outWidth])
         guard y.count > 0 else { return y }
+        let arguments: [KernelArgument] = [.tensor(x), .tensor(y), .size(g.batch * g.channels)]
+        if try launchFlat("avgpool_forward_flat", g, variant: variant, arguments, on: x.device) { return y }
         try launchByCellsOrRows("avgpool_forward", rows: g.outHeight, width: g.outWidth, g, variant: variant,
-                                [.tensor(x), .tensor(y), .size(g.batch * g.channels)] + windowArguments(g), on: x.device)
+                                arguments + windowArguments(g), on: x.device)
         return y
     }
 
@@ -63,9 +65,24 @@ public enum Pooling {
     public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
         let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
         guard dx.count > 0 else { return dx }
+        let arguments: [KernelArgument] = [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)]
+        if try launchFlat("avgpool_backward_flat", g, variant: variant, arguments, on: dy.device) { return dx }
         try launchByCellsOrRows("avgpool_backward", rows: g.height, width: g.width, g, variant: variant,
-                                [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)] + windowArguments(g), on: dy.device)
+                                arguments + windowArguments(g), on: dy.device)
         return dx
+    }
+
+    /// On CPU-style kernels, stride-1 pooling that keeps the plane's size (H × W, "same"),
+    /// on planes of 16 cells or more with rows under 32: `kernel` walks each plane as one
+    /// flat run, 16 cells at a time, instead of rows too short for the row kernels' vectors.
+    /// Whether it ran.
+    private static func launchFlat(_ kernel: String, _ g: WindowGeometry, variant: KernelVariant?,
+                                   _ arguments: [KernelArgument], on device: Device) throws -> Bool {
+        guard (variant ?? KernelVariant.default(for: device)) == .rows, g.stride == 1, g.kernelHeight == g.kernelWidth,
+              g.outHeight == g.height, g.outWidth == g.width, g.height * g.width >= 16, g.width < 32 else { return false }
+        try device.launch("pool", kernel, global: [g.batch * g.channels], local: [1],
+                          arguments + [g.height, g.width, g.kernelHeight, g.padTop, g.padLeft].map { .size($0) })
+        return true
     }
 
     /// Runs `kernel` over the rows × width cells of each (n, c) plane on GPU-style kernels,
