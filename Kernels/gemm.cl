@@ -1,7 +1,8 @@
 // Lumen's own SGEMM, written the CPU way: no local memory, work-groups of one, and each
 // work-item holding a TM × (16·NV) block of C in float16 accumulators, which PoCL turns
 // into wide vector code. The host builds this file once per tile shape with -DTM=…
-// -DNV=… (8×32 and 4×64 so far) and times them against CLBlast per shape.
+// -DNV=… (8×32 and 4×64, each with and without panels) and times them against CLBlast
+// per shape.
 // Work-item dimension 0 walks the rows of C: PoCL runs consecutive work-groups on one
 // thread, so a column panel of B stays in cache while every row block passes over it.
 // Row-major; B is read untransposed (the host packs a transposed B first). Built with

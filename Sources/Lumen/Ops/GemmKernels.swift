@@ -6,21 +6,22 @@ import Foundation
 public enum GemmKernels {
     /// How a kernel splits C, and which kernel: `gemm_tile` for CPU-like devices (one
     /// work-item per rows × columns block in registers, broadcast A, rows of B as vectors;
-    /// `4x64-panels` reads B from 64-column panels copied out first), `gemm_nt_dot` for
-    /// C = A · Bᵀ only (vector dot products along k, no transposed copy of B), and
-    /// `gemm_local` for GPU-like devices (a 32 × 32 block per work-group of 8 × 8, tiles
-    /// of A and B in local memory).
+    /// `4x64-panels` and `8x32-panels` read B from panels of their width copied out first),
+    /// `gemm_nt_dot` for C = A · Bᵀ only (vector dot products along k, no transposed copy
+    /// of B), and `gemm_local` for GPU-like devices (a 32 × 32 block per work-group of
+    /// 8 × 8, tiles of A and B in local memory).
     public enum Tile: String, CaseIterable, Sendable {
         case rows8cols32 = "8x32"
         case rows4cols64 = "4x64"
         case rows4cols64Panels = "4x64-panels"
+        case rows8cols32Panels = "8x32-panels"
         case dot4x4 = "dot4x4"
         case local32 = "local32"
 
         /// The block of C one work-item (one work-group for `local32`) computes: rows × columns.
         var block: (rows: Int, columns: Int) {
             switch self {
-            case .rows8cols32: return (8, 32)
+            case .rows8cols32, .rows8cols32Panels: return (8, 32)
             case .rows4cols64, .rows4cols64Panels: return (4, 64)
             case .dot4x4: return (4, 4)
             case .local32: return (32, 32)
@@ -29,7 +30,7 @@ public enum GemmKernels {
 
         var kernelName: String {
             switch self {
-            case .rows8cols32, .rows4cols64, .rows4cols64Panels: return "gemm_tile"
+            case .rows8cols32, .rows4cols64, .rows4cols64Panels, .rows8cols32Panels: return "gemm_tile"
             case .dot4x4: return "gemm_nt_dot"
             case .local32: return "gemm_local"
             }
@@ -44,7 +45,7 @@ public enum GemmKernels {
         /// Whether B is first copied into panels of `block.columns` columns (`pack_panels`,
         /// which also transposes a transposed B): aligned, contiguous vector loads in the
         /// kernel for one pass over B.
-        var readsPanels: Bool { self == .rows4cols64Panels }
+        var readsPanels: Bool { self == .rows4cols64Panels || self == .rows8cols32Panels }
 
         /// Work-group size: one work-item on CPU-like devices, 8 × 8 for `gemm_local`.
         var group: [Int] { self == .local32 ? [8, 8, 1] : [1, 1, 1] }
