@@ -397,74 +397,87 @@ __kernel void winograd_output_planes(__global const float *m, __global float *y,
 
 // Along tile rows (F(4×4)'s helpers first):
 
-// F(4×4)'s V for tile row ty (winograd_input_rows with size 4). Tiles whose 6 × 6
-// patches lie inside the row go 16 at a time: each patch row's 66 columns read as
-// vectors from the first cell and from the third, every fourth column picked out by
-// shuffles (the last 16 tiles overlapping the ones before); the others, and rows of
-// fewer than 16 such tiles, gathered cell by cell (`gather_patches16`).
+// 16 cells of a row from column `from` on, 0 outside [0, W): one vector load when all
+// lie inside, else cell by cell (only the chunks at a row's ends).
+inline float16 load_row16(__global const float *line, const int from, const int W) {
+    if (from >= 0 && from + 16 <= W) return vload16(0, line + from);
+    float cells[16];
+    for (int l = 0; l < 16; l++) cells[l] = from + l >= 0 && from + l < W ? line[from + l] : 0.0f;
+    return vload16(0, cells);
+}
+
+// The first tile of a row's chunk of 16 that starts at `chunk`: the last chunk moves
+// back to end at the row's last tile (overlapping the one before) when the row holds 16.
+inline int chunk_start(const int chunk, const int TW) { return TW >= 16 ? min(chunk, TW - 16) : 0; }
+
+// F(4×4)'s V for tile row ty (winograd_input_rows with size 4), 16 tiles at a time: each
+// patch row's 66 columns read as vectors from the first cell and from the third
+// (`load_row16`, zero past the image's edges), every fourth column picked out by
+// shuffles.
 inline void input_row4(__global const float *plane, __global float *out, const size_t step, const int ty,
                        const int H, const int W, const int PT, const int PL, const int TW) {
     const int top = 4 * ty - PT;
-    // Tiles [lo, hi) read columns 4·tx − PL … 4·tx − PL + 5 inside [0, W).
-    const int lo = min((PL + 3) / 4, TW);
-    const int hi = W - 6 + PL >= 0 ? clamp((W - 6 + PL) / 4 + 1, lo, TW) : lo;
-    const bool chunks = hi - lo >= 16;
-    // Every fourth lane of two vectors, twice: masks as wide as the vectors they pick from
-    // (oclgrind 21.10 loses track of which lanes a narrower mask's result holds).
-    const uint16 fourth = (uint16)(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    // Masks that are constants: PoCL turns shuffle2 with a computed mask into a loop
+    // over lanes through memory. `pair` takes every fourth of 32 cells into the low half
+    // and the cells one further into the high half; `pair2` the same two further on;
+    // `lows` and `highs` join two such vectors' low and high halves.
+    const uint16 pair = (uint16)(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const uint16 pair2 = (uint16)(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    const uint16 lows = (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    const uint16 highs = (uint16)(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
     float patches[36 * 16];   // [(i·6 + j)·16 + lane]
-    for (int chunk = lo; chunks && chunk < hi; chunk += 16) {
-        const int tx = min(chunk, hi - 16);
-        __global const float *corner = plane + 4 * tx - PL;
+    for (int chunk = 0; chunk < TW; chunk += 16) {
+        const int tx = chunk_start(chunk, TW), left = 4 * tx - PL;
         for (int i = 0; i < 6; i++) {
             const int h = top + i;
-            const bool inside = h >= 0 && h < H;
-            __global const float *line = corner + (size_t)(inside ? h : 0) * W;
-            for (int shift = 0; shift < 4; shift += 2) {
-                const float16 a = vload16(0, line + shift), b = vload16(1, line + shift);
-                const float16 c = vload16(2, line + shift), d = vload16(3, line + shift);
-                for (int j = shift; j < min(shift + 4, 6); j++) {
-                    const uint16 pick = fourth + (uint16)(j - shift);
-                    const float16 column = (float16)(shuffle2(a, b, pick).lo, shuffle2(c, d, pick).lo);
-                    vstore16(inside ? column : (float16)(0.0f), i * 6 + j, patches);
-                }
+            float *row = patches + i * 6 * 16;
+            if (h < 0 || h >= H) {
+                for (int j = 0; j < 6; j++) vstore16((float16)(0.0f), j, row);
+                continue;
             }
+            // Lane t of column j is line[left + 4t + j]: columns 0–3 from the cells at
+            // left, 4 and 5 from those two further on (columns 2 and 3 of that run).
+            __global const float *line = plane + (size_t)h * W;
+            const float16 a = load_row16(line, left, W), b = load_row16(line, left + 16, W);
+            const float16 c = load_row16(line, left + 32, W), d = load_row16(line, left + 48, W);
+            const float16 a2 = load_row16(line, left + 2, W), b2 = load_row16(line, left + 18, W);
+            const float16 c2 = load_row16(line, left + 34, W), d2 = load_row16(line, left + 50, W);
+            float16 first = shuffle2(a, b, pair), second = shuffle2(c, d, pair);
+            vstore16(shuffle2(first, second, lows), 0, row);
+            vstore16(shuffle2(first, second, highs), 1, row);
+            first = shuffle2(a, b, pair2);
+            second = shuffle2(c, d, pair2);
+            vstore16(shuffle2(first, second, lows), 2, row);
+            vstore16(shuffle2(first, second, highs), 3, row);
+            first = shuffle2(a2, b2, pair2);
+            second = shuffle2(c2, d2, pair2);
+            vstore16(shuffle2(first, second, lows), 4, row);
+            vstore16(shuffle2(first, second, highs), 5, row);
         }
-        input_tiles4(patches, out + tx, step, 16);
-    }
-    // The rest: [0, lo) and [hi, TW) beside the chunks, else the whole row.
-    for (int part = 0; part < 2; part++) {
-        const int from = chunks ? (part == 0 ? 0 : hi) : (part == 0 ? 0 : TW), to = chunks ? (part == 0 ? lo : TW) : TW;
-        for (int tx0 = from; tx0 < to; tx0 += 16) {
-            const int lanes = min(16, to - tx0);
-            int gn = 0, gy = ty, gx = tx0;   // the lanes stay in row ty
-            gather_patches16(plane, 0, H, W, PT, PL, ty + 1, TW, lanes, 6, 4, &gn, &gy, &gx, patches);
-            input_tiles4(patches, out + tx0, step, lanes);
-        }
+        input_tiles4(patches, out + tx, step, min(16, TW - tx));
     }
 }
 
-// F(4×4)'s outputs of tile row ty (winograd_output_rows with size 4): 16 tiles at a time,
-// each output row's 64 columns stored a tile (4 values) at a time where all four lie
-// inside the row, else cell by cell (`scatter_tiles16`).
+// F(4×4)'s outputs of tile row ty (winograd_output_rows with size 4): 16 tiles at a time
+// (`chunk_start`), each output row's 64 columns stored a tile (4 values) at a time where
+// all four lie inside the row, else cell by cell.
 inline void output_row4(__global const float *in, const size_t step, __global float *plane, const int ty, const int OH,
                         const int OW, const int TW, const float shift, const int epilogue) {
     const int rows = min(4, OH - 4 * ty);
     float values[16 * 16];    // [(a·4 + b)·16 + lane]
-    for (int tx0 = 0; tx0 < TW; tx0 += 16) {
-        const int lanes = min(16, TW - tx0);
-        output_tiles4(in + tx0, step, lanes, shift, epilogue, values);
-        if (lanes == 16 && 4 * (tx0 + 16) <= OW) {
-            for (int a = 0; a < rows; a++) {
-                __global float *line = plane + (size_t)(4 * ty + a) * OW + 4 * tx0;
-                for (int q = 0; q < 16; q++) {
+    for (int chunk = 0; chunk < TW; chunk += 16) {
+        const int tx = chunk_start(chunk, TW), lanes = min(16, TW - tx);
+        output_tiles4(in + tx, step, lanes, shift, epilogue, values);
+        for (int a = 0; a < rows; a++) {
+            __global float *line = plane + (size_t)(4 * ty + a) * OW + 4 * tx;
+            for (int q = 0; q < lanes; q++) {
+                if (4 * (tx + q) + 4 <= OW) {
                     vstore4((float4)(values[(a * 4) * 16 + q], values[(a * 4 + 1) * 16 + q], values[(a * 4 + 2) * 16 + q],
                                      values[(a * 4 + 3) * 16 + q]), q, line);
+                } else {
+                    for (int b = 0; b < OW - 4 * (tx + q); b++) line[4 * q + b] = values[(a * 4 + b) * 16 + q];
                 }
             }
-        } else {
-            int gn = 0, gy = ty, gx = tx0;   // the lanes stay in row ty
-            scatter_tiles16(values, plane, 0, OH, OW, ty + 1, TW, lanes, 4, &gn, &gy, &gx);
         }
     }
 }
@@ -472,10 +485,10 @@ inline void output_row4(__global const float *in, const size_t step, __global fl
 // V[ξ, c, t] = (Bᵀ d B)[ξ] for the tiles of images first … first + count − 1, d the 4 × 4
 // patch at rows 2·ty − PT …, columns 2·tx − PL … of x, 0 outside the image.
 //   x: [N, C, H, W]   V: [16, C, count·TH·TW]
-// One work-item per (tile row ty, image n·C + channel c). Tiles whose patches lie inside
-// the row go 16 at a time by vector loads (the last 16 overlapping the ones before);
-// those overhanging an edge, and rows of fewer than 16 such tiles, one by one. With
-// size 4, F(4×4)'s V instead ([36, C, count·TH·TW], `input_row4`).
+// One work-item per (tile row ty, image n·C + channel c). The row's tiles go 16 at a
+// time by vector loads (`chunk_start`; cells past the image's edges read one by one as
+// zeros, `load_row16`). With size 4, F(4×4)'s V instead ([36, C, count·TH·TW],
+// `input_row4`).
 __kernel void winograd_input_rows(__global const float *x, __global float *v, const int first, const int count,
                                   const int C, const int H, const int W, const int PT, const int PL,
                                   const int TH, const int TW, const int size) {
@@ -490,50 +503,28 @@ __kernel void winograd_input_rows(__global const float *x, __global float *v, co
         return;
     }
     const int top = 2 * ty - PT;
-    // Tiles [lo, hi) read columns 2·tx − PL … 2·tx − PL + 3 inside [0, W).
-    const int lo = min((PL + 1) / 2, TW);
-    const int hi = W - 4 + PL >= 0 ? clamp((W - 4 + PL) / 2 + 1, lo, TW) : lo;
     float16 d[4][4], e[4][4];
     const uint16 even = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), odd = even + (uint16)1;
-    if (hi - lo >= 16) {
-        for (int chunk = lo; chunk < hi; chunk += 16) {
-            const int tx = min(chunk, hi - 16);
-            const int base = 2 * tx - PL;
-            // The even and odd lanes of columns base … base + 31 and base + 2 … base + 33.
-            for (int i = 0; i < 4; i++) {
-                const int h = top + i;
-                if (h < 0 || h >= H) {
-                    for (int j = 0; j < 4; j++) d[i][j] = 0.0f;
-                    continue;
-                }
-                __global const float *line = plane + (size_t)h * W + base;
-                const float16 a = vload16(0, line), b = vload16(0, line + 16);
-                const float16 a2 = vload16(0, line + 2), b2 = vload16(0, line + 18);
-                d[i][0] = shuffle2(a, b, even);
-                d[i][1] = shuffle2(a, b, odd);
-                d[i][2] = shuffle2(a2, b2, even);
-                d[i][3] = shuffle2(a2, b2, odd);
-            }
-            input_transform16(d, e);
-            for (int i = 0; i < 4; i++) {
-                for (int j = 0; j < 4; j++) vstore16(e[i][j], 0, out + (i * 4 + j) * step + tx);
-            }
-        }
-    }
-    for (int tx = 0; tx < TW; tx++) {
-        if (hi - lo >= 16 && tx == lo) tx = hi;
-        if (tx >= TW) break;
-        const int left = 2 * tx - PL;
+    for (int chunk = 0; chunk < TW; chunk += 16) {
+        const int tx = chunk_start(chunk, TW), left = 2 * tx - PL;
+        // The even and odd lanes of columns left … left + 31 and left + 2 … left + 33.
         for (int i = 0; i < 4; i++) {
             const int h = top + i;
-            for (int j = 0; j < 4; j++) {
-                const int w = left + j;
-                d[i][j] = h >= 0 && h < H && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0.0f;
+            if (h < 0 || h >= H) {
+                for (int j = 0; j < 4; j++) d[i][j] = 0.0f;
+                continue;
             }
+            __global const float *line = plane + (size_t)h * W;
+            const float16 a = load_row16(line, left, W), b = load_row16(line, left + 16, W);
+            const float16 a2 = load_row16(line, left + 2, W), b2 = load_row16(line, left + 18, W);
+            d[i][0] = shuffle2(a, b, even);
+            d[i][1] = shuffle2(a, b, odd);
+            d[i][2] = shuffle2(a2, b2, even);
+            d[i][3] = shuffle2(a2, b2, odd);
         }
         input_transform16(d, e);
         for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) out[(i * 4 + j) * step + tx] = e[i][j].s0;
+            for (int j = 0; j < 4; j++) store_lanes(e[i][j], out + (i * 4 + j) * step + tx, min(16, TW - tx));
         }
     }
 }
