@@ -410,6 +410,25 @@ inline float16 load_row16(__global const float *line, const int from, const int 
 // back to end at the row's last tile (overlapping the one before) when the row holds 16.
 inline int chunk_start(const int chunk, const int TW) { return TW >= 16 ? min(chunk, TW - 16) : 0; }
 
+// Shuffle masks, as constants: PoCL turns shuffle2 with a computed mask into a loop over
+// lanes through memory. FOURTHS_FROM0 takes every fourth of 32 cells into the low half
+// and the cells one further into the high half; FOURTHS_FROM2 the same two cells on;
+// LOW_HALVES and HIGH_HALVES join two vectors' low and high halves.
+#define FOURTHS_FROM0 ((uint16)(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29))
+#define FOURTHS_FROM2 ((uint16)(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31))
+#define LOW_HALVES ((uint16)(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23))
+#define HIGH_HALVES ((uint16)(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+
+// Two columns of 16 tiles four cells apart, from 64 consecutive cells a … d: lane t of
+// the first is cell 4t + j, of the second 4t + j + 1 (j = 0 with FOURTHS_FROM0, 2 with
+// FOURTHS_FROM2), stored as two vectors at `to`.
+inline void store_fourths(const float16 a, const float16 b, const float16 c, const float16 d, const uint16 pick,
+                          float *to) {
+    const float16 first = shuffle2(a, b, pick), second = shuffle2(c, d, pick);
+    vstore16(shuffle2(first, second, LOW_HALVES), 0, to);
+    vstore16(shuffle2(first, second, HIGH_HALVES), 1, to);
+}
+
 // F(4×4)'s V for tile row ty (winograd_input_rows with size 4), 16 tiles at a time: each
 // patch row's 66 columns read as vectors from the first cell and from the third
 // (`load_row16`, zero past the image's edges), every fourth column picked out by
@@ -417,14 +436,6 @@ inline int chunk_start(const int chunk, const int TW) { return TW >= 16 ? min(ch
 inline void input_row4(__global const float *plane, __global float *out, const size_t step, const int ty,
                        const int H, const int W, const int PT, const int PL, const int TW) {
     const int top = 4 * ty - PT;
-    // Masks that are constants: PoCL turns shuffle2 with a computed mask into a loop
-    // over lanes through memory. `pair` takes every fourth of 32 cells into the low half
-    // and the cells one further into the high half; `pair2` the same two further on;
-    // `lows` and `highs` join two such vectors' low and high halves.
-    const uint16 pair = (uint16)(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
-    const uint16 pair2 = (uint16)(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
-    const uint16 lows = (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-    const uint16 highs = (uint16)(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
     float patches[36 * 16];   // [(i·6 + j)·16 + lane]
     for (int chunk = 0; chunk < TW; chunk += 16) {
         const int tx = chunk_start(chunk, TW), left = 4 * tx - PL;
@@ -442,17 +453,9 @@ inline void input_row4(__global const float *plane, __global float *out, const s
             const float16 c = load_row16(line, left + 32, W), d = load_row16(line, left + 48, W);
             const float16 a2 = load_row16(line, left + 2, W), b2 = load_row16(line, left + 18, W);
             const float16 c2 = load_row16(line, left + 34, W), d2 = load_row16(line, left + 50, W);
-            float16 first = shuffle2(a, b, pair), second = shuffle2(c, d, pair);
-            vstore16(shuffle2(first, second, lows), 0, row);
-            vstore16(shuffle2(first, second, highs), 1, row);
-            first = shuffle2(a, b, pair2);
-            second = shuffle2(c, d, pair2);
-            vstore16(shuffle2(first, second, lows), 2, row);
-            vstore16(shuffle2(first, second, highs), 3, row);
-            first = shuffle2(a2, b2, pair2);
-            second = shuffle2(c2, d2, pair2);
-            vstore16(shuffle2(first, second, lows), 4, row);
-            vstore16(shuffle2(first, second, highs), 5, row);
+            store_fourths(a, b, c, d, FOURTHS_FROM0, row);
+            store_fourths(a, b, c, d, FOURTHS_FROM2, row + 2 * 16);
+            store_fourths(a2, b2, c2, d2, FOURTHS_FROM2, row + 4 * 16);
         }
         input_tiles4(patches, out + tx, step, min(16, TW - tx));
     }
@@ -670,4 +673,45 @@ __kernel void winograd_gradient_planes(__global const float *dy, __global float 
     if (o >= O || span * item >= T) return;
     transform_run(dy + ((size_t)first * O + o) * OH * OW, (size_t)O * OH * OW, OH, OW, 0, 0, TH, TW, T, span, item, size, 1,
                   dm + (size_t)o * T, (size_t)O * T);
+}
+
+// dM as winograd_gradient_planes computes it, one work-item per (tile row ty, image n·O +
+// channel o), the row's tiles 16 at a time (`chunk_start`) from vector loads of each
+// block row (`load_row16`, 0 past the plane's edges).
+__kernel void winograd_gradient_rows(__global const float *dy, __global float *dm, const int first, const int count,
+                                     const int O, const int OH, const int OW, const int TH, const int TW, const int size) {
+    const int ty = get_global_id(0), no = get_global_id(1);
+    if (ty >= TH || no >= count * O) return;
+    const int n = no / O, o = no - n * O;
+    const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
+    __global const float *plane = dy + ((size_t)(first + n) * O + o) * OH * OW;
+    __global float *out = dm + (size_t)o * T + ((size_t)n * TH + ty) * TW;
+    const uint16 even = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), odd = even + (uint16)1;
+    float blocks[16 * 16];   // [(i·size + j)·16 + lane]
+    for (int chunk = 0; chunk < TW; chunk += 16) {
+        const int tx = chunk_start(chunk, TW), left = size * tx;
+        for (int i = 0; i < size; i++) {
+            const int h = size * ty + i;
+            float *row = blocks + i * size * 16;
+            if (h >= OH) {
+                for (int j = 0; j < size; j++) vstore16((float16)(0.0f), j, row);
+                continue;
+            }
+            __global const float *line = plane + (size_t)h * OW;
+            const float16 a = load_row16(line, left, OW), b = load_row16(line, left + 16, OW);
+            if (size == 4) {
+                const float16 c = load_row16(line, left + 32, OW), d = load_row16(line, left + 48, OW);
+                store_fourths(a, b, c, d, FOURTHS_FROM0, row);
+                store_fourths(a, b, c, d, FOURTHS_FROM2, row + 2 * 16);
+            } else {
+                vstore16(shuffle2(a, b, even), 0, row);
+                vstore16(shuffle2(a, b, odd), 1, row);
+            }
+        }
+        if (size == 4) {
+            gradient_tiles4(blocks, out + tx, step, min(16, TW - tx));
+        } else {
+            gradient_tiles2(blocks, out + tx, step, min(16, TW - tx));
+        }
+    }
 }

@@ -82,11 +82,13 @@ public enum Winograd {
             let count = min(group, g.batch - first)
             let t = count * tiles
             try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols, tile: tile)
+            let byRows = tile.transformsByRows(cols: cols)
             let split = PlaneSplit(tiles: t, channels: outChannels)
-            try device.launch("winograd", "winograd_gradient_planes", global: [outChannels, split.items], local: [1, 1],
+            try device.launch("winograd", "winograd_gradient_" + (byRows ? "rows" : "planes"),
+                              global: byRows ? [rows, count * outChannels] : [outChannels, split.items], local: [1, 1],
                               [.tensor(dy), .tensor(dm), .size(first), .size(count), .size(outChannels),
-                               .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols), .size(tile.rawValue),
-                               .size(split.span)])
+                               .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols), .size(tile.rawValue)]
+                                + (byRows ? [] : [.size(split.span)]))
             try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: channels, k: t, MatrixOperand(dm), strideA: outChannels * t,
                                      MatrixOperand(v), strideB: channels * t, beta: first == 0 ? 0 : 1,
                                      into: MatrixOperand(du), strideC: outChannels * channels, batch: tile.points)
