@@ -127,17 +127,18 @@ public struct ModelStepCheck: Encodable, Sendable {
             func centralDifference(_ step: Double) throws -> Double {
                 (try lossAlong(index, step, direction: direction) - lossAlong(index, -step, direction: direction)) / (2 * step)
             }
+            func disagreement(_ difference: Double) -> Double { abs(difference - norm) / norm }
             var difference = try centralDifference(epsilon)
             // The loss's rounding shifts a difference by up to its size over the step: a
             // deep graph with Winograd F(4×4) layers (whichever plans the device timed
             // fastest) can miss at the first step and agree at one 4 times longer, where
             // a wrong gradient misses at both.
-            if !(abs(difference - norm) / norm <= tolerance) {
+            if !(disagreement(difference) <= tolerance) {
                 let longer = try centralDifference(4 * epsilon)
-                if abs(longer - norm) < abs(difference - norm) { difference = longer }
+                if disagreement(longer) < disagreement(difference) { difference = longer }
             }
             try trained[index].value.write(w[index])
-            let error = abs(difference - norm) / norm
+            let error = disagreement(difference)
             measured += 1
             if !(error <= worst) {
                 (worst, finiteDifference, worstTensor) = (error.isNaN ? .infinity : error, difference, trained[index].name)
