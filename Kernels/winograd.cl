@@ -413,11 +413,14 @@ inline int chunk_start(const int chunk, const int TW) { return TW >= 16 ? min(ch
 // Shuffle masks, as constants: PoCL turns shuffle2 with a computed mask into a loop over
 // lanes through memory. FOURTHS_FROM0 takes every fourth of 32 cells into the low half
 // and the cells one further into the high half; FOURTHS_FROM2 the same two cells on;
-// LOW_HALVES and HIGH_HALVES join two vectors' low and high halves.
+// LOW_HALVES and HIGH_HALVES join two vectors' low and high halves; EVEN_CELLS and
+// ODD_CELLS take every second of 32 cells, from the first and from the second.
 #define FOURTHS_FROM0 ((uint16)(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29))
 #define FOURTHS_FROM2 ((uint16)(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31))
 #define LOW_HALVES ((uint16)(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23))
 #define HIGH_HALVES ((uint16)(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+#define EVEN_CELLS ((uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30))
+#define ODD_CELLS ((uint16)(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31))
 
 // Two columns of 16 tiles four cells apart, from 64 consecutive cells a … d: lane t of
 // the first is cell 4t + j, of the second 4t + j + 1 (j = 0 with FOURTHS_FROM0, 2 with
@@ -507,7 +510,6 @@ __kernel void winograd_input_rows(__global const float *x, __global float *v, co
     }
     const int top = 2 * ty - PT;
     float16 d[4][4], e[4][4];
-    const uint16 even = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), odd = even + (uint16)1;
     for (int chunk = 0; chunk < TW; chunk += 16) {
         const int tx = chunk_start(chunk, TW), left = 2 * tx - PL;
         // The even and odd lanes of columns left … left + 31 and left + 2 … left + 33.
@@ -520,10 +522,10 @@ __kernel void winograd_input_rows(__global const float *x, __global float *v, co
             __global const float *line = plane + (size_t)h * W;
             const float16 a = load_row16(line, left, W), b = load_row16(line, left + 16, W);
             const float16 a2 = load_row16(line, left + 2, W), b2 = load_row16(line, left + 18, W);
-            d[i][0] = shuffle2(a, b, even);
-            d[i][1] = shuffle2(a, b, odd);
-            d[i][2] = shuffle2(a2, b2, even);
-            d[i][3] = shuffle2(a2, b2, odd);
+            d[i][0] = shuffle2(a, b, EVEN_CELLS);
+            d[i][1] = shuffle2(a, b, ODD_CELLS);
+            d[i][2] = shuffle2(a2, b2, EVEN_CELLS);
+            d[i][3] = shuffle2(a2, b2, ODD_CELLS);
         }
         input_transform16(d, e);
         for (int i = 0; i < 4; i++) {
@@ -686,7 +688,6 @@ __kernel void winograd_gradient_rows(__global const float *dy, __global float *d
     const size_t T = (size_t)count * TH * TW, step = (size_t)O * T;
     __global const float *plane = dy + ((size_t)(first + n) * O + o) * OH * OW;
     __global float *out = dm + (size_t)o * T + ((size_t)n * TH + ty) * TW;
-    const uint16 even = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), odd = even + (uint16)1;
     float blocks[16 * 16];   // [(i·size + j)·16 + lane]
     for (int chunk = 0; chunk < TW; chunk += 16) {
         const int tx = chunk_start(chunk, TW), left = size * tx;
@@ -704,8 +705,8 @@ __kernel void winograd_gradient_rows(__global const float *dy, __global float *d
                 store_fourths(a, b, c, d, FOURTHS_FROM0, row);
                 store_fourths(a, b, c, d, FOURTHS_FROM2, row + 2 * 16);
             } else {
-                vstore16(shuffle2(a, b, even), 0, row);
-                vstore16(shuffle2(a, b, odd), 1, row);
+                vstore16(shuffle2(a, b, EVEN_CELLS), 0, row);
+                vstore16(shuffle2(a, b, ODD_CELLS), 1, row);
             }
         }
         if (size == 4) {

@@ -78,17 +78,16 @@ public enum Winograd {
         let dm = try Tensor(uninitializedOn: device, shape: [tile.points, outChannels, group * tiles])
         let du = try Tensor(uninitializedOn: device, shape: [tile.points, outChannels, channels])
         let from = Plane(channels: channels, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft)
+        let byRows = tile.transformsByRows(cols: cols)
         for first in stride(from: 0, to: g.batch, by: group) {
             let count = min(group, g.batch - first)
             let t = count * tiles
             try transformInput(x, from, into: v, first: first, count: count, rows: rows, cols: cols, tile: tile)
-            let byRows = tile.transformsByRows(cols: cols)
-            let split = PlaneSplit(tiles: t, channels: outChannels)
-            try device.launch("winograd", "winograd_gradient_" + (byRows ? "rows" : "planes"),
-                              global: byRows ? [rows, count * outChannels] : [outChannels, split.items], local: [1, 1],
+            let items = transformItems(byRows: byRows, rows: rows, count: count, channels: outChannels, tiles: t)
+            try device.launch("winograd", "winograd_gradient_" + (byRows ? "rows" : "planes"), global: items.global, local: [1, 1],
                               [.tensor(dy), .tensor(dm), .size(first), .size(count), .size(outChannels),
                                .size(g.outHeight), .size(g.outWidth), .size(rows), .size(cols), .size(tile.rawValue)]
-                                + (byRows ? [] : [.size(split.span)]))
+                                + items.span)
             try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: channels, k: t, MatrixOperand(dm), strideA: outChannels * t,
                                      MatrixOperand(v), strideB: channels * t, beta: first == 0 ? 0 : 1,
                                      into: MatrixOperand(du), strideC: outChannels * channels, batch: tile.points)
@@ -109,12 +108,21 @@ public enum Winograd {
     static func transformInput(_ input: Tensor, _ from: Plane, into v: Tensor, first: Int, count: Int, rows: Int, cols: Int,
                                tile: Tile) throws {
         let byRows = tile.transformsByRows(cols: cols)
-        let split = PlaneSplit(tiles: count * rows * cols, channels: from.channels)
-        try input.device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"),
-                                global: byRows ? [rows, count * from.channels] : [from.channels, split.items], local: [1, 1],
+        let items = transformItems(byRows: byRows, rows: rows, count: count, channels: from.channels, tiles: count * rows * cols)
+        try input.device.launch("winograd", "winograd_input_" + (byRows ? "rows" : "planes"), global: items.global, local: [1, 1],
                                 [.tensor(input), .tensor(v), .size(first), .size(count), .size(from.channels),
                                  .size(from.height), .size(from.width), .size(from.padTop), .size(from.padLeft),
-                                 .size(rows), .size(cols), .size(tile.rawValue)] + (byRows ? [] : [.size(split.span)]))
+                                 .size(rows), .size(cols), .size(tile.rawValue)] + items.span)
+    }
+
+    /// A transform's work-items over a group of `count` images: by rows, one per (tile row,
+    /// image · channel); else each channel's `tiles` in runs (`PlaneSplit`), the run's
+    /// length passed to the kernel last.
+    static func transformItems(byRows: Bool, rows: Int, count: Int, channels: Int,
+                               tiles: Int) -> (global: [Int], span: [KernelArgument]) {
+        guard !byRows else { return ([rows, count * channels], []) }
+        let split = PlaneSplit(tiles: tiles, channels: channels)
+        return ([channels, split.items], [.size(split.span)])
     }
 
     /// How the plane kernels share a group's tiles: each channel's `tiles` (all images of
@@ -171,12 +179,11 @@ public enum Winograd {
             try Gemm.multiplyBatched(m: to.channels, n: t, k: from.channels, MatrixOperand(u), strideA: to.channels * from.channels,
                                      MatrixOperand(v), strideB: from.channels * t, into: MatrixOperand(m), strideC: to.channels * t,
                                      batch: tile.points)
-            let split = PlaneSplit(tiles: t, channels: to.channels)
-            try device.launch("winograd", "winograd_output_" + (byRows ? "rows" : "planes"),
-                              global: byRows ? [rows, count * to.channels] : [to.channels, split.items], local: [1, 1],
+            let items = transformItems(byRows: byRows, rows: rows, count: count, channels: to.channels, tiles: t)
+            try device.launch("winograd", "winograd_output_" + (byRows ? "rows" : "planes"), global: items.global, local: [1, 1],
                               [.tensor(m), .tensor(y), .size(first), .size(count), .size(to.channels), .size(to.height),
                                .size(to.width), .size(rows), .size(cols), .tensor(bias ?? m), .int(epilogue),
-                               .size(tile.rawValue)] + (byRows ? [] : [.size(split.span)]))
+                               .size(tile.rawValue)] + items.span)
         }
     }
 }
