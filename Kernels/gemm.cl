@@ -26,6 +26,9 @@
 #define B_AT(j, p) ((size_t)(p) * ldb + (j))
 #endif
 
+// Cell (i, j) of C: row i of the batch entry that column j falls in (see n_block below).
+#define C_AT(i, j) (c + (size_t)((j) / n_block) * c_stride + (size_t)(i) * ldc + (j) % n_block)
+
 // One step p of the k loop: B's row p of the tile's strip times A's column p, added to
 // the accumulators; A_AT(r) reads op(A)[ti + r, p].
 #define TILE_STEP(A_AT) { \
@@ -43,14 +46,18 @@
 //   sum_over > 1, a work-item also sums the products of operand sets z·sum_over + s,
 //   s < sum_over (A and B advance by their strides, C by its own only per z): the
 //   gradient of a weight shared across a batch in one launch.
+//   n_block < n (packed B only): the batch entries of a GEMM whose A they share, side by
+//   side as one of n columns: C's column j is column j % n_block of the entry j / n_block,
+//   c_stride further on (pack_panels placed B's columns alike), so no entry rounds its
+//   columns up to whole tiles. Otherwise n_block = n.
 //   epilogue: bit 0 adds bias[i] (bias: [m]) to every row, bit 1 applies ReLU to the
 //   result (a convolution's fused activation), bit 2 with it caps it at 6 (ReLU6).
 //   beta == 0 never reads C.
 __kernel void gemm_tile(__global const float *A, const int a_off, const int lda, const int a_stride, const int trans_a,
                         __global const float *B, const int b_off, const int ldb, const int b_stride,
                         __global float *C, const int c_off, const int ldc, const int c_stride,
-                        const int m, const int n, const int k, const int sum_over, const float alpha, const float beta,
-                        __global const float *bias, const int epilogue) {
+                        const int m, const int n, const int n_block, const int k, const int sum_over,
+                        const float alpha, const float beta, __global const float *bias, const int epilogue) {
     const int i0 = get_global_id(0) * TM;
     const bool has_bias = epilogue & 1, relu = epilogue & 2;
     const float cap = epilogue & 4 ? 6.0f : INFINITY;
@@ -93,11 +100,23 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                 const float16 shift = has_bias ? (float16)bias[i0 + r] : (float16)0.0f;
                 #pragma unroll
                 for (int v = 0; v < NV; v++) {
-                    __global float *out = c + (size_t)(i0 + r) * ldc + j0 + 16 * v;
+                    const int j = j0 + 16 * v;
                     float16 value = fma((float16)alpha, acc[r][v], shift);
-                    if (beta != 0.0f) value = fma((float16)beta, vload16(0, out), value);
-                    if (relu) value = fmin(fmax(value, 0.0f), cap);
-                    vstore16(value, 0, out);
+                    if (j % n_block + 16 <= n_block) {
+                        __global float *out = C_AT(i0 + r, j);
+                        if (beta != 0.0f) value = fma((float16)beta, vload16(0, out), value);
+                        if (relu) value = fmin(fmax(value, 0.0f), cap);
+                        vstore16(value, 0, out);
+                        continue;
+                    }
+                    // 16 columns across two batch entries: cell by cell.
+                    float values[16];
+                    vstore16(value, 0, values);
+                    for (int q = 0; q < 16; q++) {
+                        __global float *out = C_AT(i0 + r, j + q);
+                        const float result = beta != 0.0f ? fma(beta, *out, values[q]) : values[q];
+                        *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
+                    }
                 }
             }
         } else {
@@ -107,7 +126,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     float values[16];
                     vstore16(acc[r][v], 0, values);
                     for (int q = max(j0 - tj - 16 * v, 0); q < min(16, n - tj - 16 * v); q++) {
-                        __global float *out = c + (size_t)(ti + r) * ldc + tj + 16 * v + q;
+                        __global float *out = C_AT(ti + r, tj + 16 * v + q);
                         const float value = fma(alpha, values[q], shift);
                         const float result = beta != 0.0f ? fma(beta, *out, value) : value;
                         *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
@@ -131,7 +150,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     total = fma(av, b[B_AT(j0, p) + q], total);
                 }
             }
-            __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
+            __global float *out = C_AT(i0 + r, j0 + q);
             const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
             const float result = beta != 0.0f ? fma(beta, *out, value) : value;
             *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
@@ -190,11 +209,16 @@ inline void move_block16(__global const float *from, const int from_step, __glob
 // B's strips of `width` columns as contiguous [rows, width] panels, for gemm_tile built
 // with PACKED_B: dst[z, q, r, c] = op(src_z)[r, q·width + c], 0 where q·width + c ≥ cols;
 // src_z starts at off + z·stride, rows ld apart, and op transposes it when trans (B
-// stored [cols, rows]). One work-item per panel and 16 rows, whole panel rows at a time
-// (width a multiple of 16).
+// stored [cols, rows]). With block_cols < cols (one set), op(src)'s columns come from
+// matrices side by side: column c is column c % block_cols of the matrix stride·(c /
+// block_cols) further on (gemm_tile's n_block); otherwise block_cols = cols. One
+// work-item per panel and 16 rows, 16 columns at a time as vectors where they lie in one
+// matrix (width a multiple of 16).
 //   op(src_z): [rows, cols]   dst: [batch, ⌈cols / width⌉, rows, width]
+#define SOURCE_AT(r, col) (in + (size_t)((col) / block_cols) * stride \
+                           + (trans ? (size_t)((col) % block_cols) * ld + (r) : (size_t)(r) * ld + (col) % block_cols))
 __kernel void pack_panels(__global const float *src, const int off, const int ld, const int stride, const int trans,
-                          __global float *dst, const int rows, const int cols, const int width) {
+                          __global float *dst, const int rows, const int cols, const int block_cols, const int width) {
     const int q = get_global_id(0);
     const int r0 = get_global_id(1) * 16;
     const int z = get_global_id(2);
@@ -205,29 +229,30 @@ __kernel void pack_panels(__global const float *src, const int off, const int ld
     __global float *out = dst + ((size_t)z * panels + q) * rows * width;
     if (trans && r0 + 16 <= rows) {
         // 16 × 16 blocks: 16 columns of op(src) are 16 rows of src, read as vectors and
-        // transposed in registers; a block past column cols goes cell by cell.
+        // transposed in registers; a block past column cols or across two matrices goes
+        // cell by cell.
         for (int b0 = 0; b0 < width; b0 += 16) {
             const int col0 = c0 + b0;
-            if (col0 + 16 <= cols) {
-                move_block16(in + (size_t)col0 * ld + r0, ld, out + (size_t)r0 * width + b0, width);
+            if (col0 + 16 <= cols && col0 % block_cols + 16 <= block_cols) {
+                move_block16(SOURCE_AT(r0, col0), ld, out + (size_t)r0 * width + b0, width);
                 continue;
             }
             for (int r = r0; r < r0 + 16; r++) {
                 for (int c = 0; c < 16; c++)
-                    out[(size_t)r * width + b0 + c] = col0 + c >= cols ? 0.0f : in[(size_t)(col0 + c) * ld + r];
+                    out[(size_t)r * width + b0 + c] = col0 + c >= cols ? 0.0f : *SOURCE_AT(r, col0 + c);
             }
         }
         return;
     }
     for (int r = r0; r < min(r0 + 16, rows); r++) {
         __global float *row = out + (size_t)r * width;
-        if (!trans && c0 + width <= cols) {
-            for (int v = 0; v < width; v += 16) vstore16(vload16(0, in + (size_t)r * ld + c0 + v), 0, row + v);
-            continue;
-        }
-        for (int c = 0; c < width; c++) {
-            const int col = c0 + c;
-            row[c] = col >= cols ? 0.0f : trans ? in[(size_t)col * ld + r] : in[(size_t)r * ld + col];
+        for (int b0 = 0; b0 < width; b0 += 16) {
+            const int col0 = c0 + b0;
+            if (!trans && col0 + 16 <= cols && col0 % block_cols + 16 <= block_cols) {
+                vstore16(vload16(0, SOURCE_AT(r, col0)), 0, row + b0);
+                continue;
+            }
+            for (int c = 0; c < 16; c++) row[b0 + c] = col0 + c >= cols ? 0.0f : *SOURCE_AT(r, col0 + c);
         }
     }
 }

@@ -274,6 +274,43 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
                                       floor: Float(k)) <= 1e-6)
     }
 
+    /// One A shared across a batch (a convolution's weight over its images), every tile,
+    /// against the host: the panel tiles run it as one GEMM over the images' columns side by
+    /// side, so tiles and 16-column vectors straddle two images' outputs (n = 21 and 37, C's
+    /// rows padded, A and B stored either way), with β, a row bias and ReLU.
+    @Test(arguments: GemmKernels.Tile.allCases, [(21, true, false), (37, false, true)])
+    func sharedAAcrossABatchMatchesHost(_ tile: GemmKernels.Tile, _ layout: (n: Int, transposeA: Bool, transposeB: Bool)) throws {
+        let (m, n, k, batch) = (11, layout.n, 19, 4)
+        let (transposeA, transposeB) = (layout.transposeA, layout.transposeB)
+        guard tile.supports(transposeA: transposeA, transposeB: transposeB) else { return }
+        let ldb = (transposeB ? k : n) + 2, ldc = n + 3
+        let strideB = (transposeB ? n : k) * ldb + 5, strideC = m * ldc + 7
+        let a = randomValues(k * m, seed: 1100), b = randomValues(batch * strideB, seed: 1200)
+        let bias = randomValues(m, seed: 1300).map { $0 * 8 }   // results on both sides of 0
+        var expected = randomValues(batch * strideC, seed: 1400)
+        let c = try Tensor(on: testDevice, shape: [expected.count], values: expected)
+        try GemmKernels.multiply(tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                                 MatrixOperand(try Tensor(on: testDevice, shape: [a.count], values: a)), strideA: 0,
+                                 MatrixOperand(try Tensor(on: testDevice, shape: [b.count], values: b), leadingDimension: ldb),
+                                 strideB: strideB, beta: 2, into: MatrixOperand(c, leadingDimension: ldc), strideC: strideC,
+                                 batch: batch, rowBias: try Tensor(on: testDevice, shape: [m], values: bias), activation: .relu)
+        for z in 0..<batch {
+            for i in 0..<m {
+                for j in 0..<n {
+                    var total: Double = 0
+                    for p in 0..<k {
+                        let aValue = transposeA ? a[p * m + i] : a[i * k + p]
+                        let bValue = transposeB ? b[z * strideB + j * ldb + p] : b[z * strideB + p * ldb + j]
+                        total += Double(aValue) * Double(bValue)
+                    }
+                    let index = z * strideC + i * ldc + j
+                    expected[index] = max(Float(0.5 * total + Double(bias[i]) + 2 * Double(expected[index])), 0)
+                }
+            }
+        }
+        #expect(maxRelativeDifference("shared-A gemm \(tile.rawValue) n \(n)", try c.toArray(), expected, floor: Float(k)) <= 1e-6)
+    }
+
     @Test func lumenGemmRefusesOperandsOutsideTheirBuffers() throws {
         let small = try Tensor.zeros(on: testDevice, shape: [4])
         let c = try Tensor.zeros(on: testDevice, shape: [100])
