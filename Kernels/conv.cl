@@ -221,6 +221,38 @@ inline void columns_inside(const int W, const int S, const int PL, const int kw,
     *end = last < 0 ? *first : max(*first, min(OW, last / S + 1));
 }
 
+// For stride-1 windows whose output plane is the input's size (InceptionV3's 1 × 7 and
+// 7 × 1 on 17 × 17), im2col and col2im go over whole planes as flat runs of 16 cells: rows
+// that short leave the row loops below mostly cell by cell.
+
+// Row and column of cells at … at + 15 of a W-wide plane, exact in floats: the quotient's
+// rounding error (under h·2⁻²³) stays below its distance from a whole number (0.5 / W) in
+// planes under 2²² cells, which the callers require.
+inline void cells16(const int at, const float per_row, const int W, float16 *h, float16 *w) {
+    const float16 index = (float16)at + (float16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    *h = floor((index + 0.5f) * per_row);
+    *w = index - *h * (float)W;
+}
+
+// plane[h + dh, w + dw] for each lane's cell (h, w) (at + l = h·W + w), 0 where that lies
+// outside the H × W plane: above, below, or past either end of its row. Cells lo … hi − 1
+// around the plane lie in its buffer, so a load may reach into its neighbours (their
+// values masked out); only one that would leave them goes cell by cell.
+inline float16 shifted16(__global const float *plane, const int at, const float16 h, const float16 w, const int H,
+                         const int W, const int dh, const int dw, const long lo, const long hi) {
+    const int from = at + dh * W + dw, cells = H * W;
+    float16 taps;
+    if (from >= lo && from + 16 <= hi) {
+        taps = vload16(0, plane + from);
+    } else {
+        float values[16];
+        for (int l = 0; l < 16; l++) values[l] = from + l >= 0 && from + l < cells ? plane[from + l] : 0.0f;
+        taps = vload16(0, values);
+    }
+    const float16 th = h + (float)dh, tw = w + (float)dw;
+    return select((float16)0.0f, taps, (th >= 0.0f) & (th < (float)H) & (tw >= 0.0f) & (tw < (float)W));
+}
+
 // The same values as im2col, image n's row r starting at n·image_step + r·row_step of
 // cols: image_step = C·KH·KW·OH·OW and row_step = OH·OW lay it out as im2col does,
 // [N, C*KH*KW, OH*OW]; image_step = OH·OW and row_step = N·OH·OW put the images side by
@@ -238,6 +270,18 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
     const int kh = kk / KW, kw = kk - kh * KW;
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global float *out = cols + (size_t)n * image_step + (size_t)row * row_step;
+    if (S == 1 && OH == H && OW == W && H * W >= 16 && H * W < (1 << 22)) {
+        // A "same" window at stride 1: the plane as one run; loads may reach into the
+        // group's other planes.
+        const long cells = H * W, lo = -((long)n * C + c) * cells, hi = ((long)N * C - (long)n * C - c) * cells;
+        for (int j = 0; j < cells; j += 16) {
+            const int at = min(j, (int)cells - 16);   // the last 16 overlap the ones before
+            float16 h, w;
+            cells16(at, 1.0f / W, W, &h, &w);
+            vstore16(shifted16(plane, at, h, w, H, W, kh - PT, kw - PL, lo, hi), 0, out + at);
+        }
+        return;
+    }
     for (int oh = 0; oh < OH; oh++) {
         const int h = oh * S - PT + kh;
         if (h < 0 || h >= H) {
@@ -302,9 +346,28 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
     const int nc = get_global_id(0);
     if (nc >= N * C) return;
     __global float *plane = dx + (size_t)nc * H * W;
-    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
     const int n = nc / C, c = nc - n * C;
     __global const float *base = cols + (size_t)n * image_step + (size_t)c * KH * KW * row_step;
+    if (S == 1 && OH == H && OW == W && H * W >= 16 && H * W < (1 << 22)) {
+        // A "same" window at stride 1: each cell gathers its KH·KW column-matrix values
+        // (row (kh, kw)'s plane shifted back), 16 cells at a time, stored once. Loads may
+        // reach anywhere in the group's column matrix (N·C·KH·KW planes).
+        const long cells = H * W, matrix = (long)N * C * KH * KW * cells;
+        for (int j = 0; j < cells; j += 16) {
+            const int at = min(j, (int)cells - 16);   // the last 16 overlap the ones before
+            float16 h, w, total = 0.0f;
+            cells16(at, 1.0f / W, W, &h, &w);
+            for (int kh = 0; kh < KH; kh++) {
+                for (int kw = 0; kw < KW; kw++) {
+                    const long start = (long)n * image_step + (long)(c * KH * KW + kh * KW + kw) * row_step;
+                    total += shifted16(cols + start, at, h, w, H, W, PT - kh, PL - kw, -start, matrix - start);
+                }
+            }
+            vstore16(total, 0, plane + at);
+        }
+        return;
+    }
+    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
     for (int kh = 0; kh < KH; kh++) {
         for (int kw = 0; kw < KW; kw++) {
             __global const float *row = base + (size_t)(kh * KW + kw) * row_step;
