@@ -221,6 +221,18 @@ inline void columns_inside(const int W, const int S, const int PL, const int kw,
     *end = last < 0 ? *first : max(*first, min(OW, last / S + 1));
 }
 
+// The filters of the input gradient computed as a forward convolution of dy: each
+// filter turned half a circle, input and output channels swapped (reversing the KH·KW
+// taps reverses both axes).   weight: [O, C, KH·KW]  ->  flipped: [C, O, KH·KW]
+__kernel void flip_filters(__global const float *weight, __global float *flipped, const int O, const int C,
+                           const int taps) {
+    const int i = get_global_id(0);
+    if (i >= O * C * taps) return;
+    const int t = i % taps, oc = i / taps;
+    const int o = oc % O, c = oc / O;
+    flipped[i] = weight[((size_t)o * C + c) * taps + taps - 1 - t];
+}
+
 // For stride-1 windows whose output plane is the input's size (InceptionV3's 1 × 7 and
 // 7 × 1 on 17 × 17), im2col and col2im go over whole planes as flat runs of 16 cells: rows
 // that short leave the row loops below mostly cell by cell.

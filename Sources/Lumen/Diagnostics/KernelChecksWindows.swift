@@ -48,6 +48,7 @@ extension KernelChecks {
         var forward = KernelCheck(family: device.kernelStyle, name: "conv2d forward (im2col + GEMM + bias)", tolerance: 1e-5)
         var data = KernelCheck(family: device.kernelStyle, name: "conv2d backward data (GEMM + col2im)", tolerance: 1e-5)
         var filter = KernelCheck(family: device.kernelStyle, name: "conv2d backward filter", tolerance: 1e-5)
+        var transposed = KernelCheck(family: device.kernelStyle, name: "conv2d backward data as a forward conv of dy", tolerance: 1e-5)
         let outChannels = 3
         do {
             for (index, g) in geometries(kernels: [(1, 1), (3, 3), (7, 7), (1, 7), (7, 1)], channels: 2).enumerated() {
@@ -61,11 +62,15 @@ extension KernelChecks {
                 data.compare(describe(g), { try ConvOps.backwardData(dyt, weight: wt, g).toArray() }, dx, floor: Float(outChannels * 4))
                 filter.compare(describe(g), { try ConvOps.backwardFilter(dyt, x: xt, weightShape: weightShape, g).toArray() }, dweight,
                                floor: Float(g.batch * g.outputPlane))
+                if g.kernelHeight * g.kernelWidth > 1, (try? ConvolutionPlan.transposedGeometry(g, outChannels: outChannels)) != nil {
+                    transposed.compare(describe(g), { try ConvOps.backwardData(dyt, weight: wt, g, variant: nil, plan: .transposed).toArray() },
+                                       dx, floor: Float(outChannels * 4))
+                }
             }
         } catch {
-            return finished([forward, data, filter], error: error)
+            return finished([forward, data, filter, transposed], error: error)
         }
-        return finished([forward, data, filter])
+        return finished([forward, data, filter, transposed])
     }
 
     /// Winograd F(2×2, 3×3): forward with bias and ReLU, the input and weight gradients, on the

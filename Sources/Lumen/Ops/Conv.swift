@@ -470,6 +470,7 @@ public enum ConvOps {
     static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant?,
                              plan: ConvolutionPlan) throws -> Tensor {
         if let tile = plan.winogradTile { return try Winograd.backwardData(dy, weight: weight, g, tile: tile) }
+        if plan == .transposed { return try backwardDataAsForward(dy, weight: weight, g, variant: variant) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
@@ -501,6 +502,19 @@ public enum ConvOps {
             if !g.isPointwise { try col2im(dcols!, g, images: images, into: dx, variant: variant) }
         }
         return dx
+    }
+
+    /// The input gradient as a forward convolution (`ConvolutionPlan.transposed`, stride 1):
+    /// dx[n, c, h, w] = Σ dy[n, o, h − K + 1 + P + i, …] · W[o, c, K − 1 − i, …] over o and
+    /// the taps i, dy padded by K − 1 − P before.
+    ///                                              dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]
+    static func backwardDataAsForward(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant?) throws -> Tensor {
+        let (outChannels, taps) = (weight.shape[0], g.kernelHeight * g.kernelWidth)
+        let flipped = try Tensor(uninitializedOn: dy.device, shape: [g.channels, outChannels, g.kernelHeight, g.kernelWidth])
+        try dy.device.launch("conv", "flip_filters", global: [weight.count],
+                             [.tensor(weight), .tensor(flipped), .size(outChannels), .size(g.channels), .size(taps)])
+        return try forward(dy, weight: flipped, bias: nil, ConvolutionPlan.transposedGeometry(g, outChannels: outChannels),
+                           variant: variant)
     }
 
     // MARK: - Depthwise

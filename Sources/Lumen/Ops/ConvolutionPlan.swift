@@ -1,18 +1,24 @@
-/// How a convolution's forward pass or input gradient runs: im2col + GEMM, or Winograd
-/// F(2×2, 3×3) or F(4×4, 3×3) (`Winograd`). Winograd is a candidate on CPU-style kernels
-/// for 3 × 3 windows at stride 1 with at least 8 channels in and out (fewer leave its
-/// GEMMs too short to pay for the transforms); the device's `GemmPlanner` times the three
-/// once per shape and remembers the fastest. With a forced GEMM backend nothing is
-/// timed: im2col.
+/// How a convolution's forward pass or input gradient runs: im2col + GEMM, Winograd
+/// F(2×2, 3×3) or F(4×4, 3×3) (`Winograd`), or for the input gradient a forward
+/// convolution of dy with the filters flipped (`transposed`). Winograd is a candidate on
+/// CPU-style kernels for 3 × 3 windows at stride 1 with at least 8 channels in and out
+/// (fewer leave its GEMMs too short to pay for the transforms); `transposed` on CPU-style
+/// kernels for stride-1 windows wider than one cell whose margins are narrower than the
+/// window. The device's `GemmPlanner` times the candidates once per shape and remembers
+/// the fastest. With a forced GEMM backend nothing is timed: im2col.
 enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     case im2col
     case winograd
     case winograd4x4
+    /// dx = dy ⋆ W' with W'[c, o] the filter W[o, c] turned half a circle: the GEMM reads
+    /// the O·KH·KW taps of dy and writes dx itself, where im2col's input gradient writes a
+    /// C·KH·KW-row column matrix from O-long dot products and col2im folds it.
+    case transposed
 
-    /// The Winograd tile the plan runs, nil for im2col.
+    /// The Winograd tile the plan runs, nil for im2col and transposed.
     var winogradTile: Winograd.Tile? {
         switch self {
-        case .im2col: return nil
+        case .im2col, .transposed: return nil
         case .winograd: return .two
         case .winograd4x4: return .four
         }
@@ -28,10 +34,35 @@ enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     /// shape is new here.
     static func chosen(_ pass: Pass, _ g: WindowGeometry, outChannels: Int, variant: KernelVariant?, on device: Device,
                        run: (ConvolutionPlan) throws -> Void) throws -> ConvolutionPlan {
-        guard winogradApplies(g, outChannels: outChannels, variant: variant, on: device) else { return .im2col }
+        var candidates: [ConvolutionPlan] = [.im2col]
+        if winogradApplies(g, outChannels: outChannels, variant: variant, on: device) { candidates += [.winograd, .winograd4x4] }
+        if pass == .inputGradient && transposedApplies(g, variant: variant, on: device) { candidates.append(.transposed) }
+        guard candidates.count > 1 else { return .im2col }
         let planner = GemmPlanner.of(device)
         guard planner.settings.forced == nil else { return .im2col }
-        return try planner.decision(for: Shape(pass: pass, g: g, outChannels: outChannels), among: allCases, run: run)
+        return try planner.decision(for: Shape(pass: pass, g: g, outChannels: outChannels), among: candidates, run: run)
+    }
+
+    /// Whether the input gradient may run as a forward convolution of dy (`transposed`):
+    /// stride 1, a window wider than one cell, and margins narrower than the window, so
+    /// the flipped window's margins (`transposedGeometry`) are not negative.
+    static func transposedApplies(_ g: WindowGeometry, variant: KernelVariant?, on device: Device) -> Bool {
+        (variant ?? KernelVariant.default(for: device)) == .rows && g.stride == 1 && g.kernelHeight * g.kernelWidth > 1
+            && g.batch > 0 && g.outputPlane > 0 && (try? transposedGeometry(g, outChannels: 1)) != nil
+    }
+
+    /// The forward convolution of dy whose output is dx: dy's planes with margins
+    /// K − 1 − P before and the rest after, so the window's last tap meets the first.
+    ///     dy: [N, outChannels, OH, OW]  ->  [N, ·, H, W]
+    static func transposedGeometry(_ g: WindowGeometry, outChannels: Int) throws -> WindowGeometry {
+        let margins = (top: g.kernelHeight - 1 - g.padTop, bottom: g.height - g.outHeight + g.padTop,
+                       left: g.kernelWidth - 1 - g.padLeft, right: g.width - g.outWidth + g.padLeft)
+        guard g.stride == 1, [margins.top, margins.bottom, margins.left, margins.right].allSatisfy({ $0 >= 0 }) else {
+            throw LumenError.shapeMismatch("no stride-1 forward convolution of dy gives the input gradient of \(g)")
+        }
+        return try WindowGeometry(input: [g.batch, outChannels, g.outHeight, g.outWidth], kernel: (g.kernelHeight, g.kernelWidth),
+                                  stride: 1, padding: .cells(top: margins.top, bottom: margins.bottom, left: margins.left,
+                                                             right: margins.right))
     }
 
     /// Whether Winograd is a candidate for this convolution (its weight gradient too,
@@ -45,7 +76,7 @@ enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     struct Shape: PlannedShape {
         let pass: Pass, g: WindowGeometry, outChannels: Int
         var text: String {
-            "conv \(pass.rawValue) 3x3 \(g.channels)x\(g.height)x\(g.width) pad \(g.padTop),\(g.padLeft) "
+            "conv \(pass.rawValue) \(g.kernelHeight)x\(g.kernelWidth) \(g.channels)x\(g.height)x\(g.width) pad \(g.padTop),\(g.padLeft) "
                 + "-> \(outChannels)x\(g.outHeight)x\(g.outWidth) x\(g.batch)"
         }
     }
