@@ -237,12 +237,18 @@ __kernel void flip_filters(__global const float *weight, __global float *flipped
 // 7 × 1 on 17 × 17), im2col and col2im go over whole planes as flat runs of 16 cells: rows
 // that short leave the row loops below mostly cell by cell.
 
+// Whether a window's planes go as flat runs: stride 1, the output the input's size, at
+// least 16 cells (one vector) and under 2²² (where cells16 is exact).
+inline bool runs_flat(const int S, const int H, const int W, const int OH, const int OW) {
+    return S == 1 && OH == H && OW == W && H * W >= 16 && H * W < (1 << 22);
+}
+
 // Row and column of cells at … at + 15 of a W-wide plane, exact in floats: the quotient's
 // rounding error (under h·2⁻²³) stays below its distance from a whole number (0.5 / W) in
-// planes under 2²² cells, which the callers require.
-inline void cells16(const int at, const float per_row, const int W, float16 *h, float16 *w) {
+// planes under 2²² cells (`runs_flat`).
+inline void cells16(const int at, const int W, float16 *h, float16 *w) {
     const float16 index = (float16)at + (float16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    *h = floor((index + 0.5f) * per_row);
+    *h = floor((index + 0.5f) * (1.0f / W));
     *w = index - *h * (float)W;
 }
 
@@ -282,14 +288,14 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
     const int kh = kk / KW, kw = kk - kh * KW;
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global float *out = cols + (size_t)n * image_step + (size_t)row * row_step;
-    if (S == 1 && OH == H && OW == W && H * W >= 16 && H * W < (1 << 22)) {
+    if (runs_flat(S, H, W, OH, OW)) {
         // A "same" window at stride 1: the plane as one run; loads may reach into the
         // group's other planes.
         const long cells = H * W, lo = -((long)n * C + c) * cells, hi = ((long)N * C - (long)n * C - c) * cells;
         for (int j = 0; j < cells; j += 16) {
             const int at = min(j, (int)cells - 16);   // the last 16 overlap the ones before
             float16 h, w;
-            cells16(at, 1.0f / W, W, &h, &w);
+            cells16(at, W, &h, &w);
             vstore16(shifted16(plane, at, h, w, H, W, kh - PT, kw - PL, lo, hi), 0, out + at);
         }
         return;
@@ -360,7 +366,7 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
     __global float *plane = dx + (size_t)nc * H * W;
     const int n = nc / C, c = nc - n * C;
     __global const float *base = cols + (size_t)n * image_step + (size_t)c * KH * KW * row_step;
-    if (S == 1 && OH == H && OW == W && H * W >= 16 && H * W < (1 << 22)) {
+    if (runs_flat(S, H, W, OH, OW)) {
         // A "same" window at stride 1: each cell gathers its KH·KW column-matrix values
         // (row (kh, kw)'s plane shifted back), 16 cells at a time, stored once. Loads may
         // reach anywhere in the group's column matrix (N·C·KH·KW planes).
@@ -368,11 +374,12 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
         for (int j = 0; j < cells; j += 16) {
             const int at = min(j, (int)cells - 16);   // the last 16 overlap the ones before
             float16 h, w, total = 0.0f;
-            cells16(at, 1.0f / W, W, &h, &w);
+            cells16(at, W, &h, &w);
             for (int kh = 0; kh < KH; kh++) {
                 for (int kw = 0; kw < KW; kw++) {
-                    const long start = (long)n * image_step + (long)(c * KH * KW + kh * KW + kw) * row_step;
-                    total += shifted16(cols + start, at, h, w, H, W, PT - kh, PL - kw, -start, matrix - start);
+                    __global const float *row = base + (size_t)(kh * KW + kw) * row_step;
+                    const long start = row - cols;   // the row's place in the column matrix
+                    total += shifted16(row, at, h, w, H, W, PT - kh, PL - kw, -start, matrix - start);
                 }
             }
             vstore16(total, 0, plane + at);

@@ -29,6 +29,13 @@
 // Cell (i, j) of C: row i of the batch entry that column j falls in (see n_block below).
 #define C_AT(i, j) (c + (size_t)((j) / n_block) * c_stride + (size_t)(i) * ldc + (j) % n_block)
 
+// Stores one cell of C: value (alpha · the product + the bias) plus beta · the cell's old
+// value unless beta is 0 (then C is never read), through ReLU capped at cap when relu.
+inline void store_cell(__global float *out, const float value, const float beta, const bool relu, const float cap) {
+    const float result = beta != 0.0f ? fma(beta, *out, value) : value;
+    *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
+}
+
 // One step p of the k loop: B's row p of the tile's strip times A's column p, added to
 // the accumulators; A_AT(r) reads op(A)[ti + r, p].
 #define TILE_STEP(A_AT) { \
@@ -112,11 +119,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     // 16 columns across two batch entries: cell by cell.
                     float values[16];
                     vstore16(value, 0, values);
-                    for (int q = 0; q < 16; q++) {
-                        __global float *out = C_AT(i0 + r, j + q);
-                        const float result = beta != 0.0f ? fma(beta, *out, values[q]) : values[q];
-                        *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
-                    }
+                    for (int q = 0; q < 16; q++) store_cell(C_AT(i0 + r, j + q), values[q], beta, relu, cap);
                 }
             }
         } else {
@@ -126,10 +129,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     float values[16];
                     vstore16(acc[r][v], 0, values);
                     for (int q = max(j0 - tj - 16 * v, 0); q < min(16, n - tj - 16 * v); q++) {
-                        __global float *out = C_AT(ti + r, tj + 16 * v + q);
-                        const float value = fma(alpha, values[q], shift);
-                        const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-                        *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
+                        store_cell(C_AT(ti + r, tj + 16 * v + q), fma(alpha, values[q], shift), beta, relu, cap);
                     }
                 }
             }
@@ -150,10 +150,7 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                     total = fma(av, b[B_AT(j0, p) + q], total);
                 }
             }
-            __global float *out = C_AT(i0 + r, j0 + q);
-            const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
-            const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-            *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
+            store_cell(C_AT(i0 + r, j0 + q), fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f), beta, relu, cap);
         }
     }
 }
@@ -356,10 +353,7 @@ __kernel void gemm_nt_dot(__global const float *A, const int a_off, const int ld
             const float8 halves = acc[r][q].lo + acc[r][q].hi;
             const float4 quarter = halves.lo + halves.hi;
             const float total = quarter.s0 + quarter.s1 + quarter.s2 + quarter.s3 + tail[r][q];
-            __global float *out = c + (size_t)(i0 + r) * ldc + j0 + q;
-            const float value = fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f);
-            const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-            *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
+            store_cell(c + (size_t)(i0 + r) * ldc + j0 + q, fma(alpha, total, has_bias ? bias[i0 + r] : 0.0f), beta, relu, cap);
         }
     }
 }
@@ -420,10 +414,7 @@ __kernel void gemm_local(__global const float *A, const int a_off, const int lda
         for (int q = 0; q < LW; q++) {
             const int j = j_base + lj + q * LG;
             if (j >= n) continue;
-            __global float *out = c + (size_t)i * ldc + j;
-            const float value = fma(alpha, acc[r][q], has_bias ? bias[i] : 0.0f);
-            const float result = beta != 0.0f ? fma(beta, *out, value) : value;
-            *out = relu ? fmin(fmax(result, 0.0f), cap) : result;
+            store_cell(c + (size_t)i * ldc + j, fma(alpha, acc[r][q], has_bias ? bias[i] : 0.0f), beta, relu, cap);
         }
     }
 }

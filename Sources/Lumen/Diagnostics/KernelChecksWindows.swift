@@ -62,7 +62,7 @@ extension KernelChecks {
                 data.compare(describe(g), { try ConvOps.backwardData(dyt, weight: wt, g).toArray() }, dx, floor: Float(outChannels * 4))
                 filter.compare(describe(g), { try ConvOps.backwardFilter(dyt, x: xt, weightShape: weightShape, g).toArray() }, dweight,
                                floor: Float(g.batch * g.outputPlane))
-                if g.kernelHeight * g.kernelWidth > 1, (try? ConvolutionPlan.transposedGeometry(g, outChannels: outChannels)) != nil {
+                if ConvolutionPlan.transposedFits(g) {
                     transposed.compare(describe(g), { try ConvOps.backwardData(dyt, weight: wt, g, variant: nil, plan: .transposed).toArray() },
                                        dx, floor: Float(outChannels * 4))
                 }

@@ -43,12 +43,18 @@ enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
         return try planner.decision(for: Shape(pass: pass, g: g, outChannels: outChannels), among: candidates, run: run)
     }
 
-    /// Whether the input gradient may run as a forward convolution of dy (`transposed`):
-    /// stride 1, a window wider than one cell, and margins narrower than the window, so
-    /// the flipped window's margins (`transposedGeometry`) are not negative.
+    /// Whether the planner times the input gradient as a forward convolution of dy
+    /// (`transposed`): on CPU-style kernels, where `transposedFits`.
     static func transposedApplies(_ g: WindowGeometry, variant: KernelVariant?, on device: Device) -> Bool {
-        (variant ?? KernelVariant.default(for: device)) == .rows && g.stride == 1 && g.kernelHeight * g.kernelWidth > 1
-            && g.batch > 0 && g.outputPlane > 0 && (try? transposedGeometry(g, outChannels: 1)) != nil
+        (variant ?? KernelVariant.default(for: device)) == .rows && transposedFits(g)
+    }
+
+    /// Whether a forward convolution of dy can give this input gradient and is worth
+    /// timing: stride 1, a window wider than one cell, and margins narrower than the window,
+    /// so the flipped window's margins (`transposedGeometry`) are not negative.
+    static func transposedFits(_ g: WindowGeometry) -> Bool {
+        g.stride == 1 && g.kernelHeight * g.kernelWidth > 1 && g.batch > 0 && g.outputPlane > 0
+            && (try? transposedGeometry(g, outChannels: 1)) != nil
     }
 
     /// The forward convolution of dy whose output is dx: dy's planes with margins
