@@ -276,11 +276,13 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
 
     /// One A shared across a batch (a convolution's weight over its images), every tile,
     /// against the host: the panel tiles run it as one GEMM over the images' columns side by
-    /// side, so tiles and 16-column vectors straddle two images' outputs (n = 21 and 37, C's
-    /// rows padded, A and B stored either way), with β, a row bias and ReLU.
-    @Test(arguments: GemmKernels.Tile.allCases, [(21, true, false), (37, false, true)])
+    /// side, so tiles and 16-column vectors straddle two images' outputs (n = 21 and 37, and
+    /// 1 and 2 as from 1-pixel and 2-pixel maps over 40 and 20 images, where every vector
+    /// does; C's rows padded, A and B stored either way), with β, a row bias and ReLU.
+    @Test(arguments: GemmKernels.Tile.allCases, [(1, true, false), (2, false, true), (21, true, false), (37, false, true)])
     func sharedAAcrossABatchMatchesHost(_ tile: GemmKernels.Tile, _ layout: (n: Int, transposeA: Bool, transposeB: Bool)) throws {
-        let (m, n, k, batch) = (11, layout.n, 19, 4)
+        // Enough images for at least one whole 32-column tile however narrow they are.
+        let (m, n, k, batch) = (11, layout.n, 19, max(4, 40 / layout.n))
         let (transposeA, transposeB) = (layout.transposeA, layout.transposeB)
         guard tile.supports(transposeA: transposeA, transposeB: transposeB) else { return }
         let ldb = (transposeB ? k : n) + 2, ldc = n + 3
