@@ -181,14 +181,26 @@ inline float16 load_run16(__global const float *plane, const int from, const int
     return vload16(0, values);
 }
 
-// Cells of output (oh, ow)'s window inside the H × W plane, per lane.
-inline float16 window_cells16(const float16 oh, const float16 ow, const int H, const int W, const int K, const int PT,
-                              const int PL) {
-    const float16 rows = fmin(oh - PT + K, (float)H) - fmax(oh - PT, 0.0f);
-    const float16 cols = fmin(ow - PL + K, (float)W) - fmax(ow - PL, 0.0f);
-    return rows * cols;
+// Per lane, the cells along one axis of the windows of outputs at `at` (rows or
+// columns) inside an axis of `size` cells: a window starting at at − pad, K wide.
+inline float16 window_span16(const float16 at, const int size, const int K, const int pad) {
+    return fmin(at - pad + K, (float)size) - fmax(at - pad, 0.0f);
 }
 
+// Per lane, 0 where `at` lies outside an axis of `size` cells, else 1, or with
+// `backward` 1 / the cells along that axis of the window of the output at `at`.
+inline float16 tap_factor16(const float16 at, const int size, const int K, const int pad, const bool backward) {
+    const float16 factor = backward ? 1.0f / window_span16(at, size, K, pad) : (float16)1.0f;
+    return select((float16)0.0f, factor, (at >= 0.0f) & (at < (float)size));
+}
+
+// The most columns a flat window may have: its column factors are kept per tap.
+#define FLAT_MAX_K 8
+
+// A window's cells inside the plane are its rows inside times its columns inside, so
+// each tap's factor (its mask, and backward 1 / its output's cell count) is a row
+// factor times a column factor: K column factors per 16 cells, one row factor per
+// window row, no division per tap.
 inline void average_plane_flat(__global const float *src, __global float *dst, const int nc, const int NC, const int H,
                                const int W, const int K, const int PT, const int PL, const bool backward) {
     const int cells = H * W;
@@ -200,20 +212,24 @@ inline void average_plane_flat(__global const float *src, __global float *dst, c
         // Row and column of each lane's cell, exact in floats (w + 0.5 < W).
         const float16 index = (float16)at + lane;
         const float16 h = floor((index + 0.5f) / (float)W), w = index - h * (float)W;
+        float16 columns[FLAT_MAX_K];
+        for (int kw = 0; kw < K; kw++) columns[kw] = tap_factor16(w + (float)(backward ? PL - kw : kw - PL), W, K, PL, backward);
         float16 total = 0.0f;
         for (int kh = 0; kh < K; kh++) {
             const int dh = backward ? PT - kh : kh - PT;
-            const float16 th = h + (float)dh;
-            const int16 row_inside = (th >= 0.0f) & (th < (float)H);
+            float16 sum = 0.0f;
             for (int kw = 0; kw < K; kw++) {
                 const int dw = backward ? PL - kw : kw - PL;
-                const float16 tw = w + (float)dw;
-                float16 tap = load_run16(src, at + dh * W + dw, lo, hi);
-                if (backward) tap /= window_cells16(th, tw, H, W, K, PT, PL);
-                total += select((float16)0.0f, tap, row_inside & (tw >= 0.0f) & (tw < (float)W));
+                // Selected, not only scaled by 0: a neighbouring plane's infinity must not
+                // reach this one as a NaN.
+                const float16 tap = load_run16(src, at + dh * W + dw, lo, hi);
+                sum = fma(select((float16)0.0f, tap, isnotequal(columns[kw], 0.0f)), columns[kw], sum);
             }
+            const float16 row = tap_factor16(h + (float)dh, H, K, PT, backward);
+            total += select((float16)0.0f, sum * row, isnotequal(row, 0.0f));
         }
-        vstore16(backward ? total : total / window_cells16(h, w, H, W, K, PT, PL), 0, dst + at);
+        if (!backward) total /= window_span16(h, H, K, PT) * window_span16(w, W, K, PL);
+        vstore16(total, 0, dst + at);
     }
 }
 
@@ -365,11 +381,20 @@ __kernel void maxpool_backward_planes(__global const float *dy, __global const f
         }
         return;
     }
-    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
+    // Overlapping windows: the plane zeroed, each output's gradient added at its argmax,
+    // then with relu_mask the ReLU's zeros put in by a second walk (every gradient reaching
+    // a cell shares its mask), so the adds do not branch on the input.
+    const int cells = H * W, whole = cells / 16 * 16;
+    for (int i = 0; i < whole; i += 16) vstore16((float16)0.0f, 0, plane + i);
+    for (int i = whole; i < cells; i++) plane[i] = 0.0f;
     for (int o = 0; o < OH * OW; o++) {
         const int at = (int)where[o];
-        if (at >= 0 && (!relu_mask || input[relu_mask ? at : 0] > 0.0f)) plane[at] += g[o];
+        if (at >= 0) plane[at] += g[o];
     }
+    if (!relu_mask) return;
+    for (int i = 0; i < whole; i += 16)
+        vstore16(select((float16)0.0f, vload16(0, plane + i), isgreater(vload16(0, input + i), 0.0f)), 0, plane + i);
+    for (int i = whole; i < cells; i++) plane[i] = input[i] > 0.0f ? plane[i] : 0.0f;
 }
 
 // The 8 values line[start + q·S], q < 8, for S = 1 or 2, by vector loads: the caller

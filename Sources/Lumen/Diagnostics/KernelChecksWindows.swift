@@ -190,8 +190,10 @@ extension KernelChecks {
         var averageBackward = KernelCheck(family: device.kernelStyle, name: "average pool backward", tolerance: 1e-6)
         do {
             // Rows of 5–17 cells take the vector kernels' 4-wide chunks and moved-back last chunks; 37
-            // rows of 20 split into blocks of rows per work-item, the last one short.
-            for (index, g) in geometries(kernels: [(2, 2), (3, 3)], channels: 3, moreMaps: [(8, 8), (3, 17), (5, 12), (37, 20)]).enumerated() {
+            // rows of 20 split into blocks of rows per work-item, the last one short. 5 × 5 and 9 × 9
+            // windows: the flat average kernels' widest windows and the row kernels past them.
+            for (index, g) in geometries(kernels: [(2, 2), (3, 3), (5, 5), (9, 9)], channels: 3,
+                                         moreMaps: [(8, 8), (3, 17), (5, 12), (37, 20)]).enumerated() {
                 let shape = [g.batch, g.channels, g.height, g.width]
                 let x = checkValues(shape.reduce(1, *), seed: UInt64(index) * 2 + 1)
                 let dy = checkValues(g.batch * g.channels * g.outputPlane, seed: UInt64(index) * 2 + 2)
@@ -201,11 +203,13 @@ extension KernelChecks {
                 maxForward.compare(describe(g), { try y.toArray() }, HostReference.pool(x, max: true, g))
                 maxInference.compare(describe(g), { try Pooling.maxForwardWithoutArgmax(xt, g).toArray() },
                                      HostReference.pool(x, max: true, g))
+                // A cell of dx sums up to KH·KW gradients, in another order than the host's.
+                let taps = Float(g.kernelHeight * g.kernelWidth)
                 maxBackward.compare(describe(g), { try Pooling.maxBackward(dyt, argmax: argmax, g).toArray() },
-                                    HostReference.poolBackward(dy, x: x, max: true, g))
+                                    HostReference.poolBackward(dy, x: x, max: true, g), floor: taps)
                 averageForward.compare(describe(g), { try Pooling.averageForward(xt, g).toArray() }, HostReference.pool(x, max: false, g))
                 averageBackward.compare(describe(g), { try Pooling.averageBackward(dyt, g).toArray() },
-                                        HostReference.poolBackward(dy, x: x, max: false, g))
+                                        HostReference.poolBackward(dy, x: x, max: false, g), floor: taps)
             }
         } catch {
             return finished([maxForward, maxInference, maxBackward, averageForward, averageBackward], error: error)

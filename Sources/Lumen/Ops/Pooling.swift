@@ -73,13 +73,15 @@ public enum Pooling {
     }
 
     /// On CPU-style kernels, stride-1 pooling that keeps the plane's size (H × W, "same"),
-    /// on planes of 16 cells or more with rows under 32: `kernel` walks each plane as one
-    /// flat run, 16 cells at a time, instead of rows too short for the row kernels' vectors.
+    /// on planes of 16 cells or more with rows under 32 and windows up to 8 wide (the
+    /// kernel keeps a factor per window column, `FLAT_MAX_K`): `kernel` walks each plane as
+    /// one flat run, 16 cells at a time, instead of rows too short for the row kernels' vectors.
     /// Whether it ran.
     private static func launchFlat(_ kernel: String, _ g: WindowGeometry, variant: KernelVariant?,
                                    _ arguments: [KernelArgument], on device: Device) throws -> Bool {
         guard (variant ?? KernelVariant.default(for: device)) == .rows, g.stride == 1, g.kernelHeight == g.kernelWidth,
-              g.outHeight == g.height, g.outWidth == g.width, g.height * g.width >= 16, g.width < 32 else { return false }
+              g.outHeight == g.height, g.outWidth == g.width, g.height * g.width >= 16, g.width < 32,
+              g.kernelWidth <= 8 else { return false }
         try device.launch("pool", kernel, global: [g.batch * g.channels], local: [1],
                           arguments + [g.height, g.width, g.kernelHeight, g.padTop, g.padLeft].map { .size($0) })
         return true
