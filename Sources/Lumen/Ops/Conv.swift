@@ -371,7 +371,9 @@ public enum ConvOps {
     /// row block of dy passes over it (large planes). `summed`: one GEMM whose work-items
     /// sum over the samples themselves, with no partial products written (small planes
     /// and large batches). `direct`: dy · colsᵀ summed over the batch on the plain im2col
-    /// matrix (for pointwise windows x itself), no transposed copy. `sideBySide`: a
+    /// matrix (for pointwise windows x itself), no transposed copy; `directTransposed`:
+    /// the same product as dWᵀ = Σ_n cols_n · dy_nᵀ, then turned (the GEMM's copy of its
+    /// transposed B is then dy's O·P floats an image, not the columns' rows·P). `sideBySide`: a
     /// group's images side by side (`sideBySide(_:variant:on:)`, small planes on CPU-style
     /// kernels), one dY[O, G·P] · cols[rows, G·P]ᵀ per group. `winograd`, `winograd4x4`:
     /// Winograd's F(2×2, 3×3) or F(4×4, 3×3) transforms (`Winograd.backwardFilter`, where
@@ -381,6 +383,7 @@ public enum ConvOps {
         case perSample = "per-sample"
         case summed
         case direct
+        case directTransposed = "direct-transposed"
         case sideBySide = "side-by-side"
         case winograd
         case winograd4x4
@@ -403,19 +406,29 @@ public enum ConvOps {
             case .winograd where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device),
                  .winograd4x4 where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
                 return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g, tile: self == .winograd ? .two : .four)
-            case .direct, .sideBySide, .winograd, .winograd4x4:   // side by side or Winograd where they do not apply: as direct
-                // Pointwise: x is the column matrix. Otherwise im2col a group at a time, each
-                // group's sum added to the groups' before it.
-                let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
+            case .direct, .directTransposed, .sideBySide, .winograd, .winograd4x4:
+                // (Side by side or Winograd where they do not apply: as direct.) Pointwise: x is
+                // the column matrix. Otherwise im2col a group at a time, each group's sum added
+                // to the groups' before it. Transposed: dWᵀ[rows, O] = Σ_n cols_n · dy_nᵀ, then
+                // turned, so a GEMM that copies its Bᵀ into panels copies dy (O·P floats an
+                // image) rather than the columns (rows·P).
+                let transposed = self == .directTransposed
+                let sum = try Tensor(uninitializedOn: dy.device, shape: transposed ? [rows, outChannels] : weightShape)
                 try eachGroup(g, rows: rows, variant: variant, on: dy.device) { images, buffer in
                     let cols = g.isPointwise ? MatrixOperand(x, offset: images.lowerBound * rows * plane)
                         : MatrixOperand(try im2col(x, g, images: images, into: buffer, variant: variant))
-                    try Gemm.multiplyBatched(transposeB: true, m: outChannels, n: rows, k: plane,
-                                             MatrixOperand(dy, offset: images.lowerBound * outChannels * plane),
-                                             strideA: outChannels * plane, cols, strideB: rows * plane,
+                    let gradient = MatrixOperand(dy, offset: images.lowerBound * outChannels * plane)
+                    let (a, strideA, b, strideB) = transposed ? (cols, rows * plane, gradient, outChannels * plane)
+                        : (gradient, outChannels * plane, cols, rows * plane)
+                    try Gemm.multiplyBatched(transposeB: true, m: transposed ? rows : outChannels, n: transposed ? outChannels : rows,
+                                             k: plane, a, strideA: strideA, b, strideB: strideB,
                                              beta: images.lowerBound == 0 ? 0 : 1,
-                                             into: MatrixOperand(dweight), strideC: 0, batch: 1, sumOver: images.count)
+                                             into: MatrixOperand(sum), strideC: 0, batch: 1, sumOver: images.count)
                 }
+                guard transposed else { return sum }
+                let dweight = try Tensor(uninitializedOn: dy.device, shape: weightShape)
+                try GemmKernels.transpose(sum, offset: 0, ld: outChannels, stride: 0, rows: rows, cols: outChannels, sets: 1,
+                                          into: dweight, staged: (variant ?? KernelVariant.default(for: dy.device)) == .elementwise)
                 return dweight
             case .perSample:
                 let partial = try Tensor(uninitializedOn: dy.device, shape: [g.batch, outChannels * rows])
