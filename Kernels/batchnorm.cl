@@ -1,6 +1,8 @@
 // Batch normalisation over [N, C, P] (P = H*W, or 1 after Dense). Statistics and the
 // backward sums reduce per channel: within a work-group (GPU-style) or one plane-walking
-// work-item per channel (CPU-style, _planes); elementwise kernels apply them.
+// work-item per channel (CPU-style, _planes); elementwise kernels apply them, or on
+// CPU-style devices the same work-item goes on to apply them to its channel
+// (bn_forward_planes, bn_backward_planes) unless the sums are reduced across processes.
 // Host twin: Sources/Lumen/Ops/BatchNorm.swift.
 
 // A ReLU or ReLU6 that follows the normalisation can run inside these kernels (`act`:
@@ -152,11 +154,10 @@ inline float lane_sum(const float16 v) {
     return b.s0 + b.s1 + b.s2 + b.s3;
 }
 
-// As bn_statistics.   x: [N, C, P]   mean, variance: [C]
-__kernel void bn_statistics_planes(__global const float *x, __global float *mean, __global float *variance,
-                                   const int N, const int C, const int P) {
-    const int c = get_global_id(0);
-    if (c >= C) return;
+// Channel c's biased mean and variance over its N planes, two walks (the mean, then
+// squared deviations from it).   x: [N, C, P]
+inline void channel_statistics(__global const float *x, const int N, const int C, const int P, const int c, float *mean,
+                               float *variance) {
     float16 vector_total = 0.0f;
     float total = 0.0f;
     for (int n = 0; n < N; n++) {
@@ -174,8 +175,27 @@ __kernel void bn_statistics_planes(__global const float *x, __global float *mean
         for (; i + 16 <= P; i += 16) { const float16 d = vload16(0, row + i) - m; vector_squares = fma(d, d, vector_squares); }
         for (; i < P; i++) { const float d = row[i] - m; squares = fma(d, d, squares); }
     }
+    *mean = m;
+    *variance = (squares + lane_sum(vector_squares)) / (float)(N * P);
+}
+
+// One plane normalised: out = activate((in − m)·scale + b).
+inline void normalize_plane(__global const float *in, __global float *out, const int P, const float m, const float scale,
+                            const float b, const int act) {
+    int i = 0;
+    for (; i + 16 <= P; i += 16) vstore16(activate16((vload16(0, in + i) - m) * scale + b, act), 0, out + i);
+    for (; i < P; i++) out[i] = activate((in[i] - m) * scale + b, act);
+}
+
+// As bn_statistics.   x: [N, C, P]   mean, variance: [C]
+__kernel void bn_statistics_planes(__global const float *x, __global float *mean, __global float *variance,
+                                   const int N, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float m, v;
+    channel_statistics(x, N, C, P, c, &m, &v);
     mean[c] = m;
-    variance[c] = (squares + lane_sum(vector_squares)) / (float)(N * P);
+    variance[c] = v;
 }
 
 // As bn_normalize, `per` consecutive (n, c) planes per work-item (several when planes
@@ -189,25 +209,34 @@ __kernel void bn_normalize_planes(__global const float *x, __global float *y,
     for (int plane = first; plane < min(first + per, NC); plane++) {
         const int c = plane % C;
         const float scale = (has_gamma ? gamma[c] : 1.0f) * rsqrt(variance[c] + eps);
-        const float m = mean[c], b = beta[c];
-        __global const float *in = x + (size_t)plane * P;
-        __global float *out = y + (size_t)plane * P;
-        int i = 0;
-        for (; i + 16 <= P; i += 16) vstore16(activate16((vload16(0, in + i) - m) * scale + b, act), 0, out + i);
-        for (; i < P; i++) out[i] = activate((in[i] - m) * scale + b, act);
+        normalize_plane(x + (size_t)plane * P, y + (size_t)plane * P, P, mean[c], scale, beta[c], act);
     }
 }
 
-// As bn_backward_reduce.   x, dy: [N, C, P]   others: [C]
-__kernel void bn_backward_reduce_planes(__global const float *x, __global const float *dy,
-                                        __global const float *mean, __global const float *variance,
-                                        __global const float *gamma, __global const float *beta,
-                                        __global float *dgamma, __global float *dbeta,
-                                        const float eps, const int has_gamma, const int act, const int N, const int C, const int P) {
+// bn_statistics_planes and bn_normalize_planes in one work-item per channel: the
+// channel's planes are walked three times (mean, deviations, output), the last two
+// mostly from cache, where the two kernels read them from memory twice.
+//   x, y: [N, C, P]   gamma, beta: [C]   ->  mean, variance: [C]
+__kernel void bn_forward_planes(__global const float *x, __global float *y, __global const float *gamma,
+                                __global const float *beta, __global float *mean, __global float *variance,
+                                const float eps, const int has_gamma, const int act, const int N, const int C, const int P) {
     const int c = get_global_id(0);
     if (c >= C) return;
-    const float inv = rsqrt(variance[c] + eps), m = mean[c];
-    const float gm = has_gamma ? gamma[c] : 1.0f, b = beta[c];
+    float m, v;
+    channel_statistics(x, N, C, P, c, &m, &v);
+    mean[c] = m;
+    variance[c] = v;
+    const float scale = (has_gamma ? gamma[c] : 1.0f) * rsqrt(v + eps);
+    for (int n = 0; n < N; n++) {
+        const size_t base = ((size_t)n * C + c) * P;
+        normalize_plane(x + base, y + base, P, m, scale, beta[c], act);
+    }
+}
+
+// Channel c's Σ dy and Σ dy·xhat (dy through the fused activation's derivative).
+inline void channel_sums(__global const float *x, __global const float *dy, const int N, const int C, const int P,
+                         const int c, const float m, const float inv, const float gm, const float b, const int act,
+                         float *sum_dy_out, float *sum_dy_xhat_out) {
     float16 vector_dy = 0.0f, vector_dy_xhat = 0.0f;
     float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
     for (int n = 0; n < N; n++) {
@@ -226,8 +255,48 @@ __kernel void bn_backward_reduce_planes(__global const float *x, __global const 
             sum_dy_xhat = fma(g, xhat, sum_dy_xhat);
         }
     }
-    dbeta[c] = sum_dy + lane_sum(vector_dy);
-    dgamma[c] = sum_dy_xhat + lane_sum(vector_dy_xhat);
+    *sum_dy_out = sum_dy + lane_sum(vector_dy);
+    *sum_dy_xhat_out = sum_dy_xhat + lane_sum(vector_dy_xhat);
+}
+
+// One plane's input gradient (bn_backward_data's formulas; db, dg: the channel's sums, M
+// their count).
+inline void backward_plane(__global const float *x, __global const float *dy, __global float *dx, const int P,
+                           const float m, const float inv, const float g, const float b, const int act, const int training,
+                           const float M, const float db, const float dg) {
+    int i = 0;
+    if (!training) {
+        for (; i + 16 <= P; i += 16) {
+            const float16 xhat = (vload16(0, x + i) - m) * inv;
+            vstore16(g * inv * vload16(0, dy + i) * passes16(xhat * g + b, act), 0, dx + i);
+        }
+        for (; i < P; i++) dx[i] = g * inv * dy[i] * passes((x[i] - m) * inv * g + b, act);
+        return;
+    }
+    for (; i + 16 <= P; i += 16) {
+        const float16 xhat = (vload16(0, x + i) - m) * inv;
+        const float16 d = vload16(0, dy + i) * passes16(xhat * g + b, act);
+        vstore16(g * inv / M * (M * d - db - xhat * dg), 0, dx + i);
+    }
+    for (; i < P; i++) {
+        const float xhat = (x[i] - m) * inv;
+        dx[i] = g * inv / M * (M * dy[i] * passes(xhat * g + b, act) - db - xhat * dg);
+    }
+}
+
+// As bn_backward_reduce.   x, dy: [N, C, P]   others: [C]
+__kernel void bn_backward_reduce_planes(__global const float *x, __global const float *dy,
+                                        __global const float *mean, __global const float *variance,
+                                        __global const float *gamma, __global const float *beta,
+                                        __global float *dgamma, __global float *dbeta,
+                                        const float eps, const int has_gamma, const int act, const int N, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float sum_dy, sum_dy_xhat;
+    channel_sums(x, dy, N, C, P, c, mean[c], rsqrt(variance[c] + eps), has_gamma ? gamma[c] : 1.0f, beta[c], act,
+                 &sum_dy, &sum_dy_xhat);
+    dbeta[c] = sum_dy;
+    dgamma[c] = sum_dy_xhat;
 }
 
 // As bn_backward_data, one (n, c) plane per work-item.   x, dy, dx: [N, C, P]   others: [C]
@@ -239,26 +308,29 @@ __kernel void bn_backward_data_planes(__global const float *x, __global const fl
     const int plane = get_global_id(0);
     if (plane >= N * C) return;
     const int c = plane % C;
-    const float inv = rsqrt(variance[c] + eps);
-    const float g = has_gamma ? gamma[c] : 1.0f, b = beta[c], m = mean[c];
     const size_t base = (size_t)plane * P;
-    int i = 0;
-    if (!training) {
-        for (; i + 16 <= P; i += 16) {
-            const float16 xhat = (vload16(0, x + base + i) - m) * inv;
-            vstore16(g * inv * vload16(0, dy + base + i) * passes16(xhat * g + b, act), 0, dx + base + i);
-        }
-        for (; i < P; i++) dx[base + i] = g * inv * dy[base + i] * passes((x[base + i] - m) * inv * g + b, act);
-        return;
-    }
-    const float M = (float)total, db = dbeta[c], dg = dgamma[c];
-    for (; i + 16 <= P; i += 16) {
-        const float16 xhat = (vload16(0, x + base + i) - m) * inv;
-        const float16 d = vload16(0, dy + base + i) * passes16(xhat * g + b, act);
-        vstore16(g * inv / M * (M * d - db - xhat * dg), 0, dx + base + i);
-    }
-    for (; i < P; i++) {
-        const float xhat = (x[base + i] - m) * inv;
-        dx[base + i] = g * inv / M * (M * dy[base + i] * passes(xhat * g + b, act) - db - xhat * dg);
+    backward_plane(x + base, dy + base, dx + base, P, mean[c], rsqrt(variance[c] + eps), has_gamma ? gamma[c] : 1.0f,
+                   beta[c], act, training, (float)total, training ? dbeta[c] : 0.0f, training ? dgamma[c] : 0.0f);
+}
+
+// bn_backward_reduce_planes and bn_backward_data_planes in one work-item per channel
+// (this process's sums, M = N·P): the second walk over x and dy mostly from cache.
+//   x, dy, dx: [N, C, P]   others: [C]
+__kernel void bn_backward_planes(__global const float *x, __global const float *dy, __global float *dx,
+                                 __global const float *mean, __global const float *variance,
+                                 __global const float *gamma, __global const float *beta,
+                                 __global float *dgamma, __global float *dbeta,
+                                 const float eps, const int has_gamma, const int act, const int training,
+                                 const int N, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const float m = mean[c], inv = rsqrt(variance[c] + eps), g = has_gamma ? gamma[c] : 1.0f, b = beta[c];
+    float sum_dy, sum_dy_xhat;
+    channel_sums(x, dy, N, C, P, c, m, inv, g, b, act, &sum_dy, &sum_dy_xhat);
+    dbeta[c] = sum_dy;
+    dgamma[c] = sum_dy_xhat;
+    for (int n = 0; n < N; n++) {
+        const size_t base = ((size_t)n * C + c) * P;
+        backward_plane(x + base, dy + base, dx + base, P, m, inv, g, b, act, training, (float)(N * P), sum_dy, sum_dy_xhat);
     }
 }

@@ -171,11 +171,18 @@ public enum KernelChecks {
                 let mt = try Tensor(on: device, shape: [c], values: host.mean), vt = try Tensor(on: device, shape: [c], values: host.variance)
                 for activation in activations {
                     let place = "[\(n), \(c), \(p)]" + (activation == .linear ? "" : " with \(activation)")
+                    let expectedY = HostReference.batchNorm(x, n: n, c: c, p: p, gamma: gamma, beta: beta, mean: host.mean,
+                                                            variance: host.variance, epsilon: epsilon, activation: activation)
                     normalize.compare(place, {
                         try BatchNormOps.normalize(xt, gamma: gt, beta: bt, mean: mt, variance: vt, epsilon: epsilon,
                                                    activation: activation).toArray()
-                    }, HostReference.batchNorm(x, n: n, c: c, p: p, gamma: gamma, beta: beta, mean: host.mean,
-                                                  variance: host.variance, epsilon: epsilon, activation: activation), floor: 1)
+                    }, expectedY, floor: 1)
+                    // The statistics and the output in one go (one kernel on CPU-style devices).
+                    let together = try BatchNormOps.normalizeWithBatchStatistics(xt, gamma: gt, beta: bt, epsilon: epsilon,
+                                                                                 activation: activation)
+                    statistics.compare("\(place), with the output, mean", { try together.mean.toArray() }, host.mean)
+                    statistics.compare("\(place), with the output, variance", { try together.variance.toArray() }, host.variance)
+                    normalize.compare("\(place), with the statistics", { try together.y.toArray() }, expectedY, floor: 1)
                     for isTraining in [true, false] {
                         let expected = HostReference.batchNormBackward(dy, x: x, n: n, c: c, p: p, gamma: gamma, beta: beta,
                                                                        mean: host.mean, variance: host.variance, epsilon: epsilon,
@@ -190,6 +197,14 @@ public enum KernelChecks {
                             } else {
                                 frozen.compare("\(place) \(what)", { try tensor.toArray() }, values, floor: scale)
                             }
+                        }
+                        // Synchronised BatchNorm's path (sums reduced across processes; here one, whose
+                        // sums are the global ones), which runs the sums and dx as two kernels.
+                        if isTraining {
+                            let summed = try BatchNormOps.backward(dyt, x: xt, gamma: gt, beta: bt, mean: mt, variance: vt,
+                                                                   epsilon: epsilon, training: true, activation: activation,
+                                                                   sum: { $0 })
+                            training.compare("\(place) dx, sums across one process", { try summed.dx.toArray() }, expected.dx, floor: 4)
                         }
                     }
                 }

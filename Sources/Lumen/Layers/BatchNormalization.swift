@@ -69,22 +69,27 @@ public final class BatchNormalization: Layer {
             cache = nil
             return x
         }
-        var mean: Tensor, variance: Tensor
+        var mean: Tensor, variance: Tensor, y: Tensor
         let batchStatistics = usesBatchStatistics(training: pass.training)
         let sum = batchStatistics ? pass.replicas?.sum : nil
-        if batchStatistics {
-            (mean, variance) = try BatchNormOps.statistics(x)
-            if let sum {
-                // Synchronised: the statistics of the global batch, over every process.
-                let (n, _, p) = BatchNormOps.dims(x)
-                (mean, variance) = try BatchNormOps.combinedStatistics(mean: mean, variance: variance, count: n * p, sum: sum)
-            }
+        if batchStatistics && sum == nil {
+            // This process's own statistics, computed and applied in one go.
+            (y, mean, variance) = try BatchNormOps.normalizeWithBatchStatistics(x, gamma: gamma?.value, beta: beta.value,
+                                                                                epsilon: epsilon, activation: pass.fusedActivation)
             pending = (mean, variance)
         } else {
-            (mean, variance) = (runningMean.value, runningVariance.value)
-        }
-        let y = try BatchNormOps.normalize(x, gamma: gamma?.value, beta: beta.value, mean: mean, variance: variance,
+            if let sum {
+                // Synchronised: the statistics of the global batch, over every process.
+                (mean, variance) = try BatchNormOps.statistics(x)
+                let (n, _, p) = BatchNormOps.dims(x)
+                (mean, variance) = try BatchNormOps.combinedStatistics(mean: mean, variance: variance, count: n * p, sum: sum)
+                pending = (mean, variance)
+            } else {
+                (mean, variance) = (runningMean.value, runningVariance.value)
+            }
+            y = try BatchNormOps.normalize(x, gamma: gamma?.value, beta: beta.value, mean: mean, variance: variance,
                                            epsilon: epsilon, activation: pass.fusedActivation)
+        }
         cache = pass.keepsForBackward ? (x, mean, variance, batchStatistics, pass.fusedActivation, sum) : nil
         return y
     }

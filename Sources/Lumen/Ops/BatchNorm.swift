@@ -63,6 +63,29 @@ public enum BatchNormOps {
         return y
     }
 
+    /// `statistics` then `normalize`: the batch's statistics and the output. On CPU-style
+    /// kernels one walk per channel (`bn_forward_planes`) reads x from memory once where the
+    /// two kernels read it twice.         x: [N, C, …]  ->  y: same, mean, variance: [C]
+    public static func normalizeWithBatchStatistics(_ x: Tensor, gamma: Tensor?, beta: Tensor, epsilon: Float,
+                                                    activation: ActivationKind = .linear, variant: KernelVariant? = nil)
+        throws -> (y: Tensor, mean: Tensor, variance: Tensor) {
+        guard (variant ?? KernelVariant.default(for: x.device)) == .rows else {
+            let (mean, variance) = try statistics(x, variant: variant)
+            let y = try normalize(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: epsilon,
+                                  activation: activation, variant: variant)
+            return (y, mean, variance)
+        }
+        let (n, c, p) = dims(x)
+        let y = try Tensor(uninitializedOn: x.device, shape: x.shape)
+        let mean = try Tensor(uninitializedOn: x.device, shape: [c])
+        let variance = try Tensor(uninitializedOn: x.device, shape: [c])
+        try x.device.launch("batchnorm", "bn_forward_planes", global: [c], local: [1],
+                            [.tensor(x), .tensor(y), .tensor(gamma ?? beta), .tensor(beta), .tensor(mean), .tensor(variance),
+                             .float(epsilon), .size(gamma == nil ? 0 : 1), .size(fusedCode(activation)),
+                             .size(n), .size(c), .size(p)])
+        return (y, mean, variance)
+    }
+
     /// running = momentum·running + (1 − momentum)·batch.   all: [C]
     public static func updateRunning(mean runningMean: Tensor, variance runningVariance: Tensor,
                                      batchMean: Tensor, batchVariance: Tensor, momentum: Float) throws {
@@ -88,6 +111,16 @@ public enum BatchNormOps {
         let rows = (variant ?? KernelVariant.default(for: x.device)) == .rows
         let dgamma = try Tensor(uninitializedOn: x.device, shape: [c])
         let dbeta = try Tensor(uninitializedOn: x.device, shape: [c])
+        if rows && (sum == nil || !training) {
+            // This process's sums only: the sums and dx in one walk per channel, the second
+            // pass over x and dy mostly from cache.
+            let dx = try Tensor(uninitializedOn: x.device, shape: x.shape)
+            try x.device.launch("batchnorm", "bn_backward_planes", global: [c], local: [1],
+                                [.tensor(x), .tensor(dy), .tensor(dx), .tensor(mean), .tensor(variance), .tensor(gamma ?? beta),
+                                 .tensor(beta), .tensor(dgamma), .tensor(dbeta), .float(epsilon), hasGamma, act,
+                                 .size(training ? 1 : 0), .size(n), .size(c), .size(p)])
+            return (dx, dgamma, dbeta)
+        }
         let reduce = rows ? "bn_backward_reduce_planes" : "bn_backward_reduce"
         let (global, local) = rows ? ([c], [1]) : try ReductionGroups.onePer(c, kernel: reduce, program: "batchnorm", on: x.device)
         try x.device.launch("batchnorm", reduce, global: global, local: local,
