@@ -87,7 +87,7 @@ import Testing
     /// CPU-style kernels run im2col + GEMM a group of images at a time (the column matrix
     /// kept cache-sized): here groups of 3, 3 and 1 of 7 images, each of whose column
     /// matrices alone is 64·9 × 32·32 floats. Forward, input gradient and every
-    /// weight-gradient plans against the host.
+    /// weight-gradient plan (in both kernel families) against the host.
     @Test func convolutionInGroupsOfImagesMatchesHost() throws {
         let shape = [7, 64, 34, 34], filters = 3
         let g = try WindowGeometry(input: shape, kernel: (3, 3), stride: 1, padding: .valid)
@@ -105,10 +105,14 @@ import Testing
         let (dx, dweight) = HostReference.conv2dBackward(dy, x: x, weight: w, outChannels: filters, g)
         #expect(maxRelativeDifference("grouped conv backward data", try ConvOps.backwardData(dyt, weight: wt, g, variant: .rows).toArray(),
                                       dx, floor: Float(filters * 9)) <= 1e-5)
-        for plan in ConvOps.FilterGradientPlan.allCases {
-            let planned = try plan.run(dyt, x: xt, weightShape: [filters, 64, 3, 3], g, variant: .rows)
-            #expect(maxRelativeDifference("grouped conv weight gradient, \(plan)", try planned.toArray(), dweight,
-                                          floor: Float(7 * g.outputPlane)) <= 1e-5)
+        // Every plan in both kernel families (the GPU-style one turns direct-transposed's
+        // product through local memory).
+        for variant in [KernelVariant.rows, .elementwise] {
+            for plan in ConvOps.FilterGradientPlan.allCases {
+                let planned = try plan.run(dyt, x: xt, weightShape: [filters, 64, 3, 3], g, variant: variant)
+                #expect(maxRelativeDifference("grouped conv weight gradient, \(plan), \(variant)", try planned.toArray(), dweight,
+                                              floor: Float(7 * g.outputPlane)) <= 1e-5)
+            }
         }
     }
 
