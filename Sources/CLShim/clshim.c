@@ -9,7 +9,6 @@
 
 // Profiled launches waiting to be read: events and the names they belong to.
 #define LM_PROFILE_PENDING 4096
-#define LM_PROFILE_NAMES 128
 
 struct lm_device {
     cl_device_id id;
@@ -19,7 +18,7 @@ struct lm_device {
     cl_event pending[LM_PROFILE_PENDING];
     int pending_name[LM_PROFILE_PENDING];
     int pending_count;
-    char names[LM_PROFILE_NAMES][64];
+    char names[LM_PROFILE_NAMES][LM_PROFILE_NAME_LENGTH];
     uint64_t total_ns[LM_PROFILE_NAMES];
     uint64_t calls[LM_PROFILE_NAMES];
     int name_count;
@@ -469,11 +468,11 @@ int lm_kernel_launch(lm_device *device, cl_kernel kernel, unsigned dimensions,
 
 static int profile_slot(lm_device *device, const char *name) {
     for (int i = 0; i < device->name_count; i++)
-        if (strncmp(device->names[i], name, 63) == 0) return i;
+        if (strncmp(device->names[i], name, LM_PROFILE_NAME_LENGTH - 1) == 0) return i;
     if (device->name_count == LM_PROFILE_NAMES) return LM_PROFILE_NAMES - 1;
     int slot = device->name_count++;
-    strncpy(device->names[slot], name, 63);
-    device->names[slot][63] = 0;
+    strncpy(device->names[slot], name, LM_PROFILE_NAME_LENGTH - 1);
+    device->names[slot][LM_PROFILE_NAME_LENGTH - 1] = 0;
     return slot;
 }
 
@@ -514,7 +513,7 @@ int lm_device_take_profile(lm_device *device, char *names, uint64_t *nanoseconds
     drain_profile(device);
     int n = device->name_count < capacity ? device->name_count : capacity;
     for (int i = 0; i < n; i++) {
-        memcpy(names + 64 * i, device->names[i], 64);
+        memcpy(names + LM_PROFILE_NAME_LENGTH * i, device->names[i], LM_PROFILE_NAME_LENGTH);
         nanoseconds[i] = device->total_ns[i];
         counts[i] = device->calls[i];
     }

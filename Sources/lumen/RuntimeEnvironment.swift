@@ -9,7 +9,7 @@ import Lumen
 /// | `LUMEN_DEVICE` | the device when `--device` is not given |
 /// | `LUMEN_CACHE_DIR` | the cache folder (else `$XDG_CACHE_HOME/lumen` or `~/.cache/lumen`) |
 /// | `LUMEN_GEMM` | force one GEMM backend (auto, clblast, lumen, lumen-8x32, …) |
-/// | `LUMEN_PROFILE=1` | time each kernel with OpenCL profiling events |
+/// | `LUMEN_PROFILE=1` | time each kernel with OpenCL profiling events; `shapes`: each kernel's shapes apart |
 /// | `LUMEN_KERNELS` | `cpu` or `gpu`: run that kernel family whatever the device (default: the device's kind) |
 /// | `LUMEN_KERNEL_DIR` | a folder of `.cl` files built instead of the embedded kernels of the same name |
 /// | `LUMEN_DEBUG_OBJECTS=1` | count OpenCL objects still live at exit (`train`) |
@@ -32,7 +32,13 @@ struct RuntimeEnvironment {
     init(_ variables: [String: String]) throws {
         self.variables = variables
         device = DeviceOptions(cacheDirectory: DeviceOptions.cacheDirectory(environment: variables))
-        device.profiling = variables["LUMEN_PROFILE"] == "1"
+        if let profile = variables["LUMEN_PROFILE"], !profile.isEmpty {
+            guard ["0", "1", "shapes"].contains(profile) else {
+                throw LumenError.invalidSetting(name: "LUMEN_PROFILE", value: profile, valid: ["0", "1", "shapes"])
+            }
+            device.profiling = profile != "0"
+            device.profilesShapes = profile == "shapes"
+        }
         device.faultAfterLaunches = variables["LUMEN_FAULT_AFTER_LAUNCHES"].flatMap(Int.init)
         device.reporter = Reporter(note: { _ in }, warning: { warn($0) })
         if let style = variables["LUMEN_KERNELS"], !style.isEmpty {

@@ -193,6 +193,30 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         #expect(lines.count == 1 && run.stderr.contains("LUMEN_GEMM=fastest") && run.stderr.contains("lumen-4x64"), "\(run.stderr)")
     }
 
+    /// With `profilesShapes`, a launch is profiled under its kernel's name with its integer
+    /// arguments and global size: a 5 × 7 × 3 product on the 8×32 tile is
+    /// `gemm_tile(a_off, lda, a_stride, trans_a, b_off, ldb, b_stride, c_off, ldc, c_stride,
+    /// m, n, n_block, k, sum_over, epilogue)` over one work-item. `LUMEN_PROFILE` takes 0, 1
+    /// or shapes; anything else stops the run in one line.
+    @Test func aShapesProfileNamesEachLaunchsArguments() throws {
+        let folder = try TemporaryFolder()
+        var options = DeviceOptions(cacheDirectory: folder.url)
+        (options.profiling, options.profilesShapes) = (true, true)
+        let device = try Device.open(testDevice.info, options: options)
+        let a = try Tensor(on: device, shape: [5, 3], values: randomValues(15, seed: 5))
+        let b = try Tensor(on: device, shape: [3, 7], values: randomValues(21, seed: 6))
+        let c = try Tensor(uninitializedOn: device, shape: [5, 7])
+        try GemmKernels.multiply(tile: .rows8cols32, transposeA: false, transposeB: false, m: 5, n: 7, k: 3, alpha: 1,
+                                 MatrixOperand(a), strideA: 0, MatrixOperand(b), strideB: 0, beta: 0, into: MatrixOperand(c),
+                                 strideC: 0, batch: 1)
+        let names = device.takeProfile().map(\.name)
+        #expect(names.contains { $0.hasSuffix("/gemm_tile(0,3,0,0,0,7,0,0,7,0,5,7,7,3,1,0) over 1x1x1") }, "\(names)")
+        let run = try LumenProcess.run(["devices"], environment: ["LUMEN_PROFILE": "kernels"])
+        #expect(run.status != 0)
+        #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.contains("LUMEN_PROFILE=kernels")
+                && run.stderr.contains("shapes"), "\(run.stderr)")
+    }
+
     /// Which of Lumen's kernels may serve a device, the fallback when CLBlast fails.
     @Test func lumenTilesSuitTheirKindOfDevice() {
         let cpu = GemmKernels.Tile.allCases.filter { $0.suits(cpu: true, workGroupLimit: 4096) }

@@ -69,8 +69,14 @@ int lm_device_open(int index, lm_device **out);
 /// Opens the device with a profiling queue: launches then report their device time
 /// through lm_device_take_profile.
 int lm_device_open_profiled(int index, lm_device **out);
+/// The most names a profile keeps (later ones add to the last), and each name's slot in
+/// bytes, its terminating 0 included (longer names are cut).
+#define LM_PROFILE_NAMES 1024
+#define LM_PROFILE_NAME_LENGTH 160
+
 /// Kernel time recorded since the last call, by name: up to `capacity` entries of
-/// (name in a 64-byte slot of `names`, total nanoseconds, count), in first-seen order.
+/// (name in an LM_PROFILE_NAME_LENGTH-byte slot of `names`, total nanoseconds, count), in
+/// first-seen order.
 /// Waits for queued work. Returns the number of entries written.
 int lm_device_take_profile(lm_device *device, char *names, uint64_t *nanoseconds, uint64_t *counts, int capacity);
 void lm_device_close(lm_device *device);

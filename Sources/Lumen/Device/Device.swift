@@ -51,6 +51,9 @@ public final class Device: @unchecked Sendable {
     /// Whether launches are timed with OpenCL profiling events.
     public var profiling: Bool { options.profiling }
 
+    /// Whether the profile names each launch's shape (`DeviceOptions.profilesShapes`).
+    public var profilesShapes: Bool { options.profiling && options.profilesShapes }
+
     /// The kernel family that runs here: as the options say, else the one written for
     /// the device's kind (CPU-style on CPUs, GPU-style elsewhere).
     public var kernelStyle: KernelStyle { options.kernelStyle ?? (info.kind == .cpu ? .cpu : .gpu) }
@@ -109,13 +112,14 @@ public final class Device: @unchecked Sendable {
     /// Device time per kernel since the last call, from OpenCL profiling events, longest
     /// first. Empty unless the device was opened with `LUMEN_PROFILE=1`.
     public func takeProfile() -> [(name: String, seconds: Double, calls: Int)] {
-        let capacity = 128
-        var raw = [CChar](repeating: 0, count: capacity * 64)
+        let capacity = Int(LM_PROFILE_NAMES), length = Int(LM_PROFILE_NAME_LENGTH)
+        var raw = [CChar](repeating: 0, count: capacity * length)
         var nanoseconds = [UInt64](repeating: 0, count: capacity)
         var counts = [UInt64](repeating: 0, count: capacity)
         let n = lm_device_take_profile(handle, &raw, &nanoseconds, &counts, Int32(capacity))
         return (0..<Int(n)).map { i in
-            let name = String(decoding: raw[(i * 64)..<(i * 64 + 64)].prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let slot = raw[(i * length)..<(i * length + length)]
+            let name = String(decoding: slot.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return (name, Double(nanoseconds[i]) / 1e9, Int(counts[i]))
         }.sorted { $0.seconds > $1.seconds }
     }
@@ -207,8 +211,19 @@ public final class Device: @unchecked Sendable {
             try argument.set(on: kernel, at: position)
         }
         try check(
-            lm_kernel_launch_named(handle, kernel.handle, kernel.name, UInt32(global.count), rounded, local),
+            lm_kernel_launch_named(handle, kernel.handle, profilesShapes ? Self.shapeName(kernel.name, arguments, global) : kernel.name,
+                                   UInt32(global.count), rounded, local),
             "launching \(kernel.name) over \(global)")
+    }
+
+    /// A launch's name in a `profilesShapes` profile: the kernel's, its integer
+    /// arguments in order, and the global size, e.g. `gemm/gemm_tile(0,3,0,…) over 1x1x1`.
+    static func shapeName(_ kernel: String, _ arguments: [KernelArgument], _ global: [Int]) -> String {
+        let integers = arguments.compactMap { argument -> String? in
+            if case .int(let value) = argument { return String(value) }
+            return nil
+        }
+        return kernel + "(" + integers.joined(separator: ",") + ") over " + global.map(String.init).joined(separator: "x")
     }
 
     /// A work-group shape for `global`: up to 256 work-items, within the kernel's `limit`

@@ -8,6 +8,10 @@ public struct DeviceOptions: Sendable {
     public var cacheDirectory: URL
     /// Whether launches are timed with OpenCL profiling events (`LUMEN_PROFILE=1`).
     public var profiling = false
+    /// With `profiling`, whether each launch is profiled under its kernel's name with its
+    /// integer arguments and global size, so one kernel's shapes are timed apart
+    /// (`LUMEN_PROFILE=shapes`).
+    public var profilesShapes = false
     /// Fault injection for tests of error handling: launch N + 1 onwards fails with
     /// CL_DEVICE_NOT_AVAILABLE, as a lost device would (`LUMEN_FAULT_AFTER_LAUNCHES=N`).
     public var faultAfterLaunches: Int?
