@@ -192,7 +192,11 @@ struct Train: ParsableCommand {
                 do {
                     try run.trainer.fit(epochs: run.epochs)
                 } catch let stop as TrainingStop {
-                    if rank == 0 { stops.set(stop) }  // every rank stops at the same step; rank 0 tells
+                    // A stop every rank meets at the same step: rank 0 tells. One rank's own (its
+                    // device failed or ran out of memory): the others wait for it in the next
+                    // collective, so stop the process.
+                    guard stop.metByEveryRank else { fail("rank \(rank) of \(runs.count): \(stop.description)") }
+                    if rank == 0 { stops.set(stop) }
                 } catch {
                     // Other ranks would wait for this one forever: stop the process.
                     fail("rank \(rank) of \(runs.count): \((error as? LumenError)?.description ?? (error as? CLError)?.description ?? "\(error)")")

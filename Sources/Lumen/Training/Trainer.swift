@@ -43,6 +43,16 @@ public enum TrainingStop: Error, CustomStringConvertible, Equatable {
     /// The device failed mid-run (lost, reset, out of resources).
     case deviceFailed(detail: String, epoch: Int, step: Int, saved: String?)
 
+    /// Whether every rank of a data-parallel run meets this stop at the same step: an
+    /// interrupt and a non-finite value are agreed on through collectives; a device's
+    /// failure or its memory is one rank's alone, while the others wait for it.
+    public var metByEveryRank: Bool {
+        switch self {
+        case .interrupted, .nonFinite: return true
+        case .outOfMemory, .deviceFailed: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .interrupted(let checkpoint, let epoch, let step):
