@@ -376,11 +376,14 @@ def narrow_cases():
             pool_case("pool_narrow_%s_k3_s1_same_3x1" % mode, mode, 3, 1, "same", h=3, w=1)
 
 
-def graph_step(name):
+def graph_step(name, size=9):
     """One training step of a graph (fan-out to three layers, SeparableConv2D, Add,
-    Concatenate, Multiply, BatchNorm in training mode, softmax cross-entropy): the loss
-    and every parameter gradient. Its own seed, so the other fixtures keep their values.
-    The layer names are those of the Lumen spec in Tests/LumenTests/GraphModelTests.swift."""
+    Concatenate, Multiply, BatchNorm in training mode, softmax cross-entropy) on
+    size × size images: the loss and every parameter gradient. Its own seed, so the other
+    fixtures keep their values. The layer names are those of the Lumen spec in
+    Tests/LumenTests/GraphModelTests.swift. At 9 × 9 Lumen's CPU-style kernels put the
+    pointwise convolutions' images side by side; at 16 × 16 (256 outputs a plane) they
+    do not, and those convolutions add their input gradients into the sums (beta = 1)."""
     with torch.random.fork_rng():
         torch.manual_seed(2468)
         p = {
@@ -393,7 +396,7 @@ def graph_step(name):
             "norm.weight": (1 + 0.2 * torch.randn(13)).requires_grad_(), "norm.bias": leaf(13, scale=0.1),
             "head.weight": leaf(3, 13, scale=0.4), "head.bias": leaf(3, scale=0.1),
         }
-        x = torch.randn(4, 3, 9, 9)
+        x = torch.randn(4, 3, size, size)
         labels = torch.tensor([0, 2, 1, 2])
         stem = F.relu(F.conv2d(x, p["stem.weight"], p["stem.bias"], padding=1))
         sep = F.conv2d(F.conv2d(stem, p["sep.depthwise.weight"], padding=1, groups=4), p["sep.pointwise.weight"], p["sep.pointwise.bias"])
@@ -433,6 +436,7 @@ def graph_step(name):
 def main():
     narrow_cases()
     graph_step("graph_step")
+    graph_step("graph_step_16", size=16)
     conv_case("conv_k3_s1_valid", 2, 3, 9, 9, 4, 3, 1, "valid", True)
     conv_case("conv_k3_s1_same", 2, 3, 9, 9, 4, 3, 1, "same", True)
     conv_case("conv_k3_s2_valid", 2, 3, 9, 9, 4, 3, 2, "valid", False)
@@ -484,5 +488,6 @@ if __name__ == "__main__":
     import sys
     if sys.argv[1:] == ["graph"]:
         graph_step("graph_step")
+        graph_step("graph_step_16", size=16)
     else:
         main()

@@ -23,14 +23,20 @@ import Testing
           - {type: Dense, name: head, units: 3, activation: softmax}
         """
 
-    static func spec() throws -> ModelSpec { try modelSpec(yaml: yaml) }
+    /// The graph on size × size images.
+    static func spec(size: Int = 9) throws -> ModelSpec {
+        try modelSpec(yaml: yaml.replacingOccurrences(of: "input_shape: [9, 9, 3]", with: "input_shape: [\(size), \(size), 3]"))
+    }
 
     /// Gradients summed where `stem` feeds four layers, split by Concatenate, multiplied
-    /// through the gate: every parameter gradient and the loss equal PyTorch's.
-    @Test(arguments: KernelStyle.allCases)
-    func trainingStepMatchesPyTorch(style: KernelStyle) throws {
-        let f = try TorchFixture("graph_step")
-        let model = try Model(spec: try GraphModelTests.spec(), device: device(for: style))
+    /// through the gate: every parameter gradient and the loss equal PyTorch's. On 16 × 16
+    /// images the pointwise convolutions `proj` and `gate` add their input gradients into
+    /// the sums (GEMM beta = 1) in both kernel families, and on 9 × 9 only in the GPU-style one
+    /// (CPU-style puts those images side by side); the other sums are added in place.
+    @Test(arguments: KernelStyle.allCases, [9, 16])
+    func trainingStepMatchesPyTorch(style: KernelStyle, size: Int) throws {
+        let f = try TorchFixture(size == 9 ? "graph_step" : "graph_step_\(size)")
+        let model = try Model(spec: try GraphModelTests.spec(size: size), device: device(for: style))
         var initial: [String: SafeTensors.Entry] = [:]
         for (key, entry) in f.tensors where key.hasPrefix("param/") { initial[String(key.dropFirst(6))] = entry }
         try Checkpoint.load(initial, into: model, source: "fixture", keeping: ["norm.running_mean", "norm.running_var"])

@@ -10,6 +10,9 @@ final class DeviceBuffer {
     /// How many times the buffer was handed to the device or the host (a kernel, a
     /// GEMM, a copy): one whose count has not moved since a moment has not changed.
     private(set) var uses = 0
+    /// Whether a second tensor views this buffer (`Tensor.reshaped`): then a tensor
+    /// referenced once may still share its memory.
+    var viewed = false
     private let pool: MemoryPool
     private let device: Device
 

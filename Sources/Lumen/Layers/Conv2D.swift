@@ -120,7 +120,8 @@ public final class Conv2D: ConvolutionLayer {
     // dy: [N, O, OH, OW]  ->  dx: [N, C, H, W]
     public override func backwardCore(_ dy: Tensor, _ pass: BackwardPass) throws -> Tensor? {
         let (x, g) = try kept()
-        let (dx, dweight) = try ConvOps.backward(dy, x: x, weight: weight.value, g, needInputGradient: pass.needsInputGradient)
+        let (dx, dweight) = try ConvOps.backward(dy, x: x, weight: weight.value, g, needInputGradient: pass.needsInputGradient,
+                                                 adding: pass.gradientSoFar)
         try setGradients(dweight: dweight, dy: dy)
         return dx
     }

@@ -75,7 +75,7 @@ public struct ForwardPass {
 }
 
 /// How one backward pass runs through a layer, as the model's execution plan decides.
-public struct BackwardPass: Sendable {
+public struct BackwardPass {
     /// False when no layer below trains: the layer computes its parameters' gradients only.
     public var needsInputGradient = true
     /// The layer above (a max pool) already applied this layer's ReLU derivative.
@@ -86,6 +86,10 @@ public struct BackwardPass: Sendable {
     /// layer whose input layer applied it (`ForwardPass.fusedActivation`; that layer
     /// applies the derivative too).
     public var appliesActivation = true
+    /// The gradient other layers already sent to this layer's input, when nothing else
+    /// holds it: a layer may add its input gradient into it and return it, sparing the
+    /// model a separate sum (a pointwise convolution's GEMM does, with beta = 1).
+    public var gradientSoFar: Tensor?
 
     public init() {}
 }

@@ -166,14 +166,34 @@ public final class Model {
         for index in plan.order.reversed() where index > target && visits[index] {
             guard let g = gradients[index] else { continue }
             gradients[index] = nil
-            let pass = plan.backwardPass(index, fromLogits: fromLogits, visits: visits, fuses: fuses, exposed: exposed)
+            var pass = plan.backwardPass(index, fromLogits: fromLogits, visits: visits, fuses: fuses, exposed: exposed)
+            let sources = plan.inputs[index]
+            if sources.count == 1, sources[0] >= 0, visits[sources[0]], Self.holdsAlone(&gradients[sources[0]]) {
+                pass.gradientSoFar = gradients[sources[0]]
+            }
             let results = try layers[index].backward(g, pass)
-            for (source, dx) in zip(plan.inputs[index], results) where source >= 0 && visits[source] {
-                guard let dx else { continue }
-                gradients[source] = try gradients[source].map { try Elementwise.add($0, dx) } ?? dx
+            // The layer added its gradient into the one its input had: nothing to sum.
+            let addedIn = pass.gradientSoFar != nil && results.first.flatMap { $0 } === pass.gradientSoFar
+            pass.gradientSoFar = nil
+            for (place, (source, dx)) in zip(sources, results).enumerated() where source >= 0 && visits[source] {
+                guard let dx, !(place == 0 && addedIn) else { continue }
+                if gradients[source] == nil {
+                    gradients[source] = dx
+                } else if Self.holdsAlone(&gradients[source]) {
+                    try Elementwise.add(gradients[source]!, dx, into: gradients[source]!)
+                } else {
+                    gradients[source] = try Elementwise.add(gradients[source]!, dx)
+                }
+
             }
         }
         return target >= 0 ? gradients[target] : nil
+    }
+
+    /// Whether `gradient` is a tensor nothing but this reference holds and no other
+    /// tensor views, so writing it changes nothing else.
+    private static func holdsAlone(_ gradient: inout Tensor?) -> Bool {
+        gradient != nil && isKnownUniquelyReferenced(&gradient) && gradient!.hasItsOwnBuffer
     }
 
     /// Pre-activation outputs. `replicas` is set when `x` is this process's share of a

@@ -328,13 +328,15 @@ public enum ConvOps {
         return y
     }
 
-    /// Backward: the input gradient (when asked) and the weight gradient.
+    /// Backward: the input gradient (when asked) and the weight gradient. With `adding`,
+    /// the input gradient may be added into that tensor, which is then returned as dx
+    /// (`backwardData`).
     ///                                              dy: [N, O, OH, OW]  x: the forward's input [N, C, H, W]
     ///                                              ->  dx: [N, C, H, W], dweight: [O, C, KH, KW]
     public static func backward(_ dy: Tensor, x: Tensor, weight: Tensor, _ g: WindowGeometry,
-                                needInputGradient: Bool) throws -> (dx: Tensor?, dweight: Tensor) {
+                                needInputGradient: Bool, adding soFar: Tensor? = nil) throws -> (dx: Tensor?, dweight: Tensor) {
         let dweight = try backwardFilter(dy, x: x, weightShape: weight.shape, g)
-        return (needInputGradient ? try backwardData(dy, weight: weight, g) : nil, dweight)
+        return (needInputGradient ? try backwardData(dy, weight: weight, g, adding: soFar) : nil, dweight)
     }
 
     /// The weight gradient, summed over the batch. With 32 or more rows (C·KH·KW) the
@@ -472,27 +474,36 @@ public enum ConvOps {
     }
 
     /// The input gradient.                          dy: [N, O, OH, OW]  weight: [O, C, KH, KW]  ->  dx: [N, C, H, W]
-    /// 3 × 3 windows at stride 1 may run as Winograd instead (`ConvolutionPlan`).
-    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
+    /// 3 × 3 windows at stride 1 may run as Winograd instead (`ConvolutionPlan`). With
+    /// `adding` (a gradient the input already has, [N, C, H, W]), a pointwise window's
+    /// GEMM adds dx into it (beta = 1) and returns it, where a separate sum would read
+    /// both and write a third tensor; other windows return a new dx and leave it alone.
+    public static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil,
+                                    adding soFar: Tensor? = nil) throws -> Tensor {
         let plan = try ConvolutionPlan.chosen(.inputGradient, g, outChannels: weight.shape[0], variant: variant, on: dy.device) {
             _ = try backwardData(dy, weight: weight, g, variant: variant, plan: $0)
         }
-        return try backwardData(dy, weight: weight, g, variant: variant, plan: plan)
+        return try backwardData(dy, weight: weight, g, variant: variant, plan: plan, adding: soFar)
     }
 
     static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant?,
-                             plan: ConvolutionPlan) throws -> Tensor {
+                             plan: ConvolutionPlan, adding soFar: Tensor? = nil) throws -> Tensor {
         if let tile = plan.winogradTile { return try Winograd.backwardData(dy, weight: weight, g, tile: tile) }
         if plan == .transposed { return try backwardDataAsForward(dy, weight: weight, g, variant: variant) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane
-        let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
+        let shape = [g.batch, g.channels, g.height, g.width]
+        let planesSideBySide = sideBySide(g, variant: variant, on: dy.device)
+        // The sum to add into: a pointwise window's GEMM writes dx itself, apart from
+        // side-by-side planes (whose product is turned round into dx afterwards).
+        let sum = g.isPointwise && !planesSideBySide ? soFar.flatMap { $0.shape == shape ? $0 : nil } : nil
+        let dx = try sum ?? Tensor(uninitializedOn: dy.device, shape: shape)
         guard dx.count > 0 else { return dx }
         // dcols_n[rows, P] = W[O, rows]^T · dy_n[O, P]; for a pointwise window col2im is
         // the identity, so the product is dx itself. Small planes side by side:
         // dcols[rows, G·P] = Wᵀ · dY[O, G·P], dY gathered from dy's images.
-        if sideBySide(g, variant: variant, on: dy.device) {
+        if planesSideBySide {
             try eachGroup(g, rows: rows, variant: variant, on: dy.device, columnsOfPointwise: true) { images, dcols in
                 let gathered = try sideBySideGradient(dy, g, images: images, outChannels: outChannels)
                 try Gemm.multiplyBatched(transposeA: true, m: rows, n: images.count * plane, k: outChannels,
@@ -511,7 +522,7 @@ public enum ConvOps {
             try Gemm.multiplyBatched(transposeA: true, m: rows, n: plane, k: outChannels,
                                      MatrixOperand(weight), strideA: 0,
                                      MatrixOperand(dy, offset: images.lowerBound * outChannels * plane), strideB: outChannels * plane,
-                                     into: target, strideC: rows * plane, batch: images.count)
+                                     beta: sum == nil ? 0 : 1, into: target, strideC: rows * plane, batch: images.count)
             if !g.isPointwise { try col2im(dcols!, g, images: images, into: dx, variant: variant) }
         }
         return dx

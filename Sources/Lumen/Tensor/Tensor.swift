@@ -41,8 +41,13 @@ public final class Tensor {
         guard newShape.reduce(1, *) == count, newShape.allSatisfy({ $0 >= 0 }) else {
             throw LumenError.shapeMismatch("cannot view \(shape) as \(newShape)")
         }
+        storage.viewed = true
         return Tensor(viewing: storage, device: device, shape: newShape)
     }
+
+    /// Whether no other tensor views this one's memory: writing it then changes no tensor
+    /// but this one (and what holds this one).
+    var hasItsOwnBuffer: Bool { !storage.viewed }
 
     /// Frees the device buffer now, for this tensor and every view of it. Any later use throws.
     public func release() { storage.release() }
