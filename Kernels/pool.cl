@@ -107,15 +107,22 @@ inline float window_gradient(__global const float *grad, const int h, const int 
     return total;
 }
 
+// The average-pool backward kernels write dx, or with `adding` add into it (a gradient
+// the input already had from other layers).
+inline void put_gradient(__global float *out, const float value, const int adding) {
+    *out = adding ? *out + value : value;
+}
+
 //   dy: [N*C, OH, OW]   dx: [N*C, H, W]
-__kernel void avgpool_backward(__global const float *dy, __global float *dx,
-                               const int NC, const int H, const int W, const int K, const int S,
+__kernel void avgpool_backward(__global const float *dy, __global float *dx, const int NC, const int adding,
+                               const int H, const int W, const int K, const int S,
                                const int PT, const int PL, const int OH, const int OW) {
     const int hw = get_global_id(0);
     const int nc = get_global_id(1);
     if (hw >= H * W || nc >= NC) return;
     const int h = hw / W, w = hw - h * W;
-    dx[(size_t)nc * H * W + hw] = window_gradient(dy + (size_t)nc * OH * OW, h, w, H, W, K, S, PT, PL, OH, OW);
+    put_gradient(dx + (size_t)nc * H * W + hw, window_gradient(dy + (size_t)nc * OH * OW, h, w, H, W, K, S, PT, PL, OH, OW),
+                 adding);
 }
 
 // One dx row of avgpool_backward_rows. At stride 1, columns w in [K − 1, min(OW − PL,
@@ -123,13 +130,15 @@ __kernel void avgpool_backward(__global const float *dy, __global float *dx,
 // lie inside the row (K cells wide), so 8 columns at a time (4 on rows too short for 8,
 // the last chunk moved back to end with those columns) add K shifted vector loads of
 // each dy row; the edge columns, and every column at other strides, go cell by cell.
+// With `adding`, the moved-back chunk adds only to the columns no chunk did before it.
 inline void average_gradient_row(__global const float *grad, __global float *out, const int h, const int H, const int W,
-                                 const int K, const int S, const int PT, const int PL, const int OH, const int OW) {
+                                 const int K, const int S, const int PT, const int PL, const int OH, const int OW,
+                                 const int adding) {
     const int lo = S == 1 ? min(K - 1, W) : W;
     const int hi = S == 1 ? max(lo, min(OW - PL, W - K + 1)) : W;
     const int lanes = hi - lo >= 8 ? 8 : hi - lo >= 4 ? 4 : 0;
     int w = 0;
-    for (; w < lo; w++) out[w] = window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW);
+    for (; w < lo; w++) put_gradient(out + w, window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW), adding);
     const int oh_lo = max(0, h + PT - K + 1), oh_hi = min(OH - 1, h + PT);
     for (; lanes > 0 && w < hi; w += lanes) {
         const int at = min(w, hi - lanes);
@@ -145,23 +154,28 @@ inline void average_gradient_row(__global const float *grad, __global float *out
             }
             total += sum / (float)(rows * K);
         }
+        if (adding) {
+            const int8 fresh = (int8)(0, 1, 2, 3, 4, 5, 6, 7) >= (int8)(w - at);
+            const float8 held = lanes == 8 ? vload8(0, out + at) : (float8)(vload4(0, out + at), 0.0f, 0.0f, 0.0f, 0.0f);
+            total = held + select((float8)0.0f, total, fresh);
+        }
         if (lanes == 8) vstore8(total, 0, out + at);
         else vstore4(total.lo, 0, out + at);
     }
     if (lanes > 0) w = hi;   // the loop may step past hi
-    for (; w < W; w++) out[w] = window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW);
+    for (; w < W; w++) put_gradient(out + w, window_gradient(grad, h, w, H, W, K, S, PT, PL, OH, OW), adding);
 }
 
 // As avgpool_backward, R dx rows of one (n, c) plane per work-item (a CPU variant,
 // work-groups of one).   dy: [N*C, OH, OW]   dx: [N*C, H, W]
-__kernel void avgpool_backward_rows(__global const float *dy, __global float *dx,
-                                    const int NC, const int H, const int W, const int K, const int S,
+__kernel void avgpool_backward_rows(__global const float *dy, __global float *dx, const int NC, const int adding,
+                                    const int H, const int W, const int K, const int S,
                                     const int PT, const int PL, const int OH, const int OW, const int R) {
     const int first = get_global_id(0) * R;
     const int nc = get_global_id(1);
     if (first >= H || nc >= NC) return;
     for (int h = first; h < min(first + R, H); h++)
-        average_gradient_row(dy + (size_t)nc * OH * OW, dx + ((size_t)nc * H + h) * W, h, H, W, K, S, PT, PL, OH, OW);
+        average_gradient_row(dy + (size_t)nc * OH * OW, dx + ((size_t)nc * H + h) * W, h, H, W, K, S, PT, PL, OH, OW, adding);
 }
 
 // Stride-1 average pooling whose output plane is the input's size (H × W: "same"
@@ -200,9 +214,11 @@ inline float16 tap_factor16(const float16 at, const int size, const int K, const
 // A window's cells inside the plane are its rows inside times its columns inside, so
 // each tap's factor (its mask, and backward 1 / its output's cell count) is a row
 // factor times a column factor: K column factors per 16 cells, one row factor per
-// window row, no division per tap.
+// window row, no division per tap. With `adding` (backward), the result is added to dst,
+// the moved-back last run adding only to the cells no run did before it.
 inline void average_plane_flat(__global const float *src, __global float *dst, const int nc, const int NC, const int H,
-                               const int W, const int K, const int PT, const int PL, const bool backward) {
+                               const int W, const int K, const int PT, const int PL, const bool backward,
+                               const int adding) {
     const int cells = H * W;
     // Loads may reach into the planes before and after this one, never past the buffer.
     const int lo = nc > 0 ? -cells : 0, hi = nc + 1 < NC ? 2 * cells : cells;
@@ -229,6 +245,7 @@ inline void average_plane_flat(__global const float *src, __global float *dst, c
             total += select((float16)0.0f, sum * row, isnotequal(row, 0.0f));
         }
         if (!backward) total /= window_span16(h, H, K, PT) * window_span16(w, W, K, PL);
+        if (adding) total = vload16(0, dst + at) + select((float16)0.0f, total, isgreaterequal(lane, (float16)(j - at)));
         vstore16(total, 0, dst + at);
     }
 }
@@ -239,15 +256,15 @@ __kernel void avgpool_forward_flat(__global const float *x, __global float *y, c
                                    const int K, const int PT, const int PL) {
     const int nc = get_global_id(0);
     if (nc >= NC) return;
-    average_plane_flat(x + (size_t)nc * H * W, y + (size_t)nc * H * W, nc, NC, H, W, K, PT, PL, false);
+    average_plane_flat(x + (size_t)nc * H * W, y + (size_t)nc * H * W, nc, NC, H, W, K, PT, PL, false, 0);
 }
 
 //   dy, dx: [N*C, H, W]
-__kernel void avgpool_backward_flat(__global const float *dy, __global float *dx, const int NC, const int H, const int W,
-                                    const int K, const int PT, const int PL) {
+__kernel void avgpool_backward_flat(__global const float *dy, __global float *dx, const int NC, const int adding,
+                                    const int H, const int W, const int K, const int PT, const int PL) {
     const int nc = get_global_id(0);
     if (nc >= NC) return;
-    average_plane_flat(dy + (size_t)nc * H * W, dx + (size_t)nc * H * W, nc, NC, H, W, K, PT, PL, true);
+    average_plane_flat(dy + (size_t)nc * H * W, dx + (size_t)nc * H * W, nc, NC, H, W, K, PT, PL, true, adding);
 }
 
 // Global max: y[nc] = max over the plane, argmax its position.   x: [N*C, P]   y, argmax: [N*C]

@@ -188,6 +188,7 @@ extension KernelChecks {
         var maxBackward = KernelCheck(family: device.kernelStyle, name: "max pool backward", tolerance: 1e-6)
         var averageForward = KernelCheck(family: device.kernelStyle, name: "average pool forward", tolerance: 1e-6)
         var averageBackward = KernelCheck(family: device.kernelStyle, name: "average pool backward", tolerance: 1e-6)
+        var averageAdded = KernelCheck(family: device.kernelStyle, name: "average pool backward added into a sum", tolerance: 1e-6)
         do {
             // Rows of 5–17 cells take the vector kernels' 4-wide chunks and moved-back last chunks; 37
             // rows of 20 split into blocks of rows per work-item, the last one short. 5 × 5 and 9 × 9
@@ -208,12 +209,18 @@ extension KernelChecks {
                 maxBackward.compare(describe(g), { try Pooling.maxBackward(dyt, argmax: argmax, g).toArray() },
                                     HostReference.poolBackward(dy, x: x, max: true, g), floor: taps)
                 averageForward.compare(describe(g), { try Pooling.averageForward(xt, g).toArray() }, HostReference.pool(x, max: false, g))
-                averageBackward.compare(describe(g), { try Pooling.averageBackward(dyt, g).toArray() },
-                                        HostReference.poolBackward(dy, x: x, max: false, g), floor: taps)
+                let expectedAverage = HostReference.poolBackward(dy, x: x, max: false, g)
+                averageBackward.compare(describe(g), { try Pooling.averageBackward(dyt, g).toArray() }, expectedAverage, floor: taps)
+                // Added into a gradient the input already has: each cell once, the kernels'
+                // moved-back last chunks included.
+                let held = checkValues(shape.reduce(1, *), seed: UInt64(index) * 2 + 3)
+                averageAdded.compare(describe(g), {
+                    try Pooling.averageBackward(dyt, g, adding: try Tensor(on: device, shape: shape, values: held)).toArray()
+                }, zip(held, expectedAverage).map { $0 + $1 }, floor: taps)
             }
         } catch {
-            return finished([maxForward, maxInference, maxBackward, averageForward, averageBackward], error: error)
+            return finished([maxForward, maxInference, maxBackward, averageForward, averageBackward, averageAdded], error: error)
         }
-        return finished([maxForward, maxInference, maxBackward, averageForward, averageBackward])
+        return finished([maxForward, maxInference, maxBackward, averageForward, averageBackward, averageAdded])
     }
 }

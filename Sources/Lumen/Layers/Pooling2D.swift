@@ -64,7 +64,7 @@ public final class Pooling2D: Layer {
         if let (argmax, x) = cache.max {
             return try Pooling.maxBackward(dy, argmax: argmax, cache.geometry, reluInput: pass.masksReLUBelow ? x : nil)
         }
-        return try Pooling.averageBackward(dy, cache.geometry)
+        return try Pooling.averageBackward(dy, cache.geometry, adding: pass.gradientSoFar)
     }
 
     public override func clearCache() { super.clearCache(); cache = nil }

@@ -62,10 +62,15 @@ public enum Pooling {
 
     /// dy: [N, C, OH, OW]  ->  dx: [N, C, H, W]
     /// CPU-style: a block of input-gradient rows per work-item; GPU-style: one element per work-item.
-    public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil) throws -> Tensor {
-        let dx = try Tensor(uninitializedOn: dy.device, shape: [g.batch, g.channels, g.height, g.width])
+    /// With `adding` (a gradient the input already has, [N, C, H, W]) the kernels add dx
+    /// into it and return it, sparing a separate sum.
+    public static func averageBackward(_ dy: Tensor, _ g: WindowGeometry, variant: KernelVariant? = nil,
+                                       adding soFar: Tensor? = nil) throws -> Tensor {
+        let shape = [g.batch, g.channels, g.height, g.width]
+        let sum = soFar.flatMap { $0.shape == shape ? $0 : nil }
+        let dx = try sum ?? Tensor(uninitializedOn: dy.device, shape: shape)
         guard dx.count > 0 else { return dx }
-        let arguments: [KernelArgument] = [.tensor(dy), .tensor(dx), .size(g.batch * g.channels)]
+        let arguments: [KernelArgument] = [.tensor(dy), .tensor(dx), .size(g.batch * g.channels), .int(sum == nil ? 0 : 1)]
         if try launchFlat("avgpool_backward_flat", g, variant: variant, arguments, on: dy.device) { return dx }
         try launchByCellsOrRows("avgpool_backward", rows: g.height, width: g.width, g, variant: variant,
                                 arguments + windowArguments(g), on: dy.device)
