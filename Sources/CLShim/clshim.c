@@ -9,6 +9,9 @@
 
 // Profiled launches waiting to be read: events and the names they belong to.
 #define LM_PROFILE_PENDING 4096
+// Slots of the hash table from a name to its place in `names`: a power of two, at least
+// twice LM_PROFILE_NAMES, so probing always meets an empty slot.
+#define LM_PROFILE_TABLE 2048
 
 struct lm_device {
     cl_device_id id;
@@ -22,6 +25,7 @@ struct lm_device {
     uint64_t total_ns[LM_PROFILE_NAMES];
     uint64_t calls[LM_PROFILE_NAMES];
     int name_count;
+    int name_table[LM_PROFILE_TABLE];   // 1 + an index into names; 0: empty
 };
 
 static void drain_profile(lm_device *device);
@@ -466,13 +470,25 @@ int lm_kernel_launch(lm_device *device, cl_kernel kernel, unsigned dimensions,
     return clEnqueueNDRangeKernel(device->queue, kernel, dimensions, NULL, global, local, 0, NULL, NULL);
 }
 
+// FNV-1a over the part of a name a profile keeps.
+static uint32_t name_hash(const char *name) {
+    uint32_t hash = 2166136261u;
+    for (int i = 0; i < LM_PROFILE_NAME_LENGTH - 1 && name[i]; i++) hash = (hash ^ (uint8_t)name[i]) * 16777619u;
+    return hash;
+}
+
+// The place of `name` in the profile, added when new. Found through a hash table, since a
+// shapes profile (LUMEN_PROFILE=shapes) has hundreds of names and a launch per few
+// microseconds of a short kernel: host time spent here runs on the cores the kernels use.
 static int profile_slot(lm_device *device, const char *name) {
-    for (int i = 0; i < device->name_count; i++)
-        if (strncmp(device->names[i], name, LM_PROFILE_NAME_LENGTH - 1) == 0) return i;
+    uint32_t at = name_hash(name) & (LM_PROFILE_TABLE - 1);
+    for (int entry; (entry = device->name_table[at]) != 0; at = (at + 1) & (LM_PROFILE_TABLE - 1))
+        if (strncmp(device->names[entry - 1], name, LM_PROFILE_NAME_LENGTH - 1) == 0) return entry - 1;
     if (device->name_count == LM_PROFILE_NAMES) return LM_PROFILE_NAMES - 1;
     int slot = device->name_count++;
     strncpy(device->names[slot], name, LM_PROFILE_NAME_LENGTH - 1);
     device->names[slot][LM_PROFILE_NAME_LENGTH - 1] = 0;
+    device->name_table[at] = slot + 1;
     return slot;
 }
 
@@ -519,6 +535,7 @@ int lm_device_take_profile(lm_device *device, char *names, uint64_t *nanoseconds
     }
     memset(device->total_ns, 0, sizeof device->total_ns);
     memset(device->calls, 0, sizeof device->calls);
+    memset(device->name_table, 0, sizeof device->name_table);
     device->name_count = 0;
     return n;
 }

@@ -206,11 +206,19 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         let a = try Tensor(on: device, shape: [5, 3], values: randomValues(15, seed: 5))
         let b = try Tensor(on: device, shape: [3, 7], values: randomValues(21, seed: 6))
         let c = try Tensor(uninitializedOn: device, shape: [5, 7])
-        try GemmKernels.multiply(tile: .rows8cols32, transposeA: false, transposeB: false, m: 5, n: 7, k: 3, alpha: 1,
-                                 MatrixOperand(a), strideA: 0, MatrixOperand(b), strideB: 0, beta: 0, into: MatrixOperand(c),
-                                 strideC: 0, batch: 1)
-        let names = device.takeProfile().map(\.name)
-        #expect(names.contains { $0.hasSuffix("/gemm_tile(0,3,0,0,0,7,0,0,7,0,5,7,7,3,1,0) over 1x1x1") }, "\(names)")
+        // The same shape three times, another (4 rows) once between: two rows of the profile.
+        for rows in [5, 4, 5, 5] {
+            try GemmKernels.multiply(tile: .rows8cols32, transposeA: false, transposeB: false, m: rows, n: 7, k: 3, alpha: 1,
+                                     MatrixOperand(a), strideA: 0, MatrixOperand(b), strideB: 0, beta: 0, into: MatrixOperand(c),
+                                     strideC: 0, batch: 1)
+        }
+        let profile = device.takeProfile()
+        let names = profile.map(\.name)
+        #expect(profile.filter { $0.name.hasSuffix("/gemm_tile(0,3,0,0,0,7,0,0,7,0,5,7,7,3,1,0) over 1x1x1") }.map(\.calls) == [3],
+                "\(profile)")
+        #expect(profile.filter { $0.name.hasSuffix("/gemm_tile(0,3,0,0,0,7,0,0,7,0,4,7,7,3,1,0) over 1x1x1") }.map(\.calls) == [1],
+                "\(profile)")
+        #expect(Set(names).count == names.count, "\(names)")
         let run = try LumenProcess.run(["devices"], environment: ["LUMEN_PROFILE": "kernels"])
         #expect(run.status != 0)
         #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.contains("LUMEN_PROFILE=kernels")
