@@ -14,15 +14,27 @@ struct LumenProcess {
         return folder.appendingPathComponent("lumen")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs `lumen ARGUMENTS`; with `timeout`, a run still going after that many seconds is
+    /// terminated (a hang fails the test instead of stalling the suite).
+    static func run(_ arguments: [String], environment: [String: String] = [:],
+                    timeout: TimeInterval? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        return try collect(process, timeout: timeout)
+    }
+
+    /// Starts `process` and returns its exit status and output, terminating it after
+    /// `timeout` seconds if given.
+    static func collect(_ process: Process, timeout: TimeInterval? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if process.isRunning { process.terminate() } }
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -22,17 +22,20 @@ import Testing
     enum Spread: String, CaseIterable, Sendable { case one, twoRanks, twoDevices }
 
     /// `lumen train` spread as asked.
-    static func train(_ spread: Spread, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func train(_ spread: Spread, _ arguments: [String], environment: [String: String] = [:],
+                      timeout: TimeInterval? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         switch spread {
-        case .one: return try LumenProcess.run(["train", "--device", "cpu"] + arguments, environment: environment)
-        case .twoDevices: return try LumenProcess.run(["train", "--device", "cpu,cpu"] + arguments, environment: environment)
-        case .twoRanks: return try lumen(ranks: 2, ["train"] + arguments, environment: environment)
+        case .one: return try LumenProcess.run(["train", "--device", "cpu"] + arguments, environment: environment, timeout: timeout)
+        case .twoDevices:
+            return try LumenProcess.run(["train", "--device", "cpu,cpu"] + arguments, environment: environment, timeout: timeout)
+        case .twoRanks: return try lumen(ranks: 2, ["train"] + arguments, environment: environment, timeout: timeout)
         }
     }
 
     /// `lumen ARGUMENTS` under `mpirun -np ranks` (ARGUMENTS may go on with Open MPI's
     /// `: -np N program …` for other ranks).
-    static func lumen(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func lumen(ranks: Int, _ arguments: [String], environment: [String: String] = [:],
+                      timeout: TimeInterval? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let mpirun else {
             Issue.record("mpirun is missing: run Scripts/install-deps (openmpi-bin)")
@@ -42,12 +45,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: mpirun)
         process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), LumenProcess.binary.path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        (process.standardOutput, process.standardError) = (out, err)
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile(), errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        return try LumenProcess.collect(process, timeout: timeout)
     }
 
     /// The largest difference between two checkpoints' tensors, each relative to its scale.
@@ -93,6 +91,32 @@ import Testing
             finals.append(out.appendingPathComponent("final.safetensors"))
         }
         try expectSameWeights(finals[0], finals[1], "small model, 1 vs 2 (\(spread))")
+    }
+
+    /// A global batch in which one process's share has no readable image: every process
+    /// skips that step together and says so, and the run ends (before, that process
+    /// skipped alone and the others waited for it in the gradient sum for ever).
+    @Test(arguments: [Spread.twoRanks, .twoDevices])
+    func aShareWithoutReadableImagesSkipsTheStepOnEveryProcess(spread: Spread) throws {
+        let folder = try TemporaryFolder()
+        let data = folder.url.appendingPathComponent("data")
+        try writeColourDataset(data, perClass: 2, seed: 62)
+        // Three unreadable files a class beside its two images: shares of two files are
+        // often both unreadable.
+        for name in ["blue", "green", "red"] {
+            for index in 0..<3 {
+                try Data("not an image".utf8).write(to: data.appendingPathComponent(name).appendingPathComponent("bad\(index).jpg"))
+            }
+        }
+        let spec = folder.url.appendingPathComponent("small.yaml")
+        try DistributedTests.smallSpec.write(to: spec, atomically: true, encoding: .utf8)
+        let out = folder.url.appendingPathComponent("run")
+        let run = try DistributedTests.train(spread, ["--data", data.path, "--model", spec.path, "--epochs", "3", "--batch-size", "4",
+                                                      "--seed", "5", "--out", out.path], timeout: 120)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect((run.stdout + run.stderr).contains("skipped on every process"), "\(run.stdout)\n\(run.stderr)")
+        let weights = try Checkpoint(contentsOf: out.appendingPathComponent("final.safetensors")).tensors
+        #expect(weights.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })
     }
 
     /// xray-cnn at 48×48 with --sync-batchnorm (BatchNorm statistics and sums over the

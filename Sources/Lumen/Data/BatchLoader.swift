@@ -7,10 +7,10 @@ public struct Batch: Sendable {
     public let shape: [Int]
     public let labels: [Int]
     public let files: [URL]
-    /// For one process's share of a global batch: where the share starts in it, and the
-    /// global batch's size. A whole batch starts at 0 and is its own global batch.
+    /// For one process's share of a global batch: where the share starts in it. A whole
+    /// batch starts at 0. (How many of the global batch's images were readable, the
+    /// trainer learns from every process.)
     public var sampleOffset = 0
-    public var globalCount: Int?
 
     public init(inputs: [Float], shape: [Int], labels: [Int], files: [URL]) {
         (self.inputs, self.shape, self.labels, self.files) = (inputs, shape, labels, files)
@@ -136,9 +136,11 @@ public final class BatchLoader: BatchSource, @unchecked Sendable {
             guard let shard = options.shard else { return try makeBatch(groups[index], epoch: epoch) }
             let group = groups[index]
             let start = shard.index * group.count / shard.count, end = (shard.index + 1) * group.count / shard.count
+            // A share without one readable image still comes, empty: every process must
+            // reach the step's collectives, and they decide to skip it together.
             var batch = try makeBatch(Array(group[start..<end]), epoch: epoch)
-            batch?.sampleOffset = start
-            batch?.globalCount = group.count
+                ?? Batch(inputs: [], shape: [0, options.channels, options.height, options.width], labels: [], files: [])
+            batch.sampleOffset = start
             return batch
         }
     }

@@ -200,6 +200,20 @@ public final class Trainer {
         let k = model.outputCount
         let activation = model.outputActivation
         while let batch = try stream.next() {
+            // Data-parallel: every process learns how many readable images the global batch
+            // has (the gradients' scale) and whether some process has none in its share;
+            // then every process skips the step, which would otherwise wait for that one.
+            var readable = Double(batch.labels.count)
+            if let parallel = dataParallel {
+                var counts = [readable, batch.labels.isEmpty ? 1 : 0]
+                try parallel.group.sum(&counts)
+                if counts[1] > 0 {
+                    step += 1
+                    reporter?.message("epoch \(epoch + 1), step \(step): skipped on every process; \(Int(counts[1])) of \(parallel.group.size) had no readable image in its share of the batch")
+                    continue
+                }
+                readable = counts[0]
+            }
             model.setDropoutStep(optimizer.iterations)
             let (value, logits): (Float, Tensor)
             var updating = false
@@ -210,7 +224,7 @@ public final class Trainer {
                 // batch; every process agrees whether the step goes on; gradients summed.
                 (value, logits) = try model.trainStep(
                     x, labels: batch.labels, loss: loss, optimizer: optimizer, replicas: parallel?.share(of: batch),
-                    gradientScale: Float(batch.labels.count) / Float(batch.globalCount ?? batch.labels.count),
+                    gradientScale: Float(batch.labels.count) / Float(readable),
                     proceeds: { value in
                         let bad = !value.isFinite
                         return try !(parallel?.group.any(bad) ?? bad)  // no process met a non-finite loss
