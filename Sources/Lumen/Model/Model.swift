@@ -184,7 +184,6 @@ public final class Model {
                 } else {
                     gradients[source] = try Elementwise.add(gradients[source]!, dx)
                 }
-
             }
         }
         return target >= 0 ? gradients[target] : nil
