@@ -93,6 +93,45 @@ import Testing
         try expectSameWeights(finals[0], finals[1], "small model, 1 vs 2 (\(spread))")
     }
 
+    /// Ranks that are threads of one process: a sum over both, and two ranks out of step
+    /// (one sums three values while the other asks `any`) fail together with one error
+    /// naming the lengths, instead of one rank reading the other's values.
+    @Test func threadRanksOutOfStepFailTogether() throws {
+        let groups = ProcessGroup.threads(2)
+        var results = [Result<[Double], Error>?](repeating: nil, count: 2)
+        let lock = NSLock()
+        func both(_ work: @escaping @Sendable (ProcessGroup) throws -> [Double]) -> [Result<[Double], Error>] {
+            DispatchQueue.concurrentPerform(iterations: 2) { rank in
+                let result = Result { try work(groups[rank]) }
+                lock.lock()
+                results[rank] = result
+                lock.unlock()
+            }
+            return results.map { $0! }
+        }
+        let sums = both { group in
+            var values = [Double(group.rank + 1), 10]
+            try group.sum(&values)
+            return values
+        }
+        #expect(sums.map { try? $0.get() } == [[3, 20], [3, 20]])
+        let crossed = both { group in
+            if group.rank == 0 {
+                var values: [Double] = [1, 2, 3]
+                try group.sum(&values)
+                return values
+            }
+            return [try group.any(true) ? 1 : 0]
+        }
+        for result in crossed {
+            guard case .failure(let error) = result else {
+                Issue.record("a rank out of step went on: \(result)")
+                continue
+            }
+            #expect("\(error)".contains("ranks out of step") && "\(error)".contains("3, 1"), "\(error)")
+        }
+    }
+
     /// A global batch in which one process's share has no readable image: every process
     /// skips that step together and says so, and the run ends (before, that process
     /// skipped alone and the others waited for it in the gradient sum for ever).

@@ -38,14 +38,14 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// Element-wise sums over every process, in place.
     public func sum(_ values: inout [Float]) throws {
-        if let threads { values = threads.elementwise(rank, values.map(Double.init), +).map(Float.init); return }
+        if let threads { values = try threads.elementwise(rank, values.map(Double.init), +).map(Float.init); return }
         guard usesMPI, size > 1, !values.isEmpty else { return }
         let count = values.count
         try values.withUnsafeMutableBufferPointer { try ProcessGroup.check(lm_mpi_sum_f32($0.baseAddress, count), "summing \(count) floats") }
     }
 
     public func sum(_ values: inout [Double]) throws {
-        if let threads { values = threads.elementwise(rank, values, +); return }
+        if let threads { values = try threads.elementwise(rank, values, +); return }
         guard usesMPI, size > 1, !values.isEmpty else { return }
         let count = values.count
         try values.withUnsafeMutableBufferPointer { try ProcessGroup.check(lm_mpi_sum_f64($0.baseAddress, count), "summing \(count) doubles") }
@@ -53,7 +53,7 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// The largest of every process's flag: any process saying yes.
     public func any(_ flag: Bool) throws -> Bool {
-        if let threads { return threads.elementwise(rank, [flag ? 1 : 0], max)[0] != 0 }
+        if let threads { return try threads.elementwise(rank, [flag ? 1 : 0], max)[0] != 0 }
         guard usesMPI, size > 1 else { return flag }
         var value: Int32 = flag ? 1 : 0
         try ProcessGroup.check(lm_mpi_max_i32(&value, 1), "agreeing on a stop")
@@ -63,7 +63,7 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Rank `root`'s values on every process, in place.
     public func broadcast(_ values: inout [Float], from root: Int = 0) throws {
         if let threads {
-            values = threads.combine(rank, rank == root ? values.map(Double.init) : [], { $0.isEmpty ? $1 : $0 }).map(Float.init)
+            values = try threads.combine(rank, rank == root ? values.map(Double.init) : [], { $0.isEmpty ? $1 : $0 }).map(Float.init)
             return
         }
         guard usesMPI, size > 1, !values.isEmpty else { return }
@@ -90,12 +90,15 @@ public final class ProcessGroup: @unchecked Sendable {
 
 /// Collectives between threads of one process: each rank deposits its values, the last
 /// to arrive combines them in rank order (so every rank gets the same result, whatever
-/// the arrival order), and all leave with the result before the next round begins.
+/// the arrival order), and all leave with the result before the next round begins. Every
+/// rank must make the same calls in the same order: a round whose non-empty deposits
+/// differ in length (ranks out of step) fails on every rank, naming the lengths.
 final class ThreadCollective: @unchecked Sendable {
     private let count: Int
     private let condition = NSCondition()
     private var deposits: [[Double]?]
     private var result: [Double] = []
+    private var failure: String?
     private var arrived = 0, leaving = 0, round = 0
 
     init(count: Int) {
@@ -104,8 +107,8 @@ final class ThreadCollective: @unchecked Sendable {
     }
 
     /// Every rank's `values` combined element-wise with `operation`, in rank order.
-    func elementwise(_ rank: Int, _ values: [Double], _ operation: @escaping (Double, Double) -> Double) -> [Double] {
-        combine(rank, values) { a, b in
+    func elementwise(_ rank: Int, _ values: [Double], _ operation: @escaping (Double, Double) -> Double) throws -> [Double] {
+        try combine(rank, values) { a, b in
             if a.isEmpty { return b }
             if b.isEmpty { return a }
             return zip(a, b).map(operation)
@@ -113,7 +116,7 @@ final class ThreadCollective: @unchecked Sendable {
     }
 
     /// Every rank's `values` folded with `fold` in rank order; every rank gets the result.
-    func combine(_ rank: Int, _ values: [Double], _ fold: ([Double], [Double]) -> [Double]) -> [Double] {
+    func combine(_ rank: Int, _ values: [Double], _ fold: ([Double], [Double]) -> [Double]) throws -> [Double] {
         condition.lock()
         defer { condition.unlock() }
         while leaving > 0 { condition.wait() }  // the previous round is still being read
@@ -121,7 +124,11 @@ final class ThreadCollective: @unchecked Sendable {
         deposits[rank] = values
         arrived += 1
         if arrived == count {
-            result = deposits.dropFirst().reduce(deposits[0] ?? []) { fold($0, $1 ?? []) }
+            let lengths = deposits.map { $0?.count ?? 0 }
+            failure = Set(lengths.filter { $0 > 0 }).count > 1
+                ? "ranks out of step: one collective got \(lengths.map(String.init).joined(separator: ", ")) values from ranks 0–\(count - 1)"
+                : nil
+            result = failure == nil ? deposits.dropFirst().reduce(deposits[0] ?? []) { fold($0, $1 ?? []) } : []
             deposits = [[Double]?](repeating: nil, count: count)
             arrived = 0
             leaving = count
@@ -130,9 +137,10 @@ final class ThreadCollective: @unchecked Sendable {
         } else {
             while round == myRound { condition.wait() }
         }
-        let mine = result
+        let mine = result, failed = failure
         leaving -= 1
         if leaving == 0 { condition.broadcast() }
+        if let failed { throw LumenError.distributed(failed) }
         return mine
     }
 }
