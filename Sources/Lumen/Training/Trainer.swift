@@ -209,7 +209,8 @@ public final class Trainer {
                 try parallel.group.sum(&counts)
                 if counts[1] > 0 {
                     step += 1
-                    reporter?.message("epoch \(epoch + 1), step \(step): skipped on every process; \(Int(counts[1])) of \(parallel.group.size) had no readable image in its share of the batch")
+                    reporter?.message("epoch \(epoch + 1), step \(step): skipped on every process; \(Int(counts[1])) of "
+                                      + "\(parallel.group.size) had no readable image in its share of the batch")
                     continue
                 }
                 readable = counts[0]
