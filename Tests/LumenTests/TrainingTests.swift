@@ -156,6 +156,29 @@ func smallSpecFile(_ url: URL) throws {
         #expect(try weights(resumed.trainer.model) == weights(straight.trainer.model))
     }
 
+    /// A batch whose every file is unreadable is passed over, and still counts as passed:
+    /// a run stopped after it resumes at the next batch, as an uninterrupted run goes on.
+    @Test func aBatchOfOnlyBadFilesCountsInTheResumePosition() throws {
+        let folder = try dataset()
+        let probe = try TrainingRun(config: config(folder.url, out: "probe", epochs: 2), device: testDevice)
+        let loader = try #require(probe.trainer.training as? BatchLoader)
+        for index in loader.order(epoch: 1)[8..<16] {  // the second epoch's second batch
+            try Data("not an image".utf8).write(to: loader.folder.samples[index].url)
+        }
+        let straight = try TrainingRun(config: config(folder.url, out: "straight", epochs: 2), device: testDevice)
+        try straight.trainer.fit(epochs: 2)
+
+        let interrupted = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
+        let stopper = StopAfter(steps: 9 + 2, trainer: interrupted.trainer)  // epoch 2: batches 1 and 3
+        interrupted.trainer.reporter = stopper
+        #expect(throws: TrainingStop.self) { try interrupted.trainer.fit(epochs: 2) }
+        let resumed = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
+        let position = try resumed.trainer.resumeIfPossible()
+        #expect(position?.epoch == 1 && position?.step == 3)
+        try resumed.trainer.fit(epochs: 2)
+        #expect(try weights(resumed.trainer.model) == weights(straight.trainer.model))
+    }
+
     /// The tutorials' transfer: load a trained model, freeze all but the last layers,
     /// fine-tune on augmented data. Frozen tensors (BatchNorm statistics included) stay
     /// bit-identical; the trainable ones move.

@@ -226,9 +226,14 @@ public final class BatchStream: @unchecked Sendable {
     /// Batches in this epoch (some may come back smaller when files are bad).
     public let count: Int
 
+    /// Batches of this stream passed so far, those skipped for having no readable file
+    /// included: a resumed epoch starts after this many.
+    public private(set) var passed = 0
+
     /// The next batch, nil at the end of the epoch. Throws the first bad file under `strict`.
     public func next() throws -> Batch? {
         while let result = state.take() {
+            passed += 1
             switch result {
             case .failure(let error):
                 state.cancel()

@@ -200,6 +200,7 @@ public final class Trainer {
         let k = model.outputCount
         let activation = model.outputActivation
         while let batch = try stream.next() {
+            step = startBatch + stream.passed - 1  // batches whose every file was bad count as passed
             // Data-parallel: every process learns how many readable images the global batch
             // has (the gradients' scale) and whether some process has none in its share;
             // then every process skips the step, which would otherwise wait for that one.
