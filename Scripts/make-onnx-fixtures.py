@@ -62,6 +62,33 @@ layers:
   - {type: Flatten}
   - {type: Dense, units: 1, activation: sigmoid}
 """),
+    # The layers Keras' ImageNet bases bring (Xception's separable convolutions, the
+    # ResNet, DenseNet and MobileNet paddings, MobileNet's head reshape, Keras 3's
+    # rescaling) with asymmetric margins so a swapped side shows, and a graph's merges.
+    "keras-layers": ("3", """
+name: keras-layers
+input_shape: [13, 12, 3]
+layers:
+  - {type: Rescaling, name: rescale, scale: 0.5, offset: -0.25}
+  - {type: ZeroPadding2D, name: pad, padding: [[1, 2], [0, 1]]}
+  - {type: SeparableConv2D, name: sep1, filters: 6, kernel_size: 3, strides: 2, padding: same, depth_multiplier: 2, activation: relu}
+  - {type: Cropping2D, name: crop, cropping: [[1, 0], [0, 2]]}
+  - {type: SeparableConv2D, name: sep2, filters: 5, kernel_size: 3, padding: same, use_bias: false}
+  - {type: BatchNormalization, name: norm}
+  - {type: Conv2D, name: proj, inputs: [crop], filters: 5, kernel_size: 1}
+  - {type: Add, name: add, inputs: [norm, proj]}
+  - {type: Conv2D, name: gate, inputs: [crop], filters: 5, kernel_size: 1, activation: sigmoid}
+  - {type: Multiply, name: gated, inputs: [add, gate]}
+  - {type: Concatenate, name: concat, inputs: [gated, crop]}
+  - {type: GlobalAveragePooling2D, name: pool, keepdims: true}
+  - {type: Conv2D, name: squeeze, filters: 4, kernel_size: 1, activation: tanh}
+  - {type: Reshape, name: flat, target_shape: [4]}
+  - {type: Dense, name: dense, units: 6, activation: relu}
+  - {type: Reshape, name: map, target_shape: [1, 1, 6]}
+  - {type: Conv2D, name: logits, filters: 3, kernel_size: 1}
+  - {type: Reshape, name: vector, target_shape: [-1]}
+  - {type: Activation, name: softmax, activation: softmax}
+"""),
 }
 
 

@@ -8,7 +8,7 @@ import Testing
 @Suite struct OnnxExportTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/onnx")
 
-    @Test(arguments: ["every-layer", "binary-sigmoid"])
+    @Test(arguments: ["every-layer", "binary-sigmoid", "keras-layers"])
     func onnxRuntimeComputesWhatLumenPredicts(model name: String) throws {
         let checkpoint = try Checkpoint(contentsOf: OnnxExportTests.folder.appendingPathComponent(name + ".safetensors"))
         let model = try checkpoint.makeModel(on: testDevice)

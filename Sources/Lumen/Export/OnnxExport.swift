@@ -86,13 +86,30 @@ struct GraphBuilder {
         var value: String
         switch layer {
         case let conv as ConvolutionLayer:
-            let g = try WindowGeometry(input: [1] + shape, kernel: (conv.kernelSize.height, conv.kernelSize.width), stride: conv.stride,
-                                       padding: conv.padding)
-            var inputs = [input, try weight(conv.weight)]
-            if let bias = conv.bias { inputs.append(try weight(bias)) }
-            var attributes = windowAttributes(g)
-            if conv is DepthwiseConv2D { attributes.append(GraphBuilder.int("group", Int64(shape[0]))) }
-            value = emit("Conv", inputs, layer.name, attributes)
+            value = try convolution(conv, on: input, shape: shape, name: layer.name)
+        case let separable as SeparableConv2D:
+            let depthwise = try convolution(separable.depthwise, on: input, shape: shape, name: layer.name + "/depthwise")
+            value = try convolution(separable.pointwise, on: depthwise, shape: try separable.depthwise.outputShape(for: shape),
+                                    name: layer.name)
+        case let margins as Margins2D:
+            if margins.mode == .pad {
+                // [x1_begin, x2_begin, …, x1_end, …] over N, C, H, W.
+                let pads = integers(layer.name + ".pads", [0, 0, margins.top, margins.left, 0, 0, margins.bottom, margins.right])
+                value = emit("Pad", [input, pads], layer.name)
+            } else {
+                let starts = integers(layer.name + ".starts", [margins.top, margins.left])
+                let ends = integers(layer.name + ".ends", [shape[1] - margins.bottom, shape[2] - margins.right])
+                value = emit("Slice", [input, starts, ends, integers(layer.name + ".axes", [2, 3])], layer.name)
+            }
+        case let rescaling as Rescaling:
+            let factor = constant(layer.name + ".scale", shape: [], values: [rescaling.scale])
+            value = emit("Mul", [input, factor], rescaling.offset == 0 ? layer.name : layer.name + "/scale")
+            if rescaling.offset != 0 {
+                value = emit("Add", [value, constant(layer.name + ".offset", shape: [], values: [rescaling.offset])], layer.name)
+            }
+        case is Reshape:
+            // 0 keeps the batch dimension as it comes.
+            value = emit("Reshape", [input, integers(layer.name + ".shape", [0] + outShape)], layer.name)
         case let pool as Pooling2D:
             let g = try WindowGeometry(input: [1] + shape, kernel: (pool.poolSize.height, pool.poolSize.width), stride: pool.stride,
                                        padding: pool.padding)
@@ -160,6 +177,17 @@ struct GraphBuilder {
         }
     }
 
+    /// A Conv node for a convolution (a depthwise one as one group per input channel).
+    mutating func convolution(_ conv: ConvolutionLayer, on input: String, shape: [Int], name: String) throws -> String {
+        let g = try WindowGeometry(input: [1] + shape, kernel: (conv.kernelSize.height, conv.kernelSize.width), stride: conv.stride,
+                                   padding: conv.padding)
+        var inputs = [input, try weight(conv.weight)]
+        if let bias = conv.bias { inputs.append(try weight(bias)) }
+        var attributes = windowAttributes(g)
+        if conv is DepthwiseConv2D { attributes.append(GraphBuilder.int("group", Int64(shape[0]))) }
+        return emit("Conv", inputs, name, attributes)
+    }
+
     /// kernel_shape, strides and pads (top, left, bottom, right) of a window: the bottom
     /// and right padding follow from the output size, as Keras' asymmetric "same" needs.
     func windowAttributes(_ g: WindowGeometry) -> [Onnx_AttributeProto] {
@@ -189,6 +217,17 @@ struct GraphBuilder {
         tensor.dims = shape.map(Int64.init)
         tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
         tensor.floatData = values
+        initializers.append(tensor)
+        return name
+    }
+
+    /// An int64 initializer (a shape, pads or slice bounds) of one dimension.
+    mutating func integers(_ name: String, _ values: [Int]) -> String {
+        var tensor = Onnx_TensorProto()
+        tensor.name = name
+        tensor.dims = [Int64(values.count)]
+        tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        tensor.int64Data = values.map(Int64.init)
         initializers.append(tensor)
         return name
     }
