@@ -86,15 +86,16 @@ public enum FeatureExtractor {
             var sampleShape: [Int] = model.outputShapes[index]
             // Room for the whole chunk at once: no copies of a growing array.
             values.reserveCapacity(count * batchSize * sampleShape.reduce(1, *))
-            for done in 0..<count {
-                guard let batch = try stream.next() else { break }
+            // The chunk's batches, and no further: a batch of only unreadable files is
+            // passed over, and the one after it may belong to the next chunk.
+            while let batch = try stream.next(), stream.passed <= count {
                 let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
                 let y = try model.outputs(x, at: [index])[0]
                 sampleShape = Array(y.shape.dropFirst())
                 values += try y.toArray()
                 labels += batch.labels
                 files += batch.files.map(\.path)
-                try progress(first + done + 1, total)
+                try progress(first + stream.passed, total)
             }
             stream.cancel()
             let written = FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
