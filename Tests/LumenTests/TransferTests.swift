@@ -69,15 +69,19 @@ import Testing
         #expect(abs(evaluation.accuracy - last["val_accuracy"]!) < 1e-9)
     }
 
-    /// A batch of only unreadable files inside a chunk: the chunk ends at its own last
-    /// batch, so no image's features come twice (the next chunk starts where it ends).
-    @Test func aBatchOfOnlyBadFilesLeavesNoImageTwice() throws {
+    /// 18 training images and a base trained on them, for extraction runs.
+    func extractionSetup() throws -> (TemporaryFolder, Checkpoint, Model, ImageFolder) {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 6, seed: 13)
         try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
         let base = try Checkpoint(contentsOf: try trainedBase(folder.url))
-        let model = try base.makeModel(on: testDevice)
-        let images = try ImageFolder(root: folder.url.appendingPathComponent("train"))
+        return (folder, base, try base.makeModel(on: testDevice), try ImageFolder(root: folder.url.appendingPathComponent("train")))
+    }
+
+    /// A batch of only unreadable files inside a chunk: the chunk ends at its own last
+    /// batch, so no image's features come twice (the next chunk starts where it ends).
+    @Test func aBatchOfOnlyBadFilesLeavesNoImageTwice() throws {
+        let (folder, base, model, images) = try extractionSetup()
         let bad = images.samples[2...3].map(\.url)  // the second batch of 2, in the first chunk
         for url in bad { try Data("not an image".utf8).write(to: url) }
         let features = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
@@ -87,12 +91,7 @@ import Testing
     }
 
     @Test func interruptedExtractionContinuesAndMatches() throws {
-        let folder = try TemporaryFolder()
-        try writeColourDataset(folder.url.appendingPathComponent("train"), perClass: 6, seed: 13)
-        try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
-        let base = try Checkpoint(contentsOf: try trainedBase(folder.url))
-        let model = try base.makeModel(on: testDevice)
-        let images = try ImageFolder(root: folder.url.appendingPathComponent("train"))
+        let (folder, base, model, images) = try extractionSetup()
         let straight = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
                                                 batchSize: 2, chunkBatches: 2, out: folder.url.appendingPathComponent("a.features"))
         let out = folder.url.appendingPathComponent("b.features")
