@@ -4,15 +4,17 @@ import Testing
 
 /// A batch source whose batch i of pass p holds one sample labelled p·100 + i, so a test
 /// can read which batches an epoch took.
+/// Batches whose label is in `bad` have no readable file (nil, as a loader gives them).
 private final class NumberedPasses: BatchSource {
-    let batchesPerEpoch: Int
-    init(batches: Int) { batchesPerEpoch = batches }
+    let batchesPerEpoch: Int, bad: Set<Int>
+    init(batches: Int, bad: Set<Int> = []) { (batchesPerEpoch, self.bad) = (batches, bad) }
     var sampleCount: Int { batchesPerEpoch }
     var badFiles: [String] { [] }
     func epoch(_ epoch: Int, skipping: Int) -> BatchStream {
         let count = batchesPerEpoch - skipping
-        return BatchStream(count: count, depth: 1) { index in
-            Batch(inputs: [0], shape: [1, 1, 1, 1], labels: [epoch * 100 + skipping + index], files: [])
+        return BatchStream(count: count, depth: 1) { [bad] index in
+            let label = epoch * 100 + skipping + index
+            return bad.contains(label) ? nil : Batch(inputs: [0], shape: [1, 1, 1, 1], labels: [label], files: [])
         }
     }
 }
@@ -45,6 +47,13 @@ private final class StepCounter: TrainingReporter {
         #expect(try labels(source.epoch(2)) == [101, 102, 103])
         #expect(try labels(source.epoch(1, skipping: 1)) == [4, 100])
         #expect(try labels(StepsPerEpoch(NumberedPasses(batches: 2), steps: 5).epoch(1)) == [201, 300, 301, 400, 401])
+        // A batch without one readable file is a step passed over: the epochs after it,
+        // and a resume inside its epoch, take the batches they would have taken.
+        let gap = StepsPerEpoch(NumberedPasses(batches: 5, bad: [1]), steps: 3)
+        let stream = gap.epoch(0)
+        #expect(try labels(stream) == [0, 2] && stream.passed == 3)
+        #expect(try labels(gap.epoch(1)) == [3, 4, 100])
+        #expect(try labels(gap.epoch(0, skipping: 2)) == [2])
     }
 
     /// With each kernel family: the GPU-style kernels train on PoCL too.

@@ -232,19 +232,24 @@ public final class BatchStream: @unchecked Sendable {
 
     /// The next batch, nil at the end of the epoch. Throws the first bad file under `strict`.
     public func next() throws -> Batch? {
-        while let result = state.take() {
-            passed += 1
-            switch result {
-            case .failure(let error):
-                state.cancel()
-                throw error
-            case .success(let batch?):
-                return batch
-            case .success(nil):
-                continue  // every file of this batch was bad
-            }
+        while let position = try nextPosition() {
+            if let batch = position { return batch }  // else every file of this batch was bad
         }
         return nil
+    }
+
+    /// The next batch position: its batch, or nil when every file of it was bad; nil
+    /// (the outer optional) at the end of the epoch.
+    func nextPosition() throws -> Batch?? {
+        guard let result = state.take() else { return nil }
+        passed += 1
+        switch result {
+        case .failure(let error):
+            state.cancel()
+            throw error
+        case .success(let batch):
+            return .some(batch)
+        }
     }
 
     /// Stops the background thread.

@@ -31,8 +31,10 @@ public final class StepsPerEpoch: BatchSource {
             while true {
                 let pass = global / passBatches
                 if current?.pass != pass { current = (pass, source.epoch(pass, skipping: global % passBatches)) }
-                if let batch = try current!.stream.next() { return batch }
-                // The pass ended early (its last batches were all bad files): go on with the next.
+                // Batch `global` itself, nil when every file of it is bad (a step passed
+                // over, which keeps the batches of later steps, and a resume, in place).
+                if let position = try current!.stream.nextPosition() { return position }
+                // The pass ended early: go on with the next.
                 global = (pass + 1) * passBatches
             }
         }
