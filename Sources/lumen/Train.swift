@@ -116,8 +116,7 @@ struct Train: ParsableCommand {
             if group.isMain { trainer.reporter = reporter }
             trainer.detectAnomaly = detectAnomaly
             for line in run.warnings where group.isMain { warn(line) }
-            (trainer.training as? BatchLoader)?.badFile = { warn("skipped \($0)") }
-            (trainer.validation as? BatchLoader)?.badFile = { warn("skipped \($0)") }
+            nameBadFiles(of: trainer)
             if group.size > 1 {
                 // Every rank says which device it took; the rest of the output is rank 0's.
                 print("rank \(group.rank) of \(group.size) (local rank \(group.localRank)): device \(device.info.label)")
@@ -157,6 +156,12 @@ struct Train: ParsableCommand {
         return parts.count > 1 ? parts.map(DeviceSelector.init) : nil
     }
 
+    /// Each unusable image a rank's loaders find is named once, as it is found.
+    private func nameBadFiles(of trainer: Trainer) {
+        (trainer.training as? BatchLoader)?.badFile = { warn("skipped \($0)") }
+        (trainer.validation as? BatchLoader)?.badFile = { warn("skipped \($0)") }
+    }
+
     /// Data-parallel training over several devices of this process: one thread per
     /// device, each a rank with its share of every global batch, summing gradients in
     /// memory with the same code MPI ranks use. Rank 0 prints and writes.
@@ -177,6 +182,7 @@ struct Train: ParsableCommand {
         print("data: \(runs[0].dataSummary); global batch \(runs[0].plan.batchSize) over \(devices.count) devices")
         for (rank, run) in runs.enumerated() {
             run.trainer.detectAnomaly = detectAnomaly
+            nameBadFiles(of: run.trainer)
             if resume, let (epoch, step) = try run.trainer.resumeIfPossible(), rank == 0 {
                 print("resuming \(run.trainer.resumeURL.path) at epoch \(epoch + 1), step \(step)")
             }

@@ -154,6 +154,14 @@ import Testing
                                                       "--seed", "5", "--out", out.path], timeout: 120)
         #expect(run.status == 0, "\(run.stderr)")
         #expect((run.stdout + run.stderr).contains("skipped on every process"), "\(run.stdout)\n\(run.stderr)")
+        // Each unreadable file named once in the run, by the process that found it: the
+        // others learn of it at the epoch's end and do not read it when it is theirs.
+        for name in ["blue", "green", "red"] {
+            for index in 0..<3 {
+                let path = data.appendingPathComponent(name).appendingPathComponent("bad\(index).jpg").path
+                #expect(run.stderr.components(separatedBy: "skipped " + path).count - 1 == 1, "\(path)\n\(run.stderr)")
+            }
+        }
         let weights = try Checkpoint(contentsOf: out.appendingPathComponent("final.safetensors")).tensors
         #expect(weights.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })
     }

@@ -27,10 +27,17 @@ public protocol BatchSource: AnyObject {
     var badFiles: [String] { get }
     /// The batches of one epoch, the first `skipping` left out.
     func epoch(_ epoch: Int, skipping: Int) -> BatchStream
+    /// Per sample, 1 where its file was found unusable so far, else 0; empty for a source
+    /// that reads no files. Processes of one run add theirs up to share what each found.
+    var unusableSamples: [Float] { get }
+    /// Takes the samples flagged (> 0) as unusable, so they are not read (nor named) again.
+    func skip(unusable flags: [Float])
 }
 
 extension BatchSource {
     public func epoch(_ epoch: Int) -> BatchStream { self.epoch(epoch, skipping: 0) }
+    public var unusableSamples: [Float] { [] }
+    public func skip(unusable flags: [Float]) {}
 }
 
 /// Sample indices in Keras' shuffled order for an epoch: a Fisher–Yates shuffle seeded
@@ -113,6 +120,18 @@ public final class BatchLoader: BatchSource, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return bad.sorted()
+    }
+
+    public var unusableSamples: [Float] {
+        lock.lock()
+        defer { lock.unlock() }
+        return folder.samples.map { bad.contains($0.url.path) ? 1 : 0 }
+    }
+
+    public func skip(unusable flags: [Float]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for (sample, flag) in zip(folder.samples, flags) where flag > 0 { bad.insert(sample.url.path) }
     }
 
     public var batchesPerEpoch: Int {

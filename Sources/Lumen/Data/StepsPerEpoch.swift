@@ -19,6 +19,8 @@ public final class StepsPerEpoch: BatchSource {
 
     public var batchesPerEpoch: Int { steps }
     public var badFiles: [String] { source.badFiles }
+    public var unusableSamples: [Float] { source.unusableSamples }
+    public func skip(unusable flags: [Float]) { source.skip(unusable: flags) }
 
     /// Batches e·steps + skipping … (e + 1)·steps − 1 of the endless sequence.
     public func epoch(_ epoch: Int, skipping: Int) -> BatchStream {

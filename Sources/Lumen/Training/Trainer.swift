@@ -166,6 +166,7 @@ public final class Trainer {
             let began = Date(), firstUseBefore = model.device.firstUseSeconds
             let allreduceBefore = dataParallel?.allreduceSeconds ?? 0
             var logs = try trainEpoch(epoch, steps: steps)
+            try shareUnusableFiles()
             // Data-parallel: the time each step spent staging and summing gradients.
             if let dataParallel { logs["allreduce_seconds_per_step"] = (dataParallel.allreduceSeconds - allreduceBefore) / Double(max(steps, 1)) }
             if let validation { logs.merge(try evaluate(validation, epoch: epoch)) { $1 } }
@@ -191,6 +192,17 @@ public final class Trainer {
         for callback in callbacks { try callback.trainEnded(context) }
         if writesFiles { try checkpoint(resumable: false).write(to: finalURL) }
         return history
+    }
+
+    /// Data-parallel: every process learns the unusable files the others found in their
+    /// shares this epoch, so a later epoch that deals one to another process neither reads
+    /// nor names it again (each is named once, by the process that found it).
+    private func shareUnusableFiles() throws {
+        guard let parallel = dataParallel else { return }
+        var flags = training.unusableSamples
+        guard !flags.isEmpty else { return }  // every process has the same kind of source
+        try parallel.group.sum(&flags)
+        training.skip(unusable: flags)
     }
 
     private func trainEpoch(_ epoch: Int, steps: Int) throws -> [String: Double] {
