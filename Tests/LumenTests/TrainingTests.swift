@@ -179,6 +179,25 @@ func smallSpecFile(_ url: URL) throws {
         #expect(try weights(resumed.trainer.model) == weights(straight.trainer.model))
     }
 
+    /// Training or validation images none of which can be read stop the run with the
+    /// folder named, instead of epochs of loss 0 that a checkpoint would take for the best.
+    @Test func dataWithoutOneReadableImageStopsTheRun() throws {
+        let folder = try dataset()
+        for part in ["val", "train"] {
+            let root = folder.url.appendingPathComponent(part)
+            for file in try ImageFolder(root: root).samples { try Data("not an image".utf8).write(to: file.url) }
+            let run = try TrainingRun(config: config(folder.url, out: "run-" + part, epochs: 1), device: testDevice)
+            do {
+                try run.trainer.fit(epochs: 1)
+                Issue.record("training went on without one readable \(part) image")
+            } catch let error as DataError {
+                #expect(error.path == root.path)
+                #expect(error.reason.hasPrefix(part == "val" ? "no validation image could be read" : "no training image could be read"))
+            }
+            #expect(!FileManager.default.fileExists(atPath: run.trainer.finalURL.path))
+        }
+    }
+
     /// The tutorials' transfer: load a trained model, freeze all but the last layers,
     /// fine-tune on augmented data. Frozen tensors (BatchNorm statistics included) stay
     /// bit-identical; the trainable ones move.

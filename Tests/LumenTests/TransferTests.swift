@@ -90,6 +90,18 @@ import Testing
         #expect(features.labels.count == images.samples.count - 2)
     }
 
+    /// A folder none of whose images can be read: an error naming it, and no file.
+    @Test func aFolderWithoutOneReadableImageWritesNoFeatures() throws {
+        let (folder, base, model, images) = try extractionSetup()
+        for sample in images.samples { try Data("not an image".utf8).write(to: sample.url) }
+        let out = folder.url.appendingPathComponent("a.features")
+        #expect(throws: DataError(path: images.root.path, reason: "no image could be read (18 unusable files, each named above)")) {
+            try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
+                                     batchSize: 4, chunkBatches: 2, out: out)
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path) && !FileManager.default.fileExists(atPath: out.path + ".partial"))
+    }
+
     @Test func interruptedExtractionContinuesAndMatches() throws {
         let (folder, base, model, images) = try extractionSetup()
         let straight = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,

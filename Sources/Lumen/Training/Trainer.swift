@@ -292,7 +292,17 @@ public final class Trainer {
                 throw TrainingStop.interrupted(checkpoint: resumeURL.path, epoch: epoch, step: step)
             }
         }
-        return try (dataParallel?.combined(partial) ?? partial).logs()
+        let epochMetrics = try dataParallel?.combined(partial) ?? partial
+        // Batches came but not one image of them could be read: a loss of 0 would pass
+        // for a result (and a best checkpoint).
+        if stream.passed > 0 && epochMetrics.samples == 0 { throw Trainer.unreadable(training, what: "training") }
+        return epochMetrics.logs()
+    }
+
+    /// Where every file of a source was unusable.
+    static func unreadable(_ source: BatchSource, what: String) -> DataError {
+        DataError(path: (source as? BatchLoader)?.folder.root.path ?? "the \(what) data",
+                  reason: "no \(what) image could be read (\(source.badFiles.count) unusable files, each named above)")
     }
 
     /// Loss (without class weights, as Keras' validation), accuracy and, for two
@@ -308,7 +318,9 @@ public final class Trainer {
             metrics.add(loss: value, logits: try logits.toArray(), labels: batch.labels, outputs: model.outputCount,
                         activation: model.outputActivation, binary: classes.count == 2)
         }
-        return try (dataParallel?.combined(metrics) ?? metrics).logs(prefix: prefix)
+        let combined = try dataParallel?.combined(metrics) ?? metrics
+        if combined.samples == 0 && stream.passed > 0 { throw Trainer.unreadable(loader, what: "validation") }
+        return combined.logs(prefix: prefix)
     }
 
     // MARK: - Checkpoints and resume

@@ -103,6 +103,10 @@ public enum FeatureExtractor {
             try written.write(to: url)
             if chunks == 1 { onlyChunk = written }
         }
+        guard loader.badFiles.count < folder.samples.count else {
+            try? FileManager.default.removeItem(at: partial)
+            throw DataError(path: folder.root.path, reason: "no image could be read (\(folder.samples.count) unusable files, each named above)")
+        }
         // A single chunk is the whole file already: moved into place (one rename, as
         // atomic as a write), not read back and written again.
         if let result = onlyChunk {
