@@ -30,6 +30,7 @@ struct GradCam: ParsableCommand {
             guard !files.isEmpty else { fail("\(input): no image files found") }
             let outURL = URL(fileURLWithPath: out, isDirectory: true)
             let shape = network.spec.inputShape
+            var explained = 0
             for file in files {
                 let original: Image
                 do {
@@ -46,7 +47,9 @@ struct GradCam: ParsableCommand {
                 try AtomicFile.write(try cam.overlay(on: original).pngData(), to: target)
                 let name = network.outputCount == 1 ? checkpoint.classes[safe: 1] ?? "class 1" : checkpoint.classes[safe: cam.classIndex] ?? "\(cam.classIndex)"
                 print("\(target.path): \(name), layer \(cam.layerName)")
+                explained += 1
             }
+            guard explained > 0 else { fail("\(input): none of the \(files.count) image files could be read") }
         }
     }
 }

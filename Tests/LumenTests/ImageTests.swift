@@ -120,6 +120,18 @@ private let pillow = try! SafeTensors(contentsOf: images.appendingPathComponent(
         #expect(lines.count == 2)
     }
 
+    /// `gradcam` over nothing readable fails as `predict` does, rather than exiting 0
+    /// with no image written.
+    @Test func gradcamCommandFailsWhenNoImageCanBeRead() throws {
+        let folder = try TemporaryFolder()
+        let checkpoint = images.appendingPathComponent("fashion-checkpoint.safetensors").path
+        let result = try LumenProcess.run(["gradcam", "--model", checkpoint, "--input", images.appendingPathComponent("truncated.jpg").path,
+                                           "--out", folder.url.path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("truncated.jpg: none of the 1 image files could be read"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty)
+    }
+
     @Test func predictCommandNamesAMissingCheckpoint() throws {
         let result = try LumenProcess.run(["predict", "--model", "/nonexistent/model.safetensors", "--input", images.path])
         #expect(result.status != 0)
