@@ -49,6 +49,13 @@ func writePNG(_ url: URL, width: Int = 12, height: Int = 10, value: UInt8 = 128,
         #expect(training.samples.count == 12)
         #expect(training.classes == validation.classes)
         #expect(throws: DataError.self) { try ImageFolder(root: folder.url).split(validation: 1.5) }
+        // int(0.09 * 10) = 0 and int(0.09 * 5) = 0: no validation image is an error, with
+        // the least fraction that takes one (1/10).
+        #expect(throws: DataError(path: folder.url.path, reason: "validation split 0.09 takes no sample: the first 0.09 of each "
+                                  + "class (at most 10) rounds down to none; use at least 0.1")) {
+            try ImageFolder(root: folder.url).split(validation: 0.09)
+        }
+        #expect(try ImageFolder(root: folder.url).split(validation: 0.1).validation.samples.count == 1)
     }
 
     @Test func emptyClassIsKeptAndReported() throws {

@@ -102,6 +102,15 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out.path) && !FileManager.default.fileExists(atPath: out.path + ".partial"))
     }
 
+    /// Features split as images are: a fraction that takes no sample of any class is an error.
+    @Test func featureSplitThatTakesNoSampleIsAnError() throws {
+        let (folder, base, model, images) = try extractionSetup()
+        let features = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
+                                                batchSize: 4, out: folder.url.appendingPathComponent("a.features"))
+        #expect(throws: LumenError.self) { try features.split(validation: 0.1) }  // int(0.1 · 6) = 0 of each class
+        #expect(try features.split(validation: 0.2).validation.labels == [0, 1, 2])
+    }
+
     @Test func interruptedExtractionContinuesAndMatches() throws {
         let (folder, base, model, images) = try extractionSetup()
         let straight = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,

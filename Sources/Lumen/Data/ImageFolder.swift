@@ -116,6 +116,9 @@ public struct ImageFolder: Sendable {
             validation.samples += ofClass.prefix(cut)
             training.samples += ofClass.dropFirst(cut)
         }
+        guard !validation.samples.isEmpty else {
+            throw DataError(path: root.path, reason: emptySplit(fraction, largestClass: classCounts.max() ?? 0))
+        }
         return (training, validation)
     }
 
@@ -143,4 +146,11 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let reason: String
     public var description: String { "\(path): \(reason)" }
+}
+
+/// Why a validation split took no sample: each class's first `fraction` rounds down to
+/// none (Keras' rule), and the smallest fraction that would take one.
+func emptySplit(_ fraction: Double, largestClass: Int) -> String {
+    let least = largestClass > 0 ? String(format: "%.3g", 1 / Double(largestClass)) : "–"
+    return "validation split \(fraction) takes no sample: the first \(fraction) of each class (at most \(largestClass)) rounds down to none; use at least \(least)"
 }

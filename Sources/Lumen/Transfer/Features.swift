@@ -67,6 +67,10 @@ public struct FeatureFile {
             validationRows += rows.prefix(cut)
             trainingRows += rows.dropFirst(cut)
         }
+        guard !validationRows.isEmpty else {
+            let largest = classes.indices.map { label in labels.filter { $0 == label }.count }.max() ?? 0
+            throw LumenError.invalidModelSpec(emptySplit(fraction, largestClass: largest))
+        }
         return (subset(trainingRows), subset(validationRows))
     }
 
