@@ -149,6 +149,10 @@ func smallSpecFile(_ url: URL) throws {
         } catch let stop as TrainingStop {
             #expect(stop.description.contains("--resume"))
         }
+        // Mid-epoch, another batch size would put the position among other samples.
+        var other = config(folder.url, out: "cut", epochs: 2)
+        other.batchSize = 4
+        #expect(throws: CheckpointError.self) { try TrainingRun(config: other, device: testDevice).trainer.resumeIfPossible() }
         let resumed = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
         let position = try resumed.trainer.resumeIfPossible()
         #expect(position?.epoch == 1 && position?.step == 4)

@@ -343,7 +343,8 @@ public final class Trainer {
         }
         extra["training"] = try Checkpoint.json(ResumeState(
             epoch: startEpoch, batch: startBatch, iterations: optimizer.iterations,
-            learningRate: optimizer.learningRate, callbacks: callbackStates, history: history, partial: partial))
+            learningRate: optimizer.learningRate, callbacks: callbackStates, history: history, partial: partial,
+            batchesPerEpoch: training.batchesPerEpoch))
         checkpoint.extra = extra
         checkpoint.extraTensors = tensors
         return checkpoint
@@ -361,6 +362,9 @@ public final class Trainer {
         var callbacks: [String: [String: Double]]
         var history: History
         var partial: EpochMetrics
+        /// The epoch's length in batches when saved: a position inside an epoch means
+        /// other samples under another batch size or data (absent in older checkpoints).
+        var batchesPerEpoch: Int?
     }
 
     /// Continues from the run's resumable checkpoint when there is one. Returns the
@@ -375,6 +379,11 @@ public final class Trainer {
         }
         guard saved.spec == model.spec else {
             throw CheckpointError(file: resumeURL.path, defect: "was written for a different model (\(saved.spec.name)); use another --out or delete it")
+        }
+        if state.batch > 0, let saved = state.batchesPerEpoch, saved != training.batchesPerEpoch {
+            throw CheckpointError(file: resumeURL.path, defect: "stopped at batch \(state.batch) of \(saved) in epoch \(state.epoch + 1), "
+                                  + "but this run's data and batch size make \(training.batchesPerEpoch) batches an epoch; resume with "
+                                  + "the batch size and data it was started with, or use another --out")
         }
         try Checkpoint.load(saved.tensors, into: model, source: "resumable checkpoint")
         var optimizerState: [String: SafeTensors.Entry] = [:]
