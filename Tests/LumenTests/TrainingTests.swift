@@ -135,29 +135,40 @@ func smallSpecFile(_ url: URL) throws {
         #expect(second.trainer.history.epochs.map { $0["val_loss"]! } == straight.trainer.history.epochs.map { $0["val_loss"]! })
     }
 
-    @Test func interruptMidEpochSavesAndResumesExactly() throws {
-        let folder = try dataset()
+    /// Trains 2 epochs straight, then 2 epochs stopped after `steps` steps (`stopped` sees
+    /// the stop before the resume) and resumed: the resume starts at `position` and ends
+    /// with the straight run's weights.
+    func expectResumeMatchesStraightRun(_ folder: TemporaryFolder, stoppingAfter steps: Int, at position: (epoch: Int, step: Int),
+                                        stopped: (TrainingStop) throws -> Void = { _ in }) throws {
         let straight = try TrainingRun(config: config(folder.url, out: "straight", epochs: 2), device: testDevice)
         try straight.trainer.fit(epochs: 2)
 
         let interrupted = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
-        let stopper = StopAfter(steps: 13, trainer: interrupted.trainer)  // epoch 2, step 4 of 9
+        let stopper = StopAfter(steps: steps, trainer: interrupted.trainer)
         interrupted.trainer.reporter = stopper
+        var stop: TrainingStop?
         do {
             try interrupted.trainer.fit(epochs: 2)
-            Issue.record("training did not stop")
-        } catch let stop as TrainingStop {
-            #expect(stop.description.contains("--resume"))
+        } catch let caught as TrainingStop {
+            stop = caught
         }
-        // Mid-epoch, another batch size would put the position among other samples.
-        var other = config(folder.url, out: "cut", epochs: 2)
-        other.batchSize = 4
-        #expect(throws: CheckpointError.self) { try TrainingRun(config: other, device: testDevice).trainer.resumeIfPossible() }
+        try stopped(try #require(stop, "training did not stop"))
         let resumed = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
-        let position = try resumed.trainer.resumeIfPossible()
-        #expect(position?.epoch == 1 && position?.step == 4)
+        let saved = try resumed.trainer.resumeIfPossible()
+        #expect(saved?.epoch == position.epoch && saved?.step == position.step)
         try resumed.trainer.fit(epochs: 2)
         #expect(try weights(resumed.trainer.model) == weights(straight.trainer.model))
+    }
+
+    @Test func interruptMidEpochSavesAndResumesExactly() throws {
+        let folder = try dataset()
+        try expectResumeMatchesStraightRun(folder, stoppingAfter: 13, at: (1, 4)) { stop in  // epoch 2, step 4 of 9
+            #expect(stop.description.contains("--resume"))
+            // Mid-epoch, another batch size would put the position among other samples.
+            var other = config(folder.url, out: "cut", epochs: 2)
+            other.batchSize = 4
+            #expect(throws: CheckpointError.self) { try TrainingRun(config: other, device: testDevice).trainer.resumeIfPossible() }
+        }
     }
 
     /// A batch whose every file is unreadable is passed over, and still counts as passed:
@@ -169,18 +180,7 @@ func smallSpecFile(_ url: URL) throws {
         for index in loader.order(epoch: 1)[8..<16] {  // the second epoch's second batch
             try Data("not an image".utf8).write(to: loader.folder.samples[index].url)
         }
-        let straight = try TrainingRun(config: config(folder.url, out: "straight", epochs: 2), device: testDevice)
-        try straight.trainer.fit(epochs: 2)
-
-        let interrupted = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
-        let stopper = StopAfter(steps: 9 + 2, trainer: interrupted.trainer)  // epoch 2: batches 1 and 3
-        interrupted.trainer.reporter = stopper
-        #expect(throws: TrainingStop.self) { try interrupted.trainer.fit(epochs: 2) }
-        let resumed = try TrainingRun(config: config(folder.url, out: "cut", epochs: 2), device: testDevice)
-        let position = try resumed.trainer.resumeIfPossible()
-        #expect(position?.epoch == 1 && position?.step == 3)
-        try resumed.trainer.fit(epochs: 2)
-        #expect(try weights(resumed.trainer.model) == weights(straight.trainer.model))
+        try expectResumeMatchesStraightRun(folder, stoppingAfter: 9 + 2, at: (1, 3))  // epoch 2: batches 1 and 3
     }
 
     /// Training or validation images none of which can be read stop the run with the
