@@ -88,7 +88,7 @@ public enum FeatureExtractor {
             values.reserveCapacity(count * batchSize * sampleShape.reduce(1, *))
             // The chunk's batches, and no further: a batch of only unreadable files is
             // passed over, and the one after it may belong to the next chunk.
-            while let batch = try stream.next(), stream.passed <= count {
+            while stream.passed < count, let batch = try stream.next(), stream.passed <= count {
                 let x = try Tensor(on: model.device, shape: batch.shape, values: batch.inputs)
                 let y = try model.outputs(x, at: [index])[0]
                 sampleShape = Array(y.shape.dropFirst())
