@@ -542,6 +542,13 @@ int lm_device_take_profile(lm_device *device, char *names, uint64_t *nanoseconds
 
 // MARK: - GEMM
 
+// CLBlast 1.5 (Debian 12's) stores compiled routines in caches that concurrent calls can
+// corrupt (CLBlast issue 486, fixed upstream in July 2023 by pull request 495): with
+// several devices in one process each rank's thread calls it, and once a call threw
+// std::bad_alloc. Every call into CLBlast holds this lock; the calls only enqueue work,
+// so the devices still compute side by side.
+static pthread_mutex_t clblast_calls = PTHREAD_MUTEX_INITIALIZER;
+
 static CLBlastTranspose blast_transpose(int transpose) {
     return transpose ? CLBlastTransposeYes : CLBlastTransposeNo;
 }
@@ -555,14 +562,18 @@ int lm_sgemm(lm_device *device, int transpose_a, int transpose_b,
     cl_event *want = device->profiling ? &event : NULL;
     int status;
     if (temp) {
+        pthread_mutex_lock(&clblast_calls);
         status = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
                                             blast_transpose(transpose_b), m, n, k, alpha, a, a_offset, a_ld,
                                             b, b_offset, b_ld, beta, c, c_offset, c_ld, &device->queue,
                                             want, temp);
+        pthread_mutex_unlock(&clblast_calls);
     } else {
+        pthread_mutex_lock(&clblast_calls);
         status = CLBlastSgemm(CLBlastLayoutRowMajor, blast_transpose(transpose_a), blast_transpose(transpose_b),
                               m, n, k, alpha, a, a_offset, a_ld, b, b_offset, b_ld, beta, c, c_offset, c_ld,
                               &device->queue, want);
+        pthread_mutex_unlock(&clblast_calls);
     }
     if (status == 0 && event) record_event(device, "clblast/sgemm", event);
     return status;
@@ -570,16 +581,22 @@ int lm_sgemm(lm_device *device, int transpose_a, int transpose_b,
 
 int lm_clblast_override(lm_device *device, const char *kernel_name, const char **names,
                         const size_t *values, size_t count) {
-    return CLBlastOverrideParameters(device->id, kernel_name, CLBlastPrecisionSingle, count, names, values);
+    pthread_mutex_lock(&clblast_calls);
+    const int status = CLBlastOverrideParameters(device->id, kernel_name, CLBlastPrecisionSingle, count, names, values);
+    pthread_mutex_unlock(&clblast_calls);
+    return status;
 }
 
 int lm_sgemm_temp_size(lm_device *device, int transpose_a, int transpose_b,
                        size_t m, size_t n, size_t k,
                        size_t a_offset, size_t a_ld, size_t b_offset, size_t b_ld,
                        size_t c_offset, size_t c_ld, size_t *bytes) {
-    return CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
-                                      blast_transpose(transpose_b), m, n, k, a_offset, a_ld, b_offset,
-                                      b_ld, c_offset, c_ld, &device->queue, bytes);
+    pthread_mutex_lock(&clblast_calls);
+    const int status = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
+                                                  blast_transpose(transpose_b), m, n, k, a_offset, a_ld, b_offset,
+                                                  b_ld, c_offset, c_ld, &device->queue, bytes);
+    pthread_mutex_unlock(&clblast_calls);
+    return status;
 }
 
 int lm_sgemm_strided_batched(lm_device *device, int transpose_a, int transpose_b,
@@ -589,11 +606,13 @@ int lm_sgemm_strided_batched(lm_device *device, int transpose_a, int transpose_b
                              cl_mem c, size_t c_offset, size_t c_ld, size_t c_stride,
                              size_t batch) {
     cl_event event = NULL;
+    pthread_mutex_lock(&clblast_calls);
     int status = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, blast_transpose(transpose_a),
                                             blast_transpose(transpose_b), m, n, k, alpha,
                                             a, a_offset, a_ld, a_stride, b, b_offset, b_ld, b_stride, beta,
                                             c, c_offset, c_ld, c_stride, batch, &device->queue,
                                             device->profiling ? &event : NULL);
+    pthread_mutex_unlock(&clblast_calls);
     if (status == 0 && event) record_event(device, "clblast/sgemm_batched", event);
     return status;
 }
