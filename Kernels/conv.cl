@@ -538,8 +538,45 @@ inline void depthwise_forward_row(__global const float *plane, __global const fl
     }
 }
 
+// Output rows [oh, oh + B), B ≤ 4, of a 3 × 3 window at stride 1 with "same" columns (as
+// depthwise_forward_row's 3-wide path, same sums in the same order): each input row is
+// loaded once per chunk and added into every output row whose window covers it, so the
+// rows' accumulators are independent chains, not one chain of nine dependent FMAs.
+inline void depthwise_forward_block3(__global const float *plane, __global const float *k, __global float *out,
+                                     const int H, const int W, const int PT, const int oh, const int B,
+                                     const float shift, const int epilogue) {
+    for (int c0 = 0; c0 < W; c0 += 16) {
+        const int ow0 = min(c0, W - 16);
+        float16 acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        #pragma unroll
+        for (int t = 0; t < 6; t++) {
+            const int ih = oh - PT + t;   // the input row tap kh = t − r of output row oh + r reads
+            if (t >= B + 2 || ih < 0 || ih >= H) continue;
+            __global const float *line = plane + ih * W + ow0;
+            const float16 mid = input16(vload16(0, line), epilogue);
+            const float16 left = ow0 == 0 ? (float16)(0.0f, mid.s0123, mid.s4567, mid.s89ab, mid.scde)
+                                          : input16(vload16(0, line - 1), epilogue);
+            const float16 right = ow0 + 16 == W ? (float16)(mid.s1234, mid.s5678, mid.s9abc, mid.sdef, 0.0f)
+                                                : input16(vload16(0, line + 1), epilogue);
+            #pragma unroll
+            for (int r = 0; r < 4; r++) {
+                const int kh = t - r;
+                if (r >= B || kh < 0 || kh >= 3) continue;
+                acc[r] = fma((float16)k[kh * 3], left, acc[r]);
+                acc[r] = fma((float16)k[kh * 3 + 1], mid, acc[r]);
+                acc[r] = fma((float16)k[kh * 3 + 2], right, acc[r]);
+            }
+        }
+        #pragma unroll
+        for (int r = 0; r < 4; r++) {
+            if (r < B) vstore16(finish16(acc[r], shift, epilogue), 0, out + (size_t)r * W + ow0);
+        }
+    }
+}
+
 // Output rows [oh0, oh0 + R) of plane (n, o) per work-item, oh0 = R · global id 0: a
-// block of rows amortises a work-item's start on small planes.
+// block of rows amortises a work-item's start on small planes; 3 × 3 windows with
+// "same" columns go four rows at a time.
 //   x: [N, C, H, W]   weight: [C*M, 1, KH, KW]   y: [N, C*M, OH, OW]   bias: [C*M]
 __kernel void depthwise_forward_rows(__global const float *x, __global const float *weight, __global float *y,
                                      const int N, const int C, const int H, const int W, const int M,
@@ -551,8 +588,18 @@ __kernel void depthwise_forward_rows(__global const float *x, __global const flo
     __global const float *plane = x + ((size_t)n * C + c) * H * W;
     __global const float *k = weight + (size_t)o * KH * KW;
     const float shift = epilogue & 1 ? bias[o] : 0.0f;
-    for (int oh = oh0; oh < min(oh0 + R, OH); oh++) {
-        depthwise_forward_row(plane, k, y + ((size_t)no * OH + oh) * OW, H, W, KH, KW, S, PT, PL, OH, OW, oh, shift, epilogue);
+    const int end = min(oh0 + R, OH);
+    const bool block3 = KH == 3 && KW == 3 && S == 1 && PL == 1 && OW == W && W >= 16;
+    for (int oh = oh0; oh < end;) {
+        __global float *out = y + ((size_t)no * OH + oh) * OW;
+        if (block3) {
+            const int B = min(4, end - oh);
+            depthwise_forward_block3(plane, k, out, H, W, PT, oh, B, shift, epilogue);
+            oh += B;
+        } else {
+            depthwise_forward_row(plane, k, out, H, W, KH, KW, S, PT, PL, OH, OW, oh, shift, epilogue);
+            oh++;
+        }
     }
 }
 
