@@ -437,6 +437,20 @@ inline void vector_columns(const int W, const int K, const int S, const int PL, 
     *hi = max(*hi, *lo);
 }
 
+// Lane-wise the larger of a and b, a on a tie: the first in window order wins, as in
+// every max-pooling loop here.
+inline float8 first_max8(const float8 a, const float8 b) { return select(a, b, isgreater(b, a)); }
+
+// The maxima of 8 side-by-side 3-wide windows at stride 2 along one row, starting at
+// line[start]: their first, second and third taps are the even lanes, the odd lanes and
+// the even lanes moved on by one of a single 16-wide load (line[start + 16] the last).
+// The caller makes sure line[start … start + 16] lies inside the row.
+inline float8 window_row_max3s2(__global const float *line, const int start) {
+    const float16 a = vload16(0, line + start);
+    const float8 third = (float8)(a.s2468, a.sace, line[start + 16]);
+    return first_max8(first_max8(a.even, a.odd), third);
+}
+
 // The maxima alone of one plane (maxpool_forward_planes without keep_argmax): per output
 // row, the columns whose windows lie inside the row 8 at a time by vector loads (the
 // last chunk moved back to end with them), the edge columns cell by cell.
@@ -452,6 +466,15 @@ inline void max_plane(__global const float *plane, __global float *out, const in
         for (; ow < end; ow += 8) {
             const int at = min(ow, end - 8);
             float8 best = 0.0f;
+            if (K == 3 && S == 2) {
+                // 3 × 3 windows at stride 2 (Xception's and InceptionV3's pools): a row's
+                // three taps from one load, rows combined in order (same maxima).
+                best = window_row_max3s2(plane + (size_t)(oh * S - PT + kh0) * W, at * S - PL);
+                for (int kh = kh0 + 1; kh < kh1; kh++)
+                    best = first_max8(best, window_row_max3s2(plane + (size_t)(oh * S - PT + kh) * W, at * S - PL));
+                vstore8(best, 0, out + at);
+                continue;
+            }
             for (int kh = kh0; kh < kh1; kh++) {
                 __global const float *line = plane + (size_t)(oh * S - PT + kh) * W;
                 for (int kw = 0; kw < K; kw++) {
