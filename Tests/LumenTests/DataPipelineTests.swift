@@ -58,6 +58,20 @@ func writePNG(_ url: URL, width: Int = 12, height: Int = 10, value: UInt8 = 128,
         #expect(try ImageFolder(root: folder.url).split(validation: 0.1).validation.samples.count == 1)
     }
 
+    /// `lumen bench-data` counts the images it decoded, and a folder of none it can read is
+    /// an error naming it, not a rate of 0.
+    @Test func dataBenchmarkCountsImagesAndRefusesAnUnreadableFolder() throws {
+        let folder = try TemporaryFolder()
+        for i in 0..<5 { try writePNG(folder.url.appendingPathComponent("cat/\(i).png")) }
+        try Data("not an image".utf8).write(to: folder.url.appendingPathComponent("cat/bad.png"))
+        let options = LoaderOptions(height: 8, width: 8, channels: 3)
+        #expect(try DataBenchmark.run(folder: ImageFolder(root: folder.url), options: options, threads: 1).images == 5)
+        for i in 0..<5 { try Data("not an image".utf8).write(to: folder.url.appendingPathComponent("cat/\(i).png")) }
+        #expect(throws: DataError(path: folder.url.path, reason: "no image could be read (6 unusable files)")) {
+            try DataBenchmark.run(folder: ImageFolder(root: folder.url), options: options, threads: 1)
+        }
+    }
+
     @Test func emptyClassIsKeptAndReported() throws {
         let folder = try TemporaryFolder()
         try writePNG(folder.url.appendingPathComponent("NORMAL/a.png"))

@@ -168,6 +168,10 @@ func smallSpecFile(_ url: URL) throws {
             var other = config(folder.url, out: "cut", epochs: 2)
             other.batchSize = 4
             #expect(throws: CheckpointError.self) { try TrainingRun(config: other, device: testDevice).trainer.resumeIfPossible() }
+            // So does another batch size under steps per epoch, where the epoch keeps its
+            // 9 steps but a pass over the data becomes 18 batches.
+            other.stepsPerEpoch = 9
+            #expect(throws: CheckpointError.self) { try TrainingRun(config: other, device: testDevice).trainer.resumeIfPossible() }
         }
     }
 
@@ -190,15 +194,20 @@ func smallSpecFile(_ url: URL) throws {
         for part in ["val", "train"] {
             let root = folder.url.appendingPathComponent(part)
             for file in try ImageFolder(root: root).samples { try Data("not an image".utf8).write(to: file.url) }
-            let run = try TrainingRun(config: config(folder.url, out: "run-" + part, epochs: 1), device: testDevice)
-            do {
-                try run.trainer.fit(epochs: 1)
-                Issue.record("training went on without one readable \(part) image")
-            } catch let error as DataError {
-                #expect(error.path == root.path)
-                #expect(error.reason.hasPrefix(part == "val" ? "no validation image could be read" : "no training image could be read"))
+            // Plain epochs, and epochs of a set number of steps (the folder named through them).
+            for steps in [nil, 3] as [Int?] {
+                var settings = config(folder.url, out: "run-\(part)-\(steps ?? 0)", epochs: 1)
+                (settings.stepsPerEpoch, settings.validationSteps) = (steps, steps)
+                let run = try TrainingRun(config: settings, device: testDevice)
+                do {
+                    try run.trainer.fit(epochs: 1)
+                    Issue.record("training went on without one readable \(part) image")
+                } catch let error as DataError {
+                    #expect(error.path == root.path)
+                    #expect(error.reason.hasPrefix(part == "val" ? "no validation image could be read" : "no training image could be read"))
+                }
+                #expect(!FileManager.default.fileExists(atPath: run.trainer.finalURL.path))
             }
-            #expect(!FileManager.default.fileExists(atPath: run.trainer.finalURL.path))
         }
     }
 

@@ -107,7 +107,11 @@ import Testing
         let (folder, base, model, images) = try extractionSetup()
         let features = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
                                                 batchSize: 4, out: folder.url.appendingPathComponent("a.features"))
-        #expect(throws: LumenError.self) { try features.split(validation: 0.1) }  // int(0.1 · 6) = 0 of each class
+        // int(0.1 · 6) = 0 of each class: a training setting to change, named as the images' is.
+        #expect(throws: LumenError.invalidTraining("validation split 0.1 takes no sample: the first 0.1 of each class (at most 6) "
+                                                   + "rounds down to none; use at least 0.167")) {
+            try features.split(validation: 0.1)
+        }
         #expect(try features.split(validation: 0.2).validation.labels == [0, 1, 2])
     }
 

@@ -20,7 +20,8 @@ public enum DataBenchmark {
         }
     }
 
-    /// One pass over the folder (epoch 0) with `threads` workers.
+    /// One pass over the folder (epoch 0) with `threads` workers. A folder none of whose
+    /// images can be read is an error, not a rate of 0.
     public static func run(folder: ImageFolder, options: LoaderOptions, threads: Int) throws -> Result {
         var options = options
         options.workers = threads
@@ -30,6 +31,9 @@ public enum DataBenchmark {
         let stream = loader.epoch(0)
         var images = 0
         while let batch = try stream.next() { images += batch.labels.count }
+        if images == 0 && !folder.samples.isEmpty {
+            throw DataError(path: folder.root.path, reason: "no image could be read (\(loader.badFiles.count) unusable files)")
+        }
         return Result(threads: threads, images: images, seconds: Date().timeIntervalSince(start))
     }
 }

@@ -23,6 +23,9 @@ public protocol BatchSource: AnyObject {
     /// Samples per epoch, bad files included.
     var sampleCount: Int { get }
     var batchesPerEpoch: Int { get }
+    /// Batches in one pass over the data: the epoch's unless epochs take a set number of
+    /// steps from passes of another length (`StepsPerEpoch`).
+    var batchesPerPass: Int { get }
     /// Files found unusable so far.
     var badFiles: [String] { get }
     /// The batches of one epoch, the first `skipping` left out.
@@ -36,6 +39,7 @@ public protocol BatchSource: AnyObject {
 
 extension BatchSource {
     public func epoch(_ epoch: Int) -> BatchStream { self.epoch(epoch, skipping: 0) }
+    public var batchesPerPass: Int { batchesPerEpoch }
     public var unusableSamples: [Float] { [] }
     public func skip(unusable flags: [Float]) {}
 }

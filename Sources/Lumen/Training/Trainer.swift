@@ -301,8 +301,9 @@ public final class Trainer {
 
     /// Where every file of a source was unusable.
     static func unreadable(_ source: BatchSource, what: String) -> DataError {
-        DataError(path: (source as? BatchLoader)?.folder.root.path ?? "the \(what) data",
-                  reason: "no \(what) image could be read (\(source.badFiles.count) unusable files, each named above)")
+        let loader = (source as? BatchLoader) ?? ((source as? StepsPerEpoch)?.source as? BatchLoader)
+        return DataError(path: loader?.folder.root.path ?? "the \(what) data",
+                         reason: "no \(what) image could be read (\(source.badFiles.count) unusable files, each named above)")
     }
 
     /// Loss (without class weights, as Keras' validation), accuracy and, for two
@@ -344,7 +345,7 @@ public final class Trainer {
         extra["training"] = try Checkpoint.json(ResumeState(
             epoch: startEpoch, batch: startBatch, iterations: optimizer.iterations,
             learningRate: optimizer.learningRate, callbacks: callbackStates, history: history, partial: partial,
-            batchesPerEpoch: training.batchesPerEpoch))
+            batchesPerEpoch: training.batchesPerEpoch, batchesPerPass: training.batchesPerPass))
         checkpoint.extra = extra
         checkpoint.extraTensors = tensors
         return checkpoint
@@ -365,6 +366,10 @@ public final class Trainer {
         /// The epoch's length in batches when saved: a position inside an epoch means
         /// other samples under another batch size or data (absent in older checkpoints).
         var batchesPerEpoch: Int?
+        /// The length of a pass over the data in batches when saved: with steps per epoch,
+        /// where positions count batches across passes, the epoch's length alone does not
+        /// change with the batch size (absent in older checkpoints).
+        var batchesPerPass: Int?
     }
 
     /// Continues from the run's resumable checkpoint when there is one. Returns the
@@ -384,6 +389,11 @@ public final class Trainer {
             throw CheckpointError(file: resumeURL.path, defect: "stopped at batch \(state.batch) of \(saved) in epoch \(state.epoch + 1), "
                                   + "but this run's data and batch size make \(training.batchesPerEpoch) batches an epoch; resume with "
                                   + "the batch size and data it was started with, or use another --out")
+        }
+        if state.batch > 0, let saved = state.batchesPerPass, saved != training.batchesPerPass {
+            throw CheckpointError(file: resumeURL.path, defect: "stopped at batch \(state.batch) of epoch \(state.epoch + 1) "
+                                  + "with \(saved) batches a pass over the data, but this run's data and batch size make "
+                                  + "\(training.batchesPerPass); resume with the batch size and data it was started with, or use another --out")
         }
         try Checkpoint.load(saved.tensors, into: model, source: "resumable checkpoint")
         var optimizerState: [String: SafeTensors.Entry] = [:]

@@ -58,7 +58,7 @@ public struct FeatureFile {
     /// Keras' validation split on the stored order: the first fraction of each class.
     public func split(validation fraction: Double) throws -> (training: FeatureFile, validation: FeatureFile) {
         guard fraction > 0, fraction < 1 else {
-            throw LumenError.invalidModelSpec("validation split must be between 0 and 1, got \(fraction)")
+            throw LumenError.invalidTraining("validation split must be between 0 and 1, got \(fraction)")
         }
         var trainingRows: [Int] = [], validationRows: [Int] = []
         for label in classes.indices {
@@ -69,7 +69,7 @@ public struct FeatureFile {
         }
         guard !validationRows.isEmpty else {
             let largest = classes.indices.map { label in labels.filter { $0 == label }.count }.max() ?? 0
-            throw LumenError.invalidModelSpec(emptySplit(fraction, largestClass: largest))
+            throw LumenError.invalidTraining(emptySplit(fraction, largestClass: largest))
         }
         return (subset(trainingRows), subset(validationRows))
     }
