@@ -1,6 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// Debian puts Open MPI's mpi.h under the machine's multiarch folder.
+#if arch(arm64)
+let multiarch = "aarch64-linux-gnu"
+#else
+let multiarch = "x86_64-linux-gnu"
+#endif
+
 let package = Package(
     name: "Lumen",
     products: [
@@ -18,7 +25,7 @@ let package = Package(
         .target(
             name: "CLShim",
             cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120"),
-                        .unsafeFlags(["-I/usr/include/hdf5/serial", "-I/usr/include/x86_64-linux-gnu/mpi"])],
+                        .unsafeFlags(["-I/usr/include/hdf5/serial", "-I/usr/include/\(multiarch)/mpi"])],
             linkerSettings: [.linkedLibrary("OpenCL"), .linkedLibrary("clblast"), .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("cairo"), .linkedLibrary("hdf5_serial"), .linkedLibrary("mpi")]
         ),
         // Build-time tool that turns Kernels/*.cl into Swift string literals.
