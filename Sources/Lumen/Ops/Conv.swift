@@ -575,7 +575,7 @@ public enum ConvOps {
     }
 
     /// Depthwise backward.                          dy: [N, C·M, OH, OW]  ->  dx: [N, C, H, W], dweight: [C·M, 1, KH, KW]
-    /// CPU-style: one input-gradient row per work-item, and each channel's whole filter
+    /// CPU-style: a block of input-gradient rows per work-item, and each channel's whole filter
     /// gradient in one work-item (windows up to 7 × 7); GPU-style: one input-gradient
     /// element per work-item, and each weight's gradient summed by a work-group.
     public static func depthwiseBackward(_ dy: Tensor, x: Tensor, weight: Tensor, multiplier: Int, _ g: WindowGeometry,
@@ -596,8 +596,9 @@ public enum ConvOps {
         let dx = try Tensor(uninitializedOn: dy.device, shape: x.shape)
         if dx.count > 0 {
             if rows {
-                try dy.device.launch("conv", "depthwise_backward_data_rows", global: [g.height, g.batch * g.channels], local: [1, 1],
-                                     [.tensor(dy), .tensor(weight), .tensor(dx)] + shared)
+                let rows = KernelVariant.rowsPerWorkItem(rows: g.height, width: g.width)
+                try dy.device.launch("conv", "depthwise_backward_data_rows", global: [(g.height + rows - 1) / rows, g.batch * g.channels],
+                                     local: [1, 1], [.tensor(dy), .tensor(weight), .tensor(dx)] + shared + [.size(rows)])
             } else {
                 try dy.device.launch("conv", "depthwise_backward_data", global: [g.inputPlane, g.batch * g.channels],
                                      [.tensor(dy), .tensor(weight), .tensor(dx)] + shared)
