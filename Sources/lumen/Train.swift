@@ -158,8 +158,8 @@ struct Train: ParsableCommand {
 
     /// Each unusable image a rank's loaders find is named once, as it is found.
     private func nameBadFiles(of trainer: Trainer) {
-        (trainer.training as? BatchLoader)?.badFile = { warn("skipped \($0)") }
-        (trainer.validation as? BatchLoader)?.badFile = { warn("skipped \($0)") }
+        trainer.training.imageLoader?.badFile = { warn("skipped \($0)") }
+        trainer.validation?.imageLoader?.badFile = { warn("skipped \($0)") }
     }
 
     /// Data-parallel training over several devices of this process: one thread per

@@ -56,6 +56,24 @@ private final class StepCounter: TrainingReporter {
         #expect(try labels(gap.epoch(0, skipping: 2)) == [2])
     }
 
+    /// `lumen train --steps-per-epoch` names each unusable file as plain epochs do (the
+    /// command reached the loader only when it was the trainer's source itself).
+    @Test func stepsPerEpochNameEachUnusableFile() throws {
+        let folder = try TemporaryFolder()
+        let data = folder.url.appendingPathComponent("train")
+        try writeColourDataset(data, perClass: 5, seed: 23)
+        let bad = data.appendingPathComponent("red/bad.png")
+        try Data("not an image".utf8).write(to: bad)
+        let spec = folder.url.appendingPathComponent("small.yaml")
+        try smallSpecFile(spec)
+        // 16 files in batches of 4: two epochs of 2 steps take every batch of one pass once.
+        let run = try LumenProcess.run(["train", "--device", "cpu", "--data", data.path, "--model", spec.path, "--epochs", "2",
+                                        "--batch-size", "4", "--steps-per-epoch", "2",
+                                        "--out", folder.url.appendingPathComponent("run").path], timeout: 120)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.components(separatedBy: "skipped " + bad.path).count - 1 == 1, "\(run.stderr)")
+    }
+
     /// With each kernel family: the GPU-style kernels train on PoCL too.
     @Test(arguments: KernelStyle.allCases)
     func trainingWithStepsPerEpochRunsThatManySteps(style: KernelStyle) throws {

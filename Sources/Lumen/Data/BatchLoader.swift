@@ -26,6 +26,9 @@ public protocol BatchSource: AnyObject {
     /// Batches in one pass over the data: the epoch's unless epochs take a set number of
     /// steps from passes of another length (`StepsPerEpoch`).
     var batchesPerPass: Int { get }
+    /// The image-folder loader that reads the files, through any wrapper (nil for
+    /// sources that read no image files).
+    var imageLoader: BatchLoader? { get }
     /// Files found unusable so far.
     var badFiles: [String] { get }
     /// The batches of one epoch, the first `skipping` left out.
@@ -40,6 +43,7 @@ public protocol BatchSource: AnyObject {
 extension BatchSource {
     public func epoch(_ epoch: Int) -> BatchStream { self.epoch(epoch, skipping: 0) }
     public var batchesPerPass: Int { batchesPerEpoch }
+    public var imageLoader: BatchLoader? { nil }
     public var unusableSamples: [Float] { [] }
     public func skip(unusable flags: [Float]) {}
 }
@@ -125,6 +129,8 @@ public final class BatchLoader: BatchSource, @unchecked Sendable {
         defer { lock.unlock() }
         return bad.sorted()
     }
+
+    public var imageLoader: BatchLoader? { self }
 
     public var unusableSamples: [Float] {
         lock.lock()

@@ -19,6 +19,7 @@ public final class StepsPerEpoch: BatchSource {
 
     public var batchesPerEpoch: Int { steps }
     public var batchesPerPass: Int { source.batchesPerPass }
+    public var imageLoader: BatchLoader? { source.imageLoader }
     public var badFiles: [String] { source.badFiles }
     public var unusableSamples: [Float] { source.unusableSamples }
     public func skip(unusable flags: [Float]) { source.skip(unusable: flags) }

@@ -301,9 +301,8 @@ public final class Trainer {
 
     /// Where every file of a source was unusable.
     static func unreadable(_ source: BatchSource, what: String) -> DataError {
-        let loader = (source as? BatchLoader) ?? ((source as? StepsPerEpoch)?.source as? BatchLoader)
-        return DataError(path: loader?.folder.root.path ?? "the \(what) data",
-                         reason: "no \(what) image could be read (\(source.badFiles.count) unusable files, each named above)")
+        DataError(path: source.imageLoader?.folder.root.path ?? "the \(what) data",
+                  reason: "no \(what) image could be read (\(source.badFiles.count) unusable files, each named above)")
     }
 
     /// Loss (without class weights, as Keras' validation), accuracy and, for two
