@@ -5,6 +5,8 @@
 // per shape.
 // Work-item dimension 0 walks the rows of C: PoCL runs consecutive work-groups on one
 // thread, so a column panel of B stays in cache while every row block passes over it.
+// Built with -DCOLUMNS_FIRST, consecutive work-items walk C's columns instead (a row
+// block of A stays in cache); the host launches the same grid either way.
 // Row-major; B is read untransposed (the host packs a transposed B first). Built with
 // -DPACKED_B, gemm_tile reads B from panels pack_panels wrote: each TN-column strip of B
 // as one contiguous [k, TN] block, zero past column n, so every vector load is aligned
@@ -65,10 +67,18 @@ __kernel void gemm_tile(__global const float *A, const int a_off, const int lda,
                         __global float *C, const int c_off, const int ldc, const int c_stride,
                         const int m, const int n, const int n_block, const int k, const int sum_over,
                         const float alpha, const float beta, __global const float *bias, const int epilogue) {
+#ifdef COLUMNS_FIRST
+    // Work-item (x, y) takes the block numbered x + y·X counting along C's rows of blocks,
+    // so consecutive work-items share a row block of A and walk B's columns.
+    const size_t block = get_global_id(0) + get_global_id(1) * get_global_size(0);
+    const int i0 = (int)(block / get_global_size(1)) * TM;
+    const int j0 = (int)(block % get_global_size(1)) * TN;
+#else
     const int i0 = get_global_id(0) * TM;
+    const int j0 = get_global_id(1) * TN;
+#endif
     const bool has_bias = epilogue & 1, relu = epilogue & 2;
     const float cap = epilogue & 4 ? 6.0f : INFINITY;
-    const int j0 = get_global_id(1) * TN;
     const int z = get_global_id(2);
     if (i0 >= m || j0 >= n) return;
     __global float *c = C + c_off + (size_t)z * c_stride;

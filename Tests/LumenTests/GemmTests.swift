@@ -228,7 +228,8 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
     /// Which of Lumen's kernels may serve a device, the fallback when CLBlast fails.
     @Test func lumenTilesSuitTheirKindOfDevice() {
         let cpu = GemmKernels.Tile.allCases.filter { $0.suits(cpu: true, workGroupLimit: 4096) }
-        #expect(cpu == [.rows8cols32, .rows4cols64, .rows4cols64Panels, .rows8cols32Panels, .dot4x4])
+        #expect(cpu == [.rows8cols32, .rows4cols64, .rows4cols64Panels, .rows8cols32Panels, .rows8cols32ColumnsFirst,
+                        .rows4cols64ColumnsFirst, .rows4cols64PanelsColumnsFirst, .rows8cols32PanelsColumnsFirst, .dot4x4])
         #expect(GemmKernels.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 256) } == [.local32])
         #expect(GemmKernels.Tile.allCases.filter { $0.suits(cpu: false, workGroupLimit: 32) }.isEmpty)
         #expect(LumenError.noGemmForDevice(device: "gpu", reason: "r").description.split(separator: "\n").count == 1)

@@ -6,7 +6,8 @@ import Foundation
 public enum GemmKernels {
     /// How a kernel splits C, and which kernel: `gemm_tile` for CPU-like devices (one
     /// work-item per rows × columns block in registers, broadcast A, rows of B as vectors;
-    /// `4x64-panels` and `8x32-panels` read B from panels of their width copied out first),
+    /// `4x64-panels` and `8x32-panels` read B from panels of their width copied out first;
+    /// each also `-columns-first`, its work-items walking C's column blocks before its rows),
     /// `gemm_nt_dot` for C = A · Bᵀ only (vector dot products along k, no transposed copy
     /// of B), and `gemm_local` for GPU-like devices (a 32 × 32 block per work-group of
     /// 8 × 8, tiles of A and B in local memory).
@@ -15,14 +16,18 @@ public enum GemmKernels {
         case rows4cols64 = "4x64"
         case rows4cols64Panels = "4x64-panels"
         case rows8cols32Panels = "8x32-panels"
+        case rows8cols32ColumnsFirst = "8x32-columns-first"
+        case rows4cols64ColumnsFirst = "4x64-columns-first"
+        case rows4cols64PanelsColumnsFirst = "4x64-panels-columns-first"
+        case rows8cols32PanelsColumnsFirst = "8x32-panels-columns-first"
         case dot4x4 = "dot4x4"
         case local32 = "local32"
 
         /// The block of C one work-item (one work-group for `local32`) computes: rows × columns.
         var block: (rows: Int, columns: Int) {
             switch self {
-            case .rows8cols32, .rows8cols32Panels: return (8, 32)
-            case .rows4cols64, .rows4cols64Panels: return (4, 64)
+            case .rows8cols32, .rows8cols32Panels, .rows8cols32ColumnsFirst, .rows8cols32PanelsColumnsFirst: return (8, 32)
+            case .rows4cols64, .rows4cols64Panels, .rows4cols64ColumnsFirst, .rows4cols64PanelsColumnsFirst: return (4, 64)
             case .dot4x4: return (4, 4)
             case .local32: return (32, 32)
             }
@@ -30,22 +35,34 @@ public enum GemmKernels {
 
         var kernelName: String {
             switch self {
-            case .rows8cols32, .rows4cols64, .rows4cols64Panels, .rows8cols32Panels: return "gemm_tile"
             case .dot4x4: return "gemm_nt_dot"
             case .local32: return "gemm_local"
+            default: return "gemm_tile"
             }
         }
 
-        /// Build options: `gemm_tile` is built once per tile shape and B layout.
+        /// Build options: `gemm_tile` is built once per tile shape, B layout and order.
         var defines: String {
             guard kernelName == "gemm_tile" else { return "" }
             return "-DTM=\(block.rows) -DNV=\(block.columns / 16)" + (readsPanels ? " -DPACKED_B" : "")
+                + (walksColumnsFirst ? " -DCOLUMNS_FIRST" : "")
+        }
+
+        /// Whether consecutive work-items take C's column blocks along one row block (that
+        /// block's rows of A stay in cache while B passes), not its row blocks along one
+        /// column block (B's columns stay while A passes). Which is faster depends on the
+        /// shape; the planner times both.
+        var walksColumnsFirst: Bool {
+            [.rows8cols32ColumnsFirst, .rows4cols64ColumnsFirst, .rows4cols64PanelsColumnsFirst,
+             .rows8cols32PanelsColumnsFirst].contains(self)
         }
 
         /// Whether B is first copied into panels of `block.columns` columns (`pack_panels`,
         /// which also transposes a transposed B): aligned, contiguous vector loads in the
         /// kernel for one pass over B.
-        var readsPanels: Bool { self == .rows4cols64Panels || self == .rows8cols32Panels }
+        var readsPanels: Bool {
+            [.rows4cols64Panels, .rows8cols32Panels, .rows4cols64PanelsColumnsFirst, .rows8cols32PanelsColumnsFirst].contains(self)
+        }
 
         /// Work-group size: one work-item on CPU-like devices, 8 × 8 for `gemm_local`.
         var group: [Int] { self == .local32 ? [8, 8, 1] : [1, 1, 1] }
