@@ -211,9 +211,10 @@ public final class GemmPlanner: @unchecked Sendable {
     }
 
     /// The remembered decision for `shape` among `candidates`, or the fastest of them (each
-    /// run once to warm up, then timed in three rounds, its best run counting: a choice is
-    /// remembered for good, so one noisy run must not make it), remembered unless another
-    /// process stored one first, in which case that one is used.
+    /// run once to warm up, then timed in up to three rounds, its best run counting: a
+    /// choice is remembered for good, so one noisy run must not make it; a candidate over
+    /// 1.5 times the fastest in the first round is not timed again), remembered unless
+    /// another process stored one first, in which case that one is used.
     func decision<Decision: PlannedDecision>(for shape: some PlannedShape, among candidates: [Decision],
                                              run: (Decision) throws -> Void) throws -> Decision {
         try requireCheckedGemm()
@@ -234,14 +235,21 @@ public final class GemmPlanner: @unchecked Sendable {
                 try device.synchronize()
             }
             // Rounds alternate the candidates, so a machine that slows down for a while
-            // slows each of them alike.
-            for _ in 0..<3 {
-                for candidate in candidates {
+            // slows each of them alike. After the first, only candidates within half again
+            // of the fastest run stay: noise does not make one that slow the fastest, and
+            // timing the slow ones twice more was most of a new shape's cost.
+            var standing = candidates
+            for round in 0..<3 {
+                var seconds: [Double] = []
+                for candidate in standing {
                     let start = Date()
                     try run(candidate)
                     try device.synchronize()
-                    let seconds = Date().timeIntervalSince(start)
-                    if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
+                    seconds.append(Date().timeIntervalSince(start))
+                    if best == nil || seconds.last! < best!.seconds { best = (candidate, seconds.last!) }
+                }
+                if round == 0, let fastest = best?.seconds {
+                    standing = zip(standing, seconds).filter { $0.1 <= fastest * 1.5 }.map(\.0)
                 }
             }
             return best
