@@ -45,15 +45,19 @@ struct ExtractFeatures: ParsableCommand {
             var lastLine = Date.distantPast
             let result = try FeatureExtractor.run(base: model, layer: layer, folder: folder, preprocessing: preprocessing,
                                                   batchSize: batchSize, chunkBatches: chunkBatches, out: URL(fileURLWithPath: out),
-                                                  badFile: { warn("skipped \($0)") }) { done, total in
+                                                  badFile: { warn("skipped \($0)") }) { p in
+                // First-use work (compiling kernels, timing GEMMs) is said, and left out of the ETA.
+                let eta = "ETA \(ProgressReporter.clock(p.eta))"
                 if interactive {
-                    let filled = total > 0 ? done * 30 / total : 30
-                    print("\r  \(done)/\(total) [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: 30 - filled))]",
-                          terminator: done == total ? "\n" : "")
+                    let filled = p.total > 0 ? p.done * 30 / p.total : 30
+                    print("\r  \(p.done)/\(p.total) [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: 30 - filled))] \(eta)\u{1B}[K",
+                          terminator: p.done == p.total ? "\n" : "")
                     fflush(stdout)
-                } else if Date().timeIntervalSince(lastLine) > 10 || done == total {
+                } else if Date().timeIntervalSince(lastLine) > 10 || p.done == p.total {
                     lastLine = Date()
-                    print("  batch \(done)/\(total)")
+                    let firstUse = p.firstUse >= 1 ? ", \(ProgressReporter.clock(p.firstUse)) of it first-use compiling and timing" : ""
+                    print("  batch \(p.done)/\(p.total), \(ProgressReporter.clock(p.elapsed)) elapsed\(firstUse), \(eta)")
+                    fflush(stdout)
                 }
             }
             print("wrote \(out): \(result.labels.count) feature maps \(result.sampleShape) from \(result.base.name)")

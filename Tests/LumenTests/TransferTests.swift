@@ -78,6 +78,21 @@ import Testing
         return (folder, base, try base.makeModel(on: testDevice), try ImageFolder(root: folder.url.appendingPathComponent("train")))
     }
 
+    /// `lumen extract-features` in a log: plain progress lines with elapsed time and an
+    /// ETA, the last one at the end; the ETA is the rate of the batches run times those left.
+    @Test func extractionShowsProgressWithAnETA() throws {
+        let (folder, _, _, images) = try extractionSetup()
+        let out = folder.url.appendingPathComponent("a.features").path
+        let run = try LumenProcess.run(["extract-features", "--base", try trainedBase(folder.url).path + ":conv2d_1",
+                                        "--data", images.root.path, "--batch-size", "2", "--out", out])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("  batch 9/9, 0:") && $0.contains(" elapsed") && $0.hasSuffix(", ETA 0:00") },
+                "\(run.stdout)")
+        #expect(BatchProgress(done: 3, total: 10, batchesRun: 2, elapsed: 12, firstUse: 4).eta == 28)
+        #expect(BatchProgress(done: 4, total: 10, batchesRun: 0, elapsed: 1, firstUse: 0).eta == 0)
+    }
+
     /// A batch of only unreadable files inside a chunk: the chunk ends at its own last
     /// batch, so no image's features come twice (the next chunk starts where it ends).
     @Test func aBatchOfOnlyBadFilesLeavesNoImageTwice() throws {
@@ -122,16 +137,19 @@ import Testing
         let out = folder.url.appendingPathComponent("b.features")
         do {
             try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing, batchSize: 2,
-                                     chunkBatches: 2, out: out) { done, _ in if done == 5 { throw Stop() } }
+                                     chunkBatches: 2, out: out) { p in if p.done == 5 { throw Stop() } }
             Issue.record("the extraction did not stop")
         } catch is Stop {}
         #expect(!FileManager.default.fileExists(atPath: out.path))
-        var firstReported: Int?
+        var reports: [BatchProgress] = []
         let resumed = try FeatureExtractor.run(base: model, layer: "conv2d_1", folder: images, preprocessing: base.preprocessing,
-                                               batchSize: 2, chunkBatches: 2, out: out) { done, _ in
-            if firstReported == nil { firstReported = done }
-        }
-        #expect(firstReported == 2)  // chunk 0 (batches 1–2) was kept
+                                               batchSize: 2, chunkBatches: 2, out: out) { reports.append($0) }
+        // Chunks 0 and 1 (batches 1–4) were kept: each reported at once, none of it counted
+        // as run here, so the ETA comes from the batches this process computed.
+        #expect(reports.map(\.done) == [2, 4, 5, 6, 7, 8, 9])
+        #expect(reports.map(\.batchesRun) == [0, 0, 1, 2, 3, 4, 5])
+        #expect(reports.first?.eta == 0 && reports.last?.eta == 0)
+        #expect(reports.allSatisfy { $0.elapsed >= $0.firstUse && $0.firstUse >= 0 })
         #expect(resumed.features == straight.features)
         #expect(resumed.labels == straight.labels && resumed.files == straight.files)
         #expect(!FileManager.default.fileExists(atPath: out.path + ".partial"))

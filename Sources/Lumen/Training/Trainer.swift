@@ -20,7 +20,7 @@ public struct StepProgress: Sendable {
 
     /// Seconds left at the rate of the steps run, first-use work left out.
     public var eta: Double {
-        stepsRun > 0 ? max(elapsed - firstUse, 0) / Double(stepsRun) * Double(max(steps - step, 0)) : 0
+        BatchProgress(done: step, total: steps, batchesRun: stepsRun, elapsed: elapsed, firstUse: firstUse).eta
     }
 }
 

@@ -42,12 +42,13 @@ public enum FeatureExtractor {
     }
 
     /// Extracts features for every image of `folder` and writes them to `out`.
-    /// `progress(done, total)` is called after every batch.
+    /// `progress` is called after every batch (and once for each chunk an interrupted
+    /// run kept).
     @discardableResult
     public static func run(base model: Model, layer: String?, folder: ImageFolder, preprocessing: Preprocessing,
                            batchSize: Int, chunkBatches: Int = 16, out: URL,
                            badFile: (@Sendable (ImageError) -> Void)? = nil,
-                           progress: (Int, Int) throws -> Void = { _, _ in }) throws -> FeatureFile {
+                           progress: (BatchProgress) throws -> Void = { _ in }) throws -> FeatureFile {
         let index = try featureLayer(of: model, named: layer)
         let spec = truncatedSpec(model, through: index)
         let input = model.spec.inputShape
@@ -59,6 +60,12 @@ public enum FeatureExtractor {
         loader.badFile = badFile
         let total = loader.batchesPerEpoch
         let chunks = (total + chunkBatches - 1) / chunkBatches
+        let started = Date(), firstUseBefore = model.device.firstUseSeconds
+        var batchesRun = 0
+        func report(_ done: Int) throws {
+            try progress(BatchProgress(done: done, total: total, batchesRun: batchesRun, elapsed: Date().timeIntervalSince(started),
+                                       firstUse: model.device.firstUseSeconds - firstUseBefore))
+        }
 
         // Chunks of an earlier, interrupted run count only if it extracted the same thing.
         let partial = URL(fileURLWithPath: out.path + ".partial", isDirectory: true)
@@ -78,7 +85,7 @@ public enum FeatureExtractor {
             let first = chunk * chunkBatches, count = min(chunkBatches, total - first)
             if let kept = try? FeatureFile(contentsOf: url) {
                 if chunks == 1 { onlyChunk = kept }
-                try progress(first + count, total)
+                try report(first + count)
                 continue
             }
             let stream = loader.epoch(0, skipping: first)
@@ -95,7 +102,8 @@ public enum FeatureExtractor {
                 values += try y.toArray()
                 labels += batch.labels
                 files += batch.files.map(\.path)
-                try progress(first + stream.passed, total)
+                batchesRun += 1
+                try report(first + stream.passed)
             }
             stream.cancel()
             let written = FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
