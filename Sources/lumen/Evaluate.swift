@@ -38,7 +38,8 @@ struct Evaluate: ParsableCommand {
             let augmentation = try augmentationOptions.testAugmentation(base: base ?? nil, seed: seed, tta: tta)
             let result = try Evaluation.run(model: network, classes: checkpoint.classes, preprocessing: checkpoint.preprocessing,
                                             folder: folder, threshold: threshold, batchSize: batchSize,
-                                            augmentation: augmentation, badFile: { warn("skipped \($0)") })
+                                            augmentation: augmentation, badFile: { warn("skipped \($0)") },
+                                            progress: BatchProgressLine(onStandardError: true).show)
             if let out {
                 try EvaluationFiles.write(result, checkpoint: checkpoint, checkpointURL: URL(fileURLWithPath: model), model: network,
                                           to: URL(fileURLWithPath: out, isDirectory: true))

@@ -41,25 +41,10 @@ struct ExtractFeatures: ParsableCommand {
             // The features keep the data's own classes: the head may learn other ones than the base did.
             let folder = try ImageFolder(root: URL(fileURLWithPath: data))
             for line in folder.warnings { warn(line) }
-            let interactive = isatty(STDOUT_FILENO) != 0
-            var lastLine = Date.distantPast
+            let progress = BatchProgressLine(onStandardError: false)
             let result = try FeatureExtractor.run(base: model, layer: layer, folder: folder, preprocessing: preprocessing,
                                                   batchSize: batchSize, chunkBatches: chunkBatches, out: URL(fileURLWithPath: out),
-                                                  badFile: { warn("skipped \($0)") }) { p in
-                // First-use work (compiling kernels, timing GEMMs) is said, and left out of the ETA.
-                let eta = "ETA \(ProgressReporter.clock(p.eta))"
-                if interactive {
-                    let filled = p.total > 0 ? p.done * 30 / p.total : 30
-                    print("\r  \(p.done)/\(p.total) [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: 30 - filled))] \(eta)\u{1B}[K",
-                          terminator: p.done == p.total ? "\n" : "")
-                    fflush(stdout)
-                } else if Date().timeIntervalSince(lastLine) > 10 || p.done == p.total {
-                    lastLine = Date()
-                    let firstUse = p.firstUse >= 1 ? ", \(ProgressReporter.clock(p.firstUse)) of it first-use compiling and timing" : ""
-                    print("  batch \(p.done)/\(p.total), \(ProgressReporter.clock(p.elapsed)) elapsed\(firstUse), \(eta)")
-                    fflush(stdout)
-                }
-            }
+                                                  badFile: { warn("skipped \($0)") }, progress: progress.show)
             print("wrote \(out): \(result.labels.count) feature maps \(result.sampleShape) from \(result.base.name)")
             printKernelProfile(device, "first-use GEMM timing included")
         }

@@ -31,9 +31,9 @@ struct Predict: ParsableCommand {
             guard !files.isEmpty else { fail("\(input): no image files (png, jpg, jpeg, bmp, ppm, tif, tiff) found") }
             let predictor = try Predictor(checkpoint: checkpoint, device: device)
             let augmentation = try augmentationOptions.testAugmentation(base: nil, seed: seed, tta: tta, requireTTA: true)
-            let results = try predictor.predict(files, batchSize: batchSize, augmentation: augmentation) { error in
+            let results = try predictor.predict(files, batchSize: batchSize, augmentation: augmentation, skipped: { error in
                 FileHandle.standardError.write(Data("lumen: warning: skipped \(error)\n".utf8))
-            }
+            }, progress: BatchProgressLine(onStandardError: true).show)
             guard !results.isEmpty else { fail("\(input): none of the \(files.count) image files could be read") }
             let classes = predictor.classes
             if json {

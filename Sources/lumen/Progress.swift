@@ -50,6 +50,36 @@ final class ProgressReporter: TrainingReporter {
     }
 }
 
+/// Shows a pass over batches (extraction, evaluation, prediction): a bar on a terminal, in
+/// a log a line every 10 s and at the end, each with an ETA; on standard error where
+/// standard output carries the results. A pass of one batch shows nothing.
+final class BatchProgressLine {
+    private let stream: UnsafeMutablePointer<FILE>
+    private let interactive: Bool
+    private var lastLine = Date.distantPast
+
+    init(onStandardError: Bool) {
+        stream = onStandardError ? stderr : stdout
+        interactive = isatty(fileno(stream)) != 0
+    }
+
+    func show(_ p: BatchProgress) {
+        guard p.total > 1 else { return }
+        // First-use work (compiling kernels, timing GEMMs) is said, and left out of the ETA.
+        let eta = "ETA \(ProgressReporter.clock(p.eta))"
+        if interactive {
+            let filled = p.done * 30 / p.total
+            let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: 30 - filled)
+            fputs("\r  \(p.done)/\(p.total) [\(bar)] \(eta)\u{1B}[K" + (p.done == p.total ? "\n" : ""), stream)
+        } else if Date().timeIntervalSince(lastLine) > 10 || p.done == p.total {
+            lastLine = Date()
+            let firstUse = p.firstUse >= 1 ? ", \(ProgressReporter.clock(p.firstUse)) of it first-use compiling and timing" : ""
+            fputs("  batch \(p.done)/\(p.total), \(ProgressReporter.clock(p.elapsed)) elapsed\(firstUse), \(eta)\n", stream)
+        }
+        fflush(stream)
+    }
+}
+
 /// Turns Ctrl-C into a request to stop after the current step; a second Ctrl-C quits.
 final class InterruptHandler {
     private let source: DispatchSourceSignal

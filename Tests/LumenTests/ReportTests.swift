@@ -67,4 +67,33 @@ import Testing
         #expect(csv.hasPrefix("file,true,predicted,blue,green,red\n"))
         #expect(csv.split(separator: "\n").count == 13)
     }
+
+    /// `lumen evaluate` and `lumen predict` show progress on standard error (standard
+    /// output carries the results) with an ETA, every pass of test-time augmentation counted.
+    @Test func evaluateAndPredictShowProgressOnStandardError() throws {
+        let folder = try TemporaryFolder()
+        let data = folder.url.appendingPathComponent("data")
+        try writeColourDataset(data, perClass: 4, seed: 3)
+        try smallSpecFile(folder.url.appendingPathComponent("small.yaml"))
+        let checkpoint = folder.url.appendingPathComponent("model.safetensors").path
+        let made = try LumenProcess.run(["init", "--model", folder.url.appendingPathComponent("small.yaml").path,
+                                         "--classes", "blue,green,red", "--out", checkpoint])
+        #expect(made.status == 0, "\(made.stderr)")
+        func finalLine(_ stderr: String, batches: Int) -> Bool {
+            stderr.split(separator: "\n").contains { $0.hasPrefix("  batch \(batches)/\(batches), 0:") && $0.hasSuffix(", ETA 0:00") }
+        }
+        // 12 images in batches of 5: 3 batches a pass; the original and two draws: 9.
+        let evaluated = try LumenProcess.run(["evaluate", "--model", checkpoint, "--data", data.path, "--batch-size", "5",
+                                              "--tta", "2", "--horizontal-flip", "--json"])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        #expect(finalLine(evaluated.stderr, batches: 9), "\(evaluated.stderr)")
+        #expect((try? JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8))) != nil, "\(evaluated.stdout)")
+        let predicted = try LumenProcess.run(["predict", "--model", checkpoint, "--input", data.path, "--batch-size", "5", "--csv"])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        #expect(finalLine(predicted.stderr, batches: 3), "\(predicted.stderr)")
+        #expect(predicted.stdout.split(separator: "\n").count == 13, "\(predicted.stdout)")
+        // One batch: no progress at all.
+        let single = try LumenProcess.run(["predict", "--model", checkpoint, "--input", data.path, "--csv"])
+        #expect(single.status == 0 && !single.stderr.contains("batch"), "\(single.stderr)")
+    }
 }

@@ -53,11 +53,20 @@ public struct Evaluation: Encodable {
     /// Runs `model` over `folder`. For two classes, `threshold` (on class 1's
     /// probability) replaces argmax when given. With `augmentation`, the images are
     /// perturbed once each, or (with draws) averaged over the original and the draws; the
-    /// loss is then the cross-entropy of the averaged probabilities.
+    /// loss is then the cross-entropy of the averaged probabilities. `progress` is called
+    /// after every batch of every pass.
     public static func run(model: Model, classes: [String], preprocessing: Preprocessing, folder: ImageFolder,
                            threshold: Double? = nil, batchSize: Int = 32, augmentation: TestAugmentation? = nil,
-                           badFile: (@Sendable (ImageError) -> Void)? = nil) throws -> Evaluation {
+                           badFile: (@Sendable (ImageError) -> Void)? = nil,
+                           progress: (BatchProgress) -> Void = { _ in }) throws -> Evaluation {
         let input = model.spec.inputShape
+        let passCount = augmentation?.passes.count ?? 1
+        let started = Date(), firstUseBefore = model.device.firstUseSeconds
+        var batchesRun = 0
+        func report(done: Int, total: Int) {
+            progress(BatchProgress(done: done, total: total, batchesRun: batchesRun, elapsed: Date().timeIntervalSince(started),
+                                   firstUse: model.device.firstUseSeconds - firstUseBefore))
+        }
         let lossFunction = Loss(model.defaultLoss)
         var passes: [[[Double]]] = [], lossSum = 0.0
         var files: [String] = [], labels: [Int] = []
@@ -85,8 +94,14 @@ public struct Evaluation: Encodable {
                 rows += probabilities(try logits.toArray(), outputs: model.outputCount, activation: model.outputActivation)
                 files += batch.files.map(\.path)
                 labels += batch.labels
+                // Every pass over the folder counts: the original and each augmented draw.
+                batchesRun += 1
+                let done = passes.count * loader.batchesPerEpoch + stream.passed
+                if done < loader.batchesPerEpoch * passCount { report(done: done, total: loader.batchesPerEpoch * passCount) }
             }
             passes.append(rows)
+            // The pass's end, with any unreadable batches at its end passed over.
+            if passes.count == passCount { report(done: loader.batchesPerEpoch * passCount, total: loader.batchesPerEpoch * passCount) }
         }
         let probabilities = passes.count == 1 ? passes[0]
             : passes[0].indices.map { row in TestAugmentation.average(passes.map { $0[row] }) }

@@ -47,9 +47,19 @@ public final class Predictor {
     /// `skipped` and left out. With `augmentation` (draws > 0: test-time augmentation),
     /// each file's probabilities are the mean over the original and the augmented draws,
     /// draw d of file i keyed by (seed, d, i).
+    /// `progress` is called after every batch, counting batches of `batchSize` files (a
+    /// batch that passes over unreadable files takes more, so the count may end early).
     public func predict(_ files: [URL], batchSize: Int = 32, augmentation: TestAugmentation? = nil,
-                        skipped: (ImageError) -> Void = { _ in }) throws -> [Prediction] {
+                        skipped: (ImageError) -> Void = { _ in },
+                        progress: (BatchProgress) -> Void = { _ in }) throws -> [Prediction] {
         let input = model.spec.inputShape  // [H, W, C]
+        let total = (files.count + batchSize - 1) / batchSize
+        let started = Date(), firstUseBefore = model.device.firstUseSeconds
+        var batchesRun = 0
+        func report(done: Int) {
+            progress(BatchProgress(done: done, total: total, batchesRun: batchesRun, elapsed: Date().timeIntervalSince(started),
+                                   firstUse: model.device.firstUseSeconds - firstUseBefore))
+        }
         var results: [Prediction] = []
         var index = 0
         while index < files.count {
@@ -91,7 +101,11 @@ public final class Predictor {
                                           probabilities: Dictionary(uniqueKeysWithValues: zip(classes, probabilities)),
                                           ordered: probabilities))
             }
+            batchesRun += 1
+            if index < files.count { report(done: min(batchesRun, total - 1)) }
         }
+        // The end ends the count, however many files unreadable ones took.
+        report(done: total)
         return results
     }
 }
