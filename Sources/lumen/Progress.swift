@@ -6,13 +6,18 @@ final class ProgressReporter: TrainingReporter {
     private let interactive = isatty(STDOUT_FILENO) != 0
     private var lastPlainLine = Date.distantPast
     private var epochs = 0
+    /// The epoch's first step: the ETA's rate is taken from the steps after it.
+    private var firstStep: StepProgress?
 
     func epochBegan(_ epoch: Int, of epochs: Int, steps: Int) {
         self.epochs = epochs
+        firstStep = nil
         if !interactive { print("Epoch \(epoch + 1)/\(epochs): \(steps) steps"); fflush(stdout) }
     }
 
     func stepEnded(_ p: StepProgress) {
+        if firstStep == nil { firstStep = p }
+        let eta = p.eta(since: firstStep)
         let numbers = String(format: "loss %.4f  accuracy %.4f", p.loss, p.accuracy)
         // First-use work (compiling kernels, timing GEMMs) is said, and left out of the ETA.
         let firstUse = p.firstUse >= 1 ? ", \(ProgressReporter.clock(p.firstUse)) of it first-use compiling and timing" : ""
@@ -20,11 +25,11 @@ final class ProgressReporter: TrainingReporter {
             let width = 30
             let filled = p.steps > 0 ? min(width, p.step * width / p.steps) : width
             let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
-            print("\r  \(p.step)/\(p.steps) [\(bar)] ETA \(ProgressReporter.clock(p.eta))  \(numbers)\u{1B}[K", terminator: "")
+            print("\r  \(p.step)/\(p.steps) [\(bar)] ETA \(ProgressReporter.clock(eta))  \(numbers)\u{1B}[K", terminator: "")
             fflush(stdout)
         } else if Date().timeIntervalSince(lastPlainLine) >= 10 || p.step == p.steps {
             lastPlainLine = Date()
-            print("  step \(p.step)/\(p.steps), \(ProgressReporter.clock(p.elapsed)) elapsed\(firstUse), ETA \(ProgressReporter.clock(p.eta)), \(numbers)")
+            print("  step \(p.step)/\(p.steps), \(ProgressReporter.clock(p.elapsed)) elapsed\(firstUse), ETA \(ProgressReporter.clock(eta)), \(numbers)")
             fflush(stdout)
         }
     }
@@ -57,6 +62,8 @@ final class BatchProgressLine {
     private let stream: UnsafeMutablePointer<FILE>
     private let interactive: Bool
     private var lastLine = Date.distantPast
+    /// The pass's first report: the ETA's rate is taken from the batches after it.
+    private var first: BatchProgress?
 
     init(onStandardError: Bool) {
         stream = onStandardError ? stderr : stdout
@@ -65,8 +72,9 @@ final class BatchProgressLine {
 
     func show(_ p: BatchProgress) {
         guard p.total > 1 else { return }
+        if first == nil { first = p }
         // First-use work (compiling kernels, timing GEMMs) is said, and left out of the ETA.
-        let eta = "ETA \(ProgressReporter.clock(p.eta))"
+        let eta = "ETA \(ProgressReporter.clock(p.eta(since: first)))"
         if interactive {
             let filled = p.done * 30 / p.total
             let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: 30 - filled)

@@ -91,6 +91,10 @@ import Testing
                 "\(run.stdout)")
         #expect(BatchProgress(done: 3, total: 10, batchesRun: 2, elapsed: 12, firstUse: 4).eta == 28)
         #expect(BatchProgress(done: 4, total: 10, batchesRun: 0, elapsed: 1, firstUse: 0).eta == 0)
+        // From the first report on: its start-up stays out of the rate (6 s for 4 batches).
+        let first = BatchProgress(done: 1, total: 10, batchesRun: 1, elapsed: 8, firstUse: 2)
+        #expect(BatchProgress(done: 5, total: 10, batchesRun: 5, elapsed: 14, firstUse: 2).eta(since: first) == 7.5)
+        #expect(first.eta(since: first) == first.eta && first.eta == 54)
     }
 
     /// A batch of only unreadable files inside a chunk: the chunk ends at its own last

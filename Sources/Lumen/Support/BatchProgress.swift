@@ -16,7 +16,17 @@ public struct BatchProgress: Sendable, Equatable {
     }
 
     /// Seconds left at the rate of the batches this process computed, first-use work left out.
-    public var eta: Double {
-        batchesRun > 0 ? max(elapsed - firstUse, 0) / Double(batchesRun) * Double(max(total - done, 0)) : 0
+    public var eta: Double { eta(since: nil) }
+
+    /// Seconds left at the rate of the batches run since `earlier` (a report of this same
+    /// pass, such as its first, whose start-up — the loader's first decodes, buffers made
+    /// afresh — then stays out of the rate), or of all batches run while none have run
+    /// since it; first-use work left out either way.
+    public func eta(since earlier: BatchProgress?) -> Double {
+        var (seconds, batches) = (elapsed - firstUse, batchesRun)
+        if let earlier, batchesRun > earlier.batchesRun {
+            (seconds, batches) = (seconds - (earlier.elapsed - earlier.firstUse), batchesRun - earlier.batchesRun)
+        }
+        return batches > 0 ? max(seconds, 0) / Double(batches) * Double(max(total - done, 0)) : 0
     }
 }

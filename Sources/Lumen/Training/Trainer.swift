@@ -19,8 +19,14 @@ public struct StepProgress: Sendable {
     }
 
     /// Seconds left at the rate of the steps run, first-use work left out.
-    public var eta: Double {
-        BatchProgress(done: step, total: steps, batchesRun: stepsRun, elapsed: elapsed, firstUse: firstUse).eta
+    public var eta: Double { eta(since: nil) }
+
+    /// Seconds left at the rate of the steps run since `earlier`, a report of the same epoch
+    /// (see `BatchProgress.eta(since:)`).
+    public func eta(since earlier: StepProgress?) -> Double { asBatches.eta(since: earlier?.asBatches) }
+
+    private var asBatches: BatchProgress {
+        BatchProgress(done: step, total: steps, batchesRun: stepsRun, elapsed: elapsed, firstUse: firstUse)
     }
 }
 
