@@ -20,7 +20,7 @@ final class ProgressReporter: TrainingReporter {
         let eta = p.eta(since: firstStep)
         let numbers = String(format: "loss %.4f  accuracy %.4f", p.loss, p.accuracy)
         // First-use work (compiling kernels, timing GEMMs) is said, and left out of the ETA.
-        let firstUse = p.firstUse >= 1 ? ", \(ProgressReporter.clock(p.firstUse)) of it first-use compiling and timing" : ""
+        let firstUse = ProgressReporter.firstUseNote(p.firstUse)
         if interactive {
             let width = 30
             let filled = p.steps > 0 ? min(width, p.step * width / p.steps) : width
@@ -47,6 +47,11 @@ final class ProgressReporter: TrainingReporter {
         if interactive { print("\r\u{1B}[K", terminator: "") }
         print(text)
         fflush(stdout)
+    }
+
+    /// ", 0:02 of it first-use compiling and timing" for a second or more of it, else "".
+    static func firstUseNote(_ seconds: Double) -> String {
+        seconds >= 1 ? ", \(clock(seconds)) of it first-use compiling and timing" : ""
     }
 
     static func clock(_ seconds: Double) -> String {
@@ -81,7 +86,7 @@ final class BatchProgressLine {
             fputs("\r  \(p.done)/\(p.total) [\(bar)] \(eta)\u{1B}[K" + (p.done == p.total ? "\n" : ""), stream)
         } else if Date().timeIntervalSince(lastLine) > 10 || p.done == p.total {
             lastLine = Date()
-            let firstUse = p.firstUse >= 1 ? ", \(ProgressReporter.clock(p.firstUse)) of it first-use compiling and timing" : ""
+            let firstUse = ProgressReporter.firstUseNote(p.firstUse)
             fputs("  batch \(p.done)/\(p.total), \(ProgressReporter.clock(p.elapsed)) elapsed\(firstUse), \(eta)\n", stream)
         }
         fflush(stream)

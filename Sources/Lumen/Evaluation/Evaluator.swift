@@ -61,12 +61,8 @@ public struct Evaluation: Encodable {
                            progress: (BatchProgress) -> Void = { _ in }) throws -> Evaluation {
         let input = model.spec.inputShape
         let passCount = augmentation?.passes.count ?? 1
-        let started = Date(), firstUseBefore = model.device.firstUseSeconds
+        let clock = PassClock(device: model.device)
         var batchesRun = 0
-        func report(done: Int, total: Int) {
-            progress(BatchProgress(done: done, total: total, batchesRun: batchesRun, elapsed: Date().timeIntervalSince(started),
-                                   firstUse: model.device.firstUseSeconds - firstUseBefore))
-        }
         let lossFunction = Loss(model.defaultLoss)
         var passes: [[[Double]]] = [], lossSum = 0.0
         var files: [String] = [], labels: [Int] = []
@@ -82,6 +78,7 @@ public struct Evaluation: Encodable {
             let loader = try BatchLoader(folder: folder, options: options)
             if passes.isEmpty { loader.badFile = badFile }
             let stream = loader.epoch(draw ?? 0)
+            let total = loader.batchesPerEpoch * passCount
             var rows: [[Double]] = []
             files = []
             labels = []
@@ -97,11 +94,11 @@ public struct Evaluation: Encodable {
                 // Every pass over the folder counts: the original and each augmented draw.
                 batchesRun += 1
                 let done = passes.count * loader.batchesPerEpoch + stream.passed
-                if done < loader.batchesPerEpoch * passCount { report(done: done, total: loader.batchesPerEpoch * passCount) }
+                if done < total { progress(clock.progress(done: done, total: total, batchesRun: batchesRun)) }
             }
             passes.append(rows)
-            // The pass's end, with any unreadable batches at its end passed over.
-            if passes.count == passCount { report(done: loader.batchesPerEpoch * passCount, total: loader.batchesPerEpoch * passCount) }
+            // The last pass's end, with any unreadable batches at its end passed over.
+            if passes.count == passCount { progress(clock.progress(done: total, total: total, batchesRun: batchesRun)) }
         }
         let probabilities = passes.count == 1 ? passes[0]
             : passes[0].indices.map { row in TestAugmentation.average(passes.map { $0[row] }) }

@@ -54,12 +54,8 @@ public final class Predictor {
                         progress: (BatchProgress) -> Void = { _ in }) throws -> [Prediction] {
         let input = model.spec.inputShape  // [H, W, C]
         let total = (files.count + batchSize - 1) / batchSize
-        let started = Date(), firstUseBefore = model.device.firstUseSeconds
+        let clock = PassClock(device: model.device)
         var batchesRun = 0
-        func report(done: Int) {
-            progress(BatchProgress(done: done, total: total, batchesRun: batchesRun, elapsed: Date().timeIntervalSince(started),
-                                   firstUse: model.device.firstUseSeconds - firstUseBefore))
-        }
         var results: [Prediction] = []
         var index = 0
         while index < files.count {
@@ -102,10 +98,10 @@ public final class Predictor {
                                           ordered: probabilities))
             }
             batchesRun += 1
-            if index < files.count { report(done: min(batchesRun, total - 1)) }
+            if index < files.count { progress(clock.progress(done: min(batchesRun, total - 1), total: total, batchesRun: batchesRun)) }
         }
         // The end ends the count, however many files unreadable ones took.
-        report(done: total)
+        progress(clock.progress(done: total, total: total, batchesRun: batchesRun))
         return results
     }
 }

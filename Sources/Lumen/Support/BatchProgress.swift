@@ -30,3 +30,21 @@ public struct BatchProgress: Sendable, Equatable {
         return batches > 0 ? max(seconds, 0) / Double(batches) * Double(max(total - done, 0)) : 0
     }
 }
+
+/// The clock of one pass over batches on a device: each report counts the wall-clock
+/// time and the first-use work since the pass began.
+public struct PassClock {
+    private let device: Device
+    private let started = Date()
+    private let firstUseBefore: Double
+
+    public init(device: Device) {
+        self.device = device
+        firstUseBefore = device.firstUseSeconds
+    }
+
+    public func progress(done: Int, total: Int, batchesRun: Int) -> BatchProgress {
+        BatchProgress(done: done, total: total, batchesRun: batchesRun, elapsed: Date().timeIntervalSince(started),
+                      firstUse: device.firstUseSeconds - firstUseBefore)
+    }
+}

@@ -60,12 +60,8 @@ public enum FeatureExtractor {
         loader.badFile = badFile
         let total = loader.batchesPerEpoch
         let chunks = (total + chunkBatches - 1) / chunkBatches
-        let started = Date(), firstUseBefore = model.device.firstUseSeconds
+        let clock = PassClock(device: model.device)
         var batchesRun = 0
-        func report(_ done: Int) throws {
-            try progress(BatchProgress(done: done, total: total, batchesRun: batchesRun, elapsed: Date().timeIntervalSince(started),
-                                       firstUse: model.device.firstUseSeconds - firstUseBefore))
-        }
 
         // Chunks of an earlier, interrupted run count only if it extracted the same thing.
         let partial = URL(fileURLWithPath: out.path + ".partial", isDirectory: true)
@@ -85,7 +81,7 @@ public enum FeatureExtractor {
             let first = chunk * chunkBatches, count = min(chunkBatches, total - first)
             if let kept = try? FeatureFile(contentsOf: url) {
                 if chunks == 1 { onlyChunk = kept }
-                try report(first + count)
+                try progress(clock.progress(done: first + count, total: total, batchesRun: batchesRun))
                 continue
             }
             let stream = loader.epoch(0, skipping: first)
@@ -103,7 +99,7 @@ public enum FeatureExtractor {
                 labels += batch.labels
                 files += batch.files.map(\.path)
                 batchesRun += 1
-                try report(first + stream.passed)
+                try progress(clock.progress(done: first + stream.passed, total: total, batchesRun: batchesRun))
             }
             stream.cancel()
             let written = FeatureFile(features: SafeTensors.Entry(shape: [labels.count] + sampleShape, values: values), labels: labels,
