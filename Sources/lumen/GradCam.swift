@@ -9,7 +9,7 @@ struct GradCam: ParsableCommand {
 
     @Option(help: "A checkpoint.") var model: String
     @Option(help: "An image, or a folder searched recursively.") var input: String
-    @Option(help: "Folder for <name>-gradcam.png files.") var out: String
+    @Option(help: "Folder for <name>-gradcam.png files, in the input folder's subfolders (<name>.<ext>-gradcam.png where two images of a folder share a name).") var out: String
     @Option(help: "Layer to explain, any named layer with an image-shaped output (default: the last one larger than 1×1 before the output, as Keras' example picks).") var layer: String?
     @Option(name: .customLong("class"), help: "Class to explain (default: the predicted class).") var className: String?
     @OptionGroup var deviceOption: DeviceOption
@@ -28,10 +28,15 @@ struct GradCam: ParsableCommand {
             }
             let files = try ImageFiles.list(URL(fileURLWithPath: input))
             guard !files.isEmpty else { fail("\(input): no image files found") }
-            let outURL = URL(fileURLWithPath: out, isDirectory: true)
+            let targets = GradCam.heatmapURLs(for: files, input: URL(fileURLWithPath: input),
+                                              out: URL(fileURLWithPath: out, isDirectory: true))
             let shape = network.spec.inputShape
             var explained = 0
-            for file in files {
+            // Over several files each line says how far along the folder it is, with an ETA
+            // at the rate of the images after the first (first-use compiling left out).
+            let clock = PassClock(device: device)
+            var first: BatchProgress?
+            for (index, file) in files.enumerated() {
                 let original: Image
                 do {
                     original = try ImageDecoder.decode(file, channels: shape[2])
@@ -43,14 +48,35 @@ struct GradCam: ParsableCommand {
                 let x = try Tensor(on: device, shape: [1, shape[2], shape[0], shape[1]],
                                    values: checkpoint.preprocessing.channelsFirst(resized))
                 let cam = try GradCAM(model: network, input: x, layer: layer, classIndex: classIndex)
-                let target = outURL.appendingPathComponent(file.deletingPathExtension().lastPathComponent + "-gradcam.png")
+                let target = targets[index]
                 try AtomicFile.write(try cam.overlay(on: original).pngData(), to: target)
                 let name = network.outputCount == 1 ? checkpoint.classes[safe: 1] ?? "class 1" : checkpoint.classes[safe: cam.classIndex] ?? "\(cam.classIndex)"
-                print("\(target.path): \(name), layer \(cam.layerName)")
                 explained += 1
+                let progress = clock.progress(done: index + 1, total: files.count, batchesRun: explained)
+                if first == nil { first = progress }
+                let position = files.count > 1
+                    ? "  (\(index + 1)/\(files.count), ETA \(ProgressReporter.clock(progress.eta(since: first))))" : ""
+                print("\(target.path): \(name), layer \(cam.layerName)\(position)")
+                fflush(stdout)
             }
             guard explained > 0 else { fail("\(input): none of the \(files.count) image files could be read") }
         }
+    }
+}
+
+extension GradCam {
+    /// Where each file's heatmap goes: its folder under `input` mirrored under `out`, named
+    /// <name>-gradcam.png, or <name>.<ext>-gradcam.png where two files of a folder share a
+    /// name (x.jpg and x.png), so that no heatmap overwrites another.
+    static func heatmapURLs(for files: [URL], input: URL, out: URL) -> [URL] {
+        let root = input.standardizedFileURL.path
+        let relative = files.map { file -> String in
+            let path = file.standardizedFileURL.path
+            return path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : file.lastPathComponent
+        }
+        let stems = relative.map { ($0 as NSString).deletingPathExtension }
+        let shared = Set(Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys)
+        return zip(relative, stems).map { path, stem in out.appendingPathComponent((shared.contains(stem) ? path : stem) + "-gradcam.png") }
     }
 }
 

@@ -132,6 +132,36 @@ private let pillow = try! SafeTensors(contentsOf: images.appendingPathComponent(
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty)
     }
 
+    /// `gradcam` over a folder says on each image's line how far along the folder it is,
+    /// with an ETA (0:00 on the last), and writes every image's heatmap: the folder's
+    /// subfolders mirrored, two images of one name (rgb.jpg, rgb.png) told apart by their
+    /// extensions. Over one image it says neither place nor ETA.
+    @Test func gradcamCommandShowsItsPlaceInAFolderWithAnETA() throws {
+        let folder = try TemporaryFolder()
+        let inputs = folder.url.appendingPathComponent("in"), out = folder.url.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        for name in ["gray.png", "rgb.jpg", "rgb.png"] {
+            try FileManager.default.copyItem(at: images.appendingPathComponent(name), to: inputs.appendingPathComponent(name))
+        }
+        try FileManager.default.createDirectory(at: inputs.appendingPathComponent("more"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: images.appendingPathComponent("gray.png"), to: inputs.appendingPathComponent("more/gray.png"))
+        let checkpoint = images.appendingPathComponent("fashion-checkpoint.safetensors").path
+        let result = try LumenProcess.run(["gradcam", "--model", checkpoint, "--input", inputs.path, "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init).filter { $0.contains("-gradcam.png: ") }
+        #expect(lines.count == 4, "\(result.stdout)")
+        for (index, line) in lines.enumerated() {
+            #expect(line.range(of: "  \\(\(index + 1)/4, ETA [0-9]+:[0-9]{2}\\)$", options: .regularExpression) != nil, "\(line)")
+        }
+        #expect(lines.last?.hasSuffix("(4/4, ETA 0:00)") == true)
+        let written = try FileManager.default.subpathsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".png") }.sorted()
+        #expect(written == ["gray-gradcam.png", "more/gray-gradcam.png", "rgb.jpg-gradcam.png", "rgb.png-gradcam.png"])
+        let one = try LumenProcess.run(["gradcam", "--model", checkpoint, "--input", inputs.appendingPathComponent("rgb.png").path,
+                                        "--out", out.path])
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(one.stdout.contains("rgb-gradcam.png: ") && !one.stdout.contains("ETA"), "\(one.stdout)")
+    }
+
     @Test func predictCommandNamesAMissingCheckpoint() throws {
         let result = try LumenProcess.run(["predict", "--model", "/nonexistent/model.safetensors", "--input", images.path])
         #expect(result.status != 0)
