@@ -243,6 +243,43 @@ import Testing
         #expect(run.trainer.preprocessing == BuiltinModel.mobilenetV2.defaultPreprocessing)
     }
 
+    /// A Lumen checkpoint trained on 2 classes starts a 3-class run with a new classifier:
+    /// through `--init` beside the architecture, and as `--model` itself (its Dense head
+    /// resized, its activation kept). Without `--replace-head` each is refused with that
+    /// remedy named.
+    @Test func aCheckpointStartsAnotherSetOfClassesWithANewHead() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 23, size: 32)
+        let source = try Model(spec: BuiltinModel.xrayCNN.spec(classes: 2, inputSize: 64), device: testDevice, seed: 8)
+        let file = folder.url.appendingPathComponent("binary.safetensors")
+        try Checkpoint(model: source, classes: ["NORMAL", "PNEUMONIA"]).write(to: file)
+        let head = try #require(source.classifier).parameters.map(\.name)
+        for asModel in [false, true] {
+            var config = TrainingConfig()
+            config.data = folder.url.appendingPathComponent("data").path
+            config.model = asModel ? file.path : "xray-cnn"
+            config.initFrom = asModel ? nil : file.path
+            config.inputSize = 64
+            config.out = folder.url.appendingPathComponent("run").path
+            do {
+                _ = try TrainingRun(config: config, device: testDevice)
+                Issue.record("a 2-class classifier loaded into a 3-class run (as --model: \(asModel))")
+            } catch let error as LumenError {
+                #expect(error.description.contains("--replace-head 3"), "\(error)")
+            }
+            config.replaceHead = 3
+            let run = try TrainingRun(config: config, device: testDevice)
+            let model = run.trainer.model
+            let loaded = Dictionary(uniqueKeysWithValues: try model.parameters.map { ($0.name, try $0.value.toArray()) })
+            for p in source.parameters where !head.contains(p.name) {
+                #expect(loaded[p.name] == (try p.value.toArray()), "\(p.name)")
+            }
+            #expect(model.outputCount == 3)
+            #expect(loaded[head[0]]?.count == 3 * (try source.classifier!.parameters[0].value.count) / 2)
+            #expect(model.outputActivation == source.outputActivation)
+        }
+    }
+
     @Test func aMissingTensorIsNamed() throws {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 22, size: 32)

@@ -34,6 +34,13 @@ public enum ModelReference {
         }
     }
 
+    /// Whether the spec comes with its own classifier (every file), where a built-in's is
+    /// sized for the data's classes.
+    public var bringsItsClassifier: Bool {
+        if case .builtin = self { return false }
+        return true
+    }
+
     /// The spec: built-ins take the class count and input size; files carry their own.
     public func spec(classes: Int, inputSize: Int?, channels: Int?) throws -> ModelSpec {
         switch self {

@@ -88,17 +88,20 @@ private struct PreparedData {
         if let replaceHead = plan.replaceHead, replaceHead != classes.count {
             throw LumenError.invalidModelSpec("--replace-head \(replaceHead) but \(data) has \(classes.count) classes \(classes)")
         }
-        let spec = try reference.spec(classes: classes.count, inputSize: plan.inputSize ?? defaults.size, channels: channels)
+        var spec = try reference.spec(classes: classes.count, inputSize: plan.inputSize ?? defaults.size, channels: channels)
+        // A checkpoint or Keras file brings its own classifier: --replace-head sizes a new one.
+        if plan.replaceHead != nil, reference.bringsItsClassifier { spec = try spec.replacingHead(classes: classes.count) }
         model = try PreparedData.model(spec, classes: classes, of: data, plan: plan, device: device)
         if case .checkpoint(let url) = reference {
-            try Checkpoint.load(try Checkpoint(contentsOf: url).tensors, into: model, source: "checkpoint \(url.path)")
+            try PretrainedWeights.load(try Checkpoint(contentsOf: url).tensors, source: "checkpoint \(url.path)", into: model,
+                                       replaceHead: plan.replaceHead)
         }
         if let pretrained = plan.pretrained {
             try PretrainedWeights.load(URL(fileURLWithPath: pretrained), into: model, replaceHead: plan.replaceHead)
         }
         if let initFrom = plan.initFrom, initFrom != plan.model {
-            try Checkpoint.load(try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom)).tensors, into: model,
-                                source: "checkpoint \(initFrom)")
+            try PretrainedWeights.load(try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom)).tensors, source: "checkpoint \(initFrom)",
+                                       into: model, replaceHead: plan.replaceHead)
         }
         if let last = plan.trainableLast { try model.setTrainable(last: last) }
         if let name = plan.freezeUntil { try model.freeze(until: name) }
@@ -194,7 +197,8 @@ private struct PreparedData {
                               device: Device) throws -> Model {
         let model = try Model(spec: spec, device: device, seed: plan.seed)
         guard model.outputCount == classes.count || (model.outputCount == 1 && classes.count == 2) else {
-            throw LumenError.invalidModelSpec("the model has \(model.outputCount) outputs but \(data) has \(classes.count) classes \(classes)")
+            throw LumenError.invalidModelSpec("the model has \(model.outputCount) outputs but \(data) has \(classes.count) classes \(classes); "
+                + "--replace-head \(classes.count) trains a new classifier for them")
         }
         return model
     }
