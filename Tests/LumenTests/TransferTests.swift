@@ -280,6 +280,30 @@ import Testing
         }
     }
 
+    /// A run that starts from a Lumen checkpoint (as `--init` beside an architecture, or as
+    /// `--model`) makes its inputs the way the checkpoint records, as its weights were
+    /// trained; `--preprocessing` still overrides it.
+    @Test func aCheckpointsPreprocessingCarriesIntoTheRunItStarts() throws {
+        let folder = try TemporaryFolder()
+        try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 24, size: 32)
+        let source = try Model(spec: BuiltinModel.resnet18.spec(classes: 3, inputSize: 32), device: testDevice, seed: 9)
+        let file = folder.url.appendingPathComponent("resnet18-run.safetensors")
+        var recorded = Preprocessing.tf
+        recorded.mean = [0.25, 0.5, 0.75]
+        try Checkpoint(model: source, classes: ["blue", "green", "red"], preprocessing: recorded).write(to: file)
+        for (model, initFrom) in [(file.path, nil), ("resnet18", file.path)] as [(String, String?)] {
+            var config = TrainingConfig()
+            config.data = folder.url.appendingPathComponent("data").path
+            config.model = model
+            config.initFrom = initFrom
+            config.inputSize = 32
+            config.out = folder.url.appendingPathComponent("run").path
+            #expect(try TrainingRun(config: config, device: testDevice).trainer.preprocessing == recorded, "--model \(model)")
+            config.preprocessing = "rescale"
+            #expect(try TrainingRun(config: config, device: testDevice).trainer.preprocessing == .rescale, "--model \(model)")
+        }
+    }
+
     @Test func aMissingTensorIsNamed() throws {
         let folder = try TemporaryFolder()
         try writeColourDataset(folder.url.appendingPathComponent("data"), perClass: 2, seed: 22, size: 32)

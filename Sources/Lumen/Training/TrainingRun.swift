@@ -92,24 +92,33 @@ private struct PreparedData {
         // A checkpoint or Keras file brings its own classifier: --replace-head sizes a new one.
         if plan.replaceHead != nil, reference.bringsItsClassifier { spec = try spec.replacingHead(classes: classes.count) }
         model = try PreparedData.model(spec, classes: classes, of: data, plan: plan, device: device)
+        // The Lumen checkpoint the run starts from (as --model or --init), if any.
+        var starting: Checkpoint?
         if case .checkpoint(let url) = reference {
-            try PretrainedWeights.load(try Checkpoint(contentsOf: url).tensors, source: "checkpoint \(url.path)", into: model,
-                                       replaceHead: plan.replaceHead)
+            starting = try Checkpoint(contentsOf: url)
+            try PretrainedWeights.load(starting!.tensors, source: "checkpoint \(url.path)", into: model, replaceHead: plan.replaceHead)
         }
         if let pretrained = plan.pretrained {
             try PretrainedWeights.load(URL(fileURLWithPath: pretrained), into: model, replaceHead: plan.replaceHead)
         }
         if let initFrom = plan.initFrom, initFrom != plan.model {
-            try PretrainedWeights.load(try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom)).tensors, source: "checkpoint \(initFrom)",
-                                       into: model, replaceHead: plan.replaceHead)
+            starting = try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom))
+            try PretrainedWeights.load(starting!.tensors, source: "checkpoint \(initFrom)", into: model, replaceHead: plan.replaceHead)
         }
         if let last = plan.trainableLast { try model.setTrainable(last: last) }
         if let name = plan.freezeUntil { try model.freeze(until: name) }
 
         switch plan.preprocessing {
         case nil:
-            // Each built-in architecture's own (ImageNet's mean and std for torchvision's).
-            if case .builtin(let builtin, _) = reference { preprocessing = builtin.defaultPreprocessing } else { preprocessing = .rescale }
+            // The inputs the starting checkpoint's weights were trained on; else each built-in
+            // architecture's own (ImageNet's mean and std for torchvision's); else x/255.
+            if let starting {
+                preprocessing = starting.preprocessing
+            } else if case .builtin(let builtin, _) = reference {
+                preprocessing = builtin.defaultPreprocessing
+            } else {
+                preprocessing = .rescale
+            }
         case "rescale": preprocessing = .rescale
         case "tf": preprocessing = .tf
         case let other?: throw LumenError.invalidModelSpec("preprocessing must be rescale or tf, got '\(other)'")
