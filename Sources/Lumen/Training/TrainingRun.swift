@@ -89,7 +89,7 @@ private struct PreparedData {
             throw LumenError.invalidModelSpec("--replace-head \(replaceHead) but \(data) has \(classes.count) classes \(classes)")
         }
         var spec = try reference.spec(classes: classes.count, inputSize: plan.inputSize ?? defaults.size, channels: channels)
-        // A checkpoint or Keras file brings its own classifier: --replace-head sizes a new one.
+        // A file (checkpoint, Keras model, spec) brings its own classifier: --replace-head sizes a new one.
         if plan.replaceHead != nil, reference.bringsItsClassifier { spec = try spec.replacingHead(classes: classes.count) }
         model = try PreparedData.model(spec, classes: classes, of: data, plan: plan, device: device)
         // The Lumen checkpoint the run starts from (as --model or --init), if any.
