@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
     @Option(help: "Train only the last N layers, counted as in `lumen summary`.") var trainableLast: Int?
     @Option(help: "Freeze the layers up to and including this one.") var freezeUntil: String?
     @Option(help: "Weights by tensor name, e.g. a torchvision state dict from Scripts/export-torchvision.py.") var pretrained: String?
-    @Option(help: "Train a fresh classifier for this many classes instead of the pretrained one.") var replaceHead: Int?
+    @Option(help: "Train a fresh classifier for this many classes instead of the one in --pretrained weights or a checkpoint (--init, --model).") var replaceHead: Int?
     @Option(help: "Train a head on bottleneck features from `lumen extract-features` instead of images.") var features: String?
     @Option(help: "Validation features from `lumen extract-features`.") var valFeatures: String?
     @Flag(help: "Continue from RUN_DIR/last.safetensors when it exists.") var resume = false
