@@ -1,7 +1,7 @@
 import Foundation
 
-/// How far a pass over a folder's batches has got (feature extraction), for the CLI to
-/// show with an ETA.
+/// How far a pass over a folder's batches (or images) has got — feature extraction,
+/// evaluation, prediction, Grad-CAM — for the CLI to show with an ETA.
 public struct BatchProgress: Sendable, Equatable {
     /// Batches done of `total`, counting those an earlier, interrupted run kept.
     public var done: Int, total: Int

@@ -88,22 +88,24 @@ private struct PreparedData {
         if let replaceHead = plan.replaceHead, replaceHead != classes.count {
             throw LumenError.invalidModelSpec("--replace-head \(replaceHead) but \(data) has \(classes.count) classes \(classes)")
         }
-        var spec = try reference.spec(classes: classes.count, inputSize: plan.inputSize ?? defaults.size, channels: channels)
+        // The Lumen checkpoint the run starts from (as --model, read once for its spec and
+        // weights, or as --init), if any: its preprocessing is the run's default below.
+        var starting: Checkpoint?
+        if case .checkpoint(let url) = reference { starting = try Checkpoint(contentsOf: url) }
+        var spec = try starting?.spec ?? reference.spec(classes: classes.count, inputSize: plan.inputSize ?? defaults.size, channels: channels)
         // A file (checkpoint, Keras model, spec) brings its own classifier: --replace-head sizes a new one.
         if plan.replaceHead != nil, reference.bringsItsClassifier { spec = try spec.replacingHead(classes: classes.count) }
         model = try PreparedData.model(spec, classes: classes, of: data, plan: plan, device: device)
-        // The Lumen checkpoint the run starts from (as --model or --init), if any.
-        var starting: Checkpoint?
-        if case .checkpoint(let url) = reference {
-            starting = try Checkpoint(contentsOf: url)
-            try PretrainedWeights.load(starting!.tensors, source: "checkpoint \(url.path)", into: model, replaceHead: plan.replaceHead)
+        if case .checkpoint(let url) = reference, let starting {
+            try PretrainedWeights.load(starting.tensors, source: "checkpoint \(url.path)", into: model, replaceHead: plan.replaceHead)
         }
         if let pretrained = plan.pretrained {
             try PretrainedWeights.load(URL(fileURLWithPath: pretrained), into: model, replaceHead: plan.replaceHead)
         }
         if let initFrom = plan.initFrom, initFrom != plan.model {
-            starting = try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom))
-            try PretrainedWeights.load(starting!.tensors, source: "checkpoint \(initFrom)", into: model, replaceHead: plan.replaceHead)
+            let checkpoint = try Checkpoint(contentsOf: URL(fileURLWithPath: initFrom))
+            try PretrainedWeights.load(checkpoint.tensors, source: "checkpoint \(initFrom)", into: model, replaceHead: plan.replaceHead)
+            starting = checkpoint
         }
         if let last = plan.trainableLast { try model.setTrainable(last: last) }
         if let name = plan.freezeUntil { try model.freeze(until: name) }
