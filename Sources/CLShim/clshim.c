@@ -5,13 +5,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 // Profiled launches waiting to be read: events and the names they belong to.
 #define LM_PROFILE_PENDING 4096
 // Slots of the hash table from a name to its place in `names`: a power of two, at least
 // twice LM_PROFILE_NAMES, so probing always meets an empty slot.
-#define LM_PROFILE_TABLE 2048
+#define LM_PROFILE_TABLE 8192
 
 struct lm_device {
     cl_device_id id;
@@ -478,13 +479,22 @@ static uint32_t name_hash(const char *name) {
 }
 
 // The place of `name` in the profile, added when new. Found through a hash table, since a
-// shapes profile (LUMEN_PROFILE=shapes) has hundreds of names and a launch per few
+// shapes profile (LUMEN_PROFILE=shapes) has up to thousands of names and a launch per few
 // microseconds of a short kernel: host time spent here runs on the cores the kernels use.
 static int profile_slot(lm_device *device, const char *name) {
     uint32_t at = name_hash(name) & (LM_PROFILE_TABLE - 1);
     for (int entry; (entry = device->name_table[at]) != 0; at = (at + 1) & (LM_PROFILE_TABLE - 1))
         if (strncmp(device->names[entry - 1], name, LM_PROFILE_NAME_LENGTH - 1) == 0) return entry - 1;
-    if (device->name_count == LM_PROFILE_NAMES) return LM_PROFILE_NAMES - 1;
+    if (device->name_count >= LM_PROFILE_NAMES - 1) {
+        // Full: the last slot, under a name of its own, takes every launch of a name not
+        // yet seen, so no shape's row counts another's launches.
+        const int last = LM_PROFILE_NAMES - 1;
+        if (device->name_count == last) {
+            snprintf(device->names[last], LM_PROFILE_NAME_LENGTH, "%s%d names)", LM_PROFILE_OVERFLOW, last);
+            device->name_count = LM_PROFILE_NAMES;
+        }
+        return last;
+    }
     int slot = device->name_count++;
     strncpy(device->names[slot], name, LM_PROFILE_NAME_LENGTH - 1);
     device->names[slot][LM_PROFILE_NAME_LENGTH - 1] = 0;

@@ -1,3 +1,4 @@
+import CLShim
 import Foundation
 import Testing
 @testable import Lumen
@@ -223,6 +224,32 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
         #expect(run.status != 0)
         #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.contains("LUMEN_PROFILE=kernels")
                 && run.stderr.contains("shapes"), "\(run.stderr)")
+    }
+
+    /// A shapes profile keeps LM_PROFILE_NAMES names. Once all but the last are taken, the
+    /// last becomes a row of its own, named as such, for every launch of a name not yet
+    /// seen, so no shape's row counts another's launches (the last shape's row took them
+    /// all before, which made a long run's profile wrong about one kernel).
+    @Test func aFullShapesProfileCountsFurtherLaunchesApart() throws {
+        let folder = try TemporaryFolder()
+        var options = DeviceOptions(cacheDirectory: folder.url)
+        (options.profiling, options.profilesShapes) = (true, true)
+        let device = try Device.open(testDevice.info, options: options)
+        let x = try Tensor(on: device, shape: [1], values: [0])
+        let names = Int(LM_PROFILE_NAMES), further = 5
+        // add(n = 1, epilogue = e) over one work-item for e = 1, 2, …: names − 1 + further
+        // names, then e = 1 again (only the epilogue's bits 2 and 4 mean anything).
+        for e in Array(1...(names - 1 + further)) + [1] {
+            try device.launch("elementwise", "add", global: [1], [.tensor(x), .tensor(x), .tensor(x), .size(1), .int(Int32(e))])
+        }
+        let profile = device.takeProfile()
+        let overflow = profile.filter { $0.name.hasPrefix(LM_PROFILE_OVERFLOW) }
+        #expect(profile.count == names)
+        #expect(overflow.map(\.calls) == [further], "\(overflow)")
+        #expect(overflow.first?.name.hasSuffix(" \(names - 1) names)") == true, "\(overflow)")
+        #expect(profile.filter { $0.name.hasSuffix("/add(1,1) over 1") }.map(\.calls) == [2])
+        #expect(profile.filter { !$0.name.hasPrefix(LM_PROFILE_OVERFLOW) && !$0.name.hasSuffix("/add(1,1) over 1") }
+            .allSatisfy { $0.calls == 1 })
     }
 
     /// Which of Lumen's kernels may serve a device, the fallback when CLBlast fails.

@@ -69,10 +69,13 @@ int lm_device_open(int index, lm_device **out);
 /// Opens the device with a profiling queue: launches then report their device time
 /// through lm_device_take_profile.
 int lm_device_open_profiled(int index, lm_device **out);
-/// The most names a profile keeps (later ones add to the last), and each name's slot in
-/// bytes, its terminating 0 included (longer names are cut).
-#define LM_PROFILE_NAMES 1024
+/// The most names a profile keeps, and each name's slot in bytes, its terminating 0
+/// included (longer names are cut). When all but the last are taken, the last is named
+/// LM_PROFILE_OVERFLOW followed by how many names the others hold and a closing
+/// parenthesis, and every launch of a name not yet seen adds to it.
+#define LM_PROFILE_NAMES 4096
 #define LM_PROFILE_NAME_LENGTH 160
+#define LM_PROFILE_OVERFLOW "(other kernels and shapes; the profile keeps "
 
 /// Kernel time recorded since the last call, by name: up to `capacity` entries of
 /// (name in an LM_PROFILE_NAME_LENGTH-byte slot of `names`, total nanoseconds, count), in
