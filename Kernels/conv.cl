@@ -271,6 +271,39 @@ inline float16 shifted16(__global const float *plane, const int at, const float1
     return select((float16)0.0f, taps, (th >= 0.0f) & (th < (float)H) & (tw >= 0.0f) & (tw < (float)W));
 }
 
+// Runs of `count` consecutive floats in 16-, 8-, 4-, 2- and 1-float pieces, so the short
+// rows of small maps (11 or 13 cells) go as a few vectors rather than cell by cell:
+// copy_run from global memory, store_run from a work-item's private array.
+#define COPY_RUN(NAME, SPACE) \
+    inline void NAME(SPACE const float *from, __global float *to, const int count) { \
+        int i = 0; \
+        for (; i + 16 <= count; i += 16) vstore16(vload16(0, from + i), 0, to + i); \
+        if (i + 8 <= count) { vstore8(vload8(0, from + i), 0, to + i); i += 8; } \
+        if (i + 4 <= count) { vstore4(vload4(0, from + i), 0, to + i); i += 4; } \
+        if (i + 2 <= count) { vstore2(vload2(0, from + i), 0, to + i); i += 2; } \
+        if (i < count) to[i] = from[i]; \
+    }
+COPY_RUN(copy_run, __global)
+COPY_RUN(store_run, __private)
+
+inline void add_run(__global const float *from, __global float *to, const int count) {
+    int i = 0;
+    for (; i + 16 <= count; i += 16) vstore16(vload16(0, to + i) + vload16(0, from + i), 0, to + i);
+    if (i + 8 <= count) { vstore8(vload8(0, to + i) + vload8(0, from + i), 0, to + i); i += 8; }
+    if (i + 4 <= count) { vstore4(vload4(0, to + i) + vload4(0, from + i), 0, to + i); i += 4; }
+    if (i + 2 <= count) { vstore2(vload2(0, to + i) + vload2(0, from + i), 0, to + i); i += 2; }
+    if (i < count) to[i] += from[i];
+}
+
+inline void zero_run(__global float *to, const int count) {
+    int i = 0;
+    for (; i + 16 <= count; i += 16) vstore16((float16)0.0f, 0, to + i);
+    if (i + 8 <= count) { vstore8((float8)0.0f, 0, to + i); i += 8; }
+    if (i + 4 <= count) { vstore4((float4)0.0f, 0, to + i); i += 4; }
+    if (i + 2 <= count) { vstore2((float2)0.0f, 0, to + i); i += 2; }
+    if (i < count) to[i] = 0.0f;
+}
+
 // The same values as im2col, image n's row r starting at n·image_step + r·row_step of
 // cols: image_step = C·KH·KW·OH·OW and row_step = OH·OW lay it out as im2col does,
 // [N, C*KH*KW, OH*OW]; image_step = OH·OW and row_step = N·OH·OW put the images side by
@@ -303,17 +336,17 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
     for (int oh = 0; oh < OH; oh++) {
         const int h = oh * S - PT + kh;
         if (h < 0 || h >= H) {
-            for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
+            zero_run(out, OW);
         } else {
             __global const float *line = plane + h * W;
             // Outputs whose column w = ow·S − PL + kw falls inside the row; zeros around them.
             int first, end;
             columns_inside(W, S, PL, kw, OW, &first, &end);
-            int ow = 0;
-            for (; ow < first; ow++) out[ow] = 0.0f;
+            zero_run(out, first);
+            int ow = first;
             if (S == 1) {
-                __global const float *shifted = line + kw - PL;
-                for (; ow + 16 <= end; ow += 16) vstore16(vload16(0, shifted + ow), 0, out + ow);
+                copy_run(line + kw - PL + first, out + first, end - first);
+                ow = end;
             } else if (S == 2) {
                 // Columns 2·ow − PL + kw: the even lanes of 16 columns, the odd ones of the
                 // 16 from the 15th on (the last read column is the last one needed).
@@ -324,7 +357,7 @@ __kernel void im2col_rows(__global const float *x, __global float *cols,
                 }
             }
             for (; ow < end; ow++) out[ow] = line[ow * S - PL + kw];
-            for (; ow < OW; ow++) out[ow] = 0.0f;
+            zero_run(out + end, OW - end);
         }
         out += OW;
     }
@@ -386,7 +419,7 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
         }
         return;
     }
-    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
+    zero_run(plane, H * W);
     for (int kh = 0; kh < KH; kh++) {
         for (int kw = 0; kw < KW; kw++) {
             __global const float *row = base + (size_t)(kh * KW + kw) * row_step;
@@ -398,12 +431,11 @@ __kernel void col2im_planes(__global const float *cols, __global float *dx,
                 // Outputs whose column w = ow·S − PL + kw falls inside the row.
                 int first, end;
                 columns_inside(W, S, PL, kw, OW, &first, &end);
-                int ow = first;
                 if (S == 1) {
-                    __global float *shifted = line + kw - PL;
-                    for (; ow + 16 <= end; ow += 16) vstore16(vload16(0, shifted + ow) + vload16(0, src + ow), 0, shifted + ow);
+                    add_run(src + first, line + first - PL + kw, end - first);
+                    continue;
                 }
-                for (; ow < end; ow++) line[ow * S - PL + kw] += src[ow];
+                for (int ow = first; ow < end; ow++) line[ow * S - PL + kw] += src[ow];
             }
         }
     }
@@ -858,5 +890,109 @@ __kernel void depthwise_backward_filter_rows(__global const float *x, __global c
         const float4 b = a.lo + a.hi;
         const float2 d = b.lo + b.hi;
         dweight[(size_t)o * KH * KW + i] = d.x + d.y + edges[i];
+    }
+}
+
+// Direct convolution at stride 1 for CPU-style devices, with no column matrix. It reads
+// the input's planes padded (xp: HP = OH + KH − 1 rows of P = OW + KW − 1 cells, the
+// margins zero; x itself when it has no margins), so that output (oh, ow) is the sum over
+// c, kh, kw of xp[c, oh + kh, ow + kw] · W[o, c, kh, kw]. Counted in xp's own row pitch,
+// q = oh·P + ow, a run of outputs then reads a contiguous run of xp at every tap: a
+// work-item takes 32 of them (two vectors) for 8 output channels, each tap's weight
+// broadcast over a vector. Outputs at ow >= OW (the last KW − 1 of each row of P) are
+// computed and dropped, as is a run's overhang past the last output.
+//   xp: [N, C, HP, P]   weight: [O, C, KH, KW]   y: [N, O, OH, OW]   bias: [O]
+#define DIRECT_TM 8
+#define DIRECT_NV 2
+
+// 16 floats of xp from `at`, those at or past `total` read as 0.
+inline float16 direct_load_within(__global const float *xp, const long at, const long total) {
+    if (at + 16 <= total) return vload16(0, xp + at);
+    float values[16];
+    for (int l = 0; l < 16; l++) values[l] = at + l < total ? xp[at + l] : 0.0f;
+    return vload16(0, values);
+}
+
+// Every tap of a work-item's run, LOAD(u) giving the tap's vector u.
+#define DIRECT_TAPS(LOAD) \
+    for (int c = 0; c < C; c++) { \
+        for (int kh = 0; kh < KH; kh++) { \
+            for (int kw = 0; kw < KW; kw++) { \
+                const long at = base + (long)c * plane + kh * P + kw; \
+                const int tap = (c * KH + kh) * KW + kw; \
+                float16 v[DIRECT_NV]; \
+                _Pragma("unroll") for (int u = 0; u < DIRECT_NV; u++) v[u] = LOAD(u); \
+                _Pragma("unroll") for (int t = 0; t < DIRECT_TM; t++) { \
+                    const float16 w = (float16)filters[t][tap]; \
+                    _Pragma("unroll") for (int u = 0; u < DIRECT_NV; u++) acc[t][u] = fma(w, v[u], acc[t][u]); \
+                } \
+            } \
+        } \
+    }
+#define DIRECT_PLAIN(u) vload16(0, xp + at + 16 * (u))
+#define DIRECT_CHECKED(u) direct_load_within(xp, at + 16 * (u), total)
+
+// epilogue: bit 0 adds bias[o], bits 1 and 2 apply ReLU or ReLU6 (`finish16`).
+__kernel void direct_forward_rows(__global const float *xp, __global const float *weight, __global float *y,
+                                  const int N, const int C, const int HP, const int P, const int O, const int OH,
+                                  const int OW, const int KH, const int KW, __global const float *bias, const int epilogue) {
+    const int q0 = get_global_id(0) * 16 * DIRECT_NV;
+    const int o0 = get_global_id(1) * DIRECT_TM;
+    const int n = get_global_id(2);
+    if (q0 >= (OH - 1) * P + OW || o0 >= O || n >= N) return;
+    const int plane = HP * P, taps = C * KH * KW;
+    const long total = (long)N * C * plane, base = (long)n * C * plane + q0;
+    // Past the last output channel, the last one's filter is read (its sums never stored).
+    __global const float *filters[DIRECT_TM];
+    float16 acc[DIRECT_TM][DIRECT_NV];
+    #pragma unroll
+    for (int t = 0; t < DIRECT_TM; t++) {
+        filters[t] = weight + (size_t)min(o0 + t, O - 1) * taps;
+        #pragma unroll
+        for (int u = 0; u < DIRECT_NV; u++) acc[t][u] = 0.0f;
+    }
+    // Loads are checked only where the run's last reads come within its length of the end.
+    if (base + (long)(C - 1) * plane + (KH - 1) * P + KW - 1 + 16 * DIRECT_NV <= total) {
+        DIRECT_TAPS(DIRECT_PLAIN)
+    } else {
+        DIRECT_TAPS(DIRECT_CHECKED)
+    }
+    const int first_row = q0 / P, first_column = q0 - first_row * P;
+    #pragma unroll
+    for (int t = 0; t < DIRECT_TM; t++) {
+        if (o0 + t < O) {
+            float values[16 * DIRECT_NV];
+            const float shift = epilogue & 1 ? bias[o0 + t] : 0.0f;
+            #pragma unroll
+            for (int u = 0; u < DIRECT_NV; u++) vstore16(finish16(acc[t][u], shift, epilogue), u, values);
+            __global float *out = y + ((size_t)n * O + o0 + t) * OH * OW;
+            // The run row by row: the cells of each with ow < OW, in rows below OH.
+            for (int l = 0, oh = first_row, ow = first_column; l < 16 * DIRECT_NV && oh < OH; oh++, ow = 0) {
+                const int length = min(P - ow, 16 * DIRECT_NV - l);
+                if (ow < OW) store_run(values + l, out + oh * OW + ow, min(length, OW - ow));
+                l += length;
+            }
+        }
+    }
+}
+
+// xp[n, c, r, s] = x[n, c, r − PT, s − PL], 0 outside x: the padded planes
+// direct_forward_rows reads, one plane per work-item.   x: [NC, H, W]   xp: [NC, HP, P]
+__kernel void direct_pad_planes(__global const float *x, __global float *xp, const int NC, const int H, const int W,
+                                const int HP, const int P, const int PT, const int PL) {
+    const int nc = get_global_id(0);
+    if (nc >= NC) return;
+    __global const float *from = x + (size_t)nc * H * W;
+    __global float *to = xp + (size_t)nc * HP * P;
+    const int first = min(PL, P), end = max(first, min(P, PL + W));
+    for (int r = 0; r < HP; r++, to += P) {
+        const int h = r - PT;
+        if (h < 0 || h >= H) {
+            zero_run(to, P);
+            continue;
+        }
+        zero_run(to, first);
+        copy_run(from + h * W + first - PL, to + first, end - first);
+        zero_run(to + end, P - end);
     }
 }

@@ -20,7 +20,7 @@ struct SelfTest: ParsableCommand {
                                valueName: "names")) var models = "all"
     @Option(help: ArgumentHelp("With --full: the kernel families to check (cpu, gpu, or both).", valueName: "families"))
     var kernels = "cpu,gpu"
-    @Option(help: ArgumentHelp("With --full: only these groups of kernel checks, comma-separated (gemm, conv2d, winograd, depthwise, pooling, global-pooling, batchnorm, activations, reductions, layout, elementwise, dropout, loss).",
+    @Option(help: ArgumentHelp("With --full: only these groups of kernel checks, comma-separated (gemm, conv2d, direct, winograd, depthwise, pooling, global-pooling, batchnorm, activations, reductions, layout, elementwise, dropout, loss).",
                                valueName: "groups")) var only: String?
     @Flag(help: "Print the results as JSON.") var json = false
 

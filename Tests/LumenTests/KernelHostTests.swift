@@ -53,6 +53,57 @@ import Testing
         #expect(maxRelativeDifference("col2im variants k\(k) s\(s)", results[1], results[0]) <= 1e-6)
     }
 
+    /// The row kernels copy and add a row's cells in pieces of 16, 8, 4, 2 and 1: every
+    /// row width from 1 to 40 cells, each starting and ending at the margins' offsets,
+    /// against the host (im2col exactly, col2im to rounding).
+    @Test func im2colAndCol2imMatchHostOnEveryRowWidth() throws {
+        var checked = 0
+        for width in 1...40 {
+            for (stride, padding) in [(1, Padding.valid), (1, .explicit(1)), (1, .explicit(2)), (2, .valid), (2, .explicit(1))] {
+                let shape = [2, 2, 3, width]
+                guard let g = try? WindowGeometry(input: shape, kernel: (3, 3), stride: stride, padding: padding),
+                      g.outputPlane > 0 else { continue }
+                let x = randomValues(shape.reduce(1, *), seed: UInt64(60 + width))
+                let cols = HostReference.im2col(x, g)
+                let c = randomValues(cols.count, seed: UInt64(160 + width))
+                let label = "width \(width) s\(stride) \(padding)"
+                let xt = try Tensor(on: testDevice, shape: shape, values: x)
+                #expect(try ConvOps.im2col(xt, g, variant: .rows).toArray() == cols, "im2col \(label)")
+                let ct = try Tensor(on: testDevice, shape: [2, 2 * 9, g.outputPlane], values: c)
+                #expect(maxRelativeDifference("col2im \(label)", try ConvOps.col2im(ct, g, variant: .rows).toArray(),
+                                              HostReference.col2im(c, g)) <= 1e-6)
+                checked += 1
+            }
+        }
+        #expect(checked > 150)
+    }
+
+    /// Every convolution plan on CPU-style kernels, forward (bias and ReLU) and input
+    /// gradient, against the host: 9 channels to 10 on 13 × 13 maps, valid and "same"
+    /// (the direct plan reads x in place, then a padded copy). The direct plan's input
+    /// gradient is the transposed one (a planned forward convolution of dy).
+    @Test(arguments: [Padding.valid, .same])
+    func everyConvolutionPlanMatchesHost(padding: Padding) throws {
+        let shape = [3, 9, 13, 13], filters = 10
+        let g = try WindowGeometry(input: shape, kernel: (3, 3), stride: 1, padding: padding)
+        let device = device(for: .cpu)
+        let x = randomValues(shape.reduce(1, *), seed: 71), w = randomValues(filters * 81, seed: 72)
+        let bias = randomValues(filters, seed: 73), dy = randomValues(3 * filters * g.outputPlane, seed: 74)
+        let xt = try Tensor(on: device, shape: shape, values: x), wt = try Tensor(on: device, shape: [filters, 9, 3, 3], values: w)
+        let bt = try Tensor(on: device, shape: [filters], values: bias)
+        let dyt = try Tensor(on: device, shape: [3, filters, g.outHeight, g.outWidth], values: dy)
+        let y = HostReference.conv2d(x, weight: w, bias: bias, outChannels: filters, g).map { max($0, 0) }
+        let dx = HostReference.conv2dBackward(dy, x: x, weight: w, outChannels: filters, g).dx
+        for plan in ConvolutionPlan.allCases {
+            if plan != .transposed {
+                let forward = try ConvOps.forward(xt, weight: wt, bias: bt, g, activation: .relu, variant: .rows, plan: plan)
+                #expect(maxRelativeDifference("\(plan) forward \(padding)", try forward.toArray(), y, floor: 81) <= 1e-5)
+            }
+            let data = try ConvOps.backwardData(dyt, weight: wt, g, variant: .rows, plan: plan)
+            #expect(maxRelativeDifference("\(plan) input gradient \(padding)", try data.toArray(), dx, floor: Float(filters * 4)) <= 1e-5)
+        }
+    }
+
     /// Both weight-gradient paths: fewer than 32 rows (A·Bᵀ on im2col) and 32 or more
     /// (untransposed GEMM on the transposed im2col), against Σ_n dy_n · cols_nᵀ on the host.
     @Test(arguments: [3, 4])

@@ -7,7 +7,7 @@ public enum KernelChecks {
     /// The checks by group, in the order they run: `lumen self-test --full --only NAME`
     /// runs some of them.
     public static let groups: [(name: String, run: (Device) -> [KernelCheck])] = [
-        ("gemm", gemm), ("conv2d", convolution), ("winograd", winograd), ("depthwise", depthwise), ("pooling", pooling),
+        ("gemm", gemm), ("conv2d", convolution), ("direct", direct), ("winograd", winograd), ("depthwise", depthwise), ("pooling", pooling),
         ("global-pooling", globalPooling), ("batchnorm", batchNorm), ("activations", activations),
         ("reductions", reductions), ("layout", layout), ("elementwise", elementwise), ("dropout", dropout), ("loss", loss),
     ]

@@ -73,6 +73,36 @@ extension KernelChecks {
         return finished([forward, data, filter, transposed])
     }
 
+
+    /// The direct forward (`ConvOps.directForward`, the same kernel in either family) with
+    /// bias and ReLU: every stride-1 geometry of `geometries` and margins of 1 and 2 cells,
+    /// with 3 output channels (fewer than a work-item's 8) and 11 (a block of 8 and a tail),
+    /// on maps whose rows are shorter and longer than a run of 32 outputs.
+    static func direct(on device: Device) -> [KernelCheck] {
+        var check = KernelCheck(family: device.kernelStyle, name: "conv2d direct forward (bias + ReLU)", tolerance: 1e-5)
+        do {
+            var cases = geometries(kernels: [(3, 3), (7, 7), (1, 7), (7, 1), (2, 2)], channels: 2, moreMaps: [(13, 13), (5, 11)])
+            for (h, w) in [(13, 13), (3, 40), (2, 2)] {
+                for padding in [Padding.explicit(1), .explicit(2)] {
+                    cases.append(try WindowGeometry(input: [2, 2, h, w], kernel: (3, 3), stride: 1, padding: padding))
+                }
+            }
+            for (index, g) in cases.enumerated() where ConvOps.directApplies(g, variant: .rows, on: device) {
+                for outChannels in [3, 11] {
+                    let values = try ConvolutionCase(g, outChannels: outChannels, index: index, on: device)
+                    let bias = try Tensor(on: device, shape: [outChannels], values: values.bias)
+                    check.compare(describe(g) + " to \(outChannels) channels", {
+                        try ConvOps.directForward(values.xt, weight: values.wt, bias: bias, g, activation: .relu).toArray()
+                    }, HostReference.conv2d(values.x, weight: values.weight, bias: values.bias, outChannels: outChannels, g)
+                        .map { max($0, 0) }, floor: Float(g.channels * g.kernelHeight * g.kernelWidth))
+                }
+            }
+        } catch {
+            return finished([check], error: error)
+        }
+        return finished([check])
+    }
+
     /// Winograd F(2×2, 3×3): forward with bias and ReLU, the input and weight gradients, on the
     /// 3 × 3 stride-1 geometries (valid, same, 2 cells), one map wide enough for the
     /// interior vector paths and their tails, in one group and in groups of one image, and

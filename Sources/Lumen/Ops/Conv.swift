@@ -297,6 +297,7 @@ public enum ConvOps {
     static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: WindowGeometry, activation: ActivationKind,
                         variant: KernelVariant?, plan: ConvolutionPlan) throws -> Tensor {
         if let tile = plan.winogradTile { return try Winograd.forward(x, weight: weight, bias: bias, g, activation: activation, tile: tile) }
+        if plan == .direct { return try directForward(x, weight: weight, bias: bias, g, activation: activation) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let y = try Tensor(uninitializedOn: x.device, shape: [g.batch, outChannels, g.outHeight, g.outWidth])
@@ -489,7 +490,8 @@ public enum ConvOps {
     static func backwardData(_ dy: Tensor, weight: Tensor, _ g: WindowGeometry, variant: KernelVariant?,
                              plan: ConvolutionPlan, adding soFar: Tensor? = nil) throws -> Tensor {
         if let tile = plan.winogradTile { return try Winograd.backwardData(dy, weight: weight, g, tile: tile) }
-        if plan == .transposed { return try backwardDataAsForward(dy, weight: weight, g, variant: variant) }
+        // (The direct plan is a forward one: as transposed, whose forward is planned.)
+        if plan == .transposed || plan == .direct { return try backwardDataAsForward(dy, weight: weight, g, variant: variant) }
         let outChannels = weight.shape[0]
         let rows = g.channels * g.kernelHeight * g.kernelWidth
         let plane = g.outputPlane

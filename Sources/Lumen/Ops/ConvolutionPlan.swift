@@ -1,10 +1,11 @@
 /// How a convolution's forward pass or input gradient runs: im2col + GEMM, Winograd
-/// F(2×2, 3×3) or F(4×4, 3×3) (`Winograd`), or for the input gradient a forward
-/// convolution of dy with the filters flipped (`transposed`). Winograd is a candidate on
+/// F(2×2, 3×3) or F(4×4, 3×3) (`Winograd`), directly (`direct`, forward only), or for the
+/// input gradient a forward convolution of dy with the filters flipped (`transposed`),
+/// itself planned as a forward pass. Winograd is a candidate on
 /// CPU-style kernels for 3 × 3 windows at stride 1 with at least 8 channels in and out
 /// (fewer leave its GEMMs too short to pay for the transforms); `transposed` on CPU-style
 /// kernels for stride-1 windows wider than one cell whose margins are narrower than the
-/// window. The device's `GemmPlanner` times the candidates once per shape and remembers
+/// window; `direct` on CPU-style kernels at stride 1. The device's `GemmPlanner` times the candidates once per shape and remembers
 /// the fastest. With a forced GEMM backend nothing is timed: im2col.
 enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     case im2col
@@ -14,11 +15,14 @@ enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     /// the O·KH·KW taps of dy and writes dx itself, where im2col's input gradient writes a
     /// C·KH·KW-row column matrix from O-long dot products and col2im folds it.
     case transposed
+    /// The forward pass read from the input in place, no column matrix (`ConvOps.directForward`):
+    /// CPU-style kernels, stride 1, windows wider than one cell.
+    case direct
 
     /// The Winograd tile the plan runs, nil for im2col and transposed.
     var winogradTile: Winograd.Tile? {
         switch self {
-        case .im2col, .transposed: return nil
+        case .im2col, .transposed, .direct: return nil
         case .winograd: return .two
         case .winograd4x4: return .four
         }
@@ -36,6 +40,7 @@ enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
                        run: (ConvolutionPlan) throws -> Void) throws -> ConvolutionPlan {
         var candidates: [ConvolutionPlan] = [.im2col]
         if winogradApplies(g, outChannels: outChannels, variant: variant, on: device) { candidates += [.winograd, .winograd4x4] }
+        if pass == .forward && ConvOps.directApplies(g, variant: variant, on: device) { candidates.append(.direct) }
         if pass == .inputGradient && transposedApplies(g, variant: variant, on: device) { candidates.append(.transposed) }
         guard candidates.count > 1 else { return .im2col }
         let planner = GemmPlanner.of(device)

@@ -274,7 +274,7 @@ public final class GemmPlanner: @unchecked Sendable {
         clblastUsable ? shape.text : "without-clblast " + shape.text
     }
 
-    /// The choices file: named by the device, `gemm.cl` and `winograd.cl`, the CLBlast tuning in force
+    /// The choices file: named by the device, `gemm.cl`, `winograd.cl` and `conv.cl`, the CLBlast tuning in force
     /// (which changes CLBlast's speed) and the kernel family, so any changing is timed afresh.
     func choicesFileURL() -> URL {
         choicesLock.lock()
@@ -286,7 +286,7 @@ public final class GemmPlanner: @unchecked Sendable {
         if let choicesFile { return choicesFile }
         let url = ProgramCache.deviceFileURL("gemm-choices", for: device.info, in: device.options.cacheDirectory,
                                              // The candidates too: choices made before a tile or plan existed (or applied) would never time it.
-                                             keyedAlsoBy: ["gemm", "winograd"].map { device.options.kernelSources[$0] ?? EmbeddedKernels.sources[$0] ?? "" }
+                                             keyedAlsoBy: ["gemm", "winograd", "conv"].map { device.options.kernelSources[$0] ?? EmbeddedKernels.sources[$0] ?? "" }
                                                 + [clblastTuning?.fingerprint ?? "",
                                                    (GemmBackend.allCases.map(\.name) + ConvOps.FilterGradientPlan.allCases.map(\.storedName)
                                                     + ConvolutionPlan.allCases.map(\.storedName)).joined(separator: ",") + " direct-any-window"]
