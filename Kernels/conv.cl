@@ -996,3 +996,91 @@ __kernel void direct_pad_planes(__global const float *x, __global float *xp, con
         zero_run(to + end, P - end);
     }
 }
+
+// The direct convolution's weight gradient at stride 1, each work-item summing over a
+// group of images:
+//   partial[g, o, c, kh, kw] = Σ over n in group g, q < span of dyp[n, o, q] · xp[n, c, q + kh·P + kw]
+// with span = (OH − 1)·P + OW and dyp dy in xp's row pitch (P cells a row, 0 at ow >= OW),
+// so 16 consecutive q read a run of dyp and, for each tap, a run of xp. A work-item holds
+// 4 output channels × the DIRECT_KW taps of one window row kh in vectors, summed across
+// lanes at the end; the last q's short of a vector go as one more vector, moved back to
+// end at span with its lanes already counted masked out (one by one when span < 16).
+//   xp: [N, C, HP, P]   dyp: [N, O, OH, P]   partial: [G, O, C, KH, DIRECT_KW]
+#define DIRECT_TO 4
+#ifndef DIRECT_KW
+#define DIRECT_KW 3
+#endif
+
+inline float lanes_sum(const float16 v) {
+    const float8 a = v.lo + v.hi;
+    const float4 b = a.lo + a.hi;
+    const float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+__kernel void direct_filter_gradient_rows(__global const float *xp, __global const float *dyp, __global float *partial,
+                                          const int N, const int C, const int HP, const int P, const int O, const int OH,
+                                          const int OW, const int KH, const int group) {
+    const int ck = get_global_id(0);
+    const int o0 = get_global_id(1) * DIRECT_TO;
+    const int g = get_global_id(2);
+    if (ck >= C * KH || o0 >= O || g * group >= N) return;
+    const int c = ck / KH, kh = ck - c * KH;
+    const int plane = HP * P, span = (OH - 1) * P + OW;
+    float16 acc[DIRECT_TO][DIRECT_KW];
+    float tail[DIRECT_TO][DIRECT_KW];
+    #pragma unroll
+    for (int t = 0; t < DIRECT_TO; t++) {
+        #pragma unroll
+        for (int kw = 0; kw < DIRECT_KW; kw++) { acc[t][kw] = 0.0f; tail[t][kw] = 0.0f; }
+    }
+    for (int n = g * group; n < min(N, (g + 1) * group); n++) {
+        __global const float *x = xp + ((size_t)n * C + c) * plane + kh * P;
+        // Past the last output channel, the last one's gradient is read (its sums never stored).
+        __global const float *d[DIRECT_TO];
+        #pragma unroll
+        for (int t = 0; t < DIRECT_TO; t++) d[t] = dyp + ((size_t)n * O + min(o0 + t, O - 1)) * OH * P;
+        int q = 0;
+        for (; q + 16 <= span; q += 16) {
+            float16 taps[DIRECT_KW];
+            #pragma unroll
+            for (int kw = 0; kw < DIRECT_KW; kw++) taps[kw] = vload16(0, x + q + kw);
+            #pragma unroll
+            for (int t = 0; t < DIRECT_TO; t++) {
+                const float16 dv = vload16(0, d[t] + q);
+                #pragma unroll
+                for (int kw = 0; kw < DIRECT_KW; kw++) acc[t][kw] = fma(dv, taps[kw], acc[t][kw]);
+            }
+        }
+        if (q < span && span >= 16) {
+            // The last run moved back to end at span, its lanes before q (counted above) masked out.
+            const int last = span - 16;
+            const int16 fresh = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) >= q - last;
+            float16 taps[DIRECT_KW];
+            #pragma unroll
+            for (int kw = 0; kw < DIRECT_KW; kw++) taps[kw] = vload16(0, x + last + kw);
+            #pragma unroll
+            for (int t = 0; t < DIRECT_TO; t++) {
+                const float16 dv = select((float16)0.0f, vload16(0, d[t] + last), fresh);
+                #pragma unroll
+                for (int kw = 0; kw < DIRECT_KW; kw++) acc[t][kw] = fma(dv, taps[kw], acc[t][kw]);
+            }
+            q = span;
+        }
+        for (; q < span; q++) {
+            #pragma unroll
+            for (int t = 0; t < DIRECT_TO; t++) {
+                #pragma unroll
+                for (int kw = 0; kw < DIRECT_KW; kw++) tail[t][kw] = fma(d[t][q], x[q + kw], tail[t][kw]);
+            }
+        }
+    }
+    #pragma unroll
+    for (int t = 0; t < DIRECT_TO; t++) {
+        if (o0 + t < O) {
+            __global float *out = partial + ((((size_t)g * O + o0 + t) * C + c) * KH + kh) * DIRECT_KW;
+            #pragma unroll
+            for (int kw = 0; kw < DIRECT_KW; kw++) out[kw] = lanes_sum(acc[t][kw]) + tail[t][kw];
+        }
+    }
+}

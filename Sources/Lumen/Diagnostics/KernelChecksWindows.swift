@@ -74,12 +74,15 @@ extension KernelChecks {
     }
 
 
-    /// The direct forward (`ConvOps.directForward`, the same kernel in either family) with
-    /// bias and ReLU: every stride-1 geometry of `geometries` and margins of 1 and 2 cells,
-    /// with 3 output channels (fewer than a work-item's 8) and 11 (a block of 8 and a tail),
-    /// on maps whose rows are shorter and longer than a run of 32 outputs.
+    /// The direct convolution (`ConvOps.directForward` with bias and ReLU, and
+    /// `ConvOps.directFilterGradient`; the same kernels in either family): every stride-1
+    /// geometry of `geometries` and margins of 1 and 2 cells, with 3 output channels (fewer
+    /// than a work-item's block) and 11 (blocks and a tail), on maps whose rows are shorter
+    /// and longer than a run of outputs, the weight gradient in one group of images and, for
+    /// 11 channels, in groups of one.
     static func direct(on device: Device) -> [KernelCheck] {
         var check = KernelCheck(family: device.kernelStyle, name: "conv2d direct forward (bias + ReLU)", tolerance: 1e-5)
+        var filter = KernelCheck(family: device.kernelStyle, name: "conv2d direct backward filter", tolerance: 1e-5)
         do {
             var cases = geometries(kernels: [(3, 3), (7, 7), (1, 7), (7, 1), (2, 2)], channels: 2, moreMaps: [(13, 13), (5, 11)])
             for (h, w) in [(13, 13), (3, 40), (2, 2)] {
@@ -95,12 +98,19 @@ extension KernelChecks {
                         try ConvOps.directForward(values.xt, weight: values.wt, bias: bias, g, activation: .relu).toArray()
                     }, HostReference.conv2d(values.x, weight: values.weight, bias: values.bias, outChannels: outChannels, g)
                         .map { max($0, 0) }, floor: Float(g.channels * g.kernelHeight * g.kernelWidth))
+                    let dweight = HostReference.conv2dBackward(values.dy, x: values.x, weight: values.weight,
+                                                               outChannels: outChannels, g).dweight
+                    let group = outChannels == 11 ? 1 : nil
+                    filter.compare(describe(g) + " to \(outChannels) channels" + (group == nil ? "" : " in groups of 1"), {
+                        try ConvOps.directFilterGradient(values.dyt, x: values.xt, weightShape: values.wt.shape, g,
+                                                         imagesPerGroup: group).toArray()
+                    }, dweight, floor: Float(g.batch * g.outputPlane))
                 }
             }
         } catch {
-            return finished([check], error: error)
+            return finished([check, filter], error: error)
         }
-        return finished([check])
+        return finished([check, filter])
     }
 
     /// Winograd F(2×2, 3×3): forward with bias and ReLU, the input and weight gradients, on the

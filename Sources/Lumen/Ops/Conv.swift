@@ -361,6 +361,7 @@ public enum ConvOps {
                 ?? (planner.settings.forced != nil ? .perSample : planner.decision(for: shape, among: FilterGradientPlan.allCases.filter {
                     ($0 != .sideBySide || sideBySide(g, variant: variant, on: dy.device))
                         && (($0 != .winograd && $0 != .winograd4x4) || winograd)
+                        && ($0 != .directConvolution || directApplies(g, variant: variant, on: dy.device))
                 }) {
                     _ = try $0.run(dy, x: x, weightShape: weightShape, g, variant: variant)
                 })
@@ -380,7 +381,8 @@ public enum ConvOps {
     /// group's images side by side (`sideBySide(_:variant:on:)`, small planes on CPU-style
     /// kernels), one dY[O, G·P] · cols[rows, G·P]ᵀ per group. `winograd`, `winograd4x4`:
     /// Winograd's F(2×2, 3×3) or F(4×4, 3×3) transforms (`Winograd.backwardFilter`, where
-    /// `ConvolutionPlan` would time Winograd).
+    /// `ConvolutionPlan` would time Winograd). `directConvolution`: no column matrix, x
+    /// read in place (`ConvOps.directFilterGradient`, stride 1 on CPU-style kernels).
     /// Which is faster depends on the shape and the device's caches.
     enum FilterGradientPlan: String, CaseIterable, PlannedDecision {
         case perSample = "per-sample"
@@ -390,6 +392,7 @@ public enum ConvOps {
         case sideBySide = "side-by-side"
         case winograd
         case winograd4x4
+        case directConvolution = "direct-convolution"
 
         /// The transposed im2col matrix is built a group of images at a time (`eachGroup`).
         /// dy: [N, O, OH, OW]  x: [N, C, H, W]  ->  dweight: [O, C, KH, KW]
@@ -409,8 +412,10 @@ public enum ConvOps {
             case .winograd where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device),
                  .winograd4x4 where ConvolutionPlan.winogradApplies(g, outChannels: outChannels, variant: variant, on: dy.device):
                 return try Winograd.backwardFilter(dy, x: x, weightShape: weightShape, g, tile: self == .winograd ? .two : .four)
-            case .direct, .directTransposed, .sideBySide, .winograd, .winograd4x4:
-                // (Side by side or Winograd where they do not apply: as direct.) Pointwise: x is
+            case .directConvolution where ConvOps.directApplies(g, variant: variant, on: dy.device):
+                return try ConvOps.directFilterGradient(dy, x: x, weightShape: weightShape, g)
+            case .direct, .directTransposed, .sideBySide, .winograd, .winograd4x4, .directConvolution:
+                // (Side by side, Winograd or the direct convolution where they do not apply: as direct.) Pointwise: x is
                 // the column matrix. Otherwise im2col a group at a time, each group's sum added
                 // to the groups' before it. Transposed: dWᵀ[rows, O] = Σ_n cols_n · dy_nᵀ, then
                 // turned, so a GEMM that copies its Bᵀ into panels copies dy (O·P floats an
