@@ -1011,11 +1011,14 @@ __kernel void direct_pad_planes(__global const float *x, __global float *xp, con
 #define DIRECT_KW 3
 #endif
 
+// The sum of a vector's lanes, through a private array: swizzling it down to halves,
+// quarters and eighths crashed oclgrind 21.10's uninitialised-memory checker.
 inline float lanes_sum(const float16 v) {
-    const float8 a = v.lo + v.hi;
-    const float4 b = a.lo + a.hi;
-    const float2 c = b.lo + b.hi;
-    return c.x + c.y;
+    float lanes[16];
+    vstore16(v, 0, lanes);
+    float total = 0.0f;
+    for (int l = 0; l < 16; l++) total += lanes[l];
+    return total;
 }
 
 __kernel void direct_filter_gradient_rows(__global const float *xp, __global const float *dyp, __global float *partial,
