@@ -923,7 +923,7 @@ inline float16 direct_load_within(__global const float *xp, const long at, const
                 float16 v[DIRECT_NV]; \
                 _Pragma("unroll") for (int u = 0; u < DIRECT_NV; u++) v[u] = LOAD(u); \
                 _Pragma("unroll") for (int t = 0; t < DIRECT_TM; t++) { \
-                    const float16 w = (float16)filters[t][tap]; \
+                    const float16 w = (float16)block[tap * DIRECT_TM + t]; \
                     _Pragma("unroll") for (int u = 0; u < DIRECT_NV; u++) acc[t][u] = fma(w, v[u], acc[t][u]); \
                 } \
             } \
@@ -932,8 +932,22 @@ inline float16 direct_load_within(__global const float *xp, const long at, const
 #define DIRECT_PLAIN(u) vload16(0, xp + at + 16 * (u))
 #define DIRECT_CHECKED(u) direct_load_within(xp, at + 16 * (u), total)
 
+// The filters in blocks of 8 output channels, each block tap by tap with its 8 channels'
+// weights side by side, so a work-item reads one run (past the last output channel, the
+// last one's weights: their sums are never stored).
+//   weight: [O, C·KH·KW]  ->  packed: [⌈O / 8⌉, C·KH·KW, 8]
+__kernel void direct_pack_filters(__global const float *weight, __global float *packed, const int O, const int taps) {
+    const int tap = get_global_id(0), b = get_global_id(1);
+    if (tap >= taps || b * DIRECT_TM >= O) return;
+    #pragma unroll
+    for (int t = 0; t < DIRECT_TM; t++) {
+        packed[((size_t)b * taps + tap) * DIRECT_TM + t] = weight[(size_t)min(b * DIRECT_TM + t, O - 1) * taps + tap];
+    }
+}
+
 // epilogue: bit 0 adds bias[o], bits 1 and 2 apply ReLU or ReLU6 (`finish16`).
-__kernel void direct_forward_rows(__global const float *xp, __global const float *weight, __global float *y,
+//   packed: the filters as `direct_pack_filters` lays them out
+__kernel void direct_forward_rows(__global const float *xp, __global const float *packed, __global float *y,
                                   const int N, const int C, const int HP, const int P, const int O, const int OH,
                                   const int OW, const int KH, const int KW, __global const float *bias, const int epilogue) {
     const int q0 = get_global_id(0) * 16 * DIRECT_NV;
@@ -942,12 +956,11 @@ __kernel void direct_forward_rows(__global const float *xp, __global const float
     if (q0 >= (OH - 1) * P + OW || o0 >= O || n >= N) return;
     const int plane = HP * P, taps = C * KH * KW;
     const long total = (long)N * C * plane, base = (long)n * C * plane + q0;
-    // Past the last output channel, the last one's filter is read (its sums never stored).
-    __global const float *filters[DIRECT_TM];
+    // The block's filters, tap by tap (`direct_pack_filters`).
+    __global const float *block = packed + (size_t)get_global_id(1) * taps * DIRECT_TM;
     float16 acc[DIRECT_TM][DIRECT_NV];
     #pragma unroll
     for (int t = 0; t < DIRECT_TM; t++) {
-        filters[t] = weight + (size_t)min(o0 + t, O - 1) * taps;
         #pragma unroll
         for (int u = 0; u < DIRECT_NV; u++) acc[t][u] = 0.0f;
     }

@@ -24,9 +24,13 @@ extension ConvOps {
         // Work-items: runs of 32 outputs counted in the padded pitch, blocks of 8 channels, images.
         let span = (g.outHeight - 1) * pitch + g.outWidth
         let epilogue = try GemmKernels.epilogue(rowBias: bias, activation)
-        try x.device.launch("conv", "direct_forward_rows", global: [(span + 31) / 32, (outChannels + 7) / 8, g.batch],
+        let (blocks, taps) = ((outChannels + 7) / 8, g.channels * g.kernelHeight * g.kernelWidth)
+        let packed = try Tensor(uninitializedOn: x.device, shape: [blocks, taps, 8])
+        try x.device.launch("conv", "direct_pack_filters", global: [taps, blocks], local: [1, 1],
+                            [.tensor(weight), .tensor(packed), .size(outChannels), .size(taps)])
+        try x.device.launch("conv", "direct_forward_rows", global: [(span + 31) / 32, blocks, g.batch],
                             local: [1, 1, 1],
-                            [.tensor(planes), .tensor(weight), .tensor(y), .size(g.batch), .size(g.channels), .size(height),
+                            [.tensor(planes), .tensor(packed), .tensor(y), .size(g.batch), .size(g.channels), .size(height),
                              .size(pitch), .size(outChannels), .size(g.outHeight), .size(g.outWidth), .size(g.kernelHeight),
                              .size(g.kernelWidth), .tensor(bias ?? weight), .int(epilogue)])
         return y
