@@ -415,11 +415,11 @@ public enum ConvOps {
             case .directConvolution where ConvOps.directApplies(g, variant: variant, on: dy.device):
                 return try ConvOps.directFilterGradient(dy, x: x, weightShape: weightShape, g)
             case .direct, .directTransposed, .sideBySide, .winograd, .winograd4x4, .directConvolution:
-                // (Side by side, Winograd or the direct convolution where they do not apply: as direct.) Pointwise: x is
-                // the column matrix. Otherwise im2col a group at a time, each group's sum added
-                // to the groups' before it. Transposed: dWᵀ[rows, O] = Σ_n cols_n · dy_nᵀ, then
-                // turned, so a GEMM that copies its Bᵀ into panels copies dy (O·P floats an
-                // image) rather than the columns (rows·P).
+                // (Side by side, Winograd or the direct convolution where they do not apply:
+                // as direct.) Pointwise: x is the column matrix. Otherwise im2col a group at a
+                // time, each group's sum added to the groups' before it. Transposed: dWᵀ[rows,
+                // O] = Σ_n cols_n · dy_nᵀ, then turned, so a GEMM that copies its Bᵀ into
+                // panels copies dy (O·P floats an image) rather than the columns (rows·P).
                 let transposed = self == .directTransposed
                 let sum = try Tensor(uninitializedOn: dy.device, shape: transposed ? [rows, outChannels] : weightShape)
                 try eachGroup(g, rows: rows, variant: variant, on: dy.device) { images, buffer in

@@ -1,12 +1,13 @@
 /// How a convolution's forward pass or input gradient runs: im2col + GEMM, Winograd
 /// F(2×2, 3×3) or F(4×4, 3×3) (`Winograd`), directly (`direct`, forward only), or for the
 /// input gradient a forward convolution of dy with the filters flipped (`transposed`),
-/// itself planned as a forward pass. Winograd is a candidate on
-/// CPU-style kernels for 3 × 3 windows at stride 1 with at least 8 channels in and out
-/// (fewer leave its GEMMs too short to pay for the transforms); `transposed` on CPU-style
-/// kernels for stride-1 windows wider than one cell whose margins are narrower than the
-/// window; `direct` on CPU-style kernels at stride 1. The device's `GemmPlanner` times the candidates once per shape and remembers
-/// the fastest. With a forced GEMM backend nothing is timed: im2col.
+/// itself planned as a forward pass. Winograd is a candidate on CPU-style kernels for
+/// 3 × 3 windows at stride 1 with at least 8 channels in and out (fewer leave its GEMMs
+/// too short to pay for the transforms); `transposed` on CPU-style kernels for stride-1
+/// windows wider than one cell whose margins are narrower than the window; `direct` on
+/// CPU-style kernels for stride-1 windows wider than one cell. The device's `GemmPlanner`
+/// times the candidates once per shape and remembers the fastest. With a forced GEMM
+/// backend nothing is timed: im2col.
 enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     case im2col
     case winograd
@@ -19,7 +20,7 @@ enum ConvolutionPlan: String, CaseIterable, PlannedDecision {
     /// CPU-style kernels, stride 1, windows wider than one cell.
     case direct
 
-    /// The Winograd tile the plan runs, nil for im2col and transposed.
+    /// The Winograd tile the plan runs, nil for im2col, transposed and direct.
     var winogradTile: Winograd.Tile? {
         switch self {
         case .im2col, .transposed, .direct: return nil
