@@ -73,7 +73,6 @@ extension KernelChecks {
         return finished([forward, data, filter, transposed])
     }
 
-
     /// The direct convolution (`ConvOps.directForward` with bias and ReLU, and
     /// `ConvOps.directFilterGradient`; the same kernels in either family): every stride-1
     /// geometry of `geometries` and margins of 1 and 2 cells, with 3 output channels (fewer
